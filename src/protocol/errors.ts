@@ -1,0 +1,65 @@
+/**
+ * The error catalogue: every way the protocol core (and the layers above it)
+ * refuses input, each with a stable code and the close code or HTTP status it
+ * maps to. Tests assert on `code`, never on message text.
+ */
+import { CloseCode } from './constants.ts';
+
+/** Stable error codes for frame-level failures, with their close codes. */
+export const FrameErrors = {
+  WS_ERR_UNMASKED_FRAME: CloseCode.PROTOCOL_ERROR,
+  WS_ERR_RESERVED_BITS: CloseCode.PROTOCOL_ERROR,
+  WS_ERR_INVALID_OPCODE: CloseCode.PROTOCOL_ERROR,
+  WS_ERR_FRAGMENTED_CONTROL: CloseCode.PROTOCOL_ERROR,
+  WS_ERR_CONTROL_TOO_LONG: CloseCode.PROTOCOL_ERROR,
+  WS_ERR_UNEXPECTED_CONTINUATION: CloseCode.PROTOCOL_ERROR,
+  WS_ERR_EXPECTED_CONTINUATION: CloseCode.PROTOCOL_ERROR,
+  WS_ERR_INVALID_LENGTH: CloseCode.PROTOCOL_ERROR,
+  WS_ERR_INVALID_CLOSE_PAYLOAD: CloseCode.PROTOCOL_ERROR,
+  WS_ERR_INVALID_CLOSE_CODE: CloseCode.PROTOCOL_ERROR,
+  WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD,
+  WS_ERR_MESSAGE_TOO_BIG: CloseCode.MESSAGE_TOO_BIG,
+  WS_ERR_DECOMPRESSION: CloseCode.INVALID_PAYLOAD,
+} as const;
+export type FrameErrorCode = keyof typeof FrameErrors;
+
+/**
+ * A failure that requires "_Fail the WebSocket Connection_" (RFC 6455 §7.1.7):
+ * carries the close code to send and a short reason (<= 123 bytes of UTF-8).
+ */
+export class ProtocolError extends Error {
+  readonly code: FrameErrorCode;
+  readonly closeCode: number;
+
+  constructor(code: FrameErrorCode, reason: string) {
+    super(reason);
+    this.name = 'ProtocolError';
+    this.code = code;
+    this.closeCode = FrameErrors[code];
+  }
+}
+
+/** Stable error codes for handshake refusals, with their HTTP statuses. */
+export const HandshakeErrors = {
+  HS_ERR_BAD_REQUEST: 400,
+  HS_ERR_FORBIDDEN: 403,
+  HS_ERR_NOT_FOUND: 404,
+  HS_ERR_METHOD_NOT_ALLOWED: 405,
+  HS_ERR_UNSUPPORTED_VERSION: 426,
+  HS_ERR_HEAD_TOO_LARGE: 431,
+  HS_ERR_SERVICE_UNAVAILABLE: 503,
+} as const;
+export type HandshakeErrorCode = keyof typeof HandshakeErrors;
+
+/** A refused upgrade request: the HTTP status and the reason for the body. */
+export class HandshakeError extends Error {
+  readonly code: HandshakeErrorCode;
+  readonly status: number;
+
+  constructor(code: HandshakeErrorCode, reason: string, status: number = HandshakeErrors[code]) {
+    super(reason);
+    this.name = 'HandshakeError';
+    this.code = code;
+    this.status = status;
+  }
+}
