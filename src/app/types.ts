@@ -60,3 +60,46 @@ export interface Session {
   onMessage(data: Buffer, isBinary: boolean): void | Promise<void>;
   onClose(code: number, reason: string): void | Promise<void>;
 }
+
+/** What a handler gets: the connection, its state, and the worker's messaging services. */
+export interface Context<State = Record<string, unknown>> {
+  readonly address: ConnectionAddress;
+  readonly protocol: string | null;
+  readonly upgradeData: unknown;
+  /** Per-connection state, owned by this connection's handlers (no locks needed: one message at a time). */
+  state: State;
+  /** Send an event to this connection (on a Shoal subprotocol) or a raw message (no subprotocol). */
+  send(event: string, data?: unknown): void;
+  /** Send an event to any connection, on any worker, by its address. */
+  sendTo(address: ConnectionAddress, event: string, data?: unknown): void;
+  publish(topic: string, data?: unknown): void;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A request method: a plain handler, or one with options (timeout, run on the CPU pool). */
+export type MethodHandler<State = Record<string, unknown>> =
+  | ((ctx: Context<State>, data: any) => unknown)
+  | { handler: (ctx: Context<State>, data: any) => unknown; timeoutMs?: number; cpu?: boolean };
+
+/**
+ * An application module's default export. Every field is optional; an app
+ * with no events and no methods is a raw WebSocket app (`onMessage`).
+ */
+export interface App<State = Record<string, unknown>> {
+  /** Accept, reject, or pick the subprotocol and attach data; runs in the worker before the 101. */
+  upgrade?(req: UpgradeRequest): UpgradeDecision | Promise<UpgradeDecision>;
+  onOpen?(ctx: Context<State>): void | Promise<void>;
+  onClose?(ctx: Context<State>, code: number, reason: string): void | Promise<void>;
+  /** Raw messages of connections that negotiated no subprotocol. */
+  onMessage?(ctx: Context<State>, data: Buffer | string, isBinary: boolean): void | Promise<void>;
+  /** Events on the Shoal subprotocols, by name. */
+  events?: Record<string, (ctx: Context<State>, data: any) => void | Promise<void>>;
+  /** Request methods on the Shoal subprotocols, by name. */
+  methods?: Record<string, MethodHandler<State>>;
+  /** Refuse clients that negotiate no subprotocol (default: false when onMessage exists). */
+  requireSubprotocol?: boolean;
+  /** Extra (non-Shoal) subprotocol names this app accepts, handled by onMessage. */
+  protocols?: readonly string[];
+}
