@@ -68,8 +68,10 @@ export interface Context<State = Record<string, unknown>> {
   readonly upgradeData: unknown;
   /** Per-connection state, owned by this connection's handlers (no locks needed: one message at a time). */
   state: State;
-  /** Send an event to this connection (on a Shoal subprotocol) or a raw message (no subprotocol). */
+  /** Send an event to this connection (Shoal subprotocols only). */
   send(event: string, data?: unknown): void;
+  /** Send one raw WebSocket message (text for strings unless isBinary), whatever the protocol. */
+  sendRaw(data: Uint8Array | string, isBinary?: boolean): void;
   /** Send an event to any connection, on any worker, by its address. */
   sendTo(address: ConnectionAddress, event: string, data?: unknown): void;
   publish(topic: string, data?: unknown): void;
