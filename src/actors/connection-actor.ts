@@ -1,0 +1,238 @@
+/**
+ * ConnectionActor: one per connection. Runs the session's handlers strictly
+ * one at a time and in order (open, every message, close), queues what
+ * arrives while an async handler runs in a bounded mailbox, and stops reading
+ * the socket while that mailbox is full. A failing handler closes its own
+ * connection with 1011 and nothing else.
+ */
+import { CloseCode } from '../protocol/constants.ts';
+import type { ConnectionAddress, ConnectionHandle, Session } from '../app/types.ts';
+import { Mailbox } from './mailbox.ts';
+
+/** What the actor needs from the socket side (SocketBinding in a worker, a fake in tests). */
+export interface ActorTransport {
+  /** True while the WebSocket connection is OPEN. */
+  readonly isOpen: boolean;
+  /** Frame and send one data message; applies the send-buffer policy. */
+  send(data: Uint8Array | string, isBinary: boolean): void;
+  /** Write one already framed message; applies the send-buffer policy. */
+  sendFrame(frame: Uint8Array): void;
+  /** Start the closing handshake (RFC 6455 §7.1.2). */
+  close(code: number, reason: string): void;
+  /** Stop reading the socket because the mailbox is full. */
+  pauseReading(): void;
+  /** Read the socket again. */
+  resumeReading(): void;
+}
+
+/** Who the connection is, fixed at the upgrade. */
+export interface ActorIdentity {
+  readonly address: ConnectionAddress;
+  readonly protocol: string | null;
+  readonly upgradeData: unknown;
+  readonly remoteAddress: string;
+}
+
+/** Mailbox thresholds. */
+export interface ActorLimits {
+  readonly mailboxSize: number;
+  readonly mailboxBytes: number;
+}
+
+/** Reason sent with the 1011 close after a handler throws or rejects. */
+export const HANDLER_FAILURE_REASON = 'internal error';
+
+/**
+ * The per-connection actor and the `ConnectionHandle` its session sends
+ * through. The owner calls `start(session)` once, `deliver()` for each inbound
+ * message, and `transportClosed()` once when the connection is over.
+ */
+export class ConnectionActor implements ConnectionHandle {
+  readonly address: ConnectionAddress;
+  readonly protocol: string | null;
+  readonly upgradeData: unknown;
+  readonly remoteAddress: string;
+  /** Messages handed to the session. */
+  messagesIn: number;
+  /** Messages sent through this handle. */
+  messagesOut: number;
+  /** Times reading was paused because the mailbox filled up. */
+  mailboxPauses: number;
+  #transport: ActorTransport;
+  #session: Session | null;
+  #mailbox: Mailbox;
+  /** A handler's promise is pending; everything else waits in the mailbox. */
+  #busy: boolean;
+  #paused: boolean;
+  /** A handler failed: later messages are discarded. */
+  #failed: boolean;
+  #closePending: boolean;
+  #closed: boolean;
+  #closeCode: number;
+  #closeReason: string;
+  /** Settlement callbacks, created on the first async handler only (idle connections carry none). */
+  #onSettled: (() => void) | null;
+  #onRejected: ((error: unknown) => void) | null;
+
+  constructor(transport: ActorTransport, identity: ActorIdentity, limits: ActorLimits) {
+    this.address = identity.address;
+    this.protocol = identity.protocol;
+    this.upgradeData = identity.upgradeData;
+    this.remoteAddress = identity.remoteAddress;
+    this.messagesIn = 0;
+    this.messagesOut = 0;
+    this.mailboxPauses = 0;
+    this.#transport = transport;
+    this.#session = null;
+    this.#mailbox = new Mailbox(limits.mailboxSize, limits.mailboxBytes);
+    this.#busy = false;
+    this.#paused = false;
+    this.#failed = false;
+    this.#closePending = false;
+    this.#closed = false;
+    this.#closeCode = CloseCode.ABNORMAL_CLOSURE;
+    this.#closeReason = '';
+    this.#onSettled = null;
+    this.#onRejected = null;
+  }
+
+  /** True while the connection is OPEN. */
+  get isOpen(): boolean {
+    return this.#transport.isOpen;
+  }
+
+  /** Messages waiting in the mailbox. */
+  get queued(): number {
+    return this.#mailbox.length;
+  }
+
+  /** Sends one data message; dropped silently once the connection is no longer OPEN. */
+  send(data: Uint8Array | string, isBinary: boolean = typeof data !== 'string'): void {
+    if (!this.#transport.isOpen) return;
+    this.messagesOut++;
+    this.#transport.send(data, isBinary);
+  }
+
+  /** Writes one framed message; dropped silently once the connection is no longer OPEN. */
+  sendFrame(frame: Uint8Array): void {
+    if (!this.#transport.isOpen) return;
+    this.messagesOut++;
+    this.#transport.sendFrame(frame);
+  }
+
+  /** Starts the closing handshake; a no-op when already closing. */
+  close(code: number = CloseCode.NORMAL_CLOSURE, reason: string = ''): void {
+    if (this.#transport.isOpen) this.#transport.close(code, reason);
+  }
+
+  /** Attaches the session and runs its `onOpen` before any message. Call once. */
+  start(session: Session): void {
+    this.#session = session;
+    let result: void | Promise<void>;
+    try {
+      result = session.onOpen();
+    } catch (error) {
+      this.#handlerFailed(error);
+      return;
+    }
+    if (result !== undefined) this.#await(result);
+  }
+
+  /**
+   * Hands one inbound message to the session, now when nothing runs (a
+   * synchronous handler completes without allocating a promise), or queued
+   * behind the running handler otherwise.
+   */
+  deliver(data: Buffer, isBinary: boolean): void {
+    if (this.#failed || this.#closePending) return;
+    this.messagesIn++;
+    if (this.#busy || this.#mailbox.length !== 0) {
+      this.#mailbox.push(data, isBinary);
+      if (!this.#paused && this.#mailbox.isFull) {
+        this.#paused = true;
+        this.mailboxPauses++;
+        this.#transport.pauseReading();
+      }
+      return;
+    }
+    this.#run(data, isBinary);
+  }
+
+  /**
+   * The connection is over (close handshake done, failed, or TCP gone). Queued
+   * messages still run, then `onClose` with this code and reason. Call once.
+   */
+  transportClosed(code: number, reason: string): void {
+    if (this.#closePending || this.#closed) return;
+    this.#closePending = true;
+    this.#closeCode = code;
+    this.#closeReason = reason;
+    if (!this.#busy && this.#mailbox.length === 0) this.#runClose();
+  }
+
+  #run(data: Buffer, isBinary: boolean): void {
+    let result: void | Promise<void>;
+    try {
+      result = (this.#session as Session).onMessage(data, isBinary);
+    } catch (error) {
+      this.#handlerFailed(error);
+      return;
+    }
+    if (result !== undefined) this.#await(result);
+  }
+
+  #await(result: unknown): void {
+    if (typeof (result as PromiseLike<void>).then !== 'function') return;
+    this.#busy = true;
+    this.#onSettled ??= () => {
+      this.#busy = false;
+      this.#drain();
+    };
+    this.#onRejected ??= (error: unknown) => {
+      this.#busy = false;
+      this.#handlerFailed(error);
+      this.#drain();
+    };
+    (result as PromiseLike<void>).then(this.#onSettled, this.#onRejected);
+  }
+
+  #drain(): void {
+    const mailbox = this.#mailbox;
+    while (!this.#busy && mailbox.length !== 0) {
+      const data = mailbox.shift() as Buffer;
+      this.#run(data, mailbox.shiftedIsBinary);
+    }
+    if (this.#paused && mailbox.isBelowHalf && !this.#closePending) {
+      this.#paused = false;
+      this.#transport.resumeReading();
+    }
+    if (!this.#busy && mailbox.length === 0 && this.#closePending && !this.#closed) this.#runClose();
+  }
+
+  #handlerFailed(error: unknown): void {
+    if (this.#closed) {
+      console.error(`shoal: onClose handler of ${this.address} failed:`, error);
+      return;
+    }
+    console.error(`shoal: handler of ${this.address} failed, closing with 1011:`, error);
+    this.#failed = true;
+    this.#mailbox.clear();
+    this.close(CloseCode.INTERNAL_ERROR, HANDLER_FAILURE_REASON);
+  }
+
+  #runClose(): void {
+    this.#closed = true;
+    const session = this.#session;
+    if (session === null) return;
+    let result: void | Promise<void>;
+    try {
+      result = session.onClose(this.#closeCode, this.#closeReason);
+    } catch (error) {
+      this.#handlerFailed(error);
+      return;
+    }
+    if (result !== undefined && typeof (result as PromiseLike<void>).then === 'function') {
+      (result as Promise<void>).then(undefined, (error: unknown) => this.#handlerFailed(error));
+    }
+  }
+}

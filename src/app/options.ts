@@ -1,0 +1,110 @@
+/**
+ * Server options: names carry their units, defaults live here and nowhere
+ * else, and `resolveServerOptions` turns a partial set into a checked full set.
+ */
+import { availableParallelism } from 'node:os';
+
+/** Everything `createServer` and `shoal serve` accept. */
+export interface ServerOptions {
+  /** TCP port; 0 asks the OS for a free one (read it back from `listen()`). */
+  port: number;
+  /** Interface to listen on. Loopback by default: exposing a server is a deliberate choice. */
+  host: string;
+  /** Worker threads in the pool. */
+  workers: number;
+  /** `echo` (built in) or a path to an app module (resolved against the cwd). */
+  app: string;
+  /** Largest message, after reassembly of fragments; bigger ones close with 1009. */
+  maxMessageBytes: number;
+  /** Largest HTTP upgrade request head; bigger ones get 431. */
+  maxHeadBytes: number;
+  /** Time a new connection has to deliver its request head; then 408 and close. */
+  handshakeTimeoutMs: number;
+  /** Close with 1001 "idle timeout" after this long without a byte from the client; 0 turns it off. */
+  idleTimeoutMs: number;
+  /** Ping a connection after this long without a byte from the client; 0 turns pings off. */
+  pingIntervalMs: number;
+  /** Time the peer has to answer our close frame (or drain its buffer) before the socket is destroyed. */
+  closeTimeoutMs: number;
+  /** On shutdown, time connections have to finish their close handshakes. */
+  drainTimeoutMs: number;
+  /** Messages waiting in a connection's mailbox before it stops reading its socket. */
+  mailboxSize: number;
+  /** Bytes waiting in a connection's mailbox before it stops reading its socket. */
+  mailboxBytes: number;
+  /** Bytes waiting in a connection's send buffer past which it is closed as a slow consumer (1008). */
+  maxBackpressureBytes: number;
+  /** Connections one worker serves at once (piscina's concurrentTasksPerWorker). */
+  maxConnectionsPerWorker: number;
+  /** Connections the server holds at once, queued ones included; more get 503. */
+  maxConnections: number;
+  /** Accepted connections waiting for a worker slot (piscina's maxQueue); more get 503. */
+  acceptBacklog: number;
+}
+
+/** The defaults of every option except `workers` and `maxConnections`, which depend on the machine. */
+export const DEFAULT_OPTIONS = {
+  port: 9001,
+  host: '127.0.0.1',
+  app: 'echo',
+  maxMessageBytes: 1024 * 1024,
+  maxHeadBytes: 16 * 1024,
+  handshakeTimeoutMs: 10_000,
+  idleTimeoutMs: 120_000,
+  pingIntervalMs: 30_000,
+  closeTimeoutMs: 5_000,
+  drainTimeoutMs: 10_000,
+  mailboxSize: 1024,
+  mailboxBytes: 4 * 1024 * 1024,
+  maxBackpressureBytes: 4 * 1024 * 1024,
+  maxConnectionsPerWorker: 10_000,
+  acceptBacklog: 511,
+} as const satisfies Partial<ServerOptions>;
+
+/** Options that are integers and their smallest allowed value. */
+const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'app'>, number>> = {
+  port: 0,
+  workers: 1,
+  maxMessageBytes: 1,
+  maxHeadBytes: 256,
+  handshakeTimeoutMs: 1,
+  idleTimeoutMs: 0,
+  pingIntervalMs: 0,
+  closeTimeoutMs: 1,
+  drainTimeoutMs: 0,
+  mailboxSize: 1,
+  mailboxBytes: 1,
+  maxBackpressureBytes: 1,
+  maxConnectionsPerWorker: 1,
+  maxConnections: 1,
+  acceptBacklog: 0,
+};
+
+/** Fills in defaults and checks ranges; throws a RangeError naming the option. */
+export function resolveServerOptions(partial: Partial<ServerOptions> = {}): ServerOptions {
+  const workers = partial.workers ?? availableParallelism();
+  const maxConnectionsPerWorker = partial.maxConnectionsPerWorker ?? DEFAULT_OPTIONS.maxConnectionsPerWorker;
+  const options: ServerOptions = {
+    ...DEFAULT_OPTIONS,
+    workers,
+    maxConnectionsPerWorker,
+    maxConnections: workers * maxConnectionsPerWorker,
+    ...withoutUndefined(partial),
+  };
+  for (const [name, minimum] of Object.entries(INTEGER_MINIMUMS)) {
+    const value = options[name as keyof ServerOptions];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) {
+      throw new RangeError(`${name} must be an integer >= ${minimum}, got ${String(value)}`);
+    }
+  }
+  if (options.port > 65535) throw new RangeError(`port must be <= 65535, got ${options.port}`);
+  if (typeof options.host !== 'string' || options.host === '') throw new RangeError('host must be a non-empty string');
+  if (typeof options.app !== 'string' || options.app === '') throw new RangeError('app must be "echo" or a module path');
+  return options;
+}
+
+function withoutUndefined(partial: Partial<ServerOptions>): Partial<ServerOptions> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(partial)) if (value !== undefined) out[key] = value;
+  return out as Partial<ServerOptions>;
+}

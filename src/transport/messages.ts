@@ -1,0 +1,81 @@
+/**
+ * Every message that crosses a thread boundary, in one place: the worker's
+ * start-up data, the per-connection task and its result, and the control
+ * messages the primary broadcasts to all workers.
+ */
+import type { Socket } from 'node:net';
+
+/** Per-worker configuration, passed once as piscina's `workerData`. */
+export interface WorkerConfig {
+  /** `echo` or an absolute path to the app module. */
+  readonly app: string;
+  readonly maxMessageBytes: number;
+  readonly maxHeadBytes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly closeTimeoutMs: number;
+  readonly mailboxSize: number;
+  readonly mailboxBytes: number;
+  readonly maxBackpressureBytes: number;
+  /** Name of the BroadcastChannel carrying `ControlMessage`s for this server. */
+  readonly controlChannel: string;
+}
+
+/** One connection handed to a worker; `socket` is in the transfer list and has not been read. */
+export interface ConnectionTask {
+  readonly socket: Socket;
+}
+
+/** What a connection task resolves with once its socket has closed. */
+export interface ConnectionStats {
+  /** threadId of the worker that served the connection. */
+  workerId: number;
+  /** 101 when upgraded, the HTTP status of the refusal otherwise, 0 when the socket closed before a full head. */
+  handshakeStatus: number;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+  /** Close code received from (or sent to, on failure) the peer; 1006 when the TCP connection ended without one. */
+  closeCode: number;
+  closeReason: string;
+  wasClean: boolean;
+  /** Times reading was paused because the mailbox was full. */
+  mailboxPauses: number;
+  /** Times reading was paused because the send buffer was full. */
+  writePauses: number;
+  /** True when the connection was closed by the slow-consumer policy. */
+  slowConsumer: boolean;
+  /** True when the socket had to be destroyed because the peer did not finish closing in time. */
+  closeTimedOut: boolean;
+}
+
+/** Close every connection with this code and reason (graceful shutdown). */
+export interface ShutdownMessage {
+  readonly type: 'shutdown';
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** Messages on the control BroadcastChannel, primary to workers. */
+export type ControlMessage = ShutdownMessage;
+
+/** A stats object with every counter at zero. */
+export function emptyConnectionStats(workerId: number): ConnectionStats {
+  return {
+    workerId,
+    handshakeStatus: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    messagesIn: 0,
+    messagesOut: 0,
+    closeCode: 1006,
+    closeReason: '',
+    wasClean: false,
+    mailboxPauses: 0,
+    writePauses: 0,
+    slowConsumer: false,
+    closeTimedOut: false,
+  };
+}
