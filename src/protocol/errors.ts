@@ -8,6 +8,8 @@ import { CloseCode } from './constants.ts';
 /** Stable error codes for frame-level failures, with their close codes. */
 export const FrameErrors = {
   WS_ERR_UNMASKED_FRAME: CloseCode.PROTOCOL_ERROR,
+  /** A masked frame from a server, seen by a client decoder (RFC 6455 §5.1). */
+  WS_ERR_MASKED_FRAME: CloseCode.PROTOCOL_ERROR,
   WS_ERR_RESERVED_BITS: CloseCode.PROTOCOL_ERROR,
   WS_ERR_INVALID_OPCODE: CloseCode.PROTOCOL_ERROR,
   WS_ERR_FRAGMENTED_CONTROL: CloseCode.PROTOCOL_ERROR,
@@ -48,6 +50,24 @@ export const HandshakeErrors = {
   HS_ERR_UNSUPPORTED_VERSION: 426,
   HS_ERR_HEAD_TOO_LARGE: 431,
   HS_ERR_SERVICE_UNAVAILABLE: 503,
+  /** Request head syntax: line endings, request line, field lines (RFC 9112 §2-§5). */
+  HS_ERR_MALFORMED_HEAD: 400,
+  /** Request target that is neither origin-form nor an absolute http(s)/ws(s) URI (RFC 9112 §3.2). */
+  HS_ERR_INVALID_TARGET: 400,
+  /** HTTP/1.0 or older; RFC 6455 §4.2.1 requires HTTP/1.1 or higher. */
+  HS_ERR_HTTP_VERSION_TOO_OLD: 400,
+  /** A request line claiming HTTP/2 or later, which never uses HTTP/1 framing (RFC 9110 §15.6.6). */
+  HS_ERR_HTTP_VERSION_NOT_SUPPORTED: 505,
+  HS_ERR_INVALID_HOST: 400,
+  HS_ERR_INVALID_UPGRADE: 400,
+  HS_ERR_INVALID_CONNECTION: 400,
+  HS_ERR_INVALID_KEY: 400,
+  /** A header that must appear at most once appears more often (Sec-WebSocket-Version, Origin). */
+  HS_ERR_DUPLICATE_HEADER: 400,
+  HS_ERR_INVALID_PROTOCOL: 400,
+  HS_ERR_INVALID_EXTENSIONS: 400,
+  /** Content-Length other than 0 or any Transfer-Encoding: bytes after the head must be frames. */
+  HS_ERR_UNEXPECTED_BODY: 400,
 } as const;
 export type HandshakeErrorCode = keyof typeof HandshakeErrors;
 
