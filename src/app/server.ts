@@ -1,0 +1,114 @@
+/**
+ * The programmatic face of Shoal: `createServer(options)`, `listen()`,
+ * `close()`. Used by the CLI and the tests; the work happens in
+ * src/transport (primary thread) and the worker pool.
+ */
+import { EventEmitter } from 'node:events';
+import { Primary, type PrimaryStats } from '../transport/primary.ts';
+import type { ConnectionStats } from '../transport/messages.ts';
+import { loadApp, resolveAppSpecifier } from './load-app.ts';
+import { resolveServerOptions, type ServerOptions } from './options.ts';
+
+/** Where a listening server can be reached. */
+export interface ListeningAddress {
+  readonly host: string;
+  readonly port: number;
+  /** ws://host:port/ (IPv6 hosts in brackets). */
+  readonly url: string;
+}
+
+/**
+ * A Shoal server. Events: `connectionEnd` (ConnectionStats) for each finished
+ * connection, `connectionLost` (Error) for each connection lost with its
+ * worker, `error` after listen.
+ */
+export class ShoalServer extends EventEmitter {
+  readonly options: ServerOptions;
+  #primary: Primary | null;
+  #address: ListeningAddress | null;
+
+  constructor(options: ServerOptions) {
+    super();
+    this.options = options;
+    this.#primary = null;
+    this.#address = null;
+  }
+
+  /** The bound address once `listen()` has resolved, else null. */
+  get address(): ListeningAddress | null {
+    return this.#address;
+  }
+
+  /** Counters of the primary thread; zeros before `listen()`. */
+  get stats(): Readonly<PrimaryStats> | null {
+    return this.#primary?.stats ?? null;
+  }
+
+  /** threadIds of the live workers. */
+  get workerIds(): number[] {
+    return this.#primary?.threads.map((thread) => thread.threadId) ?? [];
+  }
+
+  /**
+   * Checks the app (loading it once here, so a bad module fails now and not
+   * in every worker), starts the workers and listens. Rejects on a bad app or
+   * a listen error (e.g. EADDRINUSE).
+   */
+  async listen(): Promise<ListeningAddress> {
+    if (this.#primary !== null) throw new Error('server is already listening');
+    const options = this.options;
+    const app = resolveAppSpecifier(options.app);
+    await loadApp(app);
+    const primary = new Primary({
+      host: options.host,
+      port: options.port,
+      workers: options.workers,
+      maxConnectionsPerWorker: options.maxConnectionsPerWorker,
+      maxConnections: options.maxConnections,
+      acceptBacklog: options.acceptBacklog,
+      drainTimeoutMs: options.drainTimeoutMs,
+      closeTimeoutMs: options.closeTimeoutMs,
+      worker: {
+        app,
+        maxMessageBytes: options.maxMessageBytes,
+        maxHeadBytes: options.maxHeadBytes,
+        handshakeTimeoutMs: options.handshakeTimeoutMs,
+        idleTimeoutMs: options.idleTimeoutMs,
+        pingIntervalMs: options.pingIntervalMs,
+        closeTimeoutMs: options.closeTimeoutMs,
+        mailboxSize: options.mailboxSize,
+        mailboxBytes: options.mailboxBytes,
+        maxBackpressureBytes: options.maxBackpressureBytes,
+      },
+    });
+    primary.on('connectionEnd', (stats: ConnectionStats) => this.emit('connectionEnd', stats));
+    primary.on('connectionLost', (error: unknown) => this.emit('connectionLost', error));
+    primary.on('error', (error: unknown) => this.emit('error', error));
+    this.#primary = primary;
+    let bound;
+    try {
+      bound = await primary.listen();
+    } catch (error) {
+      await primary.close(true);
+      this.#primary = null;
+      throw error;
+    }
+    const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+    this.#address = { host: bound.address, port: bound.port, url: `ws://${host}:${bound.port}/` };
+    return this.#address;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, close every connection with 1001
+   * "going away", wait up to `drainTimeoutMs` for the close handshakes, stop
+   * the workers. `force` skips the wait. Safe to call more than once.
+   */
+  async close(force: boolean = false): Promise<void> {
+    await this.#primary?.close(force);
+  }
+}
+
+/** Creates a server (not yet listening); throws a RangeError for an invalid option. */
+export function createServer(options: Partial<ServerOptions> = {}): ShoalServer {
+  return new ShoalServer(resolveServerOptions(options));
+}

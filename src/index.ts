@@ -1,0 +1,20 @@
+/**
+ * Shoal's public entry point: the server facade, its options, and the types
+ * an application module is written against.
+ */
+export { createServer, ShoalServer, type ListeningAddress } from './app/server.ts';
+export { DEFAULT_OPTIONS, resolveServerOptions, type ServerOptions } from './app/options.ts';
+export { loadApp } from './app/load-app.ts';
+export type {
+  App,
+  ConnectionAddress,
+  ConnectionHandle,
+  Context,
+  MethodHandler,
+  Session,
+  UpgradeDecision,
+  UpgradeRequest,
+} from './app/types.ts';
+export type { ConnectionStats } from './transport/messages.ts';
+export type { PrimaryStats as ServerStats } from './transport/primary.ts';
+export { CloseCode, Opcode } from './protocol/constants.ts';

@@ -1,0 +1,230 @@
+/**
+ * The primary thread: accepts TCP connections without reading a byte and
+ * hands each socket to the worker pool as one long-lived piscina task. It
+ * answers 503 itself when the server is full, and drives graceful shutdown.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { BroadcastChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { CloseCode } from '../protocol/constants.ts';
+import { buildErrorResponse } from '../protocol/handshake.ts';
+import type { ConnectionStats, ConnectionTask, ControlMessage, WorkerConfig } from './messages.ts';
+
+/** What the primary needs besides the per-worker configuration. */
+export interface PrimaryOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly workers: number;
+  readonly maxConnectionsPerWorker: number;
+  readonly maxConnections: number;
+  readonly acceptBacklog: number;
+  readonly drainTimeoutMs: number;
+  /** How long a refused socket may linger before it is destroyed. */
+  readonly closeTimeoutMs: number;
+  readonly worker: Omit<WorkerConfig, 'controlChannel'>;
+}
+
+/** Counters of the primary (since start). */
+export interface PrimaryStats {
+  /** TCP connections accepted. */
+  accepted: number;
+  /** Connections handed to the pool and not finished yet (queued ones included). */
+  active: number;
+  /** Connections refused with 503 by the primary (connection cap or full backlog). */
+  rejected: number;
+  /** Sockets that could not be transferred to a worker. */
+  transferFailures: number;
+  /** Connections lost because their worker died. */
+  lostToWorkerExit: number;
+  /** Connection tasks that finished with stats. */
+  completed: number;
+  /** Finished connections closed by the slow-consumer policy. */
+  slowConsumers: number;
+  /** Times finished connections paused reading for a full mailbox. */
+  mailboxPauses: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Reason body of the 503s the primary sends. */
+export const REJECT_FULL = 'server is at its connection limit';
+export const REJECT_BACKLOG = 'server is busy: accept backlog full';
+export const REJECT_SHUTDOWN = 'server is shutting down';
+
+/** piscina's transfer list type (not exported from its entry point). */
+type TransferList = NonNullable<NonNullable<Parameters<Piscina['run']>[1]>['transferList']>;
+
+const WORKER_URL = new URL('./worker.ts', import.meta.url).href;
+let channelCounter = 0;
+
+/**
+ * The acceptor and the pool. Events: `connectionEnd` (ConnectionStats) for
+ * every finished connection, `connectionLost` (Error) for every connection
+ * whose task failed (worker exit), `error` for listen errors.
+ */
+export class Primary extends EventEmitter {
+  readonly options: PrimaryOptions;
+  readonly stats: PrimaryStats;
+  #server: Server;
+  #pool: Piscina<ConnectionTask, ConnectionStats>;
+  #control: BroadcastChannel;
+  #closing: Promise<void> | null;
+  #idleWaiters: (() => void)[];
+  #capacity: number;
+
+  constructor(options: PrimaryOptions) {
+    super();
+    this.options = options;
+    this.stats = {
+      accepted: 0,
+      active: 0,
+      rejected: 0,
+      transferFailures: 0,
+      lostToWorkerExit: 0,
+      completed: 0,
+      slowConsumers: 0,
+      mailboxPauses: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+    };
+    const controlChannel = `shoal.control.${process.pid}.${++channelCounter}.${Date.now()}`;
+    this.#control = new BroadcastChannel(controlChannel);
+    this.#control.unref();
+    this.#pool = new Piscina<ConnectionTask, ConnectionStats>({
+      filename: WORKER_URL,
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      idleTimeout: Infinity,
+      // One task per connection: piscina's least-busy worker is the one with the fewest connections.
+      concurrentTasksPerWorker: options.maxConnectionsPerWorker,
+      maxQueue: Math.max(options.acceptBacklog, 1),
+      // Workers must never block in Atomics.wait: their connections live between tasks.
+      atomics: 'disabled',
+      workerData: { ...options.worker, controlChannel } satisfies WorkerConfig,
+    });
+    // Without a listener, a worker error with no task in flight would crash the primary.
+    this.#pool.on('error', (error: unknown) => console.error('shoal: worker error:', error));
+    this.#server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#accept(socket));
+    this.#closing = null;
+    this.#idleWaiters = [];
+    this.#capacity = options.workers * options.maxConnectionsPerWorker;
+  }
+
+  /** The worker threads (piscina replaces crashed ones). */
+  get threads(): readonly { threadId: number }[] {
+    return this.#pool.threads;
+  }
+
+  /** Starts listening; resolves with the bound address. */
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      this.#server.once('error', onError);
+      this.#server.listen(this.options.port, this.options.host, () => {
+        this.#server.off('error', onError);
+        this.#server.on('error', (error) => this.emit('error', error));
+        resolve(this.#server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, close every connection with 1001
+   * "going away", wait up to the drain timeout, then stop the workers.
+   * `force` skips the wait.
+   */
+  close(force: boolean = false): Promise<void> {
+    this.#closing ??= this.#shutdown(force);
+    return this.#closing;
+  }
+
+  async #shutdown(force: boolean): Promise<void> {
+    const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const message: ControlMessage = { type: 'shutdown', code: CloseCode.GOING_AWAY, reason: 'going away' };
+    this.#control.postMessage(message);
+    if (!force && this.stats.active > 0) {
+      const drained = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.drainTimeoutMs)));
+      await Promise.race([drained, timeout]);
+      clearTimeout(timer);
+    }
+    await this.#pool.destroy();
+    this.#control.close();
+    await stopped;
+  }
+
+  #accept(socket: Socket): void {
+    const stats = this.stats;
+    stats.accepted++;
+    if (this.#closing !== null) {
+      this.#reject(socket, REJECT_SHUTDOWN);
+      return;
+    }
+    if (stats.active >= this.options.maxConnections) {
+      this.#reject(socket, REJECT_FULL);
+      return;
+    }
+    if (stats.active >= this.#capacity && this.#pool.queueSize >= this.options.acceptBacklog) {
+      this.#reject(socket, REJECT_BACKLOG);
+      return;
+    }
+    stats.active++;
+    this.#pool
+      .run({ socket }, { transferList: [socket] as unknown as TransferList })
+      .then((result) => this.#finished(result), (error: unknown) => this.#failed(socket, error));
+  }
+
+  #finished(result: ConnectionStats): void {
+    const stats = this.stats;
+    stats.completed++;
+    if (result.slowConsumer) stats.slowConsumers++;
+    stats.mailboxPauses += result.mailboxPauses;
+    stats.messagesIn += result.messagesIn;
+    stats.messagesOut += result.messagesOut;
+    stats.bytesIn += result.bytesIn;
+    stats.bytesOut += result.bytesOut;
+    this.#release();
+    this.emit('connectionEnd', result);
+  }
+
+  #failed(socket: Socket, error: unknown): void {
+    if (!socket.destroyed) {
+      // Never transferred: still ours (queue full, pool shutting down, or the transfer itself failed).
+      if (this.#closing !== null) this.#reject(socket, REJECT_SHUTDOWN);
+      else if (this.#pool.queueSize >= this.options.acceptBacklog) this.#reject(socket, REJECT_BACKLOG);
+      else {
+        this.stats.transferFailures++;
+        console.error('shoal: could not hand a connection to a worker:', error);
+        socket.destroy();
+      }
+    } else {
+      // Transferred, then its worker died (uncaught exception or exit): the
+      // client saw its TCP connection close; every other worker is unaffected.
+      this.stats.lostToWorkerExit++;
+      this.emit('connectionLost', error);
+    }
+    this.#release();
+  }
+
+  #release(): void {
+    this.stats.active--;
+    if (this.stats.active === 0 && this.#idleWaiters.length > 0) {
+      for (const resolve of this.#idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** Writes a 503 with the reason and closes; reads (and discards) until the client closes, destroyed after the close timeout. */
+  #reject(socket: Socket, reason: string): void {
+    this.stats.rejected++;
+    socket.on('error', () => {});
+    socket.setTimeout(this.options.closeTimeoutMs, () => socket.destroy());
+    socket.resume();
+    socket.end(buildErrorResponse(503, reason));
+  }
+}

@@ -1,0 +1,370 @@
+/**
+ * SocketBinding: the glue between one net.Socket and its ServerConnection and
+ * ConnectionActor. It reads (corked for the whole of each read, so every reply
+ * to a read leaves in one writev), writes (corked per tick outside reads),
+ * pauses reading for a full mailbox or a full send buffer, applies the
+ * slow-consumer policy, and answers the worker's sweeper (handshake timeout,
+ * idle timeout, pings, close timeout).
+ *
+ *   HANDSHAKE ──head──> UPGRADING ──101──> OPEN ──close──> CLOSING ──TCP close──> DONE
+ *       │                  │
+ *       └────4xx/408/503───┴──> REFUSED ──TCP close──> DONE
+ */
+import type { Socket } from 'node:net';
+import type { ConnectionActor, ActorTransport } from '../actors/connection-actor.ts';
+import { CloseCode } from '../protocol/constants.ts';
+import { ConnectionState, ServerConnection, type ConnectionHandler } from '../protocol/connection.ts';
+import type { HandshakeParser } from '../protocol/handshake.ts';
+import { clock } from './heartbeat.ts';
+import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
+
+/** Phases of a binding; see the diagram at the top of the file. */
+export const BindingPhase = {
+  HANDSHAKE: 0,
+  UPGRADING: 1,
+  OPEN: 2,
+  CLOSING: 3,
+  REFUSED: 4,
+  DONE: 5,
+} as const;
+
+/** Why reading is paused (bits; reading resumes when none is left). */
+const PAUSED_MAILBOX = 1;
+const PAUSED_WRITES = 2;
+const PAUSED_UPGRADE = 4;
+
+/** Close reason of the idle policy. */
+export const IDLE_TIMEOUT_REASON = 'idle timeout';
+
+/** What the worker decides for a binding. */
+export interface BindingDelegate {
+  /** A chunk of the request head arrived (phase HANDSHAKE). */
+  handshakeData(binding: SocketBinding, chunk: Buffer): void;
+  /** The head did not arrive within the handshake timeout. */
+  handshakeTimedOut(binding: SocketBinding): void;
+  /** The socket has closed; `binding.stats` is final. Called once. */
+  closed(binding: SocketBinding): void;
+}
+
+/** Limits and timeouts a binding applies. */
+export interface BindingConfig {
+  readonly maxMessageBytes: number;
+  readonly maxBackpressureBytes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly closeTimeoutMs: number;
+}
+
+const kBinding = Symbol('shoal.binding');
+type BoundSocket = Socket & { [kBinding]: SocketBinding };
+
+// Socket listeners are shared functions that find their binding on the
+// socket: no closures per connection.
+function onSocketData(this: BoundSocket, chunk: Buffer): void {
+  this[kBinding].receive(chunk);
+}
+function onSocketDrain(this: BoundSocket): void {
+  this[kBinding].drained();
+}
+function onSocketError(this: BoundSocket): void {
+  // The 'close' event that follows does the bookkeeping; without a listener
+  // an ECONNRESET would be an uncaught exception that kills the worker.
+}
+function onSocketClose(this: BoundSocket): void {
+  this[kBinding].socketClosed();
+}
+
+/** One connection's socket side, from the first byte to the TCP close. */
+export class SocketBinding implements ConnectionHandler, ActorTransport {
+  readonly socket: Socket;
+  readonly stats: ConnectionStats;
+  phase: number;
+  /** The head parser while in HANDSHAKE (owned by the worker). */
+  parser: HandshakeParser | null;
+  /** Registry id, once upgraded (0 before). */
+  localId: number;
+  connection: ServerConnection | null;
+  actor: ConnectionActor | null;
+  /** When the binding was created (clock.now). */
+  readonly startedAt: number;
+  /** clock.now of the last byte received. */
+  lastReadAt: number;
+  lastPingAt: number;
+  /** clock.now past which the socket is destroyed; 0 while no close is under way. */
+  closeDeadline: number;
+  /** Settles the worker's task with the stats; set by the worker. */
+  resolve: ((stats: ConnectionStats) => void) | null;
+  #config: BindingConfig;
+  #delegate: BindingDelegate;
+  #pauseReasons: number;
+  #inRead: boolean;
+  #tickCorked: boolean;
+  #closeNotified: boolean;
+
+  constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number) {
+    this.socket = socket;
+    this.stats = emptyConnectionStats(workerId);
+    this.phase = BindingPhase.HANDSHAKE;
+    this.parser = null;
+    this.localId = 0;
+    this.connection = null;
+    this.actor = null;
+    this.startedAt = clock.now;
+    this.lastReadAt = clock.now;
+    this.lastPingAt = clock.now;
+    this.closeDeadline = 0;
+    this.resolve = null;
+    this.#config = config;
+    this.#delegate = delegate;
+    this.#pauseReasons = 0;
+    this.#inRead = false;
+    this.#tickCorked = false;
+    this.#closeNotified = false;
+    (socket as BoundSocket)[kBinding] = this;
+    socket.setNoDelay(true);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
+    socket.on('data', onSocketData);
+    socket.resume();
+  }
+
+  /** True while the WebSocket connection is OPEN. */
+  get isOpen(): boolean {
+    return this.phase === BindingPhase.OPEN && (this.connection as ServerConnection).state === ConnectionState.OPEN;
+  }
+
+  /** Handles one socket read. */
+  receive(chunk: Buffer): void {
+    this.stats.bytesIn += chunk.length;
+    this.lastReadAt = clock.now;
+    const phase = this.phase;
+    if (phase === BindingPhase.OPEN || phase === BindingPhase.CLOSING) {
+      this.#feed(chunk);
+    } else if (phase === BindingPhase.HANDSHAKE) {
+      this.#delegate.handshakeData(this, chunk);
+    }
+    // UPGRADING is paused; REFUSED and DONE discard what the client still sends.
+  }
+
+  /** The head is complete: stop reading until the upgrade is decided. */
+  beginUpgrade(): void {
+    this.phase = BindingPhase.UPGRADING;
+    this.#pause(PAUSED_UPGRADE);
+  }
+
+  /**
+   * Writes the 101 and opens the WebSocket connection. The caller then starts
+   * the actor (so `onOpen` runs first) and calls `resumeAfterUpgrade(rest)`.
+   */
+  accept(response: Buffer, actor: ConnectionActor, localId: number): void {
+    this.stats.handshakeStatus = 101;
+    this.localId = localId;
+    this.actor = actor;
+    this.connection = new ServerConnection(this, { maxMessageBytes: this.#config.maxMessageBytes });
+    this.phase = BindingPhase.OPEN;
+    this.#write(response);
+  }
+
+  /** Feeds the bytes pipelined after the head and reads the socket again. */
+  resumeAfterUpgrade(rest: Buffer): void {
+    if (rest.length > 0 && this.phase === BindingPhase.OPEN) this.#feed(rest);
+    this.#resume(PAUSED_UPGRADE);
+  }
+
+  /**
+   * Refuses the upgrade: writes the HTTP response, ends the TCP connection and
+   * keeps reading (and discarding) until the client closes, so the kernel does
+   * not answer unread bytes with a reset; destroyed after the close timeout.
+   */
+  refuse(status: number, response: Buffer): void {
+    if (this.phase === BindingPhase.DONE || this.phase === BindingPhase.REFUSED) return;
+    this.stats.handshakeStatus = status;
+    this.phase = BindingPhase.REFUSED;
+    this.parser = null;
+    this.#pauseReasons = 0;
+    this.socket.resume();
+    this.closeDeadline = clock.now + this.#config.closeTimeoutMs;
+    this.socket.end(response);
+  }
+
+  // ConnectionHandler: events from the protocol core.
+
+  onMessage(data: Buffer, isBinary: boolean): void {
+    (this.actor as ConnectionActor).deliver(data, isBinary);
+  }
+
+  onPing(_data: Buffer): void {}
+
+  onPong(_data: Buffer): void {}
+
+  onWrite(data: Uint8Array): void {
+    this.stats.bytesOut += data.length;
+    this.#write(data);
+  }
+
+  onClose(code: number, reason: string, wasClean: boolean): void {
+    const stats = this.stats;
+    stats.closeCode = code;
+    stats.closeReason = reason;
+    stats.wasClean = wasClean;
+    this.phase = BindingPhase.CLOSING;
+    this.closeDeadline = clock.now + this.#config.closeTimeoutMs;
+    this.#notifyActor(code, reason);
+    // RFC 6455 §7.1.1: after the closing handshake "the server SHOULD close
+    // the underlying TCP connection first"; end() sends FIN once the close
+    // frame has been flushed.
+    this.socket.end();
+  }
+
+  // ActorTransport: what the actor asks of the socket.
+
+  send(data: Uint8Array | string, isBinary: boolean): void {
+    if (this.socket.writableLength > this.#config.maxBackpressureBytes) {
+      this.#slowConsumer();
+      return;
+    }
+    (this.connection as ServerConnection).send(data, isBinary);
+  }
+
+  sendFrame(frame: Uint8Array): void {
+    if (this.socket.writableLength > this.#config.maxBackpressureBytes) {
+      this.#slowConsumer();
+      return;
+    }
+    (this.connection as ServerConnection).sendFrame(frame);
+  }
+
+  close(code: number, reason: string): void {
+    const connection = this.connection;
+    if (connection === null || connection.state !== ConnectionState.OPEN) return;
+    if (this.closeDeadline === 0) this.closeDeadline = clock.now + this.#config.closeTimeoutMs;
+    connection.startClosingHandshake(code, reason);
+  }
+
+  pauseReading(): void {
+    this.#pause(PAUSED_MAILBOX);
+  }
+
+  resumeReading(): void {
+    this.#resume(PAUSED_MAILBOX);
+  }
+
+  // Lifecycle.
+
+  /** The send buffer emptied after a write that returned false. */
+  drained(): void {
+    this.#resume(PAUSED_WRITES);
+  }
+
+  /** Graceful shutdown: close an open connection with this code, refuse one still in its handshake. */
+  goAway(code: number, reason: string, refusal: Buffer): void {
+    if (this.phase === BindingPhase.OPEN) this.close(code, reason);
+    else if (this.phase === BindingPhase.HANDSHAKE || this.phase === BindingPhase.UPGRADING) this.refuse(503, refusal);
+  }
+
+  /** Called by the worker's sweeper with the coarse clock. */
+  sweep(now: number): void {
+    if (this.closeDeadline !== 0) {
+      if (now >= this.closeDeadline) {
+        this.stats.closeTimedOut = true;
+        this.socket.destroy();
+      }
+      return;
+    }
+    const config = this.#config;
+    if (this.phase === BindingPhase.HANDSHAKE) {
+      if (now - this.startedAt >= config.handshakeTimeoutMs) this.#delegate.handshakeTimedOut(this);
+      return;
+    }
+    if (this.phase !== BindingPhase.OPEN) return;
+    const silentFor = now - this.lastReadAt;
+    if (config.idleTimeoutMs > 0 && silentFor >= config.idleTimeoutMs) {
+      this.close(CloseCode.GOING_AWAY, IDLE_TIMEOUT_REASON);
+    } else if (config.pingIntervalMs > 0 && silentFor >= config.pingIntervalMs && now - this.lastPingAt >= config.pingIntervalMs) {
+      this.lastPingAt = now;
+      (this.connection as ServerConnection).ping();
+    }
+  }
+
+  /** The socket is closed: finish the actor and hand the stats to the worker. */
+  socketClosed(): void {
+    if (this.phase === BindingPhase.DONE) return;
+    this.phase = BindingPhase.DONE;
+    this.#notifyActor(CloseCode.ABNORMAL_CLOSURE, '');
+    const actor = this.actor;
+    if (actor !== null) {
+      this.stats.messagesIn = actor.messagesIn;
+      this.stats.messagesOut = actor.messagesOut;
+      this.stats.mailboxPauses = actor.mailboxPauses;
+    }
+    this.#delegate.closed(this);
+  }
+
+  #feed(chunk: Buffer): void {
+    const socket = this.socket;
+    socket.cork();
+    this.#inRead = true;
+    try {
+      (this.connection as ServerConnection).receiveData(chunk);
+    } finally {
+      this.#inRead = false;
+      socket.uncork();
+    }
+    if (this.phase !== BindingPhase.OPEN) return;
+    if (socket.writableLength > this.#config.maxBackpressureBytes) {
+      this.#slowConsumer();
+    } else if (socket.writableNeedDrain && (this.#pauseReasons & PAUSED_WRITES) === 0) {
+      // Replies are piling up faster than the client reads them: stop reading
+      // its requests until the buffer drains (TCP backpressure to the client).
+      this.stats.writePauses++;
+      this.#pause(PAUSED_WRITES);
+    }
+  }
+
+  #write(data: Uint8Array): void {
+    const socket = this.socket;
+    if (!this.#inRead && !this.#tickCorked) {
+      // Outside a read (async handlers, pings, sends from other connections):
+      // cork until the end of this tick so a burst leaves in one writev.
+      this.#tickCorked = true;
+      socket.cork();
+      process.nextTick(SocketBinding.#uncorkTick, this);
+    }
+    socket.write(data);
+  }
+
+  static #uncorkTick(binding: SocketBinding): void {
+    binding.#tickCorked = false;
+    binding.socket.uncork();
+  }
+
+  #slowConsumer(): void {
+    const connection = this.connection as ServerConnection;
+    if (this.stats.slowConsumer || connection.state !== ConnectionState.OPEN) return;
+    // Policy (docs/server.md): stop queueing data, queue the close frame
+    // anyway (a reading client still gets it), end TCP, and destroy the
+    // socket if it has not closed within the close timeout.
+    this.stats.slowConsumer = true;
+    this.closeDeadline = clock.now + this.#config.closeTimeoutMs;
+    connection.failConnection(CloseCode.POLICY_VIOLATION, `slow consumer: send buffer over ${this.#config.maxBackpressureBytes} bytes`);
+  }
+
+  #notifyActor(code: number, reason: string): void {
+    if (this.#closeNotified) return;
+    this.#closeNotified = true;
+    this.actor?.transportClosed(code, reason);
+  }
+
+  #pause(reason: number): void {
+    if (this.#pauseReasons === 0) this.socket.pause();
+    this.#pauseReasons |= reason;
+  }
+
+  #resume(reason: number): void {
+    if ((this.#pauseReasons & reason) === 0) return;
+    this.#pauseReasons &= ~reason;
+    if (this.#pauseReasons === 0 && this.phase !== BindingPhase.DONE) this.socket.resume();
+  }
+}

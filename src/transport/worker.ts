@@ -1,0 +1,167 @@
+/**
+ * The piscina task: one call per connection, running in a worker thread for
+ * as long as the connection lives. It reads and validates the upgrade
+ * request, asks the app's upgrade hook, writes the 101 (or the refusal), then
+ * runs the connection's actor until the socket closes, and resolves with the
+ * connection's stats.
+ *
+ * Module state is per worker: the app (loaded once), the registry of local
+ * connections, the sweeper, and the control channel for shutdown.
+ */
+import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
+import { ConnectionActor } from '../actors/connection-actor.ts';
+import { ConnectionRegistry } from '../actors/registry.ts';
+import { loadApp } from '../app/load-app.ts';
+import { createSession, requiresSubprotocol, supportedProtocols } from '../app/session.ts';
+import type { App, UpgradeDecision, UpgradeRequest } from '../app/types.ts';
+import { HandshakeError } from '../protocol/errors.ts';
+import {
+  buildAcceptResponse,
+  buildErrorResponse,
+  handshakeErrorResponse,
+  HandshakeParser,
+  validateUpgradeRequest,
+  type RequestHead,
+} from '../protocol/handshake.ts';
+import { selectSubprotocol } from '../protocol/subprotocol.ts';
+import { startSweeper, sweepIntervalMs } from './heartbeat.ts';
+import type { ConnectionStats, ConnectionTask, ControlMessage, WorkerConfig } from './messages.ts';
+import { BindingPhase, SocketBinding, type BindingDelegate } from './socket-binding.ts';
+
+const config = workerData as WorkerConfig;
+const registry = new ConnectionRegistry<ConnectionActor>(threadId);
+/** Every live binding, in any phase: what the sweeper and the shutdown walk. */
+const bindings = new Set<SocketBinding>();
+let appPromise: Promise<App> | null = null;
+/** Set by a shutdown message: new upgrades are refused with 503. */
+let shutdown: { code: number; reason: string } | null = null;
+
+/** The worker's registry of upgraded connections, for layers that deliver `sendTo(address)`. */
+export function localConnections(): ConnectionRegistry<ConnectionActor> {
+  return registry;
+}
+
+function getApp(): Promise<App> {
+  appPromise ??= loadApp(config.app);
+  return appPromise;
+}
+
+startSweeper(sweepIntervalMs(config), (now) => {
+  for (const binding of bindings) binding.sweep(now);
+});
+
+const control = new BroadcastChannel(config.controlChannel);
+control.unref();
+control.onmessage = (event: unknown) => {
+  const message = (event as { data: ControlMessage }).data;
+  if (message.type === 'shutdown') {
+    shutdown = { code: message.code, reason: message.reason };
+    const refusal = buildErrorResponse(503, 'server is shutting down');
+    for (const binding of bindings) binding.goAway(message.code, message.reason, refusal);
+  }
+};
+
+function refuseWith(binding: SocketBinding, error: unknown): void {
+  if (error instanceof HandshakeError) {
+    binding.refuse(error.status, handshakeErrorResponse(error));
+  } else {
+    console.error('shoal: upgrade failed with an internal error:', error);
+    binding.refuse(500, buildErrorResponse(500, 'internal error'));
+  }
+}
+
+const delegate: BindingDelegate = {
+  handshakeData(binding, chunk) {
+    let head: RequestHead | null;
+    try {
+      head = (binding.parser as HandshakeParser).push(chunk);
+    } catch (error) {
+      refuseWith(binding, error);
+      return;
+    }
+    if (head === null) return;
+    const rest = (binding.parser as HandshakeParser).rest;
+    binding.parser = null;
+    binding.beginUpgrade();
+    upgrade(binding, head, rest).catch((error: unknown) => refuseWith(binding, error));
+  },
+  handshakeTimedOut(binding) {
+    binding.refuse(408, buildErrorResponse(408, `request head not received within ${config.handshakeTimeoutMs} ms`));
+  },
+  closed(binding) {
+    bindings.delete(binding);
+    if (binding.localId !== 0) registry.delete(binding.localId);
+    binding.resolve?.(binding.stats);
+    binding.resolve = null;
+  },
+};
+
+/** Runs the upgrade from a complete head to the 101 (or a refusal). */
+async function upgrade(binding: SocketBinding, head: RequestHead, rest: Buffer): Promise<void> {
+  const info = validateUpgradeRequest(head);
+  if (shutdown !== null) {
+    binding.refuse(503, buildErrorResponse(503, 'server is shutting down'));
+    return;
+  }
+  const app = await getApp();
+  const offered = info.protocols;
+  const request: UpgradeRequest = {
+    url: info.target,
+    path: info.path,
+    headers: info.headers,
+    protocols: offered,
+    selectedProtocol: selectSubprotocol(offered, supportedProtocols(app)),
+    remoteAddress: binding.socket.remoteAddress ?? '',
+  };
+  let decision: UpgradeDecision;
+  try {
+    decision = app.upgrade === undefined ? undefined : await app.upgrade(request);
+  } catch (error) {
+    console.error(`shoal: upgrade hook failed for ${request.url}:`, error);
+    binding.refuse(500, buildErrorResponse(500, 'internal error in the upgrade hook'));
+    return;
+  }
+  // The client may have gone, or a shutdown refused it, while the hook ran.
+  if (binding.phase !== BindingPhase.UPGRADING) return;
+  let protocol = request.selectedProtocol;
+  let upgradeData: unknown = undefined;
+  if (decision !== undefined && decision !== null) {
+    if (decision.accept === false) {
+      const status = Number.isInteger(decision.status) && decision.status >= 400 && decision.status <= 599 ? decision.status : 500;
+      binding.refuse(status, buildErrorResponse(status, String(decision.reason ?? '')));
+      return;
+    }
+    if (decision.protocol !== undefined) {
+      // RFC 6455 §4.2.2 step 5.4: the selected subprotocol must be one the client offered.
+      if (decision.protocol !== null && !offered.includes(decision.protocol)) {
+        console.error(`shoal: upgrade hook selected ${JSON.stringify(decision.protocol)}, which the client did not offer`);
+        binding.refuse(500, buildErrorResponse(500, 'internal error in the upgrade hook'));
+        return;
+      }
+      protocol = decision.protocol;
+    }
+    upgradeData = decision.data;
+  }
+  if (protocol === null && requiresSubprotocol(app)) {
+    const names = supportedProtocols(app);
+    binding.refuse(400, buildErrorResponse(400, `this endpoint requires a subprotocol: ${names.join(', ') || '(none configured)'}`));
+    return;
+  }
+  const response = buildAcceptResponse(info.key, { protocol });
+  const { localId, address } = registry.nextAddress();
+  const actor = new ConnectionActor(binding, { address, protocol, upgradeData, remoteAddress: request.remoteAddress }, config);
+  registry.add(localId, actor);
+  binding.accept(response, actor, localId);
+  actor.start(createSession(app, actor));
+  binding.resumeAfterUpgrade(rest);
+}
+
+/** piscina task: serves one connection and resolves with its stats when the socket closes. */
+export default function serveConnection(task: ConnectionTask): Promise<ConnectionStats> {
+  const { promise, resolve } = Promise.withResolvers<ConnectionStats>();
+  const binding = new SocketBinding(task.socket, config, delegate, threadId);
+  binding.parser = new HandshakeParser({ maxHeadBytes: config.maxHeadBytes });
+  binding.resolve = resolve;
+  bindings.add(binding);
+  return promise;
+}
