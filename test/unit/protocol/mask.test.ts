@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { unmask, unmaskByteLoop, unmaskWordLoop, WORD_LOOP_MIN_BYTES } from '../../../src/protocol/mask.ts';
+
+/** The RFC 6455 §5.3 definition, written out: j = i MOD 4, transformed-octet-i = original-octet-i XOR masking-key-octet-j. */
+function reference(data: Uint8Array, key: Uint8Array, offset: number): Uint8Array {
+  return data.map((byte, i) => byte ^ key[(offset + i) % 4]!);
+}
+
+const KEY = Uint8Array.of(0x37, 0xfa, 0x21, 0x3d);
+
+/** A payload of `length` bytes placed at byte offset `shift` of its ArrayBuffer (to vary alignment). */
+function payload(length: number, shift: number): Uint8Array {
+  const backing = new Uint8Array(length + shift + 8);
+  for (let i = 0; i < backing.length; i++) backing[i] = (i * 31 + 7) & 0xff;
+  return backing.subarray(shift, shift + length);
+}
+
+describe('unmask (RFC 6455 §5.3)', () => {
+  it('matches the example of RFC 6455 §5.7: masked "Hello"', () => {
+    const data = Uint8Array.of(0x7f, 0x9f, 0x4d, 0x51, 0x58);
+    unmask(data, KEY);
+    expect(Buffer.from(data).toString()).toBe('Hello');
+  });
+
+  for (const [name, fn] of [
+    ['unmask', unmask],
+    ['the byte loop', unmaskByteLoop],
+    ['the word loop', unmaskWordLoop],
+  ] as const) {
+    it(`${name} equals the byte-by-byte definition for lengths 0-40 at every alignment and key offset`, () => {
+      for (let length = 0; length <= 40; length++) {
+        for (let shift = 0; shift < 4; shift++) {
+          for (let offset = 0; offset < 4; offset++) {
+            const data = payload(length, shift);
+            const expected = reference(data, KEY, offset);
+            fn(data, KEY, offset);
+            expect(data, `length ${length}, shift ${shift}, offset ${offset}`).toEqual(expected);
+          }
+        }
+      }
+    });
+  }
+
+  it('equals the definition on long payloads, unaligned, with any key offset', () => {
+    for (const length of [WORD_LOOP_MIN_BYTES - 1, WORD_LOOP_MIN_BYTES, 1000, 65_537]) {
+      for (let shift = 0; shift < 4; shift++) {
+        const offset = (length + shift) % 7;
+        const data = payload(length, shift);
+        const expected = reference(data, KEY, offset);
+        unmask(data, KEY, offset);
+        expect(Buffer.from(data).equals(Buffer.from(expected)), `length ${length}, shift ${shift}`).toBe(true);
+      }
+    }
+  });
+
+  it('touches no byte outside the view it is given', () => {
+    const backing = new Uint8Array(200).fill(0xaa);
+    unmask(backing.subarray(3, 197), KEY);
+    expect([...backing.subarray(0, 3), ...backing.subarray(197)]).toEqual([0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa]);
+  });
+
+  it('is its own inverse: masking twice restores the payload', () => {
+    const data = payload(333, 1);
+    const original = Uint8Array.from(data);
+    unmask(data, KEY, 2);
+    expect(data).not.toEqual(original);
+    unmask(data, KEY, 2);
+    expect(data).toEqual(original);
+  });
+
+  it('unmasks a payload piece by piece when each piece gets its offset in the payload', () => {
+    const whole = payload(150, 0);
+    const pieces = Uint8Array.from(whole);
+    unmask(whole, KEY);
+    for (const [from, to] of [[0, 3], [3, 70], [70, 71], [71, 150]] as const) {
+      unmask(pieces.subarray(from, to), KEY, from);
+    }
+    expect(pieces).toEqual(whole);
+  });
+
+  it('leaves the payload unchanged for an all-zero key', () => {
+    const data = payload(100, 1);
+    const original = Uint8Array.from(data);
+    unmask(data, new Uint8Array(4));
+    expect(data).toEqual(original);
+  });
+});
