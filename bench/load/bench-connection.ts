@@ -1,0 +1,268 @@
+/**
+ * One client connection of the load generator: a raw `net` socket, the client
+ * handshake, the core's FrameDecoder for server frames, and masked control
+ * replies (pong, close). Data frames are written pre-built by the scenario.
+ *
+ * The connection never reconnects: a failure ends it, is recorded once in
+ * `failure`, and the owner decides what that costs.
+ *
+ *   CONNECTING --tcp--> HANDSHAKE --101 ok--> OPEN --close()--> CLOSING --server close/TCP end--> CLOSED
+ *        \__________________\______________________\_______ any failure _______________________/
+ */
+import net from 'node:net';
+import { CloseCode, Opcode } from '../../src/protocol/constants.ts';
+import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
+import { encodeClose, encodePong } from '../../src/protocol/frame-encoder.ts';
+import { MAX_RESPONSE_HEAD_BYTES, buildUpgradeRequest, checkUpgradeResponse, createClientKey } from './client-handshake.ts';
+
+/** Connection states; plain numbers (`const enum` is not erasable syntax). */
+export const ConnState = {
+  CONNECTING: 0,
+  HANDSHAKE: 1,
+  OPEN: 2,
+  CLOSING: 3,
+  CLOSED: 4,
+} as const;
+export type ConnState = (typeof ConnState)[keyof typeof ConnState];
+
+/** How a connection failed; each kind is one error counter in the results. */
+export type FailureKind = 'handshake' | 'unexpectedClose' | 'protocol' | 'timeout';
+
+/** Largest message the generator accepts from a server (the largest bench payload is far below). */
+export const CLIENT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/** Callbacks of the scenario that owns a connection. */
+export interface ConnectionOwner {
+  /** The handshake succeeded; the connection may send. */
+  onOpen(conn: BenchConnection): void;
+  /** A complete data message from the server. `data` may be a view into a socket chunk: copy to keep it. */
+  onMessage(conn: BenchConnection, data: Buffer, isBinary: boolean): void;
+  /** The connection is gone (cleanly when `conn.failure` is null). Called exactly once. */
+  onEnd(conn: BenchConnection): void;
+}
+
+/** Where and how to connect. */
+export interface ConnectTarget {
+  host: string;
+  port: number;
+  path: string;
+  protocols: readonly string[];
+}
+
+/** A client WebSocket connection over a raw socket, driven by a scenario. */
+export class BenchConnection {
+  readonly index: number;
+  readonly owner: ConnectionOwner;
+  readonly mask: Uint8Array;
+  state: ConnState;
+  socket: net.Socket | null;
+  /** First failure, or null; set once. */
+  failure: FailureKind | null;
+  failureReason: string;
+  /** performance.now() when connect() was called, when the 101 arrived, and when the state last changed to CLOSING. */
+  startedAt: number;
+  openedAt: number;
+  closingAt: number;
+  /** Send times (performance.now()) of in-flight requests, a FIFO ring; replies come back in order. */
+  readonly sendTimes: Float64Array;
+  /** Ids of in-flight requests, parallel to sendTimes. */
+  readonly sendIds: Float64Array;
+  head: number;
+  inflight: number;
+  /** Next request id / sequence number of this connection. */
+  nextId: number;
+  /** Scenario-defined role (e.g. subscriber or publisher). */
+  role: number;
+  private readonly key: string;
+  private headBuffer: Buffer | null;
+  /** Frames written while a chunk is being decoded; flushed as one write after it. */
+  private readonly pending: Uint8Array[];
+  private batching: boolean;
+  private readonly decoder: FrameDecoder;
+  private readonly target: ConnectTarget;
+
+  /**
+   * @param ringSize how many requests may be in flight at once (a power of two >= the scenario's P).
+   * @param mask the masking key used for this connection's control frames (data frames come pre-masked).
+   */
+  constructor(index: number, owner: ConnectionOwner, target: ConnectTarget, ringSize: number, mask: Uint8Array) {
+    this.index = index;
+    this.owner = owner;
+    this.mask = mask;
+    this.state = ConnState.CONNECTING;
+    this.socket = null;
+    this.failure = null;
+    this.failureReason = '';
+    this.startedAt = 0;
+    this.openedAt = 0;
+    this.closingAt = 0;
+    this.sendTimes = new Float64Array(ringSize);
+    this.sendIds = new Float64Array(ringSize);
+    this.head = 0;
+    this.inflight = 0;
+    this.nextId = 0;
+    this.role = 0;
+    this.key = createClientKey();
+    this.headBuffer = null;
+    this.pending = [];
+    this.batching = false;
+    this.target = target;
+    this.decoder = new FrameDecoder(
+      {
+        onMessage: (data: Buffer, isBinary: boolean) => {
+          if (this.state === ConnState.OPEN || this.state === ConnState.CLOSING) this.owner.onMessage(this, data, isBinary);
+        },
+        onControl: (opcode: number, payload: Buffer) => this.handleControl(opcode, payload),
+        onError: (error: Error) => this.fail('protocol', error.message),
+      },
+      { maxMessageBytes: CLIENT_MAX_MESSAGE_BYTES, requireMask: false },
+    );
+  }
+
+  /** Open the TCP connection and send the upgrade request; the owner hears onOpen or onEnd. */
+  connect(): void {
+    this.startedAt = performance.now();
+    const socket = net.connect({ host: this.target.host, port: this.target.port, noDelay: true });
+    this.socket = socket;
+    socket.on('connect', () => {
+      this.state = ConnState.HANDSHAKE;
+      socket.write(
+        buildUpgradeRequest({
+          host: this.target.host,
+          port: this.target.port,
+          path: this.target.path,
+          key: this.key,
+          protocols: this.target.protocols,
+        }),
+      );
+    });
+    socket.on('data', (chunk: Buffer) => this.handleData(chunk));
+    socket.on('error', (error: Error) => {
+      if (this.state === ConnState.CONNECTING || this.state === ConnState.HANDSHAKE) this.fail('handshake', error.message);
+      else if (this.state === ConnState.OPEN) this.fail('unexpectedClose', error.message);
+    });
+    socket.on('close', () => this.handleSocketClose());
+  }
+
+  /** True when data frames may be written. */
+  get isOpen(): boolean {
+    return this.state === ConnState.OPEN;
+  }
+
+  /** Write bytes (pre-built masked frames); inside a read they are batched into one write. */
+  write(frame: Uint8Array): void {
+    if (this.batching) this.pending.push(frame);
+    else this.socket!.write(frame);
+  }
+
+  /** Start the closing handshake (RFC 6455 §7.1.2); the server's close (or a sweep timeout) ends the connection. */
+  close(code: number = CloseCode.NORMAL_CLOSURE): void {
+    if (this.state === ConnState.OPEN) {
+      this.state = ConnState.CLOSING;
+      this.closingAt = performance.now();
+      this.socket!.write(encodeClose(code, '', this.mask));
+    } else if (this.state === ConnState.CONNECTING || this.state === ConnState.HANDSHAKE) {
+      this.state = ConnState.CLOSING;
+      this.closingAt = performance.now();
+      this.socket?.destroy();
+    }
+  }
+
+  /** Record a failure (the first one wins) and drop the socket. */
+  fail(kind: FailureKind, reason: string): void {
+    if (this.state === ConnState.CLOSED) return;
+    if (this.failure === null) {
+      this.failure = kind;
+      this.failureReason = reason;
+    }
+    this.socket?.destroy();
+  }
+
+  /** Drop the socket without counting a failure (closing handshake timed out on our side, or abort). */
+  destroy(): void {
+    if (this.state !== ConnState.CLOSED) {
+      if (this.state !== ConnState.CLOSING) {
+        this.state = ConnState.CLOSING;
+        this.closingAt = performance.now();
+      }
+      this.socket?.destroy();
+    }
+  }
+
+  private handleData(chunk: Buffer): void {
+    if (this.state === ConnState.HANDSHAKE) {
+      this.handleHandshakeData(chunk);
+      return;
+    }
+    if (this.state !== ConnState.OPEN && this.state !== ConnState.CLOSING) return;
+    // All writes caused by one read (the next requests, pongs) leave in one write: one syscall and
+    // one write request instead of one per message (the generator spends most of its time there).
+    this.batching = true;
+    this.decoder.push(chunk);
+    this.batching = false;
+    this.flush();
+  }
+
+  private flush(): void {
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    if (this.socket !== null && !this.socket.destroyed) this.socket.write(pending.length === 1 ? pending[0] : Buffer.concat(pending));
+    pending.length = 0;
+  }
+
+  private handleHandshakeData(chunk: Buffer): void {
+    const buffered = this.headBuffer === null ? chunk : Buffer.concat([this.headBuffer, chunk]);
+    const end = buffered.indexOf('\r\n\r\n', 0, 'latin1');
+    if (end === -1) {
+      if (buffered.length > MAX_RESPONSE_HEAD_BYTES) this.fail('handshake', 'response head too large');
+      else this.headBuffer = buffered;
+      return;
+    }
+    this.headBuffer = null;
+    const check = checkUpgradeResponse(buffered.toString('latin1', 0, end), this.key, this.target.protocols);
+    if (!check.ok) {
+      this.fail('handshake', check.reason);
+      return;
+    }
+    this.state = ConnState.OPEN;
+    this.openedAt = performance.now();
+    this.owner.onOpen(this);
+    // A server may send frames right behind its 101 (RFC 6455 §4.1: they belong to the connection).
+    const rest = buffered.subarray(end + 4);
+    if (rest.length > 0 && this.state === ConnState.OPEN) this.handleData(rest);
+  }
+
+  private handleControl(opcode: number, payload: Buffer): void {
+    if (opcode === Opcode.PING) {
+      // RFC 6455 §5.5.2: answer a Ping with a Pong carrying the same payload.
+      if (this.state === ConnState.OPEN) this.write(encodePong(payload, this.mask));
+    } else if (opcode === Opcode.CLOSE) {
+      if (this.state === ConnState.OPEN) {
+        const code = payload.length >= 2 ? payload.readUInt16BE(0) : CloseCode.NO_STATUS_RECEIVED;
+        const reason = payload.length > 2 ? payload.toString('utf8', 2) : '';
+        // RFC 6455 §5.5.1: echo the close, then wait for the server to close TCP.
+        this.state = ConnState.CLOSING;
+        this.closingAt = performance.now();
+        this.failure ??= 'unexpectedClose';
+        this.failureReason ||= `server closed with ${code}${reason === '' ? '' : ` ${reason}`}`;
+        this.flush();
+        this.socket!.write(encodeClose(code === CloseCode.NO_STATUS_RECEIVED ? CloseCode.NORMAL_CLOSURE : code, '', this.mask));
+        this.socket!.end();
+      } else if (this.state === ConnState.CLOSING) {
+        // The answer to our close: the server closes TCP next (§7.1.1); half-close our side now.
+        this.socket!.end();
+      }
+    }
+  }
+
+  private handleSocketClose(): void {
+    if (this.state === ConnState.CLOSED) return;
+    if (this.state !== ConnState.CLOSING && this.failure === null) {
+      this.failure = this.state === ConnState.OPEN ? 'unexpectedClose' : 'handshake';
+      this.failureReason = 'server closed the TCP connection without a closing handshake';
+    }
+    this.state = ConnState.CLOSED;
+    this.socket = null;
+    this.owner.onEnd(this);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * `rpc`: N connections on the msgpack subprotocol, each with P requests of
+ * the benchmark app's `add` method in flight; every reply is checked.
+ */
+import { Opcode } from '../../../src/protocol/constants.ts';
+import { encodeFrame } from '../../../src/protocol/frame-encoder.ts';
+import type { BenchConnection } from '../bench-connection.ts';
+import type { LoadRecorder } from '../load-recorder.ts';
+import type { ThreadSetup } from '../messages.ts';
+import { ADD_METHOD, MSGPACK_PROTOCOL, MessageType, packr } from '../wire.ts';
+import { BaseDriver, ringSizeFor } from './driver.ts';
+
+/** Distinct request ids per connection; frames for all of them are built once per thread. */
+const ID_SPACE = 1024;
+/** The constant second operand: request `id` asks for id + ADDEND. */
+const ADDEND = 7;
+
+/** msgpack request/response round trips with P in flight per connection. */
+export class RpcDriver extends BaseDriver {
+  /** frames[id] = masked frame of [1, id, "add", [id, ADDEND]]. */
+  private readonly frames: Buffer[];
+  private readonly inflightLimit: number;
+
+  constructor(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Array) {
+    super(setup, recorder, mask);
+    this.inflightLimit = setup.inflight;
+    if (setup.inflight > ID_SPACE) throw new RangeError(`rpc supports at most ${ID_SPACE} requests in flight per connection`);
+    this.frames = [];
+    for (let id = 0; id < ID_SPACE; id++) {
+      this.frames.push(encodeFrame(Opcode.BINARY, packr.pack([MessageType.REQUEST, id, ADD_METHOD, [id, ADDEND]]), { mask }));
+    }
+  }
+
+  setup(): Promise<void> {
+    return this.openConnections(this.setupInfo.connections, [MSGPACK_PROTOCOL], ringSizeFor(this.inflightLimit), () => 0);
+  }
+
+  protected opened(conn: BenchConnection): void {
+    if (this.sending) this.kick(conn);
+  }
+
+  protected override kick(conn: BenchConnection): void {
+    while (this.sending && conn.inflight < this.inflightLimit) this.sendOne(conn);
+  }
+
+  private sendOne(conn: BenchConnection): void {
+    if (!this.takeBudget()) return;
+    const id = conn.nextId;
+    conn.nextId = (id + 1) % ID_SPACE;
+    const slot = (conn.head + conn.inflight) & (conn.sendTimes.length - 1);
+    conn.sendTimes[slot] = performance.now();
+    conn.sendIds[slot] = id;
+    conn.inflight++;
+    conn.write(this.frames[id]);
+  }
+
+  onMessage(conn: BenchConnection, data: Buffer, isBinary: boolean): void {
+    if (conn.inflight === 0) {
+      conn.fail('protocol', 'message without a request in flight');
+      return;
+    }
+    const expectedId = conn.sendIds[conn.head];
+    let reply: unknown;
+    try {
+      reply = isBinary ? packr.unpack(data) : undefined;
+    } catch (error) {
+      conn.fail('protocol', `reply is not msgpack: ${(error as Error).message}`);
+      return;
+    }
+    if (!Array.isArray(reply) || reply[0] !== MessageType.REPLY || reply[1] !== expectedId || reply[2] !== expectedId + ADDEND) {
+      conn.fail('protocol', `unexpected reply to request ${expectedId}: ${describeReply(reply)}`);
+      return;
+    }
+    const sentAt = conn.sendTimes[conn.head];
+    conn.head = (conn.head + 1) & (conn.sendTimes.length - 1);
+    conn.inflight--;
+    this.recorder.record(performance.now() - sentAt, data.length);
+    if (this.sending && conn.isOpen) this.sendOne(conn);
+  }
+}
+
+function describeReply(reply: unknown): string {
+  const text = JSON.stringify(reply) ?? String(reply);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}

@@ -1,0 +1,67 @@
+// The benchmark envelope for the peer servers, shared by the ws (Node 24), Bun and
+// uWebSockets.js (Node 20) peers. Plain JavaScript because the uWS peer runs on a
+// Node without type stripping; types are in peer-protocol.d.mts.
+//
+// Same wire as the Shoal benchmark app (bench/load/wire.ts, docs/subprotocol.md):
+//   [1, id, "add", [a, b]]             -> [2, id, a + b]
+//   [1, id, "$subscribe", topic]       -> subscribe, then [2, id, null]
+//   [1, id, "publish", [topic, data]]  -> [4, topic, data] to every subscriber, then [2, id, null]
+//   anything else that is a request    -> [3, id, {code: "UNKNOWN_METHOD", message}]
+// A message that is not msgpack or not a request closes the connection with 1007.
+import { Packr } from 'msgpackr';
+
+/** The Shoal msgpack subprotocol name (src/codec/envelope.ts MSGPACK_PROTOCOL). */
+export const MSGPACK_PROTOCOL = 'v1.msgpack.shoal.dev';
+
+const packr = new Packr({ useRecords: false });
+
+/** The protocol to answer for a Sec-WebSocket-Protocol header value: MSGPACK_PROTOCOL when offered, else null. */
+export function selectProtocol(header) {
+  if (!header) return null;
+  return header.split(',').some((name) => name.trim() === MSGPACK_PROTOCOL) ? MSGPACK_PROTOCOL : null;
+}
+
+/** Handle one binary message of a msgpack connection through the server's `ops`. */
+export function handleEnvelope(socket, data, ops) {
+  let message;
+  try {
+    message = packr.unpack(data);
+  } catch {
+    ops.close(socket, 1007, 'not msgpack');
+    return;
+  }
+  if (!Array.isArray(message) || message.length !== 4 || message[0] !== 1 || typeof message[2] !== 'string') {
+    ops.close(socket, 1007, 'not a request envelope');
+    return;
+  }
+  const id = message[1];
+  const arg = message[3];
+  switch (message[2]) {
+    case 'add':
+      ops.send(socket, packr.pack([2, id, arg[0] + arg[1]]));
+      return;
+    case '$subscribe':
+      ops.subscribe(socket, String(arg));
+      ops.send(socket, packr.pack([2, id, null]));
+      return;
+    case 'publish':
+      ops.publish(String(arg[0]), packr.pack([4, arg[0], arg[1]]));
+      ops.send(socket, packr.pack([2, id, null]));
+      return;
+    default:
+      ops.send(socket, packr.pack([3, id, { code: 'UNKNOWN_METHOD', message: `no method ${message[2]}` }]));
+  }
+}
+
+/** Parse "--port N" (default 0: any free port). */
+export function parsePort(argv) {
+  const index = argv.indexOf('--port');
+  const port = index === -1 ? 0 : Number(argv[index + 1]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --port ${argv[index + 1]}`);
+  return port;
+}
+
+/** The line the bench harness waits for. */
+export function readyLine(name, port, detail) {
+  return `peer ${name} listening on ws://127.0.0.1:${port}/ (${detail})`;
+}
