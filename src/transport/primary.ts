@@ -72,6 +72,7 @@ export class Primary extends EventEmitter {
   #pool: Piscina<ConnectionTask, ConnectionStats>;
   #control: BroadcastChannel;
   #closing: Promise<void> | null;
+  #forced: boolean;
   #idleWaiters: (() => void)[];
   #capacity: number;
 
@@ -111,6 +112,7 @@ export class Primary extends EventEmitter {
     this.#pool.on('error', (error: unknown) => console.error('shoal: worker error:', error));
     this.#server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#accept(socket));
     this.#closing = null;
+    this.#forced = false;
     this.#idleWaiters = [];
     this.#capacity = options.workers * options.maxConnectionsPerWorker;
   }
@@ -139,15 +141,20 @@ export class Primary extends EventEmitter {
    * `force` skips the wait.
    */
   close(force: boolean = false): Promise<void> {
-    this.#closing ??= this.#shutdown(force);
+    if (force) {
+      // Also cuts short a drain that is already under way.
+      this.#forced = true;
+      this.#wakeIdleWaiters();
+    }
+    this.#closing ??= this.#shutdown();
     return this.#closing;
   }
 
-  async #shutdown(force: boolean): Promise<void> {
+  async #shutdown(): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const message: ControlMessage = { type: 'shutdown', code: CloseCode.GOING_AWAY, reason: 'going away' };
     this.#control.postMessage(message);
-    if (!force && this.stats.active > 0) {
+    if (!this.#forced && this.stats.active > 0) {
       const drained = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.drainTimeoutMs)));
@@ -214,9 +221,11 @@ export class Primary extends EventEmitter {
 
   #release(): void {
     this.stats.active--;
-    if (this.stats.active === 0 && this.#idleWaiters.length > 0) {
-      for (const resolve of this.#idleWaiters.splice(0)) resolve();
-    }
+    if (this.stats.active === 0) this.#wakeIdleWaiters();
+  }
+
+  #wakeIdleWaiters(): void {
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 
   /** Writes a 503 with the reason and closes; reads (and discards) until the client closes, destroyed after the close timeout. */

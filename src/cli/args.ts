@@ -1,0 +1,172 @@
+/**
+ * `shoal serve` arguments: argv and environment in, checked server options
+ * out. Pure apart from reading the machine's core count for the defaults.
+ * Flags win over SHOAL_* environment variables, which win over defaults.
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULT_OPTIONS, resolveServerOptions, type ServerOptions } from '../app/options.ts';
+
+/** How a flag's value is read. */
+type ValueKind = 'integer' | 'bytes' | 'duration' | 'string';
+
+interface FlagSpec {
+  readonly flag: string;
+  readonly option: keyof ServerOptions;
+  readonly kind: ValueKind;
+  readonly help: string;
+}
+
+/** Every `serve` flag, in --help order. Env var: SHOAL_ + the flag in upper snake case. */
+export const SERVE_FLAGS: readonly FlagSpec[] = [
+  { flag: 'port', option: 'port', kind: 'integer', help: 'TCP port (0: any free port)' },
+  { flag: 'host', option: 'host', kind: 'string', help: 'interface to listen on; 0.0.0.0 or :: to accept remote clients' },
+  { flag: 'workers', option: 'workers', kind: 'integer', help: 'worker threads (default: available cores)' },
+  { flag: 'app', option: 'app', kind: 'string', help: '"echo" or a path to an app module (.ts/.js, default export)' },
+  { flag: 'max-message-size', option: 'maxMessageBytes', kind: 'bytes', help: 'largest message; bigger ones close with 1009' },
+  { flag: 'max-head-size', option: 'maxHeadBytes', kind: 'bytes', help: 'largest upgrade request head; bigger ones get 431' },
+  { flag: 'handshake-timeout', option: 'handshakeTimeoutMs', kind: 'duration', help: 'time to send the request head; then 408' },
+  { flag: 'idle-timeout', option: 'idleTimeoutMs', kind: 'duration', help: 'close with 1001 after this long without a byte in (0: off)' },
+  { flag: 'ping-interval', option: 'pingIntervalMs', kind: 'duration', help: 'ping after this long without a byte in (0: off)' },
+  { flag: 'close-timeout', option: 'closeTimeoutMs', kind: 'duration', help: 'time for the peer to finish a close; then the socket is destroyed' },
+  { flag: 'drain-timeout', option: 'drainTimeoutMs', kind: 'duration', help: 'on SIGTERM/SIGINT, time for connections to close' },
+  { flag: 'mailbox-size', option: 'mailboxSize', kind: 'integer', help: 'messages queued per connection before it stops reading' },
+  { flag: 'mailbox-bytes', option: 'mailboxBytes', kind: 'bytes', help: 'bytes queued per connection before it stops reading' },
+  { flag: 'max-backpressure', option: 'maxBackpressureBytes', kind: 'bytes', help: 'send buffer past which a slow consumer is closed (1008)' },
+  { flag: 'max-connections-per-worker', option: 'maxConnectionsPerWorker', kind: 'integer', help: 'connections one worker serves at once' },
+  { flag: 'max-connections', option: 'maxConnections', kind: 'integer', help: 'connections in all (default: workers x per-worker); more get 503' },
+  { flag: 'accept-backlog', option: 'acceptBacklog', kind: 'integer', help: 'connections waiting for a worker slot; more get 503' },
+];
+
+/** The SHOAL_* variable of a flag: `max-message-size` -> `SHOAL_MAX_MESSAGE_SIZE`. */
+export function envName(flag: string): string {
+  return `SHOAL_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+const DURATION_UNITS: Readonly<Record<string, number>> = { '': 1, ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/** "64KiB" -> 65536; plain numbers are bytes; binary multiples (KB = KiB). Null when unreadable. */
+export function parseBytes(text: string): number | null {
+  return parseWithUnit(text, BYTE_UNITS);
+}
+
+/** "30s" -> 30000; plain numbers are milliseconds. Null when unreadable. */
+export function parseDuration(text: string): number | null {
+  return parseWithUnit(text, DURATION_UNITS);
+}
+
+function parseWithUnit(text: string, units: Readonly<Record<string, number>>): number | null {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  if (match === null) return null;
+  const unit = units[match[2].toLowerCase()];
+  if (unit === undefined) return null;
+  const value = Number(match[1]) * unit;
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+function parseValue(spec: FlagSpec, text: string): string | number | null {
+  switch (spec.kind) {
+    case 'string':
+      return text;
+    case 'integer':
+      return /^\s*\d+\s*$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : null;
+    case 'bytes':
+      return parseBytes(text);
+    case 'duration':
+      return parseDuration(text);
+  }
+}
+
+const EXPECTED: Readonly<Record<ValueKind, string>> = {
+  integer: 'a whole number',
+  bytes: 'a size such as 65536, 64KiB or 1MiB',
+  duration: 'a duration such as 500, 500ms, 30s or 2m',
+  string: 'a value',
+};
+
+/** The outcome of parsing `serve` arguments. */
+export type ServeArgs =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'serve'; readonly options: ServerOptions }
+  | { readonly kind: 'error'; readonly message: string };
+
+/** Parses `shoal serve` argv (without the subcommand) and the environment. */
+export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeArgs {
+  const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const spec of SERVE_FLAGS) parseOptions[spec.flag] = { type: 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: parseOptions, strict: true, allowPositionals: false }));
+  } catch (error) {
+    return { kind: 'error', message: (error as Error).message.split('\n')[0] };
+  }
+  if (values.help === true) return { kind: 'help' };
+  const partial: Record<string, string | number> = {};
+  for (const spec of SERVE_FLAGS) {
+    const fromFlag = values[spec.flag];
+    const variable = envName(spec.flag);
+    const text = typeof fromFlag === 'string' ? fromFlag : env[variable];
+    if (text === undefined || (typeof fromFlag !== 'string' && text === '')) continue;
+    const source = typeof fromFlag === 'string' ? `--${spec.flag}` : variable;
+    const value = parseValue(spec, text);
+    if (value === null) return { kind: 'error', message: `${source} must be ${EXPECTED[spec.kind]}, got ${JSON.stringify(text)}` };
+    partial[spec.option] = value;
+  }
+  try {
+    return { kind: 'serve', options: resolveServerOptions(partial as Partial<ServerOptions>) };
+  } catch (error) {
+    return { kind: 'error', message: flagNamesIn((error as Error).message) };
+  }
+}
+
+/** Rewrites option names in a validation message to the flag names the user typed. */
+function flagNamesIn(message: string): string {
+  for (const spec of SERVE_FLAGS) {
+    if (message.startsWith(`${spec.option} `)) return `--${spec.flag}${message.slice(spec.option.length)}`;
+  }
+  return message;
+}
+
+function defaultText(spec: FlagSpec): string {
+  const value = (DEFAULT_OPTIONS as Partial<Record<keyof ServerOptions, string | number>>)[spec.option];
+  if (value === undefined) return '';
+  if (spec.kind === 'bytes' && typeof value === 'number') {
+    return value % 1024 ** 2 === 0 ? ` [${value / 1024 ** 2}MiB]` : value % 1024 === 0 ? ` [${value / 1024}KiB]` : ` [${value}]`;
+  }
+  if (spec.kind === 'duration' && typeof value === 'number') return value % 1000 === 0 ? ` [${value / 1000}s]` : ` [${value}ms]`;
+  return ` [${value}]`;
+}
+
+/** `shoal serve --help`. */
+export function serveHelp(): string {
+  const width = Math.max(...SERVE_FLAGS.map((spec) => spec.flag.length)) + 9;
+  const lines = SERVE_FLAGS.map((spec) => `  ${`--${spec.flag} <${spec.kind === 'string' ? 'value' : spec.kind === 'integer' ? 'n' : spec.kind === 'bytes' ? 'size' : 'time'}>`.padEnd(width)} ${spec.help}${defaultText(spec)}`);
+  return [
+    'Usage: shoal serve [options]',
+    '',
+    'Starts a multi-threaded WebSocket server.',
+    '',
+    'Options (defaults in brackets):',
+    ...lines,
+    `  ${'-h, --help'.padEnd(width)} show this help`,
+    '',
+    'Sizes are bytes unless suffixed (KiB, MiB, GiB); times are milliseconds unless suffixed (s, m, h).',
+    'Every option can also come from the environment: --max-message-size is SHOAL_MAX_MESSAGE_SIZE. Flags win.',
+    'SIGTERM or SIGINT closes every connection with 1001 "going away" and exits 0 after at most --drain-timeout.',
+  ].join('\n');
+}
+
+/** `shoal --help`. */
+export function mainHelp(): string {
+  return [
+    'Usage: shoal <command> [options]',
+    '',
+    'Commands:',
+    '  serve    start a WebSocket server (shoal serve --help)',
+    '  bench    run load benchmarks (shoal bench --help)',
+    '',
+    'Options:',
+    '  -h, --help     show this help',
+    '  -v, --version  print the version',
+  ].join('\n');
+}

@@ -1,0 +1,103 @@
+/**
+ * The `shoal` command: `serve` (start a server, shut down gracefully on
+ * SIGTERM/SIGINT) and `bench` (the load harness in bench/load). Exit codes:
+ * 0 success, 1 runtime failure, 2 usage error.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { createServer } from '../app/server.ts';
+import { ECHO_APP } from '../app/load-app.ts';
+import { mainHelp, parseServeArgs, serveHelp } from './args.ts';
+
+/** The bench harness's entry point (bench/load/main.ts), loaded only for `shoal bench`. */
+const BENCH_MODULE = new URL('../../bench/load/main.ts', import.meta.url);
+
+/** Runs the command line (argv without node and the script); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'bench':
+      return bench(rest);
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(`${mainHelp()}\n`);
+      return 0;
+    case '-v':
+    case '--version':
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    case undefined:
+      process.stderr.write(`${mainHelp()}\n`);
+      return 2;
+    default:
+      process.stderr.write(`shoal: unknown command ${JSON.stringify(command)} (see shoal --help)\n`);
+      return 2;
+  }
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const parsed = parseServeArgs(argv, process.env);
+  if (parsed.kind === 'help') {
+    process.stdout.write(`${serveHelp()}\n`);
+    return 0;
+  }
+  if (parsed.kind === 'error') {
+    process.stderr.write(`shoal serve: ${parsed.message} (see shoal serve --help)\n`);
+    return 2;
+  }
+  const options = parsed.options;
+  const server = createServer(options);
+  server.on('error', (error: Error) => process.stderr.write(`shoal: server error: ${error.message}\n`));
+  let address;
+  try {
+    address = await server.listen();
+  } catch (error) {
+    process.stderr.write(`shoal: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const label = options.app === ECHO_APP ? 'echo app' : `app ${basename(options.app)}`;
+  const workers = options.workers === 1 ? '1 worker' : `${options.workers} workers`;
+  process.stdout.write(`shoal: ${label} listening on ${address.url} with ${workers}\n`);
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  process.stdout.write(`shoal: ${signal}: closing connections (up to ${options.drainTimeoutMs} ms)\n`);
+  // A second signal skips the drain.
+  const force = (): void => void server.close(true);
+  process.once('SIGTERM', force);
+  process.once('SIGINT', force);
+  await server.close();
+  process.off('SIGTERM', force);
+  process.off('SIGINT', force);
+  process.stdout.write('shoal: stopped\n');
+  return 0;
+}
+
+async function bench(argv: string[]): Promise<number> {
+  let module: { benchMain?: (argv: string[]) => Promise<number> };
+  try {
+    module = (await import(BENCH_MODULE.href)) as typeof module;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes('bench/load/main.ts')) {
+      process.stderr.write('shoal bench: not available yet\n');
+      return 2;
+    }
+    throw error;
+  }
+  if (typeof module.benchMain !== 'function') {
+    process.stderr.write('shoal bench: not available yet\n');
+    return 2;
+  }
+  return module.benchMain(argv);
+}

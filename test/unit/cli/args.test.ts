@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_OPTIONS } from '../../../src/app/options.ts';
+import { envName, parseBytes, parseDuration, parseServeArgs, SERVE_FLAGS, serveHelp } from '../../../src/cli/args.ts';
+
+function options(argv: string[], env: Record<string, string> = {}) {
+  const parsed = parseServeArgs(argv, env);
+  if (parsed.kind !== 'serve') throw new Error(`expected options, got ${JSON.stringify(parsed)}`);
+  return parsed.options;
+}
+
+function error(argv: string[], env: Record<string, string> = {}): string {
+  const parsed = parseServeArgs(argv, env);
+  if (parsed.kind !== 'error') throw new Error(`expected an error, got ${JSON.stringify(parsed)}`);
+  return parsed.message;
+}
+
+describe('parseServeArgs', () => {
+  it('uses the defaults when nothing is given', () => {
+    const result = options([]);
+    expect(result.port).toBe(DEFAULT_OPTIONS.port);
+    expect(result.host).toBe('127.0.0.1');
+    expect(result.app).toBe('echo');
+    expect(result.maxMessageBytes).toBe(1024 * 1024);
+    expect(result.workers).toBeGreaterThanOrEqual(1);
+    expect(result.maxConnections).toBe(result.workers * result.maxConnectionsPerWorker);
+  });
+
+  it('reads every flag kind: integers, sizes with units, durations with units, strings', () => {
+    const result = options([
+      '--port', '0', '--host', '::1', '--workers', '3', '--app', './x.ts',
+      '--max-message-size', '64KiB', '--idle-timeout', '30s', '--ping-interval', '250ms',
+      '--close-timeout', '2', '--max-backpressure', '2MiB', '--mailbox-size', '10',
+    ]);
+    expect(result).toMatchObject({
+      port: 0, host: '::1', workers: 3, app: './x.ts', maxMessageBytes: 65536,
+      idleTimeoutMs: 30_000, pingIntervalMs: 250, closeTimeoutMs: 2, maxBackpressureBytes: 2 * 1024 * 1024, mailboxSize: 10,
+    });
+  });
+
+  it('reads SHOAL_* variables, and flags win over them', () => {
+    expect(options([], { SHOAL_PORT: '1234', SHOAL_WORKERS: '2' })).toMatchObject({ port: 1234, workers: 2 });
+    expect(options(['--port', '99'], { SHOAL_PORT: '1234' }).port).toBe(99);
+  });
+
+  it('ignores empty environment variables', () => {
+    expect(options([], { SHOAL_PORT: '' }).port).toBe(DEFAULT_OPTIONS.port);
+  });
+
+  it('derives the per-worker default total from --workers', () => {
+    expect(options(['--workers', '2', '--max-connections-per-worker', '5']).maxConnections).toBe(10);
+  });
+
+  it('returns help for --help and -h', () => {
+    expect(parseServeArgs(['--help'], {}).kind).toBe('help');
+    expect(parseServeArgs(['-h'], {}).kind).toBe('help');
+  });
+
+  it('names the flag and the expected form in errors', () => {
+    expect(error(['--port', 'abc'])).toBe('--port must be a whole number, got "abc"');
+    expect(error(['--idle-timeout', '5 parsecs'])).toMatch(/^--idle-timeout must be a duration/);
+    expect(error([], { SHOAL_MAX_MESSAGE_SIZE: 'lots' })).toMatch(/^SHOAL_MAX_MESSAGE_SIZE must be a size/);
+    expect(error(['--workers', '0'])).toBe('--workers must be an integer >= 1, got 0');
+    expect(error(['--port', '70000'])).toMatch(/port must be <= 65535/);
+  });
+
+  it('rejects unknown flags and positional arguments', () => {
+    expect(error(['--prot', '1'])).toMatch(/prot/);
+    expect(error(['extra'])).toMatch(/extra/);
+  });
+});
+
+describe('units', () => {
+  it.each([
+    ['100', 100], ['1KiB', 1024], ['1kb', 1024], ['1.5MiB', 1.5 * 1024 * 1024], ['2G', 2 * 1024 ** 3],
+  ])('parseBytes(%j) = %d', (text, expected) => expect(parseBytes(text)).toBe(expected));
+  it.each([['100', 100], ['100ms', 100], ['1.5s', 1500], ['2m', 120_000], ['1h', 3_600_000]])(
+    'parseDuration(%j) = %d',
+    (text, expected) => expect(parseDuration(text)).toBe(expected),
+  );
+  it.each(['', '-1', '1.0.0', '5 parsecs', 'MiB', '0.5'])('rejects %j as bytes', (text) => expect(parseBytes(text)).toBeNull());
+});
+
+describe('help', () => {
+  it('lists every flag with its environment variable form explained', () => {
+    const help = serveHelp();
+    for (const spec of SERVE_FLAGS) expect(help).toContain(`--${spec.flag} `);
+    expect(help).toContain(envName('max-message-size'));
+    expect(envName('max-message-size')).toBe('SHOAL_MAX_MESSAGE_SIZE');
+  });
+});
