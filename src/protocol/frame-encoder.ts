@@ -1,0 +1,150 @@
+/**
+ * Frame encoding, RFC 6455 §5.2: server frames (unmasked) and client frames
+ * (masked, §5.3), for the server, the tests and the bench client.
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-------+-+-------------+-------------------------------+
+ *   |F|R|R|R| opcode|M| Payload len |    Extended payload length    |
+ *   |I|S|S|S|  (4)  |A|     (7)     |             (16/64)           |
+ *   |N|V|V|V|       |S|             |   (if payload len==126/127)   |
+ *   | |1|2|3|       |K|             |                               |
+ *   +-+-+-+-+-------+-+-------------+ - - - - - - - - - - - - - - - +
+ *   |     Masking-key, if MASK set to 1 (4 bytes), then payload       |
+ */
+import { encodeClosePayload } from './close.ts';
+import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.ts';
+import { unmask } from './mask.ts';
+
+const EMPTY = Buffer.alloc(0);
+
+/** Bytes the header takes for a payload of `payloadLength` bytes, with or without a mask. */
+export function frameHeaderLength(payloadLength: number, masked: boolean): number {
+  const base = payloadLength < 126 ? 2 : payloadLength < 0x10000 ? 4 : 10;
+  return masked ? base + 4 : base;
+}
+
+/** Writes the header into `target` at 0 and returns its length. */
+function writeHeader(
+  target: Uint8Array,
+  opcode: number,
+  payloadLength: number,
+  fin: boolean,
+  mask: Uint8Array | null | undefined,
+  rsv1: boolean,
+): number {
+  target[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+  const maskBit = mask ? 0x80 : 0;
+  let offset: number;
+  // §5.2: "the minimal number of bytes MUST be used to encode the length".
+  if (payloadLength < 126) {
+    target[1] = maskBit | payloadLength;
+    offset = 2;
+  } else if (payloadLength < 0x10000) {
+    target[1] = maskBit | 126;
+    target[2] = payloadLength >>> 8;
+    target[3] = payloadLength & 0xff;
+    offset = 4;
+  } else {
+    target[1] = maskBit | 127;
+    // §5.2: 64-bit length, most significant bit 0. Lengths stay below 2^53.
+    const high = Math.floor(payloadLength / 0x100000000);
+    const low = payloadLength >>> 0;
+    target[2] = high >>> 24;
+    target[3] = (high >>> 16) & 0xff;
+    target[4] = (high >>> 8) & 0xff;
+    target[5] = high & 0xff;
+    target[6] = low >>> 24;
+    target[7] = (low >>> 16) & 0xff;
+    target[8] = (low >>> 8) & 0xff;
+    target[9] = low & 0xff;
+    offset = 10;
+  }
+  if (mask) {
+    target[offset] = mask[0]!;
+    target[offset + 1] = mask[1]!;
+    target[offset + 2] = mask[2]!;
+    target[offset + 3] = mask[3]!;
+    offset += 4;
+  }
+  return offset;
+}
+
+function checkFrame(opcode: number, payloadLength: number, fin: boolean): void {
+  if (!Number.isSafeInteger(payloadLength) || payloadLength < 0) {
+    throw new RangeError(`invalid payload length ${payloadLength}`);
+  }
+  // §5.5: "All control frames MUST have a payload length of 125 bytes or less
+  // and MUST NOT be fragmented."
+  if (opcode >= 0x8 && (payloadLength > MAX_CONTROL_PAYLOAD || !fin)) {
+    throw new RangeError('control frames carry at most 125 bytes and are never fragmented (RFC 6455 §5.5)');
+  }
+}
+
+/**
+ * The header of one frame: 2-14 bytes, masked when `mask` (4 bytes) is
+ * given (the payload must then be masked by the caller with the same key).
+ * Throws RangeError for an oversized or fragmented control frame.
+ */
+export function encodeFrameHeader(
+  opcode: number,
+  payloadLength: number,
+  fin: boolean,
+  mask: Uint8Array | null,
+  rsv1: boolean = false,
+): Buffer {
+  checkFrame(opcode, payloadLength, fin);
+  const header = Buffer.allocUnsafe(frameHeaderLength(payloadLength, mask !== null));
+  writeHeader(header, opcode, payloadLength, fin, mask, rsv1);
+  return header;
+}
+
+/**
+ * One frame in one buffer: header and a copy of the payload, masked with
+ * `options.mask` when given (the caller's payload is left untouched).
+ * `fin` defaults to true. Throws RangeError for an invalid control frame.
+ */
+export function encodeFrame(
+  opcode: number,
+  payload: Uint8Array,
+  options?: { fin?: boolean; mask?: Uint8Array; rsv1?: boolean },
+): Buffer {
+  const fin = options?.fin ?? true;
+  const mask = options?.mask;
+  const length = payload.length;
+  checkFrame(opcode, length, fin);
+  const headerLength = frameHeaderLength(length, mask !== undefined);
+  const frame = Buffer.allocUnsafe(headerLength + length);
+  writeHeader(frame, opcode, length, fin, mask, options?.rsv1 ?? false);
+  frame.set(payload, headerLength);
+  if (mask !== undefined) unmask(frame.subarray(headerLength), mask);
+  return frame;
+}
+
+/**
+ * An unmasked frame as two parts, the header and the payload itself (no
+ * copy), for large payloads: write both, in order (writev or cork). The
+ * caller must not modify `payload` until it is written.
+ */
+export function encodeFrameParts(opcode: number, payload: Uint8Array, fin: boolean = true): [Buffer, Uint8Array] {
+  return [encodeFrameHeader(opcode, payload.length, fin, null), payload];
+}
+
+/**
+ * A close frame (§5.5.1): no body when `code` is undefined, else the code
+ * and the reason truncated to 123 bytes. Throws RangeError for a code that
+ * may not be sent (1005, 1006, 1015, ...).
+ */
+export function encodeClose(code?: number, reason?: string, mask?: Uint8Array): Buffer {
+  return encodeFrame(Opcode.CLOSE, encodeClosePayload(code, reason), { mask });
+}
+
+/** A ping frame (§5.5.2) with up to 125 bytes of application data. */
+export function encodePing(payload: Uint8Array = EMPTY, mask?: Uint8Array): Buffer {
+  return encodeFrame(Opcode.PING, payload, { mask });
+}
+
+/** A pong frame (§5.5.3); in reply to a ping it carries the ping's payload. */
+export function encodePong(payload: Uint8Array = EMPTY, mask?: Uint8Array): Buffer {
+  return encodeFrame(Opcode.PONG, payload, { mask });
+}
