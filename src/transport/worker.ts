@@ -46,6 +46,11 @@ function getApp(): Promise<App> {
   return appPromise;
 }
 
+// Load the app when the worker starts rather than on its first connection;
+// a failure shows up as a 500 on each upgrade (and was already reported by
+// the primary, which loads the app once before starting the pool).
+getApp().catch(() => {});
+
 startSweeper(sweepIntervalMs(config), (now) => {
   for (const binding of bindings) binding.sweep(now);
 });
