@@ -373,8 +373,9 @@ describe('validateUpgradeRequest: the request line (RFC 6455 §4.2.1 item 1)', (
 });
 
 describe('validateUpgradeRequest: header fields (RFC 6455 §4.2.1 items 2-9)', () => {
-  const refuse = (options: Parameters<typeof upgrade>[0], code: HandshakeErrorCode, status = 400) =>
+  const refuse = (options: Parameters<typeof upgrade>[0], code: HandshakeErrorCode, status = 400): void => {
     expectRefusal(() => validateUpgradeRequest(parse(upgrade(options))), code, status);
+  };
   const accept = (options: Parameters<typeof upgrade>[0]) => validateUpgradeRequest(parse(upgrade(options)));
 
   it('refuses a missing Host (RFC 9112 §3.2)', () => refuse({ omit: ['Host'] }, 'HS_ERR_INVALID_HOST'));
