@@ -1,0 +1,436 @@
+/**
+ * Streaming frame decoder, RFC 6455 §5: bytes in (chunks split anywhere),
+ * whole messages and control frames out, through a sink. Sans-I/O.
+ *
+ * Speed: a frame that lies inside one chunk is unmasked in place and handed
+ * out as a view of that chunk (no copy). Bytes are copied only when a header
+ * spans chunks (into an 8-byte spill buffer) or a payload spans chunks or a
+ * message is fragmented (into one growing buffer per message, so a message
+ * never pins the input chunks its fragments came in).
+ */
+import { Opcode } from './constants.ts';
+import { type FrameErrorCode, ProtocolError } from './errors.ts';
+import { unmask } from './mask.ts';
+import { isValidUtf8, Utf8Validator } from './utf8.ts';
+
+/** Where the decoder delivers what it decoded. Called synchronously from `push`. */
+export interface FrameSink {
+  /**
+   * A whole data message, reassembled from its fragments. `data` may be a
+   * view into a chunk given to `push`; text is already validated UTF-8.
+   * `compressed` is true when its first frame had RSV1 set (only possible
+   * with `rsv1Allowed`); the payload is then still compressed and unvalidated.
+   */
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void;
+  /** A ping, pong or close frame (opcode 0x9, 0xA, 0x8), its payload unparsed. */
+  onControl(opcode: number, payload: Buffer): void;
+  /** The input broke the protocol; called once, after which input is discarded. */
+  onError(error: ProtocolError): void;
+}
+
+export interface FrameDecoderOptions {
+  /** Largest message, summed over its fragments; larger fails with 1009 (checked from the headers). */
+  maxMessageBytes: number;
+  /** Frames must be masked (a server decoding client frames, the default); false decodes server frames. */
+  requireMask?: boolean;
+  /** RSV1 may be set on the first frame of a data message (permessage-deflate negotiated, RFC 7692 §6). */
+  rsv1Allowed?: boolean;
+}
+
+// Parser states, named for what they wait for.
+const READ_HEADER = 0;
+const READ_LENGTH_16 = 1;
+const READ_LENGTH_64 = 2;
+const READ_MASK = 3;
+const READ_PAYLOAD = 4;
+const DISCARD = 5;
+
+/**
+ * First allocation when a data payload has to be buffered, unless the frame
+ * is shorter: a 64 KiB frame that spans two chunks is copied once, while a
+ * peer that announces a huge frame and sends it slowly only costs memory in
+ * proportion to what it actually sent (the buffer doubles as bytes arrive).
+ */
+const INITIAL_BUFFER_BYTES = 64 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Decodes one direction of one connection. Create it when the connection
+ * opens; call `push` with every chunk read from the socket, in order; the
+ * sink is called for each complete message, control frame or error.
+ */
+export class FrameDecoder {
+  private readonly sink: FrameSink;
+  private readonly maxMessageBytes: number;
+  private readonly requireMask: boolean;
+  private readonly rsv1Allowed: boolean;
+
+  private state: number;
+  /** Bytes of a header field (2-byte header, 16/64-bit length, mask) that spans chunks. */
+  private readonly spill: Uint8Array;
+  private spillLength: number;
+
+  // The frame being read.
+  private fin: boolean;
+  private opcode: number;
+  private masked: boolean;
+  private payloadLength: number;
+  /** Payload bytes of this frame copied so far, when it is being buffered. */
+  private received: number;
+  private readonly key: Uint8Array;
+  /** A control frame payload that spans chunks (<= 125 bytes). */
+  private controlPayload: Buffer;
+
+  // The data message being read.
+  /** TEXT or BINARY while a fragmented message is open, else 0. */
+  private messageOpcode: number;
+  private messageCompressed: boolean;
+  /** Payload bytes announced by this message's frame headers so far. */
+  private messageLength: number;
+  /** Holds the payload of a fragmented message or of a frame spanning chunks. */
+  private buffer: Buffer;
+  private bufferLength: number;
+  private readonly validator: Utf8Validator;
+
+  constructor(sink: FrameSink, options: FrameDecoderOptions) {
+    this.sink = sink;
+    this.maxMessageBytes = options.maxMessageBytes;
+    this.requireMask = options.requireMask ?? true;
+    this.rsv1Allowed = options.rsv1Allowed ?? false;
+    this.state = READ_HEADER;
+    this.spill = new Uint8Array(8);
+    this.spillLength = 0;
+    this.fin = false;
+    this.opcode = 0;
+    this.masked = false;
+    this.payloadLength = 0;
+    this.received = 0;
+    this.key = new Uint8Array(4);
+    this.controlPayload = EMPTY;
+    this.messageOpcode = 0;
+    this.messageCompressed = false;
+    this.messageLength = 0;
+    this.buffer = EMPTY;
+    this.bufferLength = 0;
+    this.validator = new Utf8Validator();
+  }
+
+  /** Bytes the decoder holds between calls (message buffer, partial control frame, header spill). */
+  get bufferedBytes(): number {
+    return this.buffer.length + this.controlPayload.length + this.spillLength;
+  }
+
+  /** True once the input failed (onError was called) or `stop` was called: input is discarded. */
+  get stopped(): boolean {
+    return this.state === DISCARD;
+  }
+
+  /**
+   * Decodes the next chunk of input. The decoder takes ownership of `chunk`:
+   * it unmasks payloads in place and may hand out views of it, so the caller
+   * must not reuse it. Input after a failure or `stop` is ignored. The sink
+   * must not call `push` again from inside its callbacks.
+   */
+  push(chunk: Buffer): void {
+    const length = chunk.length;
+    let pos = 0;
+    for (;;) {
+      switch (this.state) {
+        case READ_HEADER: {
+          if (pos >= length) return;
+          let b0: number;
+          if (this.spillLength === 1) {
+            b0 = this.spill[0]!;
+            this.spillLength = 0;
+          } else if (pos + 1 < length) {
+            b0 = chunk[pos++]!;
+          } else {
+            this.spill[0] = chunk[pos]!;
+            this.spillLength = 1;
+            return;
+          }
+          if (!this.readHeader(b0, chunk[pos++]!)) return;
+          break;
+        }
+        case READ_LENGTH_16: {
+          if (pos >= length) return;
+          if (this.spillLength === 0 && pos + 2 <= length) {
+            this.payloadLength = (chunk[pos]! << 8) | chunk[pos + 1]!;
+            pos += 2;
+          } else {
+            pos = this.fillSpill(chunk, pos, 2);
+            if (this.spillLength < 2) return;
+            this.spillLength = 0;
+            this.payloadLength = (this.spill[0]! << 8) | this.spill[1]!;
+          }
+          if (!this.haveLength()) return;
+          break;
+        }
+        case READ_LENGTH_64: {
+          if (pos >= length) return;
+          let source: Uint8Array;
+          let at: number;
+          if (this.spillLength === 0 && pos + 8 <= length) {
+            source = chunk;
+            at = pos;
+            pos += 8;
+          } else {
+            pos = this.fillSpill(chunk, pos, 8);
+            if (this.spillLength < 8) return;
+            this.spillLength = 0;
+            source = this.spill;
+            at = 0;
+          }
+          const high = ((source[at]! << 24) | (source[at + 1]! << 16) | (source[at + 2]! << 8) | source[at + 3]!) >>> 0;
+          const low = ((source[at + 4]! << 24) | (source[at + 5]! << 16) | (source[at + 6]! << 8) | source[at + 7]!) >>> 0;
+          // §5.2: 64-bit length: "the most significant bit MUST be 0".
+          if (high >= 0x80000000) {
+            this.fail('WS_ERR_INVALID_LENGTH', 'payload length has the top bit set');
+            return;
+          }
+          // Anything of 2^53 or more is far above any message limit: 1009 below.
+          this.payloadLength = high > 0x1fffff ? Number.MAX_SAFE_INTEGER : high * 0x100000000 + low;
+          if (!this.haveLength()) return;
+          break;
+        }
+        case READ_MASK: {
+          if (pos >= length) return;
+          const key = this.key;
+          if (this.spillLength === 0 && pos + 4 <= length) {
+            key[0] = chunk[pos]!;
+            key[1] = chunk[pos + 1]!;
+            key[2] = chunk[pos + 2]!;
+            key[3] = chunk[pos + 3]!;
+            pos += 4;
+          } else {
+            pos = this.fillSpill(chunk, pos, 4);
+            if (this.spillLength < 4) return;
+            this.spillLength = 0;
+            key.set(this.spill.subarray(0, 4));
+          }
+          this.state = READ_PAYLOAD;
+          break;
+        }
+        case READ_PAYLOAD: {
+          const payloadLength = this.payloadLength;
+          const available = length - pos;
+          if (this.received === 0 && available >= payloadLength && (this.opcode >= 0x8 || this.messageOpcode === 0)) {
+            // The whole frame is in this chunk and is a message or control
+            // frame by itself: unmask in place and hand out a view.
+            const payload = payloadLength === 0 ? EMPTY : chunk.subarray(pos, pos + payloadLength);
+            pos += payloadLength;
+            if (this.masked) unmask(payload, this.key);
+            this.state = READ_HEADER;
+            if (this.opcode >= 0x8) this.sink.onControl(this.opcode, payload);
+            else if (!this.completeMessage(payload)) return;
+          } else if (this.opcode >= 0x8) {
+            if (available === 0) return;
+            if (this.received === 0) this.controlPayload = Buffer.allocUnsafe(payloadLength);
+            const take = Math.min(available, payloadLength - this.received);
+            chunk.copy(this.controlPayload, this.received, pos, pos + take);
+            pos += take;
+            this.received += take;
+            if (this.received < payloadLength) return;
+            const payload = this.controlPayload;
+            this.controlPayload = EMPTY;
+            this.received = 0;
+            if (this.masked) unmask(payload, this.key);
+            this.state = READ_HEADER;
+            this.sink.onControl(this.opcode, payload);
+          } else {
+            if (available === 0 && this.received < payloadLength) return;
+            const take = Math.min(available, payloadLength - this.received);
+            if (take > 0) {
+              this.reserve(this.bufferLength + take, this.bufferLength - this.received + payloadLength);
+              chunk.copy(this.buffer, this.bufferLength, pos, pos + take);
+              pos += take;
+              this.bufferLength += take;
+              this.received += take;
+            }
+            if (this.received < payloadLength) return;
+            this.received = 0;
+            this.state = READ_HEADER;
+            if (!this.completeBufferedFrame()) return;
+          }
+          if (this.state === DISCARD) return; // the sink called stop()
+          break;
+        }
+        default:
+          return;
+      }
+    }
+  }
+
+  /**
+   * Discards all further input and frees buffered data, e.g. once the
+   * connection has received a close frame or failed for another reason.
+   */
+  stop(): void {
+    this.state = DISCARD;
+    this.buffer = EMPTY;
+    this.bufferLength = 0;
+    this.controlPayload = EMPTY;
+  }
+
+  /** Copies header bytes into the spill buffer until it holds `needed`; returns the new chunk position. */
+  private fillSpill(chunk: Buffer, pos: number, needed: number): number {
+    const take = Math.min(needed - this.spillLength, chunk.length - pos);
+    for (let i = 0; i < take; i++) this.spill[this.spillLength + i] = chunk[pos + i]!;
+    this.spillLength += take;
+    return pos + take;
+  }
+
+  /** Validates the first two header bytes and picks the next state. False after a failure. */
+  private readHeader(b0: number, b1: number): boolean {
+    const fin = (b0 & 0x80) !== 0;
+    const rsv1 = (b0 & 0x40) !== 0;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+    const length7 = b1 & 0x7f;
+
+    // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that defines
+    // meanings for non-zero values"; RFC 7692 §6 allows RSV1 only on the first
+    // frame of a data message.
+    if ((b0 & 0x30) !== 0) return this.fail('WS_ERR_RESERVED_BITS', 'RSV2 and RSV3 must be clear');
+    if (rsv1 && (!this.rsv1Allowed || opcode === Opcode.CONTINUATION || opcode >= 0x8)) {
+      return this.fail('WS_ERR_RESERVED_BITS', 'RSV1 must be clear');
+    }
+
+    if (opcode >= 0x8) {
+      // §5.2: opcodes 0xB-0xF "are reserved for further control frames".
+      if (opcode > Opcode.PONG) return this.fail('WS_ERR_INVALID_OPCODE', `reserved opcode ${opcode}`);
+      // §5.5: "All control frames MUST have a payload length of 125 bytes or
+      // less and MUST NOT be fragmented."
+      if (!fin) return this.fail('WS_ERR_FRAGMENTED_CONTROL', 'fragmented control frame');
+      if (length7 > 125) return this.fail('WS_ERR_CONTROL_TOO_LONG', 'control frame payload over 125 bytes');
+    } else if (opcode === Opcode.CONTINUATION) {
+      // §5.4: a continuation frame belongs to a fragmented message in progress.
+      if (this.messageOpcode === 0) return this.fail('WS_ERR_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
+    } else if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
+      // §5.4: "the fragments of one message MUST NOT be interleaved between
+      // the fragments of another message".
+      if (this.messageOpcode !== 0) return this.fail('WS_ERR_EXPECTED_CONTINUATION', 'new data frame inside a fragmented message');
+      if (!fin) this.messageOpcode = opcode;
+      this.messageCompressed = rsv1;
+    } else {
+      // §5.2: opcodes 0x3-0x7 "are reserved for further non-control frames".
+      return this.fail('WS_ERR_INVALID_OPCODE', `reserved opcode ${opcode}`);
+    }
+
+    // §5.1: "The server MUST close the connection upon receiving a frame that
+    // is not masked" and "A client MUST close a connection if it detects a
+    // masked frame".
+    if (masked !== this.requireMask) {
+      return masked
+        ? this.fail('WS_ERR_MASKED_FRAME', 'masked server frame')
+        : this.fail('WS_ERR_UNMASKED_FRAME', 'unmasked client frame');
+    }
+
+    this.fin = fin;
+    this.opcode = opcode;
+    this.masked = masked;
+    if (length7 === 126) {
+      this.state = READ_LENGTH_16;
+      return true;
+    }
+    if (length7 === 127) {
+      this.state = READ_LENGTH_64;
+      return true;
+    }
+    this.payloadLength = length7;
+    return this.haveLength();
+  }
+
+  /**
+   * The payload length is known: enforce the message limit before any byte
+   * of the payload is buffered, then wait for the mask or the payload.
+   * (§5.2 asks senders for the minimal length encoding; a longer encoding is
+   * accepted, as receivers are not told to reject it.)
+   */
+  private haveLength(): boolean {
+    if (this.opcode < 0x8) {
+      // §10.4: "implementations SHOULD impose a limit on frame sizes and the
+      // total message size after reassembly from multiple frames"; §7.4.1 1009.
+      if (this.payloadLength > this.maxMessageBytes - this.messageLength) {
+        return this.fail('WS_ERR_MESSAGE_TOO_BIG', 'message too big');
+      }
+      this.messageLength += this.payloadLength;
+    }
+    this.state = this.masked ? READ_MASK : READ_PAYLOAD;
+    return true;
+  }
+
+  /**
+   * Makes room for `needed` bytes in the message buffer, growing it by
+   * doubling (at least to the end of the current frame, up to 64 KiB), never
+   * past the message limit.
+   */
+  private reserve(needed: number, frameEnd: number): void {
+    const current = this.buffer.length;
+    if (needed <= current) return;
+    const capacity = Math.min(
+      this.maxMessageBytes,
+      Math.max(needed, current * 2, Math.min(frameEnd, INITIAL_BUFFER_BYTES)),
+    );
+    const next = Buffer.allocUnsafe(capacity);
+    if (this.bufferLength > 0) this.buffer.copy(next, 0, 0, this.bufferLength);
+    this.buffer = next;
+  }
+
+  /** A data frame whose payload was copied into the message buffer is complete. False after a failure. */
+  private completeBufferedFrame(): boolean {
+    const end = this.bufferLength;
+    const payload = this.buffer.subarray(end - this.payloadLength, end);
+    if (this.masked) unmask(payload, this.key);
+    if (this.messageOpcode === 0) {
+      // A single-frame message that spanned chunks.
+      const message = this.buffer.subarray(0, end);
+      this.buffer = EMPTY;
+      this.bufferLength = 0;
+      return this.completeMessage(message);
+    }
+    // §5.6 / §8.1: text must be valid UTF-8; check each fragment as it comes
+    // so invalid text fails where it appears, not at the end of the message.
+    if (this.messageOpcode === Opcode.TEXT && !this.messageCompressed && !this.validator.write(payload)) {
+      return this.fail('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message');
+    }
+    if (!this.fin) return true;
+    const message = this.buffer.subarray(0, end);
+    const isBinary = this.messageOpcode === Opcode.BINARY;
+    const compressed = this.messageCompressed;
+    this.buffer = EMPTY;
+    this.bufferLength = 0;
+    this.messageOpcode = 0;
+    this.messageLength = 0;
+    this.messageCompressed = false;
+    if (!isBinary && !compressed && !this.validator.finish()) {
+      return this.fail('WS_ERR_INVALID_UTF8', 'text message ends inside a UTF-8 sequence');
+    }
+    this.sink.onMessage(message, isBinary, compressed);
+    return true;
+  }
+
+  /** A single-frame message (FIN set, opcode TEXT or BINARY) is complete. False after a failure. */
+  private completeMessage(message: Buffer): boolean {
+    const isBinary = this.opcode === Opcode.BINARY;
+    const compressed = this.messageCompressed;
+    this.messageLength = 0;
+    this.messageCompressed = false;
+    // §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds
+    // that the byte stream is not, in fact, a valid UTF-8 stream, that
+    // endpoint MUST _Fail the WebSocket Connection_" (1007, §7.4.1).
+    if (!isBinary && !compressed && !isValidUtf8(message)) {
+      return this.fail('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message');
+    }
+    this.sink.onMessage(message, isBinary, compressed);
+    return true;
+  }
+
+  /** "_Fail the WebSocket Connection_" (§7.1.7): report once, then discard all input. Returns false. */
+  private fail(code: FrameErrorCode, reason: string): false {
+    this.stop();
+    this.sink.onError(new ProtocolError(code, reason));
+    return false;
+  }
+}
