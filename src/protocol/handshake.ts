@@ -14,7 +14,10 @@
  * - HTTP/1.0 and older get 400, "HTTP/2.0" and later in an HTTP/1 request
  *   line get 505;
  * - a missing Sec-WebSocket-Version gets 426 like an unknown one, so the
- *   client learns which version to send;
+ *   client learns which version to send; a 426 also carries `Upgrade:
+ *   websocket` and `Connection: Upgrade, close` (RFC 9110 §15.5.22, §7.8);
+ * - the Sec-WebSocket-Key must be canonical base64 (RFC 4648 §3.5);
+ * - an empty line before the request line is skipped (RFC 9112 §2.2);
  * - a GET carrying a body (Content-Length other than 0, Transfer-Encoding)
  *   is refused: the bytes after the head must be WebSocket frames.
  */
@@ -23,7 +26,7 @@ import { WEBSOCKET_GUID } from './constants.ts';
 import { HandshakeError } from './errors.ts';
 import { parseExtensions } from './extensions.ts';
 import type { ExtensionOffer } from './extensions.ts';
-import { isOws, isSafeFieldValue, isToken, isTokenChar, listHasToken, trimOws } from './http-syntax.ts';
+import { isOws, isSafeFieldValue, isToken, isTokenChar, listHasToken } from './http-syntax.ts';
 import { parseProtocolList } from './subprotocol.ts';
 
 /** The parsed request head, before any WebSocket validation. */
@@ -321,14 +324,20 @@ function parseFieldLine(text: string, start: number, end: number, headers: Map<s
     // RFC 9110 §5.1: field-name = token.
     throw malformed('Invalid header line: the field name is not a token');
   }
-  const value = trimOws(text, colon + 1, end);
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
+  // RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. Checked on
+  // the flat head string before slicing (charCodeAt on a slice is slower).
+  let valueStart = colon + 1;
+  let valueEnd = end;
+  while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
+  while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
+  for (let i = valueStart; i < valueEnd; i++) {
+    const c = text.charCodeAt(i);
     // RFC 9110 §5.5: "a recipient of CR, LF, or NUL within a field value MUST
     // either reject the message or replace each of those characters with SP";
     // other CTLs "are also invalid" and are refused as well.
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw malformed('Invalid header line: control character in a field value');
   }
+  const value = text.slice(valueStart, valueEnd);
   const name = text.slice(start, colon).toLowerCase();
   const values = headers.get(name);
   if (values === undefined) headers.set(name, [value]);
