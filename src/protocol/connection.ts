@@ -1,0 +1,231 @@
+/**
+ * ServerConnection: the sans-I/O server side of one WebSocket connection
+ * after the opening handshake (RFC 6455 §5-§7). Bytes in through
+ * `receiveData`, events and bytes out through a ConnectionHandler. No
+ * sockets, no timers: the caller owns I/O and timeouts.
+ *
+ * States and the closing handshake (§7.1.2-§7.1.7):
+ *
+ *                  startClosingHandshake()
+ *                  send close(code)
+ *        +------+ ------------------------> +---------+
+ *        | OPEN |                           | CLOSING |
+ *        +------+                           +---------+
+ *           |  peer's close arrives             |  peer's close arrives
+ *           |  echo close(its code or 1000)     |  (handshake complete)
+ *           v                                   v
+ *        +-------------------------------------------+
+ *        | CLOSED   onClose(code, reason, clean=true) |
+ *        +-------------------------------------------+
+ *           ^
+ *           |  protocol error in the input, or failConnection():
+ *           |  send close(code) unless one was sent, then
+ *           |  onClose(code, reason, clean=false)  (from OPEN or CLOSING)
+ *
+ *   Both sides:   server                       client
+ *                   |  ---- close(1000) ---->    |     we start (CLOSING)
+ *                   |  <--- close(1000) -----    |     echo: CLOSED, clean
+ *                   |  close TCP first (§7.1.1)  |
+ *
+ * Once CLOSED, nothing more is written or delivered; the transport flushes
+ * what was written and ends the TCP connection.
+ */
+import { isValidCloseCode, parseClosePayload } from './close.ts';
+import { CloseCode, Opcode } from './constants.ts';
+import type { ProtocolError } from './errors.ts';
+import { FrameDecoder } from './frame-decoder.ts';
+import { encodeClose, encodeFrame, encodeFrameHeader, encodePing, encodePong } from './frame-encoder.ts';
+
+/** Connection states (§4.1 "OPEN", §7.1.3 "CLOSING", §7.1.4 "CLOSED"). */
+export const ConnectionState = { OPEN: 0, CLOSING: 1, CLOSED: 2 } as const;
+export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
+
+/** What the connection tells its owner. Called synchronously. */
+export interface ConnectionHandler {
+  /** A whole data message; `data` may be a view into an input chunk. Text is valid UTF-8. */
+  onMessage(data: Buffer, isBinary: boolean): void;
+  /** A ping arrived; the pong is already written. */
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /** Bytes to send, in order (a frame may come as two calls: header, payload). */
+  onWrite(data: Uint8Array): void;
+  /**
+   * Once, when the protocol is done: close frames sent and received (clean),
+   * or after failConnection (not clean). The transport then flushes what was
+   * written and ends TCP (the server closes TCP first, §7.1.1).
+   */
+  onClose(code: number, reason: string, wasClean: boolean): void;
+}
+
+export interface ServerConnectionOptions {
+  /** Largest incoming message in bytes, summed over fragments (over it: close 1009). */
+  maxMessageBytes: number;
+}
+
+/**
+ * Payloads from this size up are written as two buffers (header, then the
+ * caller's payload) instead of being copied behind the header: a memcpy of
+ * 16 KiB costs about as much as one extra socket write request (~1 us), and
+ * larger copies only cost more.
+ */
+const TWO_PART_MIN_BYTES = 16 * 1024;
+
+/**
+ * One server-side WebSocket connection. Create it when the 101 response is
+ * written; feed every chunk read from the socket to `receiveData` (after the
+ * handshake bytes); write whatever `onWrite` gives, in order; end TCP after
+ * `onClose`.
+ */
+export class ServerConnection {
+  private readonly handler: ConnectionHandler;
+  private readonly decoder: FrameDecoder;
+  private currentState: ConnectionState;
+  private sentClose: boolean;
+  private receivedClose: boolean;
+
+  constructor(handler: ConnectionHandler, options: ServerConnectionOptions) {
+    this.handler = handler;
+    this.currentState = ConnectionState.OPEN;
+    this.sentClose = false;
+    this.receivedClose = false;
+    this.decoder = new FrameDecoder(
+      {
+        onMessage: (data, isBinary) => this.handleMessage(data, isBinary),
+        onControl: (opcode, payload) => this.handleControl(opcode, payload),
+        onError: (error) => this.handleError(error),
+      },
+      { maxMessageBytes: options.maxMessageBytes, requireMask: true },
+    );
+  }
+
+  /** ConnectionState.OPEN, CLOSING or CLOSED. */
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** True once a close frame was written. */
+  get closeSent(): boolean {
+    return this.sentClose;
+  }
+
+  /** True once the peer's close frame arrived. */
+  get closeReceived(): boolean {
+    return this.receivedClose;
+  }
+
+  /**
+   * Processes bytes read from the socket; takes ownership of `chunk` (it is
+   * unmasked in place and messages may be views of it). Ignored once CLOSED.
+   */
+  receiveData(chunk: Buffer): void {
+    if (this.currentState === ConnectionState.CLOSED) return;
+    this.decoder.push(chunk);
+  }
+
+  /** Sends one data message (strings as UTF-8 text unless `isBinary`). Ignored unless OPEN. */
+  send(data: Uint8Array | string, isBinary: boolean): void {
+    if (this.currentState !== ConnectionState.OPEN) return;
+    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const opcode = isBinary ? Opcode.BINARY : Opcode.TEXT;
+    if (payload.length < TWO_PART_MIN_BYTES) {
+      this.handler.onWrite(encodeFrame(opcode, payload));
+    } else {
+      this.handler.onWrite(encodeFrameHeader(opcode, payload.length, true, null));
+      this.handler.onWrite(payload);
+    }
+  }
+
+  /** Writes an already framed message (e.g. one publication framed once for many connections). Ignored unless OPEN. */
+  sendFrame(frame: Uint8Array): void {
+    if (this.currentState !== ConnectionState.OPEN) return;
+    this.handler.onWrite(frame);
+  }
+
+  /** Sends a ping (§5.5.2) with up to 125 bytes of data. Ignored unless OPEN. */
+  ping(data?: Uint8Array): void {
+    if (this.currentState !== ConnectionState.OPEN) return;
+    this.handler.onWrite(encodePing(data));
+  }
+
+  /**
+   * Starts the closing handshake (§7.1.2): writes a close frame (code 1000
+   * by default) and moves to CLOSING; `onClose` fires when the peer's close
+   * arrives. Ignored unless OPEN. The caller should time the handshake out
+   * (then call failConnection or just end TCP). Throws RangeError for a code
+   * that may not be sent.
+   */
+  startClosingHandshake(code: number = CloseCode.NORMAL_CLOSURE, reason: string = ''): void {
+    if (this.currentState !== ConnectionState.OPEN) return;
+    const frame = encodeClose(code, reason);
+    this.sentClose = true;
+    this.currentState = ConnectionState.CLOSING;
+    this.handler.onWrite(frame);
+  }
+
+  /**
+   * "_Fail the WebSocket Connection_" (§7.1.7): writes close(code, reason)
+   * unless a close was already sent (or `code` may not be sent, e.g. 1006),
+   * discards all further input, moves to CLOSED and calls
+   * onClose(code, reason, false). Ignored once CLOSED.
+   */
+  failConnection(code: number, reason: string): void {
+    if (this.currentState === ConnectionState.CLOSED) return;
+    this.decoder.stop();
+    if (!this.sentClose && isValidCloseCode(code)) {
+      this.sentClose = true;
+      this.handler.onWrite(encodeClose(code, reason));
+    }
+    this.currentState = ConnectionState.CLOSED;
+    this.handler.onClose(code, reason, false);
+  }
+
+  private handleMessage(data: Buffer, isBinary: boolean): void {
+    // §5.5.1: after sending a close frame the endpoint may ignore further
+    // data; the application has been told the connection is closing.
+    if (this.sentClose) return;
+    this.handler.onMessage(data, isBinary);
+  }
+
+  private handleControl(opcode: number, payload: Buffer): void {
+    if (opcode === Opcode.PING) {
+      // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
+      // frame in response, unless it already received a Close frame."
+      this.handler.onWrite(encodePong(payload));
+      this.handler.onPing(payload);
+    } else if (opcode === Opcode.PONG) {
+      // §5.5.3: an unsolicited pong is a heartbeat; no response expected.
+      this.handler.onPong(payload);
+    } else {
+      this.handleClose(payload);
+    }
+  }
+
+  private handleClose(payload: Buffer): void {
+    let code: number;
+    let reason: string;
+    try {
+      ({ code, reason } = parseClosePayload(payload));
+    } catch (error) {
+      this.handleError(error as ProtocolError);
+      return;
+    }
+    this.receivedClose = true;
+    // §5.5.1: after a close frame nothing more may follow from the peer.
+    this.decoder.stop();
+    if (!this.sentClose) {
+      // §5.5.1: "If an endpoint receives a Close frame and did not previously
+      // send a Close frame, the endpoint MUST send a Close frame in response
+      // ... typically echoing the status code it received." With no code
+      // received there is nothing to echo: answer 1000.
+      this.sentClose = true;
+      this.handler.onWrite(encodeClose(code === CloseCode.NO_STATUS_RECEIVED ? CloseCode.NORMAL_CLOSURE : code));
+    }
+    this.currentState = ConnectionState.CLOSED;
+    // §7.1.5/§7.1.6: the close code and reason are those of the peer's frame.
+    this.handler.onClose(code, reason, true);
+  }
+
+  private handleError(error: ProtocolError): void {
+    this.failConnection(error.closeCode, error.message);
+  }
+}
