@@ -58,16 +58,18 @@ export interface ServerEvent {
 /** A raw client connection with a log of everything received. */
 export class RawClient {
   readonly socket: Socket;
-  received: Buffer;
   closed: Promise<void>;
   isClosed: boolean;
+  private chunks: Buffer[];
+  private cachedEvents: { length: number; events: ServerEvent[] } | null;
 
   private constructor(socket: Socket) {
     this.socket = socket;
-    this.received = Buffer.alloc(0);
+    this.chunks = [];
+    this.cachedEvents = null;
     this.isClosed = false;
     socket.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
+      this.chunks.push(chunk);
     });
     socket.on('error', () => {});
     this.closed = new Promise((resolve) =>
@@ -100,6 +102,17 @@ export class RawClient {
     return client;
   }
 
+  /** Everything received so far (after `open`, only what followed the 101 head). */
+  get received(): Buffer {
+    if (this.chunks.length !== 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0];
+  }
+
+  set received(bytes: Buffer) {
+    this.chunks = [bytes];
+    this.cachedEvents = null;
+  }
+
   write(data: string | Uint8Array): void {
     this.socket.write(data);
   }
@@ -125,6 +138,8 @@ export class RawClient {
 
   /** Decodes the frames received so far (server frames are unmasked). */
   events(): ServerEvent[] {
+    const received = this.received;
+    if (this.cachedEvents?.length === received.length) return this.cachedEvents.events;
     const events: ServerEvent[] = [];
     const decoder = new FrameDecoder(
       {
@@ -145,7 +160,8 @@ export class RawClient {
       },
       { maxMessageBytes: 64 * 1024 * 1024, requireMask: false },
     );
-    decoder.push(Buffer.from(this.received));
+    decoder.push(Buffer.from(received));
+    this.cachedEvents = { length: received.length, events };
     return events;
   }
 
