@@ -54,6 +54,12 @@ async function serve(argv: string[]): Promise<number> {
     return 2;
   }
   const options = parsed.options;
+  // Listen for signals before announcing the address: a supervisor may signal
+  // as soon as it reads the line.
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   const server = createServer(options);
   server.on('error', (error: Error) => process.stderr.write(`shoal: server error: ${error.message}\n`));
   let address;
@@ -67,11 +73,8 @@ async function serve(argv: string[]): Promise<number> {
   const workers = options.workers === 1 ? '1 worker' : `${options.workers} workers`;
   process.stdout.write(`shoal: ${label} listening on ${address.url} with ${workers}\n`);
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  process.stdout.write(`shoal: ${signal}: closing connections (up to ${options.drainTimeoutMs} ms)\n`);
+  const received = await signal;
+  process.stdout.write(`shoal: ${received}: closing connections (up to ${options.drainTimeoutMs} ms)\n`);
   // A second signal skips the drain.
   const force = (): void => void server.close(true);
   process.once('SIGTERM', force);
