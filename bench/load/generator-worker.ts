@@ -14,6 +14,7 @@ import { ConnectDriver } from './scenarios/connect.ts';
 import type { ScenarioDriver } from './scenarios/driver.ts';
 import { EchoDriver } from './scenarios/echo.ts';
 import { IdleDriver } from './scenarios/idle.ts';
+import { RejectDriver } from './scenarios/reject.ts';
 import { RpcDriver } from './scenarios/rpc.ts';
 
 const SWEEP_INTERVAL_MS = 100;
@@ -31,6 +32,8 @@ function createDriver(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Arr
       return new ConnectDriver(setup, recorder, mask);
     case 'idle':
       return new IdleDriver(setup, recorder, mask);
+    case 'reject':
+      return new RejectDriver(setup, recorder);
   }
 }
 

@@ -3,7 +3,7 @@
  * (messages, bytes, latency histogram) and every failure over the whole run.
  */
 import type { Histogram } from 'hdr-histogram-js';
-import type { BenchConnection } from './bench-connection.ts';
+import type { BenchConnection, FailureKind } from './bench-connection.ts';
 import { createLatencyHistogram, recordLatencyUs } from './histogram.ts';
 import type { ErrorCounts } from './messages.ts';
 
@@ -57,9 +57,12 @@ export class LoadRecorder {
 
   /** Count the failure of a connection that ended (no-op for a clean end). */
   countEnd(conn: BenchConnection): void {
-    switch (conn.failure) {
-      case null:
-        return;
+    if (conn.failure !== null) this.countFailure(conn.failure, conn.failureReason);
+  }
+
+  /** Count one failure and keep its reason as a sample. */
+  countFailure(kind: FailureKind, reason: string): void {
+    switch (kind) {
       case 'handshake':
         this.errors.handshakeFailures++;
         break;
@@ -73,7 +76,7 @@ export class LoadRecorder {
         this.errors.timeouts++;
         break;
     }
-    const sample = `${conn.failure}: ${conn.failureReason}`;
+    const sample = `${kind}: ${reason}`;
     if (this.errorSamples.length < MAX_ERROR_SAMPLES && !this.errorSamples.includes(sample)) this.errorSamples.push(sample);
   }
 }

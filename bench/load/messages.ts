@@ -5,8 +5,8 @@
  */
 import type { ConnectTarget } from './bench-connection.ts';
 
-/** Scenarios that run on the generator threads (`http` runs autocannon on the main thread). */
-export type SocketScenarioKind = 'echo' | 'rpc' | 'broadcast' | 'connect' | 'idle';
+/** Scenarios that run on the generator threads (`reject` is the http scenario's rejected-upgrade flood). */
+export type SocketScenarioKind = 'echo' | 'rpc' | 'broadcast' | 'connect' | 'idle' | 'reject';
 
 /** A generator thread's share of one scenario run (passed as workerData). */
 export interface ThreadSetup {
@@ -14,7 +14,7 @@ export interface ThreadSetup {
   threadCount: number;
   kind: SocketScenarioKind;
   target: ConnectTarget;
-  /** Connections this thread opens (echo, rpc, idle), or concurrent handshake loops (connect). */
+  /** Connections this thread opens (echo, rpc, idle), or concurrent loops (connect, reject). */
   connections: number;
   /** broadcast: subscribers and publishers of this thread. */
   subscribers: number;

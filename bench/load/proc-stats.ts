@@ -46,10 +46,10 @@ export function parseStatusRssBytes(status: string): number | null {
   return match === null ? null : Number(match[1]) * 1024;
 }
 
-/** The soft limit on open files of this process (/proc/self/limits), or null. */
-export function readOpenFileLimit(): number | null {
+/** The soft limit on open files of a process ("self" or a pid) from /proc/<pid>/limits, or null. */
+export function readOpenFileLimit(pid: string = 'self'): number | null {
   try {
-    const match = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'latin1'));
+    const match = /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'latin1'));
     return match === null ? null : Number(match[1]);
   } catch {
     return null;

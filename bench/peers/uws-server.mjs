@@ -91,8 +91,10 @@ app.ws('/*', {
     else handleEnvelope(socket, new Uint8Array(message), ops);
   },
 });
-app.any('/*', (res) => {
-  res.writeStatus('426 Upgrade Required').writeHeader('Upgrade', 'websocket').end('this endpoint speaks WebSocket only\n');
+app.any('/*', (res, req) => {
+  // uWS routes an upgrade without a valid key here rather than to `upgrade`: answer it as the others do.
+  if (req.getHeader('upgrade') !== '') res.writeStatus('400 Bad Request').end('invalid WebSocket upgrade request\n');
+  else res.writeStatus('426 Upgrade Required').writeHeader('Upgrade', 'websocket').end('this endpoint speaks WebSocket only\n');
 });
 
 let listenSocket = null;

@@ -1,0 +1,148 @@
+/**
+ * The result model of a bench run, exactly as written to JSON
+ * (docs/bench-result.schema.json describes the same shape), and the ratios
+ * between Shoal and each peer measured in the same run.
+ */
+import type { LatencySummary } from './histogram.ts';
+import type { ErrorCounts } from './messages.ts';
+import type { ScenarioName } from './options.ts';
+
+/** The JSON document's format tag; bump the number on incompatible changes. */
+export const RESULT_FORMAT = 'shoal-bench/1';
+
+export type RateUnit = 'messages/s' | 'deliveries/s' | 'handshakes/s' | 'requests/s' | 'connections';
+
+/** A server as it was measured (or why it was not). */
+export interface TargetReport {
+  id: string;
+  name: string;
+  kind: 'shoal' | 'peer' | 'external';
+  workers: number | null;
+  status: 'ok' | 'skipped' | 'failed';
+  /** Why it was skipped or failed; null when ok. */
+  reason: string | null;
+  /** What ran, e.g. "Bun 1.4.5 built-in server, single process". */
+  description: string | null;
+  url: string | null;
+}
+
+/** Error counters plus their sum. */
+export interface ErrorReport extends ErrorCounts {
+  total: number;
+}
+
+/** One scenario against one target. */
+export interface ScenarioResult {
+  target: string;
+  scenario: ScenarioName;
+  label: string;
+  status: 'ok' | 'skipped' | 'failed';
+  reason: string | null;
+  params: {
+    connections: number;
+    inflight: number;
+    payloadBytes: number;
+    subscribers: number;
+    publishers: number;
+    concurrency: number;
+  };
+  /** Length of the measured window, seconds. */
+  windowSec: number;
+  /** The scenario's main rate (idle: connections held). */
+  rate: { value: number; unit: RateUnit };
+  /** Payload bytes received per second. */
+  bytesPerSec: number;
+  /** What the latency measures, e.g. "round trip". */
+  latencyOf: string;
+  latencyUs: LatencySummary;
+  errors: ErrorReport;
+  errorSamples: string[];
+  server: {
+    /** CPU over the window in cores (1.5 = one and a half cores busy); null when unknown. */
+    cpuCores: number | null;
+    rssBytes: number | null;
+    rssPeakBytes: number | null;
+  };
+  generator: {
+    threads: number;
+    /** The busiest generator thread's CPU share of one core over the window. */
+    cpuMax: number;
+    saturated: boolean;
+    hitMessageCap: boolean;
+  };
+  /** Scenario-specific numbers (see docs/bench-json-schema.md). */
+  extra: Record<string, number | string | Record<string, number> | null>;
+}
+
+/** Shoal against one peer, same scenario, same run. */
+export interface Ratio {
+  label: string;
+  target: string;
+  peer: string;
+  metric: 'rate' | 'bytesPerConnection';
+  targetValue: number;
+  peerValue: number;
+  /** > 1 means Shoal did better: rate / peer rate, or peer bytes / Shoal bytes for memory. */
+  ratio: number;
+}
+
+/** The whole JSON document. */
+export interface BenchReport {
+  format: typeof RESULT_FORMAT;
+  startedAt: string;
+  finishedAt: string;
+  argv: string[];
+  environment: {
+    node: string;
+    platform: string;
+    arch: string;
+    cpus: number;
+    cpuModel: string;
+    totalMemoryBytes: number;
+    generatorThreads: number;
+    pinning: { enabled: boolean; description: string };
+    warmupSec: number;
+    durationSec: number;
+  };
+  targets: TargetReport[];
+  results: ScenarioResult[];
+  ratios: Ratio[];
+  warnings: string[];
+}
+
+/** Ratios of every Shoal (or external) target against every peer, per scenario with results on both sides. */
+export function computeRatios(targets: readonly TargetReport[], results: readonly ScenarioResult[]): Ratio[] {
+  const ratios: Ratio[] = [];
+  const subjects = targets.filter((t) => t.kind !== 'peer');
+  const peers = targets.filter((t) => t.kind === 'peer');
+  const byKey = new Map(results.map((r) => [`${r.target}\u0000${r.label}`, r]));
+  const labels = [...new Set(results.map((r) => r.label))];
+  for (const label of labels) {
+    for (const subject of subjects) {
+      const mine = byKey.get(`${subject.id}\u0000${label}`);
+      if (mine === undefined || mine.status !== 'ok') continue;
+      for (const peer of peers) {
+        const theirs = byKey.get(`${peer.id}\u0000${label}`);
+        if (theirs === undefined || theirs.status !== 'ok') continue;
+        if (mine.scenario === 'idle') {
+          const a = mine.extra.bytesPerConnection;
+          const b = theirs.extra.bytesPerConnection;
+          if (typeof a === 'number' && typeof b === 'number' && a > 0 && b > 0) {
+            ratios.push({ label, target: subject.id, peer: peer.id, metric: 'bytesPerConnection', targetValue: a, peerValue: b, ratio: b / a });
+          }
+        } else if (mine.rate.value > 0 && theirs.rate.value > 0) {
+          ratios.push({
+            label,
+            target: subject.id,
+            peer: peer.id,
+            metric: 'rate',
+            targetValue: mine.rate.value,
+            peerValue: theirs.rate.value,
+            ratio: mine.rate.value / theirs.rate.value,
+          });
+        }
+      }
+    }
+  }
+  return ratios;
+}

@@ -1,0 +1,224 @@
+/**
+ * The servers a run measures: Shoal (spawned from this repository, one start
+ * per worker count), the peer servers in bench/peers, or an external server
+ * given by URL. A peer that cannot run is skipped with the exact reason.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, realpathSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LoopbackTarget, PeerName } from './options.ts';
+import { ServerProcess, findFreePort } from './server-process.ts';
+
+/** The repository root (bench/load/ is two levels down). */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const READY_PATTERN = /listening on ws:\/\/(?:127\.0\.0\.1|\[::1\]|localhost):(\d+)/;
+
+/** A server to measure, before it is started. */
+export interface TargetPlan {
+  /** Unique in a run: "shoal-w2", "ws", "bun", "uws", "target". */
+  id: string;
+  /** Display name: "shoal w2", "ws", ... */
+  name: string;
+  kind: 'shoal' | 'peer' | 'external';
+  /** Shoal's worker threads; null for others. */
+  workers: number | null;
+  peer: PeerName | null;
+}
+
+/** A started (or external) server. */
+export interface RunningTarget {
+  endpoint: LoopbackTarget;
+  /** The process whose CPU and memory are read, or null when unknown. */
+  pid: number | null;
+  /** What runs, e.g. "Bun 1.4.5 built-in server, single process". */
+  description: string;
+  /** The admin health URL, or null when the server has none (the http health check is then skipped). */
+  healthUrl: string | null;
+  /** False once a spawned server has exited. */
+  isAlive(): boolean;
+  stop(): Promise<void>;
+}
+
+/** A target that cannot run here; `message` is the reason shown in the report. */
+export class TargetSkipped extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'TargetSkipped';
+  }
+}
+
+/** How servers are started: an optional CPU pinning prefix (e.g. ["taskset", "-c", "0"]). */
+export interface StartContext {
+  pinPrefix: readonly string[];
+}
+
+/** The plans of a run, in order: Shoal per worker count (or the external target), then the peers. */
+export function planTargets(mode: 'spawn' | 'target', workers: readonly number[], peers: readonly PeerName[]): TargetPlan[] {
+  const plans: TargetPlan[] =
+    mode === 'spawn'
+      ? workers.map((n) => ({ id: `shoal-w${n}`, name: `shoal w${n}`, kind: 'shoal', workers: n, peer: null }))
+      : [{ id: 'target', name: 'target', kind: 'external', workers: null, peer: null }];
+  for (const peer of peers) plans.push({ id: peer, name: peer, kind: 'peer', workers: null, peer });
+  return plans;
+}
+
+/** Start a plan's server (external targets are checked for a listening port only). */
+export async function startTarget(
+  plan: TargetPlan,
+  context: StartContext,
+  external: { endpoint: LoopbackTarget; pid: number | null } | null,
+): Promise<RunningTarget> {
+  switch (plan.kind) {
+    case 'external':
+      return externalTarget(external!.endpoint, external!.pid);
+    case 'shoal':
+      return startShoal(plan.workers!, context);
+    case 'peer':
+      switch (plan.peer!) {
+        case 'ws':
+          return startPeer('ws', [process.execPath, path.join(REPO_ROOT, 'bench/peers/ws-server.ts')], context);
+        case 'bun':
+          return startPeer('bun', [findBun(), path.join(REPO_ROOT, 'bench/peers/bun-server.ts')], context);
+        case 'uws':
+          return startUws(context);
+      }
+  }
+}
+
+function running(server: ServerProcess, endpoint: LoopbackTarget, description: string, healthUrl: string | null): RunningTarget {
+  return {
+    endpoint,
+    pid: server.pid,
+    description,
+    healthUrl,
+    isAlive: () => server.isRunning,
+    stop: () => server.stop(),
+  };
+}
+
+async function spawnReady(command: readonly string[], context: StartContext, extraArgs: readonly string[]): Promise<ServerProcess> {
+  const full = [...context.pinPrefix, ...command, ...extraArgs];
+  return ServerProcess.start({ command: full[0], args: full.slice(1), cwd: REPO_ROOT, readyPattern: READY_PATTERN });
+}
+
+/** The admin flag of `shoal serve`, when this version has one (it prints it in --help). */
+function findAdminFlag(): string | null {
+  const help = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/shoal.js'), 'serve', '--help'], { encoding: 'utf8', timeout: 10_000 });
+  const match = /--(admin-port)\b/.exec(`${help.stdout}${help.stderr}`);
+  return match === null ? null : `--${match[1]}`;
+}
+
+async function startShoal(workers: number, context: StartContext): Promise<RunningTarget> {
+  const port = await findFreePort();
+  const args = ['serve', '--port', String(port), '--workers', String(workers), '--app', path.join(REPO_ROOT, 'bench/load/bench-app.ts')];
+  const adminFlag = findAdminFlag();
+  let healthUrl: string | null = null;
+  if (adminFlag !== null) {
+    const adminPort = await findFreePort();
+    args.push(adminFlag, String(adminPort));
+    healthUrl = `http://127.0.0.1:${adminPort}/healthz`;
+  }
+  const server = await spawnReady([process.execPath, path.join(REPO_ROOT, 'bin/shoal.js')], context, args);
+  const description = `Shoal ${workers} worker thread${workers === 1 ? '' : 's'} + primary, Node ${process.version}`;
+  return running(server, { host: '127.0.0.1', port: server.port ?? port, path: '/' }, description, healthUrl);
+}
+
+async function startPeer(name: PeerName, command: readonly string[], context: StartContext): Promise<RunningTarget> {
+  const port = await findFreePort();
+  let server: ServerProcess;
+  try {
+    server = await spawnReady(command, context, ['--port', String(port)]);
+  } catch (error) {
+    throw new TargetSkipped(`${name} peer did not start: ${firstPeerError((error as Error).message)}`);
+  }
+  return running(server, { host: '127.0.0.1', port: server.port ?? port, path: '/' }, describeReadyLine(server.readyLine), null);
+}
+
+/** The "(...)" part of a peer's ready line. */
+function describeReadyLine(line: string): string {
+  const match = /\((.*)\)\s*$/.exec(line);
+  return match === null ? line : match[1];
+}
+
+/** A peer's own "peer-error: ..." line when it printed one, else the whole message. */
+function firstPeerError(message: string): string {
+  const match = /peer-error: (.*)/.exec(message);
+  return match === null ? message : match[1];
+}
+
+/** node_modules/.bin/bun resolved to the real binary (so the pid read from /proc is Bun itself). */
+function findBun(): string {
+  const link = path.join(REPO_ROOT, 'node_modules/.bin/bun');
+  try {
+    accessSync(link, constants.X_OK);
+    return realpathSync(link);
+  } catch {
+    throw new TargetSkipped('bun peer: node_modules/.bin/bun is missing (the `bun` npm package is not installed)');
+  }
+}
+
+/**
+ * Node binaries to try for the uWS peer: the running one first, then every
+ * other `node` on PATH (outside node_modules) and in /usr/bin, /usr/local/bin.
+ */
+export function nodeRuntimes(): string[] {
+  const seen = new Set<string>();
+  const runtimes: string[] = [];
+  const add = (candidate: string): void => {
+    try {
+      accessSync(candidate, constants.X_OK);
+      const real = realpathSync(candidate);
+      if (seen.has(real)) return;
+      seen.add(real);
+      runtimes.push(candidate);
+    } catch {
+      // Not there or not executable: not a candidate.
+    }
+  };
+  add(process.execPath);
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir !== '' && !dir.includes('node_modules')) add(path.join(dir, 'node'));
+  }
+  add('/usr/bin/node');
+  add('/usr/local/bin/node');
+  return runtimes;
+}
+
+function nodeVersion(binary: string): string {
+  const result = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  return result.status === 0 ? result.stdout.trim() : 'unknown version';
+}
+
+async function startUws(context: StartContext): Promise<RunningTarget> {
+  const reasons: string[] = [];
+  for (const runtime of nodeRuntimes()) {
+    try {
+      return await startPeer('uws', [runtime, path.join(REPO_ROOT, 'bench/peers/uws-server.mjs')], context);
+    } catch (error) {
+      reasons.push(`${runtime} (${nodeVersion(runtime)}): ${(error as Error).message.replace(/^uws peer did not start: /, '')}`);
+    }
+  }
+  throw new TargetSkipped(`uws peer: no uWebSockets.js build loads with any Node on this machine. ${reasons.join(' | ')}`);
+}
+
+async function externalTarget(endpoint: LoopbackTarget, pid: number | null): Promise<RunningTarget> {
+  await new Promise<void>((resolve, reject) => {
+    const socket = net.connect({ host: endpoint.host, port: endpoint.port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', (error) => reject(new Error(`--target ws://${endpoint.host}:${endpoint.port}: ${error.message}`)));
+  });
+  return {
+    endpoint,
+    pid,
+    description: pid === null ? 'external server (no --server-pid: CPU and memory unknown)' : `external server, pid ${pid}`,
+    healthUrl: null,
+    isAlive: () => true,
+    stop: () => Promise.resolve(),
+  };
+}
