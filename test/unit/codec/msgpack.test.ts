@@ -1,0 +1,171 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { EnvelopeError, parseClientMessage } from '../../../src/codec/envelope.ts';
+import {
+  MAX_FRAME_HEADER,
+  decodeMsgpack,
+  encodeMsgpack,
+  encodeMsgpackFrame,
+  msgpackCodec,
+  writeFrameHeaderBefore,
+} from '../../../src/codec/msgpack.ts';
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+const fromHex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
+
+function decodeError(run: () => unknown): EnvelopeError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(EnvelopeError);
+    return error as EnvelopeError;
+  }
+  throw new Error('expected an EnvelopeError');
+}
+
+// Fixtures in plain msgpack (spec §2), both directions.
+const FIXTURES: [string, unknown, string][] = [
+  ['event', [0, 'hi', null], '93 00 a2 6869 c0'],
+  ['request', [1, 7, 'add', [1, 2]], '94 01 07 a3 616464 92 01 02'],
+  ['reply', [2, 7, 3], '93 02 07 03'],
+  ['error reply', [3, 7, { code: 'TIMEOUT', message: 'late' }], '93 03 07 de0002 a4 636f6465 a7 54494d454f5554 a7 6d657373616765 a4 6c617465'],
+  ['publication', [4, 't', true], '93 04 a1 74 c3'],
+];
+
+describe('msgpack encoding (spec §2)', () => {
+  it.each(FIXTURES)('encodes a %s to its fixture bytes', (_name, message, bytes) => {
+    expect(hex(encodeMsgpack(message as never))).toBe(hex(fromHex(bytes)));
+  });
+
+  it.each(FIXTURES)('decodes the fixture bytes of a %s', (_name, message, bytes) => {
+    expect(decodeMsgpack(fromHex(bytes))).toEqual(message);
+  });
+
+  it('writes undefined as nil, so every msgpack library reads it', () => {
+    expect(hex(encodeMsgpack([0, 'x', undefined]))).toBe('9300a178c0');
+  });
+
+  it('writes objects as plain maps (map16), never with the record extension', () => {
+    // The same object twice: with records, the second would reference a structure (ext 0x72).
+    expect(hex(encodeMsgpack([2, 1, { a: 1 }]))).toBe('930201' + 'de0001a16101');
+    expect(hex(encodeMsgpack([2, 1, { a: 1 }]))).toBe('930201' + 'de0001a16101');
+  });
+
+  it('decodes maps of any width (fixmap, map16) to plain objects', () => {
+    expect(decodeMsgpack(fromHex('93 02 01 81 a1 61 01'))).toEqual([2, 1, { a: 1 }]);
+    expect(Object.getPrototypeOf((decodeMsgpack(fromHex('81 a1 61 01')) as object))).toBe(Object.prototype);
+  });
+
+  it('decodes a uint64 that fits a double as a number, a larger one as a BigInt', () => {
+    expect(decodeMsgpack(fromHex('cf 00000000 00000005'))).toBe(5);
+    expect(decodeMsgpack(fromHex('cf ff000000 00000005'))).toBe(0xff00000000000005n);
+  });
+
+  it('copies bin values out of the message buffer', () => {
+    const message = fromHex('93 00 a1 62 c4 02 0102');
+    const decoded = decodeMsgpack(message) as [number, string, Uint8Array];
+    expect([...decoded[2]]).toEqual([1, 2]);
+    message.fill(0);
+    expect([...decoded[2]]).toEqual([1, 2]);
+  });
+
+  it('keeps earlier results intact while later values are packed', () => {
+    const first = encodeMsgpack([0, 'first', 'a'.repeat(100)]);
+    const copy = hex(first);
+    for (let i = 0; i < 500; i++) encodeMsgpack([0, 'later', 'b'.repeat(i)]);
+    expect(hex(first)).toBe(copy);
+  });
+
+  it.each([
+    ['truncated value', '93 00 a2 68'],
+    ['two values in one message', '90 90'],
+    ['empty message', ''],
+    ['an unknown extension cut short', 'd4 70 00'],
+  ])('refuses a %s with SHOAL_ERR_NOT_DECODABLE (1007)', (_what, bytes) => {
+    const error = decodeError(() => msgpackCodec.decode(fromHex(bytes)));
+    expect(error.code).toBe('SHOAL_ERR_NOT_DECODABLE');
+    expect(error.closeCode).toBe(1007);
+  });
+
+  it('refuses text with SHOAL_ERR_WRONG_FRAME_TYPE (1003)', () => {
+    const error = decodeError(() => msgpackCodec.decode('[0,"x",null]'));
+    expect(error.code).toBe('SHOAL_ERR_WRONG_FRAME_TYPE');
+    expect(error.closeCode).toBe(1003);
+  });
+
+  it('turns a nesting too deep for the stack into SHOAL_ERR_NOT_DECODABLE', () => {
+    const depth = 200_000;
+    const bytes = Buffer.alloc(depth + 1, 0x91);
+    bytes[depth] = 0xc0;
+    const result = (() => {
+      try {
+        return decodeMsgpack(bytes);
+      } catch (error) {
+        return error;
+      }
+    })();
+    // Either msgpackr manages the depth or it fails with the documented error, never with a RangeError.
+    if (result instanceof Error) expect(result).toBeInstanceOf(EnvelopeError);
+    else expect(Array.isArray(result)).toBe(true);
+  });
+
+  it('random bytes only ever decode or fail with an EnvelopeError', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          parseClientMessage(decodeMsgpack(bytes));
+        } catch (error) {
+          return error instanceof EnvelopeError;
+        }
+        return true;
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('valid client messages survive encode -> decode -> validate', () => {
+    const name = fc.string({ minLength: 1, maxLength: 20 });
+    const data = fc.jsonValue();
+    const message = fc.oneof(
+      fc.tuple(fc.constant(0 as const), name, data),
+      fc.tuple(fc.constant(1 as const), fc.nat(), name, data),
+    );
+    fc.assert(
+      fc.property(message, (value) => {
+        expect(parseClientMessage(decodeMsgpack(encodeMsgpack(value as never)))).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('publication frames (RFC 6455 §5.2)', () => {
+  it.each([0, 1, 125, 126, 65_535, 65_536, 200_000])('frames a %i-byte string with the right length header', (size) => {
+    const message = [4, 't', 'x'.repeat(size)] as const;
+    const payload = Buffer.from(encodeMsgpack(message as never));
+    const frame = Buffer.from(encodeMsgpackFrame(message as never));
+    // FIN set, RSV clear, opcode 0x2 (binary); MASK bit clear (a server never masks).
+    expect(frame[0]).toBe(0x82);
+    let offset: number;
+    if (payload.length < 126) {
+      expect(frame[1]).toBe(payload.length);
+      offset = 2;
+    } else if (payload.length <= 0xffff) {
+      expect(frame[1]).toBe(126);
+      expect(frame.readUInt16BE(2)).toBe(payload.length);
+      offset = 4;
+    } else {
+      expect(frame[1]).toBe(127);
+      expect(frame.readBigUInt64BE(2)).toBe(BigInt(payload.length));
+      offset = 10;
+    }
+    expect(frame.subarray(offset).equals(payload)).toBe(true);
+  });
+
+  it('writes a 64-bit length beyond 2^32 with the high word first', () => {
+    const buf = new Uint8Array(MAX_FRAME_HEADER);
+    const start = writeFrameHeaderBefore(buf, MAX_FRAME_HEADER, 0x2, 2 ** 32 + 5);
+    expect(start).toBe(0);
+    expect(hex(buf)).toBe('827f' + '0000000100000005');
+  });
+});
