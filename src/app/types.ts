@@ -104,4 +104,22 @@ export interface App<State = Record<string, unknown>> {
   requireSubprotocol?: boolean;
   /** Extra (non-Shoal) subprotocol names this app accepts, handled by onMessage. */
   protocols?: readonly string[];
+  /**
+   * Decide whether this connection may subscribe to a topic with the built-in
+   * `$subscribe` request (false: a FORBIDDEN error reply). Default: allowed.
+   * Not consulted for `ctx.subscribe()` calls made by the app itself.
+   */
+  authorizeSubscribe?(ctx: Context<State>, topic: string): boolean | Promise<boolean>;
+  /** Per-connection limits of the Shoal subprotocols. */
+  limits?: AppLimits;
+}
+
+/** Per-connection limits of the Shoal subprotocols (docs/subprotocol.md §8); each has a default. */
+export interface AppLimits {
+  /** Time a handler has to answer a request (or finish an event) before a TIMEOUT error. Default 30000. */
+  requestTimeoutMs?: number;
+  /** Requests (and events) of one connection whose handlers have not settled; more get TOO_MANY_REQUESTS. Default 64. */
+  maxOutstandingRequests?: number;
+  /** Topics one connection may be subscribed to; more get TOO_MANY_SUBSCRIPTIONS. Default 256. */
+  maxSubscriptions?: number;
 }

@@ -1,0 +1,65 @@
+/**
+ * Optional CPU-heavy methods (`{ handler, cpu: true }`) run on a separate
+ * piscina pool, so a long computation never stalls the connections of the
+ * worker that received the request. The pool is per connection worker,
+ * created on the first CPU request, and its threads exit when idle.
+ *
+ * A CPU handler runs in another thread: it gets the request data and a
+ * reduced context (address, protocol; no sending), and its result is copied
+ * back with the structured clone. A handler that exceeds its timeout is
+ * aborted: piscina terminates the thread running it, so a runaway
+ * computation does not keep a core busy.
+ */
+import { Piscina } from 'piscina';
+
+/** What a CPU pool thread receives. */
+export interface CpuTask {
+  /** `echo` or an absolute path to the app module, as the connection workers load it. */
+  readonly app: string;
+  readonly method: string;
+  readonly data: unknown;
+  readonly address: string;
+  readonly protocol: string | null;
+}
+
+/** What a CPU pool thread answers: a value, or an AppError's fields (errors lose their class across threads). */
+export type CpuOutcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly code: string; readonly message: string; readonly data: unknown };
+
+export interface CpuPoolOptions {
+  /** Threads of this pool (one pool per connection worker). */
+  readonly maxThreads: number;
+  /** An idle pool thread exits after this long. */
+  readonly idleTimeoutMs: number;
+}
+
+/** The CPU pool of one connection worker. */
+export class CpuPool {
+  readonly #app: string;
+  readonly #pool: Piscina<CpuTask, CpuOutcome>;
+
+  constructor(app: string, options: CpuPoolOptions) {
+    this.#app = app;
+    this.#pool = new Piscina<CpuTask, CpuOutcome>({
+      filename: new URL('./cpu-worker.ts', import.meta.url).href,
+      minThreads: 0,
+      maxThreads: options.maxThreads,
+      idleTimeout: options.idleTimeoutMs,
+    });
+  }
+
+  /**
+   * Run a method of the app in a pool thread. Rejects when the handler throws
+   * something other than an AppError, or with an AbortError when `signal`
+   * aborts (the thread is terminated).
+   */
+  run(method: string, data: unknown, address: string, protocol: string | null, signal: AbortSignal): Promise<CpuOutcome> {
+    return this.#pool.run({ app: this.#app, method, data, address, protocol }, { signal });
+  }
+
+  /** Stop the pool's threads. */
+  close(): Promise<void> {
+    return this.#pool.close({ force: true });
+  }
+}

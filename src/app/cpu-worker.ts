@@ -1,0 +1,77 @@
+/**
+ * The task of a CPU pool thread (see cpu-pool.ts): load the app once, run one
+ * method's handler with a reduced context, and answer with its value or an
+ * AppError's fields.
+ */
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isAppError } from './define-app.ts';
+import type { CpuOutcome, CpuTask } from './cpu-pool.ts';
+import type { App, ConnectionAddress, Context, MethodHandler } from './types.ts';
+
+const apps = new Map<string, Promise<App>>();
+
+function loadApp(spec: string): Promise<App> {
+  let app = apps.get(spec);
+  if (app === undefined) {
+    const url = isAbsolute(spec) ? pathToFileURL(spec).href : spec;
+    app = import(url).then((module: { default: App }) => module.default);
+    apps.set(spec, app);
+  }
+  return app;
+}
+
+function unavailable(name: string): never {
+  throw new Error(`ctx.${name}() is not available in a cpu: true handler (it runs in a CPU pool thread)`);
+}
+
+/** The context of a CPU handler: who asked, and nothing that sends. */
+class CpuContext implements Context {
+  readonly address: ConnectionAddress;
+  readonly protocol: string | null;
+  readonly upgradeData: unknown;
+  state: Record<string, unknown>;
+
+  constructor(address: ConnectionAddress, protocol: string | null) {
+    this.address = address;
+    this.protocol = protocol;
+    this.upgradeData = undefined;
+    this.state = {};
+  }
+
+  send(): void {
+    unavailable('send');
+  }
+  sendRaw(): void {
+    unavailable('sendRaw');
+  }
+  sendTo(): void {
+    unavailable('sendTo');
+  }
+  publish(): void {
+    unavailable('publish');
+  }
+  subscribe(): void {
+    unavailable('subscribe');
+  }
+  unsubscribe(): void {
+    unavailable('unsubscribe');
+  }
+  close(): void {
+    unavailable('close');
+  }
+}
+
+/** piscina task: run one CPU method. */
+export default async function runCpuMethod(task: CpuTask): Promise<CpuOutcome> {
+  const app = await loadApp(task.app);
+  const entry = app.methods?.[task.method] as MethodHandler | undefined;
+  if (entry === undefined) throw new Error(`app has no method ${JSON.stringify(task.method)}`);
+  const handler = typeof entry === 'function' ? entry : entry.handler;
+  try {
+    return { ok: true, value: await handler(new CpuContext(task.address, task.protocol), task.data) };
+  } catch (error) {
+    if (isAppError(error)) return { ok: false, code: error.code, message: error.message, data: error.data };
+    throw error;
+  }
+}

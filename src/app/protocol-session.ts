@@ -1,0 +1,442 @@
+/**
+ * The Session of a connection on a Shoal subprotocol (msgpack or JSON):
+ * decode each message, validate the envelope, dispatch events and requests
+ * to the app's handlers, and answer every request with exactly one reply or
+ * error reply.
+ *
+ * Failures and what the client sees (docs/subprotocol.md §6):
+ *   wrong frame type (text on msgpack, binary on JSON)   close 1003
+ *   not one msgpack/JSON value, or not a valid envelope  close 1007
+ *   unknown method                                       error reply UNKNOWN_METHOD
+ *   unknown event                                        `$error` event UNKNOWN_EVENT
+ *   handler throws / rejects                             error reply HANDLER_ERROR (logged here, no stack sent)
+ *   handler throws an AppError                           error reply with its code, message, data
+ *   handler does not settle within its timeout           error reply TIMEOUT
+ *   too many handlers still running                      error reply TOO_MANY_REQUESTS
+ *   request id already outstanding                       error reply BAD_REQUEST
+ * The connection stays open in every case but the first two.
+ *
+ * The actor runs onMessage calls one at a time: a request whose handler
+ * returns a promise holds the next message back until it settles or times
+ * out. Handlers that time out keep running (JavaScript cannot stop them);
+ * they count against `maxOutstandingRequests` until they settle, and their
+ * late result is dropped. CPU methods run on the CPU pool concurrently,
+ * without holding the next message back, and are aborted at their timeout.
+ */
+import type { Codec, ErrorBody, ErrorReplyMessage, EventMessage, ReplyMessage } from '../codec/envelope.ts';
+import {
+  ERROR_EVENT,
+  EnvelopeError,
+  ErrorCode,
+  MessageType,
+  SUBSCRIBE_METHOD,
+  UNSUBSCRIBE_METHOD,
+  closeReason,
+  isValidName,
+  parseClientMessage,
+} from '../codec/envelope.ts';
+import { ShoalContext } from './context.ts';
+import { AppError, isAppError } from './define-app.ts';
+import type { AppServices } from './services.ts';
+import type { App, AppLimits, ConnectionHandle, Context, Session } from './types.ts';
+
+/** Defaults of the per-connection limits (App.limits overrides them). */
+export const DEFAULT_LIMITS: Readonly<Required<AppLimits>> = {
+  requestTimeoutMs: 30_000,
+  maxOutstandingRequests: 64,
+  maxSubscriptions: 256,
+};
+
+type Handler = (ctx: Context<any>, data: any) => unknown;
+
+/** A method, normalised. */
+interface MethodEntry {
+  readonly name: string;
+  readonly handler: Handler;
+  readonly timeoutMs: number;
+  readonly cpu: boolean;
+}
+
+/** An app's handlers in lookup tables, built once per app per worker. */
+export class AppTable {
+  readonly app: App<any>;
+  readonly events: Map<string, Handler>;
+  readonly methods: Map<string, MethodEntry>;
+  readonly limits: Readonly<Required<AppLimits>>;
+
+  constructor(app: App<any>) {
+    this.app = app;
+    this.limits = { ...DEFAULT_LIMITS, ...app.limits };
+    this.events = new Map();
+    this.methods = new Map();
+    for (const [name, handler] of Object.entries(app.events ?? {})) {
+      // spec §5: names with the reserved prefix are built-ins; an app cannot shadow them.
+      if (typeof handler === 'function' && !name.startsWith('$')) this.events.set(name, handler);
+    }
+    for (const [name, entry] of Object.entries(app.methods ?? {})) {
+      if (name.startsWith('$')) continue;
+      if (typeof entry === 'function') {
+        this.methods.set(name, { name, handler: entry, timeoutMs: this.limits.requestTimeoutMs, cpu: false });
+      } else if (typeof entry === 'object' && entry !== null && typeof entry.handler === 'function') {
+        const timeoutMs = entry.timeoutMs ?? this.limits.requestTimeoutMs;
+        this.methods.set(name, { name, handler: entry.handler, timeoutMs, cpu: entry.cpu === true });
+      }
+    }
+    this.methods.set(SUBSCRIBE_METHOD, { name: SUBSCRIBE_METHOD, handler: builtinSubscribe, timeoutMs: this.limits.requestTimeoutMs, cpu: false });
+    this.methods.set(UNSUBSCRIBE_METHOD, { name: UNSUBSCRIBE_METHOD, handler: builtinUnsubscribe, timeoutMs: this.limits.requestTimeoutMs, cpu: false });
+  }
+}
+
+const tables = new WeakMap<App<any>, AppTable>();
+
+/** The table of an app, built on first use. */
+export function appTable(app: App<any>): AppTable {
+  let table = tables.get(app);
+  if (table === undefined) {
+    table = new AppTable(app);
+    tables.set(app, table);
+  }
+  return table;
+}
+
+function checkTopic(data: unknown): string {
+  // spec §5: the data of $subscribe/$unsubscribe is the topic, a name (spec §3).
+  if (!isValidName(data)) throw new AppError(ErrorCode.BAD_REQUEST, 'the data of $subscribe/$unsubscribe must be a topic name (1..256 characters)');
+  return data;
+}
+
+/** `$subscribe`: data is the topic; replies null once every worker has acknowledged (spec §7). */
+async function builtinSubscribe(ctx: Context<any>, data: unknown): Promise<null> {
+  const session = ctx as ProtocolSession;
+  const topic = checkTopic(data);
+  if (!session.topics.has(topic) && session.topics.size >= session.maxSubscriptions) {
+    throw new AppError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `this connection already holds ${session.maxSubscriptions} subscriptions`);
+  }
+  const authorize = session.table.app.authorizeSubscribe;
+  if (authorize !== undefined && (await authorize(ctx, topic)) !== true) {
+    throw new AppError(ErrorCode.FORBIDDEN, `subscription to ${JSON.stringify(topic)} refused`);
+  }
+  // The connection may have closed while the app decided; onClose already cleaned up.
+  if (session.isClosed) return null;
+  await session.subscribe(topic);
+  return null;
+}
+
+/** `$unsubscribe`: data is the topic; replies true when it was subscribed, false otherwise. */
+function builtinUnsubscribe(ctx: Context<any>, data: unknown): boolean {
+  return (ctx as ProtocolSession).unsubscribe(checkTopic(data));
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** A request or event whose handler has not settled. */
+class Pending {
+  readonly id: number;
+  timer: ReturnType<typeof setTimeout> | null;
+  /** The TIMEOUT answer has been sent; the handler's late result is dropped. */
+  timedOut: boolean;
+  /** Aborts a CPU task. */
+  abort: AbortController | null;
+
+  constructor(id: number) {
+    this.id = id;
+    this.timer = null;
+    this.timedOut = false;
+    this.abort = null;
+  }
+}
+
+const INTERNAL_MESSAGE = 'internal error in the handler';
+
+/** The session of one Shoal-subprotocol connection; it is also the handlers' Context. */
+export class ProtocolSession<State = Record<string, unknown>> extends ShoalContext<State> implements Session {
+  readonly table: AppTable;
+  /** Requests in flight by id; null until the first asynchronous one (idle connections carry no map). */
+  #outstanding: Map<number, Pending> | null;
+  /** Handlers past their timeout that have not settled yet (they still count against the limit). */
+  #zombies: number;
+  /** A fatal envelope error closed the connection: later messages are ignored. */
+  #failed: boolean;
+  #closed: boolean;
+
+  constructor(app: App<any>, handle: ConnectionHandle, codec: Codec, services: AppServices) {
+    const table = appTable(app);
+    super(handle, codec, services, table.limits.maxSubscriptions);
+    this.table = table;
+    this.#outstanding = null;
+    this.#zombies = 0;
+    this.#failed = false;
+    this.#closed = false;
+  }
+
+  /** True once onClose has run. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Handlers of this connection that have not settled (in time or late). */
+  get inFlight(): number {
+    return (this.#outstanding?.size ?? 0) + this.#zombies;
+  }
+
+  onOpen(): void | Promise<void> {
+    this.services.router.register(this);
+    return this.table.app.onOpen?.(this);
+  }
+
+  onMessage(data: Buffer, isBinary: boolean): void | Promise<void> {
+    if (this.#failed) return;
+    const codec = this.codec;
+    if (isBinary !== codec.binary) {
+      // spec §2 / RFC 6455 §7.4.1: 1003 "received a type of data it cannot accept".
+      this.#fail(new EnvelopeError('SHOAL_ERR_WRONG_FRAME_TYPE', codec.binary ? 'text message on the msgpack protocol' : 'binary message on the JSON protocol'));
+      return;
+    }
+    let message;
+    try {
+      message = parseClientMessage(codec.decode(data));
+    } catch (error) {
+      this.#fail(error instanceof EnvelopeError ? error : new EnvelopeError('SHOAL_ERR_NOT_DECODABLE', 'message could not be decoded'));
+      return;
+    }
+    if (message[0] === MessageType.EVENT) return this.#event(message[1], message[2]);
+    return this.#request(message[1], message[2], message[3]);
+  }
+
+  onClose(code: number, reason: string): void | Promise<void> {
+    this.#closed = true;
+    this.services.pubsub.unsubscribeAll(this);
+    this.services.router.unregister(this);
+    if (this.#outstanding !== null) {
+      for (const pending of this.#outstanding.values()) {
+        if (pending.timer !== null) clearTimeout(pending.timer);
+        pending.timer = null;
+        pending.abort?.abort();
+      }
+    }
+    return this.table.app.onClose?.(this, code, reason);
+  }
+
+  #fail(error: EnvelopeError): void {
+    this.#failed = true;
+    this.handle.close(error.closeCode, closeReason(error.message));
+  }
+
+  #event(name: string, data: unknown): void | Promise<void> {
+    const handler = this.table.events.get(name);
+    if (handler === undefined) {
+      this.#sendErrorEvent({ code: ErrorCode.UNKNOWN_EVENT, message: `unknown event ${JSON.stringify(name)}`, data: { event: name } });
+      return;
+    }
+    if (this.inFlight >= this.table.limits.maxOutstandingRequests) {
+      this.#sendErrorEvent({
+        code: ErrorCode.TOO_MANY_REQUESTS,
+        message: `more than ${this.table.limits.maxOutstandingRequests} handlers in flight`,
+        data: { event: name },
+      });
+      return;
+    }
+    let result: unknown;
+    try {
+      result = handler(this, data);
+    } catch (error) {
+      this.#eventFailed(name, error);
+      return;
+    }
+    if (!isThenable(result)) return;
+    const pending = new Pending(-1);
+    return this.#settleWithin(pending, result, this.table.limits.requestTimeoutMs, {
+      fulfilled: () => {},
+      rejected: (error) => this.#eventFailed(name, error),
+      timedOut: () =>
+        this.#sendErrorEvent({
+          code: ErrorCode.TIMEOUT,
+          message: `event ${JSON.stringify(name)} was not handled within ${this.table.limits.requestTimeoutMs} ms`,
+          data: { event: name },
+        }),
+    });
+  }
+
+  #request(id: number, method: string, data: unknown): void | Promise<void> {
+    const outstanding = this.#outstanding;
+    if (outstanding !== null && outstanding.has(id)) {
+      // spec §4: ids of outstanding requests must be unique, or replies would be ambiguous.
+      this.#replyError(id, { code: ErrorCode.BAD_REQUEST, message: `request id ${id} is already in use` });
+      return;
+    }
+    if (this.inFlight >= this.table.limits.maxOutstandingRequests) {
+      this.#replyError(id, { code: ErrorCode.TOO_MANY_REQUESTS, message: `more than ${this.table.limits.maxOutstandingRequests} requests in flight` });
+      return;
+    }
+    const entry = this.table.methods.get(method);
+    if (entry === undefined) {
+      this.#replyError(id, { code: ErrorCode.UNKNOWN_METHOD, message: `unknown method ${JSON.stringify(method)}` });
+      return;
+    }
+    if (entry.cpu) {
+      const pool = this.services.cpuPool();
+      if (pool !== null) {
+        this.#runOnPool(id, entry, data);
+        return;
+      }
+    }
+    let result: unknown;
+    try {
+      result = entry.handler(this, data);
+    } catch (error) {
+      this.#requestFailed(id, entry.name, error);
+      return;
+    }
+    // Fast path: a synchronous handler is answered at once, with no promise and no timer.
+    if (!isThenable(result)) {
+      this.#reply(id, result);
+      return;
+    }
+    const pending = new Pending(id);
+    this.#track(pending);
+    return this.#settleWithin(pending, result, entry.timeoutMs, {
+      fulfilled: (value) => this.#reply(id, value),
+      rejected: (error) => this.#requestFailed(id, entry.name, error),
+      timedOut: () => this.#replyError(id, { code: ErrorCode.TIMEOUT, message: `method ${JSON.stringify(entry.name)} did not answer within ${entry.timeoutMs} ms` }),
+    });
+  }
+
+  #track(pending: Pending): void {
+    this.#outstanding ??= new Map();
+    this.#outstanding.set(pending.id, pending);
+  }
+
+  /**
+   * Wait for a handler's promise, at most `timeoutMs`. Resolves (never
+   * rejects) when the promise settles or the time is up, whichever is first;
+   * exactly one of the three outcomes runs.
+   */
+  #settleWithin(
+    pending: Pending,
+    result: PromiseLike<unknown>,
+    timeoutMs: number,
+    outcome: { fulfilled(value: unknown): void; rejected(error: unknown): void; timedOut(): void },
+  ): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    pending.timer = setTimeout(() => {
+      pending.timer = null;
+      pending.timedOut = true;
+      this.#untrack(pending);
+      this.#zombies++;
+      outcome.timedOut();
+      resolve();
+    }, timeoutMs);
+    result.then(
+      (value) => {
+        if (pending.timedOut) {
+          this.#zombies--;
+          return;
+        }
+        this.#finish(pending);
+        outcome.fulfilled(value);
+        resolve();
+      },
+      (error: unknown) => {
+        if (pending.timedOut) {
+          this.#zombies--;
+          console.error(`shoal: a handler of ${this.address} failed after its timeout:`, error);
+          return;
+        }
+        this.#finish(pending);
+        outcome.rejected(error);
+        resolve();
+      },
+    );
+    return promise;
+  }
+
+  #finish(pending: Pending): void {
+    if (pending.timer !== null) clearTimeout(pending.timer);
+    pending.timer = null;
+    this.#untrack(pending);
+  }
+
+  #untrack(pending: Pending): void {
+    if (pending.id >= 0 && this.#outstanding?.get(pending.id) === pending) this.#outstanding.delete(pending.id);
+  }
+
+  /** A CPU method: runs concurrently on the pool; aborted (thread terminated) at its timeout. */
+  #runOnPool(id: number, entry: MethodEntry, data: unknown): void {
+    const pending = new Pending(id);
+    pending.abort = new AbortController();
+    this.#track(pending);
+    pending.timer = setTimeout(() => {
+      pending.timer = null;
+      pending.timedOut = true;
+      this.#untrack(pending);
+      pending.abort?.abort();
+      this.#replyError(id, { code: ErrorCode.TIMEOUT, message: `method ${JSON.stringify(entry.name)} did not answer within ${entry.timeoutMs} ms` });
+    }, entry.timeoutMs);
+    (this.services.cpuPool() as NonNullable<ReturnType<AppServices['cpuPool']>>)
+      .run(entry.name, data, this.address, this.protocol, pending.abort.signal)
+      .then(
+        (outcome) => {
+          if (pending.timedOut || this.#closed) return;
+          this.#finish(pending);
+          if (outcome.ok) this.#reply(id, outcome.value);
+          else this.#replyError(id, { code: outcome.code, message: outcome.message, data: outcome.data });
+        },
+        (error: unknown) => {
+          if (pending.timedOut || this.#closed) return;
+          this.#finish(pending);
+          this.#requestFailed(id, entry.name, error);
+        },
+      );
+  }
+
+  #reply(id: number, value: unknown): void {
+    const message: ReplyMessage = [MessageType.REPLY, id, value];
+    let encoded: Uint8Array | string;
+    try {
+      encoded = this.codec.encode(message);
+    } catch (error) {
+      console.error(`shoal: the result of request ${id} of ${this.address} cannot be encoded:`, error);
+      this.#replyError(id, { code: ErrorCode.HANDLER_ERROR, message: 'the result could not be encoded' });
+      return;
+    }
+    this.handle.send(encoded, this.codec.binary);
+  }
+
+  #replyError(id: number, body: ErrorBody): void {
+    const message: ErrorReplyMessage = [MessageType.ERROR, id, body];
+    let encoded: Uint8Array | string;
+    try {
+      encoded = this.codec.encode(message);
+    } catch (error) {
+      // Only an AppError's `data` can be unencodable: send the error without it.
+      console.error(`shoal: the error data of request ${id} of ${this.address} cannot be encoded:`, error);
+      encoded = this.codec.encode([MessageType.ERROR, id, { code: body.code, message: body.message }]);
+    }
+    this.handle.send(encoded, this.codec.binary);
+  }
+
+  #sendErrorEvent(body: ErrorBody): void {
+    const message: EventMessage = [MessageType.EVENT, ERROR_EVENT, body];
+    this.handle.send(this.codec.encode(message), this.codec.binary);
+  }
+
+  #requestFailed(id: number, method: string, error: unknown): void {
+    if (isAppError(error)) {
+      this.#replyError(id, error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data });
+      return;
+    }
+    console.error(`shoal: method ${JSON.stringify(method)} of ${this.address} failed:`, error);
+    this.#replyError(id, { code: ErrorCode.HANDLER_ERROR, message: INTERNAL_MESSAGE });
+  }
+
+  #eventFailed(name: string, error: unknown): void {
+    if (isAppError(error)) {
+      this.#sendErrorEvent({ code: error.code, message: error.message, data: { event: name, ...(error.data === undefined ? {} : { detail: error.data }) } });
+      return;
+    }
+    console.error(`shoal: event ${JSON.stringify(name)} of ${this.address} failed:`, error);
+    this.#sendErrorEvent({ code: ErrorCode.HANDLER_ERROR, message: INTERNAL_MESSAGE, data: { event: name } });
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The app layer's messages between worker threads, in one place, and the bus
+ * that carries them: one BroadcastChannel every worker listens on (control:
+ * hello, bye, topic interest) and one per worker (directed: snapshots, acks,
+ * publications, sendTo). The primary thread is never on this path.
+ *
+ * Payloads that reach clients travel as msgpack bytes (one exact-size
+ * Uint8Array, copied once per receiving worker by the structured clone), so
+ * the receiving worker writes a publication without encoding it again.
+ */
+import { BroadcastChannel } from 'node:worker_threads';
+
+/** A worker's id on the bus: its threadId, the first part of its connections' addresses. */
+export type WorkerId = number;
+
+/** Control: a worker started (or restarted its services); every other worker answers with a snapshot. */
+export interface HelloMessage {
+  readonly t: 'hello';
+  readonly from: WorkerId;
+}
+
+/** Control: a worker stops; forget its interest. */
+export interface ByeMessage {
+  readonly t: 'bye';
+  readonly from: WorkerId;
+}
+
+/** Control: `from` gained its first (`on`) or lost its last local subscriber of `topic`. */
+export interface InterestMessage {
+  readonly t: 'interest';
+  readonly from: WorkerId;
+  readonly topic: string;
+  readonly on: boolean;
+  /** Per-sender sequence number, echoed in the ack. */
+  readonly seq: number;
+}
+
+/** Directed: the topics the sender has local subscribers for (answer to hello). */
+export interface SnapshotMessage {
+  readonly t: 'snapshot';
+  readonly from: WorkerId;
+  readonly topics: readonly string[];
+}
+
+/** Directed: the sender has applied interest message `seq` of the receiver. */
+export interface AckMessage {
+  readonly t: 'ack';
+  readonly from: WorkerId;
+  readonly seq: number;
+}
+
+/** Directed: a publication as a complete binary frame (header + msgpack of `[4, topic, data]`). */
+export interface PublishMessage {
+  readonly t: 'pub';
+  readonly topic: string;
+  readonly frame: Uint8Array;
+}
+
+/** Directed: an event for one local connection, as msgpack of `[0, event, data]`. */
+export interface SendToMessage {
+  readonly t: 'to';
+  readonly address: string;
+  readonly payload: Uint8Array;
+}
+
+export type BusMessage = HelloMessage | ByeMessage | InterestMessage | SnapshotMessage | AckMessage | PublishMessage | SendToMessage;
+
+/** What the pub/sub and routing layers need from the threads around them (a fake in unit tests). */
+export interface WorkerBus {
+  readonly workerId: WorkerId;
+  /** Send to every other worker. */
+  broadcast(message: BusMessage): void;
+  /** Send to one worker; dropped when no such worker listens. */
+  postTo(workerId: WorkerId, message: BusMessage): void;
+  /** Set the receiver of every message addressed to this worker (broadcast or directed). */
+  listen(receiver: (message: BusMessage) => void): void;
+  /** Release what is kept for sending to a worker that has gone. */
+  forget(workerId: WorkerId): void;
+  /** Stop listening and release the channels. */
+  close(): void;
+}
+
+/**
+ * The worker_threads implementation. Channel names carry the server's
+ * namespace, so two servers in one process never hear each other. Channels
+ * are unref'd: the bus never keeps a worker alive.
+ */
+export class BroadcastChannelBus implements WorkerBus {
+  readonly workerId: WorkerId;
+  #namespace: string;
+  #control: BroadcastChannel;
+  #inbox: BroadcastChannel;
+  /** Channels to other workers, opened on first use and kept (one per worker; a worker's id is never reused in a process). */
+  #outboxes: Map<WorkerId, BroadcastChannel>;
+
+  constructor(namespace: string, workerId: WorkerId) {
+    this.workerId = workerId;
+    this.#namespace = namespace;
+    this.#control = new BroadcastChannel(`${namespace}.control`);
+    this.#control.unref();
+    this.#inbox = new BroadcastChannel(`${namespace}.worker.${workerId}`);
+    this.#inbox.unref();
+    this.#outboxes = new Map();
+  }
+
+  broadcast(message: BusMessage): void {
+    this.#control.postMessage(message);
+  }
+
+  postTo(workerId: WorkerId, message: BusMessage): void {
+    let channel = this.#outboxes.get(workerId);
+    if (channel === undefined) {
+      channel = new BroadcastChannel(`${this.#namespace}.worker.${workerId}`);
+      channel.unref();
+      this.#outboxes.set(workerId, channel);
+    }
+    // Everything to one worker goes through this one channel object: delivery order is send order.
+    channel.postMessage(message);
+  }
+
+  listen(receiver: (message: BusMessage) => void): void {
+    const onMessage = (event: unknown): void => receiver((event as { data: BusMessage }).data);
+    this.#control.onmessage = onMessage;
+    this.#inbox.onmessage = onMessage;
+  }
+
+  /** Forget the channel to a worker that said bye. */
+  forget(workerId: WorkerId): void {
+    this.#outboxes.get(workerId)?.close();
+    this.#outboxes.delete(workerId);
+  }
+
+  close(): void {
+    this.#control.close();
+    this.#inbox.close();
+    for (const channel of this.#outboxes.values()) channel.close();
+    this.#outboxes.clear();
+  }
+}

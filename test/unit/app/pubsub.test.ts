@@ -1,0 +1,298 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PubSub, type Subscriber } from '../../../src/app/pubsub.ts';
+import type { Codec } from '../../../src/codec/envelope.ts';
+import { jsonCodec, msgpackCodec } from '../../../src/codec/index.ts';
+import { decodeMsgpack } from '../../../src/codec/msgpack.ts';
+import { FakeHandle, FakeNetwork, framePayload } from './fakes.ts';
+
+function subscriber(address: string, codec: Codec = msgpackCodec): Subscriber & { handle: FakeHandle } {
+  return { handle: new FakeHandle(address, codec.protocol), codec, topics: new Set() };
+}
+
+/** Publications a subscriber received, decoded. */
+function received(sub: Subscriber & { handle: FakeHandle }): unknown[] {
+  return sub.handle.sent.map((sent) => {
+    expect(sent.kind).toBe('frame');
+    const payload = framePayload(sent.data as Uint8Array);
+    const frame = sent.data as Uint8Array;
+    if ((frame[0] & 0x0f) === 0x1) return JSON.parse(Buffer.from(payload).toString());
+    expect(frame[0]).toBe(0x82);
+    return decodeMsgpack(payload);
+  });
+}
+
+/** A network of started workers with every hello answered. */
+function cluster(...ids: number[]): { network: FakeNetwork; workers: Map<number, PubSub> } {
+  const network = new FakeNetwork();
+  const workers = new Map<number, PubSub>();
+  for (const id of ids) {
+    const bus = network.bus(id);
+    const pubsub = new PubSub(bus, { confirmTimeoutMs: 50 });
+    bus.listen((message) => pubsub.receive(message));
+    workers.set(id, pubsub);
+  }
+  for (const pubsub of workers.values()) pubsub.start();
+  network.deliverAll();
+  return { network, workers };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('local fan-out', () => {
+  it('writes one publication to every local subscriber, with one frame encoded once', () => {
+    const { workers } = cluster(1);
+    const pubsub = workers.get(1) as PubSub;
+    const subs = [subscriber('1.1'), subscriber('1.2'), subscriber('1.3')];
+    for (const sub of subs) void pubsub.subscribe(sub, 'news');
+    expect(pubsub.publish('news', { n: 1 })).toBe(3);
+    for (const sub of subs) expect(received(sub)).toEqual([[4, 'news', { n: 1 }]]);
+    const frames = subs.map((sub) => sub.handle.sent[0].data);
+    expect(frames[1]).toBe(frames[0]);
+    expect(frames[2]).toBe(frames[0]);
+  });
+
+  it('encodes once per codec: JSON subscribers get a text frame of the same envelope', () => {
+    const { workers } = cluster(1);
+    const pubsub = workers.get(1) as PubSub;
+    const binary = subscriber('1.1');
+    const text = subscriber('1.2', jsonCodec);
+    const text2 = subscriber('1.3', jsonCodec);
+    void pubsub.subscribe(binary, 't');
+    void pubsub.subscribe(text, 't');
+    void pubsub.subscribe(text2, 't');
+    pubsub.publish('t', 'hello');
+    expect(received(binary)).toEqual([[4, 't', 'hello']]);
+    expect(received(text)).toEqual([[4, 't', 'hello']]);
+    expect(text.handle.sent[0].data[0]).toBe(0x81);
+    expect(text2.handle.sent[0].data).toBe(text.handle.sent[0].data);
+  });
+
+  it('delivers once to a connection that subscribed twice', () => {
+    const { workers } = cluster(1);
+    const pubsub = workers.get(1) as PubSub;
+    const sub = subscriber('1.1');
+    void pubsub.subscribe(sub, 't');
+    void pubsub.subscribe(sub, 't');
+    pubsub.publish('t', 1);
+    expect(received(sub)).toHaveLength(1);
+    expect(pubsub.subscriberCount('t')).toBe(1);
+  });
+
+  it('stops delivering after unsubscribe and after unsubscribeAll', () => {
+    const { workers } = cluster(1);
+    const pubsub = workers.get(1) as PubSub;
+    const a = subscriber('1.1');
+    const b = subscriber('1.2');
+    void pubsub.subscribe(a, 'x');
+    void pubsub.subscribe(a, 'y');
+    void pubsub.subscribe(b, 'x');
+    expect(pubsub.unsubscribe(b, 'x')).toBe(true);
+    expect(pubsub.unsubscribe(b, 'x')).toBe(false);
+    pubsub.unsubscribeAll(a);
+    expect(a.topics.size).toBe(0);
+    expect(pubsub.publish('x', 1)).toBe(0);
+    expect(pubsub.publish('y', 1)).toBe(0);
+    expect(a.handle.sent).toHaveLength(0);
+    expect(b.handle.sent).toHaveLength(0);
+    expect(pubsub.subscriberCount('x')).toBe(0);
+  });
+
+  it('skips subscribers whose connection is no longer open', () => {
+    const { workers } = cluster(1);
+    const pubsub = workers.get(1) as PubSub;
+    const open = subscriber('1.1');
+    const closing = subscriber('1.2');
+    void pubsub.subscribe(open, 't');
+    void pubsub.subscribe(closing, 't');
+    closing.handle.isOpen = false;
+    expect(pubsub.publish('t', 1)).toBe(1);
+    expect(received(open)).toHaveLength(1);
+  });
+
+  it('throws before writing anything when a codec in use cannot encode the data', () => {
+    const { workers } = cluster(1);
+    const pubsub = workers.get(1) as PubSub;
+    const binary = subscriber('1.1');
+    const text = subscriber('1.2', jsonCodec);
+    void pubsub.subscribe(binary, 't');
+    void pubsub.subscribe(text, 't');
+    expect(() => pubsub.publish('t', 10n)).toThrow(TypeError);
+    expect(binary.handle.sent).toHaveLength(0);
+    expect(text.handle.sent).toHaveLength(0);
+  });
+});
+
+describe('interest across workers', () => {
+  it('announces the first and the last local subscriber of a topic to the other workers', () => {
+    const { network, workers } = cluster(1, 2, 3);
+    const a = subscriber('1.1');
+    const b = subscriber('1.2');
+    void workers.get(1)?.subscribe(a, 'news');
+    void workers.get(1)?.subscribe(b, 'news');
+    network.deliverAll();
+    expect(workers.get(2)?.interestedWorkers('news')).toEqual([1]);
+    expect(workers.get(3)?.interestedWorkers('news')).toEqual([1]);
+    workers.get(1)?.unsubscribe(a, 'news');
+    network.deliverAll();
+    expect(workers.get(2)?.interestedWorkers('news')).toEqual([1]);
+    workers.get(1)?.unsubscribe(b, 'news');
+    network.deliverAll();
+    expect(workers.get(2)?.interestedWorkers('news')).toEqual([]);
+    expect(workers.get(3)?.interestedWorkers('news')).toEqual([]);
+  });
+
+  it('sends a publication only to workers with subscribers, and each of them receives it once', () => {
+    const { network, workers } = cluster(1, 2, 3);
+    const onOne = subscriber('1.1');
+    const onTwo = subscriber('2.1', jsonCodec);
+    void workers.get(1)?.subscribe(onOne, 'news');
+    void workers.get(2)?.subscribe(onTwo, 'news');
+    network.deliverAll();
+    const bus3 = network.buses.get(3);
+    bus3?.sent.splice(0);
+    workers.get(3)?.publish('news', { headline: 'hi' });
+    const posted = bus3?.sent ?? [];
+    expect(posted.map((message) => message.t)).toEqual(['pub', 'pub']);
+    expect(workers.get(3)?.stats.forwarded).toBe(2);
+    network.deliverAll();
+    expect(received(onOne)).toEqual([[4, 'news', { headline: 'hi' }]]);
+    expect(received(onTwo)).toEqual([[4, 'news', { headline: 'hi' }]]);
+  });
+
+  it('posts nothing for a topic nobody subscribed to', () => {
+    const { network, workers } = cluster(1, 2);
+    network.buses.get(1)?.sent.splice(0);
+    expect(workers.get(1)?.publish('empty', 1)).toBe(0);
+    expect(network.buses.get(1)?.sent).toEqual([]);
+  });
+
+  it('keeps the order of one publisher across workers', () => {
+    const { network, workers } = cluster(1, 2);
+    const sub = subscriber('2.1');
+    void workers.get(2)?.subscribe(sub, 'seq');
+    network.deliverAll();
+    for (let i = 0; i < 100; i++) workers.get(1)?.publish('seq', i);
+    network.deliverAll();
+    expect(received(sub).map((message) => (message as unknown[])[2])).toEqual([...Array(100).keys()]);
+  });
+
+  it('forwards the frame as it was built: the receiving worker writes those bytes to msgpack subscribers', () => {
+    const { network, workers } = cluster(1, 2);
+    const local = subscriber('1.1');
+    const remote = subscriber('2.1');
+    void workers.get(1)?.subscribe(local, 't');
+    void workers.get(2)?.subscribe(remote, 't');
+    network.deliverAll();
+    workers.get(1)?.publish('t', 'x'.repeat(300));
+    network.deliverAll();
+    expect(Buffer.from(remote.handle.sent[0].data as Uint8Array).equals(Buffer.from(local.handle.sent[0].data as Uint8Array))).toBe(true);
+  });
+
+  it('drops a forwarded publication when the last local subscriber left meanwhile', () => {
+    const { network, workers } = cluster(1, 2);
+    const sub = subscriber('2.1');
+    void workers.get(2)?.subscribe(sub, 't');
+    network.deliverAll();
+    workers.get(1)?.publish('t', 1);
+    workers.get(2)?.unsubscribe(sub, 't');
+    network.deliverAll();
+    expect(sub.handle.sent).toHaveLength(0);
+    expect(workers.get(2)?.stats.received).toBe(1);
+  });
+
+  it('gives a worker that says hello a snapshot of existing interest', () => {
+    const { network, workers } = cluster(1);
+    void workers.get(1)?.subscribe(subscriber('1.1'), 'a');
+    void workers.get(1)?.subscribe(subscriber('1.2'), 'b');
+    const bus = network.bus(9);
+    const late = new PubSub(bus, { confirmTimeoutMs: 50 });
+    bus.listen((message) => late.receive(message));
+    late.start();
+    network.deliverAll();
+    expect(late.interestedWorkers('a')).toEqual([1]);
+    expect(late.interestedWorkers('b')).toEqual([1]);
+    expect(late.knownWorkers()).toEqual([1]);
+    expect(workers.get(1)?.knownWorkers()).toEqual([9]);
+  });
+
+  it('forgets the interest of a worker that says bye', () => {
+    const { network, workers } = cluster(1, 2);
+    void workers.get(2)?.subscribe(subscriber('2.1'), 't');
+    network.deliverAll();
+    workers.get(2)?.stop();
+    network.deliverAll();
+    expect(workers.get(1)?.interestedWorkers('t')).toEqual([]);
+    expect(workers.get(1)?.knownWorkers()).toEqual([]);
+  });
+});
+
+describe('subscription confirmation (docs/subprotocol.md §7)', () => {
+  it('resolves subscribe() only once every known worker has acknowledged the interest', async () => {
+    const { network, workers } = cluster(1, 2, 3);
+    let confirmed = false;
+    const done = workers.get(1)?.subscribe(subscriber('1.1'), 't').then(() => (confirmed = true));
+    await Promise.resolve();
+    expect(confirmed).toBe(false);
+    network.deliverTo(2);
+    network.deliverTo(3);
+    // The acks are queued for worker 1, not yet read.
+    await Promise.resolve();
+    expect(confirmed).toBe(false);
+    network.deliverTo(1);
+    await done;
+    expect(confirmed).toBe(true);
+  });
+
+  it('a second local subscriber waits for the same confirmation', async () => {
+    const { network, workers } = cluster(1, 2);
+    const first = workers.get(1)?.subscribe(subscriber('1.1'), 't');
+    let secondDone = false;
+    const second = workers.get(1)?.subscribe(subscriber('1.2'), 't').then(() => (secondDone = true));
+    await Promise.resolve();
+    expect(secondDone).toBe(false);
+    network.deliverAll();
+    await Promise.all([first, second]);
+    expect(secondDone).toBe(true);
+  });
+
+  it('delivers every publication made after subscribe() resolved, while one in flight before may be missed', async () => {
+    const { network, workers } = cluster(1, 2);
+    const sub = subscriber('1.1');
+    const confirmed = workers.get(1)?.subscribe(sub, 't') as Promise<void>;
+    // Worker 2 publishes before it has read the interest: that one is not sent to worker 1.
+    workers.get(2)?.publish('t', 'before');
+    network.deliverAll();
+    await confirmed;
+    workers.get(2)?.publish('t', 'after');
+    network.deliverAll();
+    expect(received(sub)).toEqual([[4, 't', 'after']]);
+  });
+
+  it('resolves anyway after confirmTimeoutMs when a worker is silent, and stops waiting for it', async () => {
+    vi.useFakeTimers();
+    const { network, workers } = cluster(1, 2);
+    network.buses.get(2)?.close();
+    let confirmed = false;
+    const done = workers.get(1)?.subscribe(subscriber('1.1'), 'a').then(() => (confirmed = true));
+    network.deliverAll();
+    await Promise.resolve();
+    expect(confirmed).toBe(false);
+    await vi.advanceTimersByTimeAsync(50);
+    await done;
+    expect(confirmed).toBe(true);
+    expect(workers.get(1)?.knownWorkers()).toEqual([]);
+    // The next new topic does not wait for the silent worker.
+    let second = false;
+    const next = workers.get(1)?.subscribe(subscriber('1.2'), 'b').then(() => (second = true));
+    await Promise.resolve();
+    await next;
+    expect(second).toBe(true);
+  });
+
+  it('resolves at once when no other worker is known', async () => {
+    const { workers } = cluster(1);
+    await expect(workers.get(1)?.subscribe(subscriber('1.1'), 't')).resolves.toBeUndefined();
+  });
+});
