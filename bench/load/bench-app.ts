@@ -7,6 +7,8 @@
 import type { App } from '../../src/app/types.ts';
 
 const app: App = {
+  // The rpc scenario allows up to 1024 requests in flight per connection (--inflight); Shoal's default is 64.
+  limits: { maxOutstandingRequests: 1024 },
   onMessage(ctx, data, isBinary) {
     ctx.sendRaw(data, isBinary);
   },
