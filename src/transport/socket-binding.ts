@@ -12,11 +12,12 @@
  */
 import type { Socket } from 'node:net';
 import type { ConnectionActor, ActorTransport } from '../actors/connection-actor.ts';
-import { CloseCode } from '../protocol/constants.ts';
+import { CloseCode, Opcode } from '../protocol/constants.ts';
 import { ConnectionState, ServerConnection, type ConnectionHandler } from '../protocol/connection.ts';
 import type { HandshakeParser } from '../protocol/handshake.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
+import { COALESCE_MAX_BYTES, writeSlab } from './write-slab.ts';
 
 /** Phases of a binding; see the diagram at the top of the file. */
 export const BindingPhase = {
@@ -200,7 +201,16 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   onPong(_data: Buffer): void {}
 
   onWrite(data: Uint8Array): void {
-    this.stats.bytesOut += data.length;
+    const length = data.length;
+    this.stats.bytesOut += length;
+    if (writeSlab.owner === this) {
+      if (length <= COALESCE_MAX_BYTES) {
+        writeSlab.append(data);
+        return;
+      }
+      // Keep the order: what was coalesced so far goes first.
+      writeSlab.flush();
+    }
     this.#write(data);
   }
 
@@ -214,7 +224,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     this.#notifyActor(code, reason);
     // RFC 6455 §7.1.1: after the closing handshake "the server SHOULD close
     // the underlying TCP connection first"; end() sends FIN once the close
-    // frame has been flushed.
+    // frame (possibly still in the slab) has been flushed.
+    if (writeSlab.owner === this) writeSlab.flush();
     this.socket.end();
   }
 
@@ -225,7 +236,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
       this.#slowConsumer();
       return;
     }
-    (this.connection as ServerConnection).send(data, isBinary);
+    const connection = this.connection as ServerConnection;
+    // Hot path (a reply to a read): small binary payloads are framed straight
+    // into the write slab, skipping one allocation per message.
+    if (writeSlab.owner === this && typeof data !== 'string' && data.length < 126 && connection.state === ConnectionState.OPEN) {
+      this.stats.bytesOut += data.length + 2;
+      writeSlab.appendSmallFrame(isBinary ? Opcode.BINARY : Opcode.TEXT, data);
+      return;
+    }
+    connection.send(data, isBinary);
   }
 
   sendFrame(frame: Uint8Array): void {
@@ -306,9 +325,11 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     const socket = this.socket;
     socket.cork();
     this.#inRead = true;
+    writeSlab.begin(this);
     try {
       (this.connection as ServerConnection).receiveData(chunk);
     } finally {
+      writeSlab.end();
       this.#inRead = false;
       socket.uncork();
     }
