@@ -1,14 +1,28 @@
 /**
- * Picks the session for a new connection from its negotiated subprotocol.
- * Today every connection gets the raw session; the Shoal subprotocols
- * (msgpack, JSON) add their branch here.
+ * Picks the session for a new connection from its negotiated subprotocol:
+ * the Shoal subprotocols (msgpack, JSON) get a ProtocolSession, everything
+ * else the raw session.
  */
+import { isMainThread } from 'node:worker_threads';
+import { findCodec, SHOAL_PROTOCOLS } from '../codec/index.ts';
+import { ProtocolSession } from './protocol-session.ts';
 import { RawSession } from './raw-session.ts';
+import { startWorkerServices, workerServices } from './services.ts';
 import type { App, ConnectionHandle, Session } from './types.ts';
 
-/** The subprotocol names the server may select for this app, in preference order. */
+// A server worker joins the app layer's bus as it starts, so the other
+// workers know its topic interest before its first connection (pubsub.ts).
+if (!isMainThread) startWorkerServices();
+
+/** True when the app speaks the Shoal subprotocols: it has events or methods (`methods: {}` for pub/sub only). */
+export function speaksShoal(app: App): boolean {
+  return app.events !== undefined || app.methods !== undefined;
+}
+
+/** The subprotocol names the server may select for this app: the Shoal ones (when it speaks them), then its own. */
 export function supportedProtocols(app: App): string[] {
-  return app.protocols === undefined ? [] : [...app.protocols];
+  const own = app.protocols === undefined ? [] : [...app.protocols];
+  return speaksShoal(app) ? [...SHOAL_PROTOCOLS, ...own] : own;
 }
 
 /**
@@ -23,5 +37,7 @@ export function requiresSubprotocol(app: App): boolean {
 
 /** The session that will run this connection's handlers. */
 export function createSession(app: App, handle: ConnectionHandle): Session {
+  const codec = speaksShoal(app) ? findCodec(handle.protocol) : undefined;
+  if (codec !== undefined) return new ProtocolSession(app, handle, codec, workerServices());
   return new RawSession(app, handle);
 }
