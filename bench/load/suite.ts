@@ -135,7 +135,10 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
   const plans = planTargets(options.mode, options.workers, options.peers);
   try {
     for (const plan of plans) {
-      if (io.signal.aborted) break;
+      if (io.signal.aborted) {
+        targets.push({ id: plan.id, name: plan.name, kind: plan.kind, workers: plan.workers, status: 'skipped', reason: 'the run was interrupted', description: null, url: null });
+        continue;
+      }
       const report: TargetReport = { id: plan.id, name: plan.name, kind: plan.kind, workers: plan.workers, status: 'ok', reason: null, description: null, url: null };
       targets.push(report);
       io.progress.note(`starting ${plan.name}`);
@@ -203,7 +206,10 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
 
 async function runScenario(plan: TargetPlan, target: RunningTarget, spec: ScenarioSpec, options: BenchOptions, io: SuiteIo): Promise<ScenarioResult[]> {
   const labels = resultLabels(spec);
-  if (!target.isAlive()) return labels.map((label) => emptyResult(plan, spec, label, 'failed', 'the server is no longer running'));
+  if (!target.isAlive()) {
+    const reason = `the server is no longer running; its last output: ${target.output().split('\n').slice(-5).join(' | ')}`;
+    return labels.map((label) => emptyResult(plan, spec, label, 'failed', reason));
+  }
   if (spec.name === 'http') {
     const rejected = await runSocketScenario(plan, target, spec, labels[0], 'reject', options, io);
     if (io.signal.aborted) return [rejected];

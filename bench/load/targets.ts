@@ -39,6 +39,8 @@ export interface RunningTarget {
   healthUrl: string | null;
   /** False once a spawned server has exited. */
   isAlive(): boolean;
+  /** The last lines the server printed (empty for external servers), for failure reasons. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -95,6 +97,7 @@ function running(server: ServerProcess, endpoint: LoopbackTarget, description: s
     description,
     healthUrl,
     isAlive: () => server.isRunning,
+    output: () => server.output(),
     stop: () => server.stop(),
   };
 }
@@ -219,6 +222,7 @@ async function externalTarget(endpoint: LoopbackTarget, pid: number | null): Pro
     description: pid === null ? 'external server (no --server-pid: CPU and memory unknown)' : `external server, pid ${pid}`,
     healthUrl: null,
     isAlive: () => true,
+    output: () => '',
     stop: () => Promise.resolve(),
   };
 }
