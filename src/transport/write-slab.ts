@@ -74,8 +74,9 @@ export class WriteSlab {
    */
   appendSmallFrame(opcode: number, payload: Uint8Array): void {
     const length = payload.length;
-    const buffer = this.#buffer;
     const at = this.#reserve(length + 2);
+    // After #reserve: it may have replaced the slab.
+    const buffer = this.#buffer;
     buffer[at] = 0x80 | opcode;
     buffer[at + 1] = length;
     buffer.set(payload, at + 2);

@@ -70,6 +70,28 @@ describe('echo with the ws client', () => {
     ws.close();
   });
 
+  it('echoes 20,000 pipelined small binary messages intact and in order (several write slabs)', async () => {
+    const ws = await openWs();
+    const count = 20_000;
+    let next = 0;
+    let bad = -1;
+    const done = new Promise<void>((resolve) =>
+      ws.on('message', (data: Buffer) => {
+        if (bad === -1 && (data.length !== 8 || data.readUInt32BE(0) !== next || data.readUInt32BE(4) !== ~next >>> 0)) bad = next;
+        if (++next === count) resolve();
+      }),
+    );
+    for (let i = 0; i < count; i++) {
+      const payload = Buffer.alloc(8);
+      payload.writeUInt32BE(i, 0);
+      payload.writeUInt32BE(~i >>> 0, 4);
+      ws.send(payload);
+    }
+    await done;
+    expect(bad).toBe(-1);
+    ws.close();
+  });
+
   it('closes with 1009 when a message is over the limit', async () => {
     const ws = await openWs();
     const closing = closed(ws);

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { Opcode } from '../../../src/protocol/constants.ts';
+import { FrameDecoder } from '../../../src/protocol/frame-decoder.ts';
+import { encodeFrame } from '../../../src/protocol/frame-encoder.ts';
+import { COALESCE_MAX_BYTES, SLAB_BYTES, WriteSlab } from '../../../src/transport/write-slab.ts';
+
+/** A socket stub that keeps a copy of every write, as the kernel would see it later. */
+function recorder() {
+  const writes: Buffer[] = [];
+  return { writes, owner: { socket: { write: (data: Uint8Array) => writes.push(Buffer.from(data)) > 0 } } };
+}
+
+/** Decodes server frames back into [opcode, payload] pairs. */
+function decode(bytes: Buffer): [number, string][] {
+  const out: [number, string][] = [];
+  const decoder = new FrameDecoder(
+    {
+      onMessage: (data, isBinary) => out.push([isBinary ? Opcode.BINARY : Opcode.TEXT, data.toString('hex')]),
+      onControl: () => {},
+      onError: (error) => {
+        throw error;
+      },
+    },
+    { maxMessageBytes: 1 << 20, requireMask: false },
+  );
+  decoder.push(bytes);
+  return out;
+}
+
+describe('WriteSlab', () => {
+  it('writes everything appended during one read as a single buffer', () => {
+    const slab = new WriteSlab();
+    const { writes, owner } = recorder();
+    slab.begin(owner);
+    slab.appendSmallFrame(Opcode.BINARY, Buffer.from([1, 2, 3]));
+    slab.append(encodeFrame(Opcode.TEXT, Buffer.from('hi')));
+    expect(writes).toHaveLength(0);
+    slab.end();
+    expect(writes).toHaveLength(1);
+    expect(decode(writes[0])).toEqual([
+      [Opcode.BINARY, '010203'],
+      [Opcode.TEXT, Buffer.from('hi').toString('hex')],
+    ]);
+  });
+
+  it('produces byte-identical frames to the encoder for every small payload length (0-125)', () => {
+    const slab = new WriteSlab();
+    const { writes, owner } = recorder();
+    for (let length = 0; length < 126; length++) {
+      const payload = Buffer.alloc(length, length);
+      slab.begin(owner);
+      slab.appendSmallFrame(Opcode.TEXT, payload);
+      slab.end();
+      expect(writes.at(-1)?.equals(encodeFrame(Opcode.TEXT, payload))).toBe(true);
+    }
+  });
+
+  it('keeps every frame intact across many slabs (regression: a frame written into the replaced slab)', () => {
+    const slab = new WriteSlab();
+    const { writes, owner } = recorder();
+    const expected: [number, string][] = [];
+    let n = 0;
+    for (let read = 0; read < 200; read++) {
+      slab.begin(owner);
+      for (let i = 0; i < 50; i++, n++) {
+        const payload = Buffer.alloc((n * 7) % 126, n & 0xff);
+        if (n % 3 === 0) slab.append(encodeFrame(Opcode.BINARY, payload));
+        else slab.appendSmallFrame(Opcode.BINARY, payload);
+        expected.push([Opcode.BINARY, payload.toString('hex')]);
+      }
+      slab.end();
+    }
+    const total = writes.reduce((sum, write) => sum + write.length, 0);
+    expect(total).toBeGreaterThan(3 * SLAB_BYTES);
+    expect(decode(Buffer.concat(writes))).toEqual(expected);
+  });
+
+  it('never rewrites bytes already handed to a socket', () => {
+    const slab = new WriteSlab();
+    const views: Uint8Array[] = [];
+    const copies: Buffer[] = [];
+    const owner = { socket: { write: (data: Uint8Array) => views.push(data) > 0 && copies.push(Buffer.from(data)) > 0 } };
+    for (let read = 0; read < 100; read++) {
+      slab.begin(owner);
+      slab.append(Buffer.alloc(COALESCE_MAX_BYTES, read));
+      slab.end();
+    }
+    for (let i = 0; i < views.length; i++) expect(Buffer.from(views[i]).equals(copies[i])).toBe(true);
+  });
+});
