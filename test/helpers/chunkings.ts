@@ -17,8 +17,8 @@ export interface ChunkingOptions {
   /** Seed of the random splits (default 1), so failures reproduce. */
   seed?: number;
   /**
-   * At most this many two-piece splits (default 128): above it the split
-   * points are the first and last 32 positions plus evenly spaced ones.
+   * At most about this many two-piece splits (default 128): above it the
+   * split points are the first and last max/4 positions plus evenly spaced ones.
    */
   maxTwoPieceSplits?: number;
   /** Leave out the 1-byte pieces chunking for inputs longer than this (default 1 MiB). */
@@ -53,13 +53,17 @@ export function splitAt(bytes: Uint8Array, positions: readonly number[]): Buffer
 function twoPieceSplitPoints(length: number, max: number): number[] {
   const all = length - 1;
   if (all <= max) return Array.from({ length: all }, (_, i) => i + 1);
+  if (max <= 0) return [];
+  // The edges matter most (headers at the front, the end of the last frame at
+  // the back): a quarter of the budget at each end, the rest evenly spaced.
+  const edge = Math.floor(max / 4);
   const points = new Set<number>();
-  for (let i = 1; i <= 32; i++) {
+  for (let i = 1; i <= edge; i++) {
     points.add(i);
     points.add(length - i);
   }
-  const step = all / (max - 64);
-  for (let p = 1; p < length; p += step) points.add(Math.floor(p));
+  const spaced = max - 2 * edge;
+  for (let n = 1; n <= spaced; n++) points.add(Math.floor((n * length) / (spaced + 1)));
   return [...points].filter((p) => p > 0 && p < length).sort((a, b) => a - b);
 }
 
