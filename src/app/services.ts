@@ -5,7 +5,7 @@
  * (or by `startWorkerServices()` at worker start-up).
  */
 import { availableParallelism } from 'node:os';
-import { isMainThread, threadId, workerData } from 'node:worker_threads';
+import { BroadcastChannel, isMainThread, threadId, workerData } from 'node:worker_threads';
 import { CpuPool } from './cpu-pool.ts';
 import { PubSub, type PubSubOptions, DEFAULT_PUBSUB_OPTIONS } from './pubsub.ts';
 import { Router } from './routing.ts';
@@ -58,16 +58,36 @@ interface WorkerDataShape {
 
 let current: AppServices | null = null;
 
+function serverData(): WorkerDataShape {
+  return (isMainThread ? undefined : (workerData as WorkerDataShape | undefined)) ?? {};
+}
+
 /**
- * The services of this thread. In a server worker the bus namespace comes
- * from the server's control channel name (unique per server), so two servers
- * in one process never mix; elsewhere (tests, embedding) a per-process name.
+ * The namespace of this server's channels. In a server worker it comes from
+ * the server's control channel name (unique per server), so two servers in
+ * one process never mix; elsewhere (tests, embedding) a per-process name.
  */
+function serverNamespace(): string {
+  const data = serverData();
+  return data.controlChannel !== undefined ? `${data.controlChannel}.app` : `shoal.app.${process.pid}`;
+}
+
+/**
+ * A BroadcastChannel shared by the workers of this server only, for apps
+ * that keep their own state in step across workers (e.g. the chat example's
+ * room history). The channel is unref'd; close it when done.
+ */
+export function serverChannel(name: string): BroadcastChannel {
+  const channel = new BroadcastChannel(`${serverNamespace()}.user.${name}`);
+  channel.unref();
+  return channel;
+}
+
+/** The services of this thread, created on first use. */
 export function workerServices(): AppServices {
   if (current !== null) return current;
-  const data = (isMainThread ? undefined : (workerData as WorkerDataShape | undefined)) ?? {};
-  const namespace = data.controlChannel !== undefined ? `${data.controlChannel}.app` : `shoal.app.${process.pid}`;
-  const appSpec = data.app;
+  const namespace = serverNamespace();
+  const appSpec = serverData().app;
   current = createAppServices(new BroadcastChannelBus(namespace, threadId), {
     ...DEFAULT_PUBSUB_OPTIONS,
     createCpuPool: () =>
