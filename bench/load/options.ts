@@ -103,7 +103,7 @@ scenarios
   --idle-connections C     idle: connections held (default 2000, at most ${DEFAULT_MAX_IDLE_CONNECTIONS})
   --http-connections N     http: autocannon connections (default 32)
 generator
-  --threads T              generator threads (default 1)
+  --threads T              generator threads (default: one per 4 cores, 1..4)
   --max-messages N         cap per scenario run (default 50000000)
   --timeout-ms MS          an answer later than this is a timeout error (default 5000)
   --pin                    pin server and generator to separate cores with taskset
@@ -124,6 +124,11 @@ interface Defaults {
   concurrency: number;
   idleConnections: number;
   httpConnections: number;
+}
+
+/** Generator threads by default: one per four cores, 1 to 4 (the server gets the rest). */
+export function defaultGeneratorThreads(cpus: number): number {
+  return Math.max(1, Math.min(4, Math.floor(cpus / 4)));
 }
 
 /** Worker counts 1, 2, 4, ... up to `cpus` (and `cpus` itself when it is not a power of two). */
@@ -247,7 +252,7 @@ export function parseBenchArgs(argv: readonly string[], cpus: number): BenchOpti
     scenarios: [],
     warmupMs: 1000,
     durationMs: 3000,
-    threads: 1,
+    threads: defaultGeneratorThreads(cpus),
     maxMessages: 50_000_000,
     timeoutMs: 5000,
     pin: false,

@@ -64,6 +64,9 @@ describe('parseBenchArgs', () => {
     expect(options.scenarios.map((s) => s.name)).toEqual(DEFAULT_SUITE.map((text) => text.split(':')[0]));
     expect([options.warmupMs, options.durationMs, options.threads]).toEqual([1000, 3000, 1]);
   });
+  it('uses one generator thread per four cores, 1 to 4', () => {
+    expect([1, 2, 4, 8, 16, 64].map((cpus) => parseBenchArgs([], cpus).threads)).toEqual([1, 1, 1, 2, 4, 4]);
+  });
   it('sweeps up to the core count', () => {
     expect(defaultWorkerSweep(1)).toEqual([1]);
     expect(defaultWorkerSweep(2)).toEqual([1, 2]);
