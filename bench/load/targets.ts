@@ -116,7 +116,7 @@ function findAdminFlag(): string | null {
 
 async function startShoal(workers: number, context: StartContext): Promise<RunningTarget> {
   const port = await findFreePort();
-  const args = ['serve', '--port', String(port), '--workers', String(workers), '--app', path.join(REPO_ROOT, 'bench/load/bench-app.ts')];
+  const args = ['serve', '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--app', path.join(REPO_ROOT, 'bench/load/bench-app.ts')];
   const adminFlag = findAdminFlag();
   let healthUrl: string | null = null;
   if (adminFlag !== null) {
