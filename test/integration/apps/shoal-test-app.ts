@@ -41,7 +41,8 @@ export default defineApp<TestSchema>({
   limits: { maxOutstandingRequests: 4, maxSubscriptions: 8 },
   onOpen(ctx) {
     ctx.state.count = 0;
-    ctx.send('welcome', { address: ctx.address });
+    // Raw connections (no subprotocol) have no events.
+    if (ctx.protocol !== null) ctx.send('welcome', { address: ctx.address });
   },
   onMessage(ctx, data, isBinary) {
     ctx.sendRaw(data, isBinary);
