@@ -463,7 +463,7 @@ export class ShoalClient<S extends AppSchema = AnySchema> {
       pending.reject(new ShoalError(ClientErrorCode.CONNECTION_LOST, `connection lost (${code}) before the reply to ${JSON.stringify(pending.method)}`));
     }
     if (!this.#everOpened) {
-      this.#finish(new ShoalError(ClientErrorCode.CONNECT_FAILED, `cannot connect to ${this.url} (close code ${code}${reason ? `: ${reason}` : ''})`), 1000, '');
+      this.#diagnose(code, reason);
       return;
     }
     const backoff = this.#backoff;
@@ -479,6 +479,45 @@ export class ShoalClient<S extends AppSchema = AnySchema> {
       this.#reconnectTimer = null;
       if (this.#state === 'reconnecting') this.#open();
     }, delayMs);
+  }
+
+  /**
+   * The first connection failed. Browsers and Node fail the handshake when
+   * the server selects none of the offered subprotocols (WHATWG WebSockets),
+   * which looks like any network failure; so try once more without
+   * subprotocols: if that opens, the server is there but does not speak
+   * Shoal (NO_SUBPROTOCOL), else it is unreachable (CONNECT_FAILED).
+   */
+  #diagnose(code: number, reason: string): void {
+    const failed = new ShoalError(ClientErrorCode.CONNECT_FAILED, `cannot connect to ${this.url} (close code ${code}${reason ? `: ${reason}` : ''})`);
+    let probe: WebSocketLike;
+    try {
+      probe = new this.#WebSocket(this.url);
+    } catch {
+      this.#finish(failed, 1000, '');
+      return;
+    }
+    this.#ws = probe;
+    const settle = (error: ShoalError): void => {
+      if (this.#ws !== probe) return;
+      this.#ws = null;
+      if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
+      this.#connectTimer = null;
+      probe.onopen = probe.onmessage = probe.onerror = probe.onclose = null;
+      closeSocket(probe, 1000, '');
+      this.#finish(error, 1000, '');
+    };
+    this.#connectTimer = setTimeout(() => settle(failed), this.#connectTimeoutMs);
+    probe.onopen = () =>
+      settle(
+        new ShoalError(
+          ClientErrorCode.NO_SUBPROTOCOL,
+          `${this.url} accepts WebSocket connections but selected none of ${this.#protocols.join(', ')}: it does not speak the Shoal protocol`,
+        ),
+      );
+    probe.onmessage = null;
+    probe.onerror = () => {};
+    probe.onclose = () => settle(failed);
   }
 
   /** Terminal: close the socket, fail everything pending, tell the listeners. */
