@@ -32,6 +32,7 @@
  * 2^windowBits - 262 (MAX_DIST in deflate.h), that is 250 bytes at 9, under
  * the agreed 256 (checked by a property test). Inflaters accept windowBits 8.
  */
+import { constants as buffer } from 'node:buffer';
 import { deflateRawSync, inflateRawSync, constants as zlib } from 'node:zlib';
 import { ProtocolError } from './errors.ts';
 import type { DeflateAgreement, PerMessageDeflateOptions } from './permessage-deflate-negotiation.ts';
@@ -211,7 +212,7 @@ export class PerMessageDeflate {
         // RFC 6455 §10.4: "implementations SHOULD impose a limit on frame
         // sizes and the total message size after reassembly"; the limit
         // applies to the decompressed size and is enforced while inflating.
-        maxOutputLength: Math.max(1, maxBytes),
+        maxOutputLength: Math.min(Math.max(1, maxBytes), buffer.MAX_LENGTH),
         // §7.2.2: without client_no_context_takeover the peer's compressor
         // may refer back into earlier messages: inflate with that window.
         dictionary: window?.dictionary(),
@@ -223,7 +224,7 @@ export class PerMessageDeflate {
       if (isZlibError(error)) throw new ProtocolError('WS_ERR_DECOMPRESSION', `invalid compressed data (${error.code})`);
       throw error;
     }
-    // maxOutputLength cannot express a limit of 0.
+    // maxOutputLength must lie in 1..buffer.constants.MAX_LENGTH; this covers a limit of 0.
     if (output.length > maxBytes) throw new ProtocolError('WS_ERR_MESSAGE_TOO_BIG', 'decompressed message too big');
     window?.append(output);
     return output;

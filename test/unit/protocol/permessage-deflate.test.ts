@@ -227,6 +227,10 @@ describe('decompress: limits and bad data', () => {
     expect(error.closeCode).toBe(1009);
   });
 
+  it('accepts an unbounded limit (Infinity) without a zlib range error', () => {
+    expect(pair().client.decompress(hex('f2 48 cd c9 c9 07 00'), Number.POSITIVE_INFINITY).toString()).toBe('Hello');
+  });
+
   it('handles a limit of 0: an empty message passes, one byte fails with 1009', () => {
     const { client } = pair();
     expect(client.decompress(hex('00'), 0)).toHaveLength(0);
