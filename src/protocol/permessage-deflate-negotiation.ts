@@ -84,11 +84,9 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
  * out-of-range value (a configuration error, found at startup).
  */
 export function resolvePerMessageDeflateOptions(options: Partial<PerMessageDeflateOptions> = {}): PerMessageDeflateOptions {
-  const resolved: PerMessageDeflateOptions = { ...DEFAULT_PER_MESSAGE_DEFLATE_OPTIONS };
-  for (const key of Object.keys(options) as (keyof PerMessageDeflateOptions)[]) {
-    const value = options[key];
-    if (value !== undefined) (resolved as unknown as Record<string, unknown>)[key] = value;
-  }
+  // Keys given as undefined keep their defaults.
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const resolved: PerMessageDeflateOptions = { ...DEFAULT_PER_MESSAGE_DEFLATE_OPTIONS, ...given };
   checkInteger('serverMaxWindowBits', resolved.serverMaxWindowBits, MIN_WINDOW_BITS, MAX_WINDOW_BITS);
   checkInteger('clientMaxWindowBits', resolved.clientMaxWindowBits, MIN_WINDOW_BITS, MAX_WINDOW_BITS);
   checkInteger('thresholdBytes', resolved.thresholdBytes, 0, Number.MAX_SAFE_INTEGER);
