@@ -47,7 +47,8 @@ interface Result {
  * least disturbed by other processes on a shared machine) and mean size.
  */
 function timeSync(step: (i: number) => number): Result {
-  for (let i = 0; i < DISTINCT; i++) step(i);
+  gc?.();
+  for (let i = 0; i < 4 * DISTINCT; i++) step(i);
   let best = Infinity;
   let bytes = 0;
   let i = 0;
@@ -66,7 +67,8 @@ function timeSync(step: (i: number) => number): Result {
 }
 
 async function timeAsync(step: (i: number) => Promise<number>): Promise<Result> {
-  for (let i = 0; i < DISTINCT; i++) await step(i);
+  gc?.();
+  for (let i = 0; i < 4 * DISTINCT; i++) await step(i);
   let best = Infinity;
   let bytes = 0;
   let i = 0;

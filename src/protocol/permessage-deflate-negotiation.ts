@@ -58,8 +58,8 @@ export interface PerMessageDeflateOptions {
  * - windows of 15 bits: they only cost memory while one message is being
  *   processed when there is no context takeover.
  * - level 1: on chat-like JSON its output is 13-16% larger than level 6's,
- *   and it is up to 5x faster on large messages (128 KiB: ~270 us against
- *   ~1350 us; bench/micro/deflate.ts, docs/permessage-deflate.md).
+ *   and it is up to 4-5x faster on large messages (128 KiB: ~230 us against
+ *   ~1050 us; bench/micro/deflate.ts, docs/permessage-deflate.md).
  * - threshold 1024 bytes, like ws: below it, headers and CPU outweigh the saving.
  */
 export const DEFAULT_PER_MESSAGE_DEFLATE_OPTIONS: Readonly<PerMessageDeflateOptions> = Object.freeze({
