@@ -28,8 +28,14 @@ export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 /** How a connection failed; each kind is one error counter in the results. */
 export type FailureKind = 'handshake' | 'unexpectedClose' | 'protocol' | 'timeout';
 
-/** Largest message the generator accepts from a server (the largest bench payload is far below). */
-export const CLIENT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest message the generator accepts from a server running a scenario with
+ * `payloadBytes` payloads: twice the payload, at least 1 MiB. A bigger one is a
+ * protocol error, so a misbehaving server cannot make the client buffer without bound.
+ */
+export function clientMaxMessageBytes(payloadBytes: number): number {
+  return Math.max(1024 * 1024, payloadBytes * 2);
+}
 
 /** Callbacks of the scenario that owns a connection. */
 export interface ConnectionOwner {
@@ -84,8 +90,9 @@ export class BenchConnection {
   /**
    * @param ringSize how many requests may be in flight at once (a power of two >= the scenario's P).
    * @param mask the masking key used for this connection's control frames (data frames come pre-masked).
+   * @param maxMessageBytes larger server messages fail the connection (see clientMaxMessageBytes).
    */
-  constructor(index: number, owner: ConnectionOwner, target: ConnectTarget, ringSize: number, mask: Uint8Array) {
+  constructor(index: number, owner: ConnectionOwner, target: ConnectTarget, ringSize: number, mask: Uint8Array, maxMessageBytes: number) {
     this.index = index;
     this.owner = owner;
     this.mask = mask;
@@ -115,7 +122,7 @@ export class BenchConnection {
         onControl: (opcode: number, payload: Buffer) => this.handleControl(opcode, payload),
         onError: (error: Error) => this.fail('protocol', error.message),
       },
-      { maxMessageBytes: CLIENT_MAX_MESSAGE_BYTES, requireMask: false },
+      { maxMessageBytes, requireMask: false },
     );
   }
 

@@ -11,8 +11,9 @@ import net from 'node:net';
 export const READY_TIMEOUT_MS = 20_000;
 /** How long a server may take to exit after SIGTERM before it is killed. */
 export const STOP_TIMEOUT_MS = 5_000;
-/** Output lines kept for error messages. */
+/** Output lines kept for error messages, and the longest line kept. */
 const TAIL_LINES = 20;
+const MAX_LINE_CHARS = 4096;
 
 const running = new Set<ServerProcess>();
 
@@ -100,7 +101,7 @@ export class ServerProcess {
         else resolve();
       };
       const onLine = (line: string): void => {
-        this.tail.push(line);
+        this.tail.push(line.slice(0, MAX_LINE_CHARS));
         if (this.tail.length > TAIL_LINES) this.tail.shift();
         if (done) return;
         const match = pattern.exec(line);
@@ -115,7 +116,8 @@ export class ServerProcess {
         stream.setEncoding('utf8');
         stream.on('data', (text: string) => {
           const lines = (partial + text).split('\n');
-          partial = lines.pop()!;
+          // A server that prints without newlines must not grow this buffer without bound.
+          partial = lines.pop()!.slice(-MAX_LINE_CHARS);
           for (const line of lines) onLine(line);
         });
       }

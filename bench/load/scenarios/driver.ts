@@ -2,7 +2,7 @@
  * What every socket scenario does on a generator thread, and the shared part:
  * opening connections with a concurrency limit, timeouts, and a bounded close.
  */
-import { BenchConnection, ConnState } from '../bench-connection.ts';
+import { BenchConnection, ConnState, clientMaxMessageBytes } from '../bench-connection.ts';
 import type { ConnectionOwner } from '../bench-connection.ts';
 import type { LoadRecorder } from '../load-recorder.ts';
 import type { ThreadSetup } from '../messages.ts';
@@ -139,7 +139,14 @@ export abstract class BaseDriver implements ConnectionOwner, ScenarioDriver {
 
   /** Create, register and connect one connection. */
   protected addConnection(protocols: readonly string[], ringSize: number, role: number): BenchConnection {
-    const conn = new BenchConnection(this.nextIndex++, this, { ...this.setupInfo.target, protocols }, ringSize, this.mask);
+    const conn = new BenchConnection(
+      this.nextIndex++,
+      this,
+      { ...this.setupInfo.target, protocols },
+      ringSize,
+      this.mask,
+      clientMaxMessageBytes(this.setupInfo.payloadBytes),
+    );
     conn.role = role;
     this.conns.add(conn);
     conn.connect();
