@@ -7,6 +7,8 @@
  * complete frame, and that same frame is written to every local subscriber
  * with `ConnectionHandle.sendFrame`; the handle's send path applies the
  * slow-consumer policy, so one slow subscriber never holds up the others.
+ * (Measured in-process, 1000 subscribers, a 90-byte message: ~25-50 M
+ * deliveries/s framed once against ~1.2-2.9 M encoding per subscriber.)
  *
  * Remote side: topic -> workers that have at least one subscriber. A worker
  * announces on the control channel when it gains its first or loses its last
