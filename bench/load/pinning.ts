@@ -5,6 +5,7 @@
  * created later inherit the mask).
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** Where things run; `serverPrefix` goes in front of every server command. */
 export interface PinningPlan {
@@ -22,16 +23,16 @@ function unpinned(description: string): PinningPlan {
 }
 
 /**
- * Split `cpus` cores: the generator gets the last ones (one per generator
- * thread, at most half of the cores), the server the rest.
+ * Split the CPUs this process may use (`cpus`, their ids): the generator gets
+ * the last ones (one per generator thread, at most half), the server the rest.
  */
-export function planPinning(requested: boolean, cpus: number, generatorThreads: number, hasTaskset: boolean): PinningPlan {
+export function planPinning(requested: boolean, cpus: readonly number[], generatorThreads: number, hasTaskset: boolean): PinningPlan {
   if (!requested) return unpinned('not pinned (server and generator share all cores; use --pin to separate them)');
   if (!hasTaskset) return unpinned('not pinned: --pin needs taskset (util-linux), which is not installed');
-  if (cpus < 2) return unpinned(`not pinned: --pin needs at least 2 cores, this machine has ${cpus}`);
-  const generatorCount = Math.max(1, Math.min(generatorThreads, Math.floor(cpus / 2)));
-  const serverCpus = Array.from({ length: cpus - generatorCount }, (_, i) => i);
-  const generatorCpus = Array.from({ length: generatorCount }, (_, i) => cpus - generatorCount + i);
+  if (cpus.length < 2) return unpinned(`not pinned: --pin needs at least 2 cores, this process may use ${cpus.length}`);
+  const generatorCount = Math.max(1, Math.min(generatorThreads, Math.floor(cpus.length / 2)));
+  const serverCpus = cpus.slice(0, cpus.length - generatorCount);
+  const generatorCpus = cpus.slice(cpus.length - generatorCount);
   return {
     enabled: true,
     serverCpus,
@@ -39,6 +40,31 @@ export function planPinning(requested: boolean, cpus: number, generatorThreads: 
     serverPrefix: ['taskset', '-c', serverCpus.join(',')],
     description: `pinned with taskset: server on CPU ${serverCpus.join(',')}, generator on CPU ${generatorCpus.join(',')}`,
   };
+}
+
+/** Parse a kernel CPU list such as "0-3,8,10-11" into ids. */
+export function parseCpuList(text: string): number[] {
+  const ids: number[] = [];
+  for (const part of text.trim().split(',')) {
+    const match = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (match === null) continue;
+    const first = Number(match[1]);
+    const last = match[2] === undefined ? first : Number(match[2]);
+    for (let id = first; id <= last; id++) ids.push(id);
+  }
+  return ids;
+}
+
+/** The CPUs this process may run on (Cpus_allowed_list of /proc/self/status), or 0..n-1 when unreadable. */
+export function allowedCpus(fallbackCount: number): number[] {
+  try {
+    const match = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync('/proc/self/status', 'latin1'));
+    const ids = match === null ? [] : parseCpuList(match[1]);
+    if (ids.length > 0) return ids;
+  } catch {
+    // Not Linux: fall through.
+  }
+  return Array.from({ length: fallbackCount }, (_, i) => i);
 }
 
 /** True when the taskset command can run. */

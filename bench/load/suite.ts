@@ -10,7 +10,7 @@ import { runLoad } from './generator.ts';
 import type { LoadRunOutcome, LoadRunSpec } from './generator.ts';
 import type { ErrorCounts, SocketScenarioKind } from './messages.ts';
 import type { BenchOptions, ScenarioSpec } from './options.ts';
-import { hasTaskset, pinThisProcess, planPinning } from './pinning.ts';
+import { allowedCpus, hasTaskset, pinThisProcess, planPinning } from './pinning.ts';
 import { ProcessSampler, readOpenFileLimit, readRssBytes } from './proc-stats.ts';
 import type { Progress } from './progress.ts';
 import { RESULT_FORMAT, computeRatios } from './results.ts';
@@ -115,7 +115,8 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
   const startedAt = new Date();
   const warnings: string[] = [];
   const cpus = os.availableParallelism();
-  const pinning = planPinning(options.pin, cpus, options.threads, options.pin && hasTaskset());
+  const cpuIds = allowedCpus(cpus);
+  const pinning = planPinning(options.pin, cpuIds, options.threads, options.pin && hasTaskset());
   if (pinning.enabled) {
     const error = pinThisProcess(pinning.generatorCpus);
     if (error !== null) {
@@ -178,7 +179,7 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
       }
     }
   } finally {
-    if (pinning.enabled) pinThisProcess(Array.from({ length: cpus }, (_, i) => i));
+    if (pinning.enabled) pinThisProcess(cpuIds);
   }
   return {
     format: RESULT_FORMAT,
