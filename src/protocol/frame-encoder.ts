@@ -14,7 +14,7 @@
  */
 import { encodeClosePayload } from './close.ts';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.ts';
-import { unmask } from './mask.ts';
+import { unmask, WORD_LOOP_MIN_BYTES } from './mask.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -116,8 +116,17 @@ export function encodeFrame(
   const headerLength = frameHeaderLength(length, mask !== undefined);
   const frame = Buffer.allocUnsafe(headerLength + length);
   writeHeader(frame, opcode, length, fin, mask, options?.rsv1 ?? false);
-  frame.set(payload, headerLength);
-  if (mask !== undefined) unmask(frame.subarray(headerLength), mask);
+  if (mask === undefined) {
+    frame.set(payload, headerLength);
+  } else if (length < WORD_LOOP_MIN_BYTES) {
+    // Short payloads: mask while copying, skipping the view and the second
+    // pass of copy-then-unmask. 2M encodes of a 32 B masked frame (Node 24.21):
+    // 2.3-3.1 M/s copy-then-unmask, 7.0-9.7 M/s masking while copying.
+    for (let i = 0; i < length; i++) frame[headerLength + i] = payload[i]! ^ mask[i & 3]!;
+  } else {
+    frame.set(payload, headerLength);
+    unmask(frame.subarray(headerLength), mask);
+  }
   return frame;
 }
 
