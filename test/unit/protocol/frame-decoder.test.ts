@@ -80,11 +80,36 @@ describe('base framing (RFC 6455 §5.2, examples of §5.7)', () => {
     it(`decodes ${name} at every chunking`, () => expectEvents(bytes(), events));
   }
 
-  it('encodes what it decodes: the §5.7 masked "Hello" both ways', () => {
-    const bytes = hex('81 85 37fa213d 7f9f4d5158');
-    expect(masked(0x1, 'Hello')).toEqual(bytes);
-    expectEvents(bytes, [text('Hello')]);
-  });
+  // Both directions for each fixture: the encoder produces exactly these
+  // bytes, and the decoder turns them back into the frame (§5.7 examples first).
+  const bothWays: [string, () => Buffer, string, Event, boolean][] = [
+    ['a masked text "Hello"', () => masked(0x1, 'Hello'), '81 85 37fa213d 7f9f4d5158', text('Hello'), true],
+    ['an unmasked text "Hello"', () => encodeFrame(0x1, Buffer.from('Hello')), '81 05 48656c6c6f', text('Hello'), false],
+    ['an unmasked ping "Hello"', () => encodeFrame(0x9, Buffer.from('Hello')), '89 05 48656c6c6f', control(0x9, 'Hello'), false],
+    ['a masked pong "Hello"', () => masked(0xa, 'Hello'), '8a 85 37fa213d 7f9f4d5158', control(0xa, 'Hello'), true],
+    ['a masked close 1000 "bye"', () => masked(0x8, hex('03e8 627965')), '88 85 37fa213d 3412 43 44 52', control(0x8, hex('03e8 627965')), true],
+    ['an unmasked empty binary', () => encodeFrame(0x2, Buffer.alloc(0)), '82 00', binary(Buffer.alloc(0)), false],
+    [
+      'an unmasked 256-byte binary (16-bit length)',
+      () => encodeFrame(0x2, Buffer.alloc(256, 0xab)),
+      '82 7e 0100' + 'ab'.repeat(256),
+      binary(Buffer.alloc(256, 0xab)),
+      false,
+    ],
+    [
+      'an unmasked 65536-byte binary (64-bit length)',
+      () => encodeFrame(0x2, Buffer.alloc(65536, 0xcd)),
+      '82 7f 0000000000010000' + 'cd'.repeat(65536),
+      binary(Buffer.alloc(65536, 0xcd)),
+      false,
+    ],
+  ];
+  for (const [name, encode, bytes, event, isMasked] of bothWays) {
+    it(`encodes and decodes ${name}`, () => {
+      expect(encode().toString('hex')).toBe(hex(bytes).toString('hex'));
+      expectEvents(hex(bytes), [event], { requireMask: isMasked });
+    });
+  }
 
   it('accepts a length in more bytes than needed (the minimal encoding binds senders only)', () => {
     const frame = Buffer.concat([hex('82 fe 0003'), KEY, Buffer.of(1 ^ 0x37, 2 ^ 0xfa, 3 ^ 0x21)]);
