@@ -60,7 +60,9 @@ export class ConnectionActor implements ConnectionHandle {
   mailboxPauses: number;
   #transport: ActorTransport;
   #session: Session | null;
-  #mailbox: Mailbox;
+  /** Created on the first message that has to wait: an idle connection carries none. */
+  #mailbox: Mailbox | null;
+  #limits: ActorLimits;
   /** A handler's promise is pending; everything else waits in the mailbox. */
   #busy: boolean;
   #paused: boolean;
@@ -84,7 +86,8 @@ export class ConnectionActor implements ConnectionHandle {
     this.mailboxPauses = 0;
     this.#transport = transport;
     this.#session = null;
-    this.#mailbox = new Mailbox(limits.mailboxSize, limits.mailboxBytes);
+    this.#mailbox = null;
+    this.#limits = limits;
     this.#busy = false;
     this.#paused = false;
     this.#failed = false;
@@ -103,7 +106,7 @@ export class ConnectionActor implements ConnectionHandle {
 
   /** Messages waiting in the mailbox. */
   get queued(): number {
-    return this.#mailbox.length;
+    return this.#mailbox === null ? 0 : this.#mailbox.length;
   }
 
   /** Sends one data message; dropped silently once the connection is no longer OPEN. */
@@ -146,9 +149,10 @@ export class ConnectionActor implements ConnectionHandle {
   deliver(data: Buffer, isBinary: boolean): void {
     if (this.#failed || this.#closePending) return;
     this.messagesIn++;
-    if (this.#busy || this.#mailbox.length !== 0) {
-      this.#mailbox.push(data, isBinary);
-      if (!this.#paused && this.#mailbox.isFull) {
+    if (this.#busy || this.queued !== 0) {
+      const mailbox = (this.#mailbox ??= new Mailbox(this.#limits.mailboxSize, this.#limits.mailboxBytes));
+      mailbox.push(data, isBinary);
+      if (!this.#paused && mailbox.isFull) {
         this.#paused = true;
         this.mailboxPauses++;
         this.#transport.pauseReading();
@@ -167,7 +171,7 @@ export class ConnectionActor implements ConnectionHandle {
     this.#closePending = true;
     this.#closeCode = code;
     this.#closeReason = reason;
-    if (!this.#busy && this.#mailbox.length === 0) this.#runClose();
+    if (!this.#busy && this.queued === 0) this.#runClose();
   }
 
   #run(data: Buffer, isBinary: boolean): void {
@@ -198,6 +202,10 @@ export class ConnectionActor implements ConnectionHandle {
 
   #drain(): void {
     const mailbox = this.#mailbox;
+    if (mailbox === null) {
+      if (!this.#busy && this.#closePending && !this.#closed) this.#runClose();
+      return;
+    }
     while (!this.#busy && mailbox.length !== 0) {
       const data = mailbox.shift() as Buffer;
       this.#run(data, mailbox.shiftedIsBinary);
@@ -216,7 +224,7 @@ export class ConnectionActor implements ConnectionHandle {
     }
     console.error(`shoal: handler of ${this.address} failed, closing with 1011:`, error);
     this.#failed = true;
-    this.#mailbox.clear();
+    this.#mailbox?.clear();
     this.close(CloseCode.INTERNAL_ERROR, HANDLER_FAILURE_REASON);
   }
 

@@ -182,10 +182,23 @@ export class Primary extends EventEmitter {
       return;
     }
     stats.active++;
-    this.#pool
-      .run({ socket }, { transferList: [socket] as unknown as TransferList })
-      .then((result) => this.#finished(result), (error: unknown) => this.#failed(socket, error));
+    const transferList = [socket];
+    const task = this.#pool.run({ socket }, { transferList: transferList as unknown as TransferList });
+    if (socket.destroyed) {
+      // Transferred on the spot (the usual case): hold no reference to the
+      // detached socket for the connection's lifetime (piscina keeps the
+      // transfer list until the task ends). A failure now means the worker died.
+      transferList.length = 0;
+      task.then(this.#onFinished, this.#onLost);
+    } else {
+      // Queued for a worker slot: the socket is still ours if the task fails.
+      task.then(this.#onFinished, (error: unknown) => this.#failed(socket, error));
+    }
   }
+
+  /** Bound once: per-connection closures would be retained for each connection's lifetime. */
+  readonly #onFinished = (result: ConnectionStats): void => this.#finished(result);
+  readonly #onLost = (error: unknown): void => this.#lost(error);
 
   #finished(result: ConnectionStats): void {
     const stats = this.stats;
@@ -210,13 +223,21 @@ export class Primary extends EventEmitter {
         console.error('shoal: could not hand a connection to a worker:', error);
         socket.destroy();
       }
+      this.#release();
     } else {
-      // Transferred, then its worker died (uncaught exception or exit): the
-      // client saw its TCP connection close; every other worker is unaffected.
-      this.stats.lostToWorkerExit++;
-      this.emit('connectionLost', error);
+      this.#lost(error);
     }
+  }
+
+  /**
+   * The connection's worker died (an uncaught exception or process.exit in
+   * it): the client saw its TCP connection close; every other worker is
+   * unaffected and piscina starts a replacement.
+   */
+  #lost(error: unknown): void {
+    this.stats.lostToWorkerExit++;
     this.#release();
+    this.emit('connectionLost', error);
   }
 
   #release(): void {

@@ -8,6 +8,7 @@
  * Module state is per worker: the app (loaded once), the registry of local
  * connections, the sweeper, and the control channel for shutdown.
  */
+import type { Socket } from 'node:net';
 import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { ConnectionActor } from '../actors/connection-actor.ts';
 import { ConnectionRegistry } from '../actors/registry.ts';
@@ -24,6 +25,7 @@ import {
   type RequestHead,
 } from '../protocol/handshake.ts';
 import { selectSubprotocol } from '../protocol/subprotocol.ts';
+import { adoptSocket } from './adopt-socket.ts';
 import { startSweeper, sweepIntervalMs } from './heartbeat.ts';
 import type { ConnectionStats, ConnectionTask, ControlMessage, WorkerConfig } from './messages.ts';
 import { BindingPhase, SocketBinding, type BindingDelegate } from './socket-binding.ts';
@@ -164,7 +166,10 @@ async function upgrade(binding: SocketBinding, head: RequestHead, rest: Buffer):
 /** piscina task: serves one connection and resolves with its stats when the socket closes. */
 export default function serveConnection(task: ConnectionTask): Promise<ConnectionStats> {
   const { promise, resolve } = Promise.withResolvers<ConnectionStats>();
-  const binding = new SocketBinding(task.socket, config, delegate, threadId);
+  const socket = adoptSocket(task.socket);
+  // piscina keeps the task object for the task's lifetime: drop the inert socket from it.
+  (task as { socket: Socket | null }).socket = null;
+  const binding = new SocketBinding(socket, config, delegate, threadId);
   binding.parser = new HandshakeParser({ maxHeadBytes: config.maxHeadBytes });
   binding.resolve = resolve;
   bindings.add(binding);
