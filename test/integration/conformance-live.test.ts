@@ -3,21 +3,33 @@
  * real loopback sockets (the same tables also run in memory against the core).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Opcode } from '../../src/protocol/constants.ts';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
+import { FRAME_CASES, FRAME_CONFORMANCE_SERVER, outcomeMismatches, parseServerFrames, summarizeServerFrames } from '../conformance/frame-cases.ts';
 import { HANDSHAKE_CASES, HANDSHAKE_CONFORMANCE_SERVER, parseHttpResponse, responseMismatches } from '../conformance/handshake-cases.ts';
-import { RawClient } from '../helpers/raw-socket.ts';
+import { clientFrame, RawClient } from '../helpers/raw-socket.ts';
 import { fixtureApp, startServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
+/** Frame-table servers by message size limit (the table's default and each limit a case asks for). */
+const frameServers = new Map<number, TestServer>();
 
 beforeAll(async () => {
   server = await startServer({
     app: fixtureApp('conformance-app.ts'),
+    workers: 1,
     maxHeadBytes: HANDSHAKE_CONFORMANCE_SERVER.maxHeadBytes,
     handshakeTimeoutMs: 2000,
   });
+  const limits = new Set(FRAME_CASES.map((testCase) => testCase.maxMessageBytes ?? FRAME_CONFORMANCE_SERVER.maxMessageBytes));
+  for (const maxMessageBytes of limits) {
+    frameServers.set(maxMessageBytes, await startServer({ app: FRAME_CONFORMANCE_SERVER.app, workers: 1, maxMessageBytes }));
+  }
 });
-afterAll(() => server.close());
+afterAll(async () => {
+  await server.close();
+  for (const frameServer of frameServers.values()) await frameServer.close();
+});
 
 /** The payload of the first frame in `bytes` (a masked client frame). */
 function payloadOf(bytes: Buffer): Buffer {
@@ -56,6 +68,31 @@ describe('handshake conformance, live', () => {
       const [echo] = client.events();
       expect(echo.data.equals(payloadOf(Buffer.from(testCase.expect.rest, 'latin1')))).toBe(true);
     }
+    client.destroy();
+  });
+});
+
+/** Payload of the ping sent after an "open" case's input: its pong proves everything before it was handled. */
+const PROBE = Buffer.from('conformance probe');
+
+describe('frame conformance, live', () => {
+  it.each(FRAME_CASES.map((testCase) => [testCase.id, testCase.title, testCase] as const))('%s %s', async (_id, _title, testCase) => {
+    const target = frameServers.get(testCase.maxMessageBytes ?? FRAME_CONFORMANCE_SERVER.maxMessageBytes) as TestServer;
+    const client = await RawClient.open(target.port);
+    client.write(testCase.input);
+    const hasProbePong = () => parseServerFrames(client.received).frames.some((f) => f.opcode === Opcode.PONG && f.payload.equals(PROBE));
+    if (testCase.expect.close !== undefined) {
+      await client.closed;
+    } else {
+      client.write(clientFrame(Opcode.PING, PROBE));
+      await client.waitFor(hasProbePong, 15_000);
+    }
+    const { frames, rest } = parseServerFrames(client.received);
+    expect(rest.length, 'server output ends inside a frame').toBe(0);
+    expect(frames.every((f) => !f.masked && f.rsv === 0), 'server frames are unmasked, RSV clear').toBe(true);
+    const withoutProbe = frames.filter((f) => !(f.opcode === Opcode.PONG && f.payload.equals(PROBE)));
+    const outcome = { ...summarizeServerFrames(withoutProbe), open: !client.isClosed && hasProbePong() };
+    expect(outcomeMismatches(testCase, outcome, { echoesMayBeCut: true })).toEqual([]);
     client.destroy();
   });
 });
