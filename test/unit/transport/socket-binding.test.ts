@@ -1,0 +1,215 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { ConnectionActor } from '../../../src/actors/connection-actor.ts';
+import type { Session } from '../../../src/app/types.ts';
+import { Opcode } from '../../../src/protocol/constants.ts';
+import { parseServerFrames } from '../../conformance/frame-cases.ts';
+import { clock } from '../../../src/transport/heartbeat.ts';
+import { BindingPhase, IDLE_TIMEOUT_REASON, SocketBinding, type BindingDelegate } from '../../../src/transport/socket-binding.ts';
+import { clientFrame } from '../../helpers/raw-socket.ts';
+
+/** Just enough of a net.Socket: records writes (copied) and flow control calls. */
+class StubSocket extends EventEmitter {
+  writes: Buffer[] = [];
+  corks = 0;
+  paused = false;
+  ended = false;
+  destroyed = false;
+  writableLength = 0;
+  writableNeedDrain = false;
+  remoteAddress = '127.0.0.1';
+  setNoDelay(): this {
+    return this;
+  }
+  resume(): this {
+    this.paused = false;
+    return this;
+  }
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+  cork(): void {
+    this.corks++;
+  }
+  uncork(): void {
+    this.corks--;
+  }
+  write(data: Uint8Array): boolean {
+    this.writes.push(Buffer.from(data));
+    return true;
+  }
+  end(data?: Uint8Array): this {
+    if (data !== undefined) this.write(data);
+    this.ended = true;
+    return this;
+  }
+  destroy(): this {
+    this.destroyed = true;
+    return this;
+  }
+  frames() {
+    return parseServerFrames(Buffer.concat(this.writes)).frames;
+  }
+}
+
+const config = { maxMessageBytes: 1 << 20, maxBackpressureBytes: 1000, handshakeTimeoutMs: 100, idleTimeoutMs: 1000, pingIntervalMs: 300, closeTimeoutMs: 50 };
+
+function delegate(): BindingDelegate & { timedOut: number; closedCount: number } {
+  return {
+    timedOut: 0,
+    closedCount: 0,
+    handshakeData() {},
+    handshakeTimedOut() {
+      this.timedOut++;
+    },
+    closed() {
+      this.closedCount++;
+    },
+  };
+}
+
+/** An open binding whose session is `session` (an echo by default). */
+function openBinding(session?: (actor: ConnectionActor) => Session, mailboxSize = 100) {
+  const socket = new StubSocket();
+  const binding = new SocketBinding(socket as unknown as Socket, config, delegate(), 1);
+  const actor = new ConnectionActor(binding, { address: '1.1', protocol: null, upgradeData: undefined, remoteAddress: '' }, { mailboxSize, mailboxBytes: 1 << 20 });
+  binding.accept(Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n'), actor, 1);
+  actor.start(
+    session?.(actor) ?? {
+      onOpen() {},
+      onMessage: (data, isBinary) => actor.send(data, isBinary),
+      onClose() {},
+    },
+  );
+  binding.resumeAfterUpgrade(Buffer.alloc(0));
+  socket.writes = [];
+  return { socket, binding, actor };
+}
+
+describe('SocketBinding writes', () => {
+  it('answers a read of many frames with one socket write, corked during the read', () => {
+    const { socket } = openBinding();
+    const read = Buffer.concat(Array.from({ length: 40 }, (_, i) => clientFrame(i % 2 ? Opcode.TEXT : Opcode.BINARY, `message ${i}`)));
+    const corksBefore = socket.corks;
+    let corkedDuringWrite = false;
+    const write = socket.write.bind(socket);
+    socket.write = (data: Uint8Array) => {
+      corkedDuringWrite = socket.corks > corksBefore;
+      return write(data);
+    };
+    socket.emit('data', read);
+    expect(socket.writes).toHaveLength(1);
+    expect(corkedDuringWrite).toBe(true);
+    expect(socket.corks).toBe(corksBefore);
+    const frames = socket.frames();
+    expect(frames.map((f) => f.payload.toString())).toEqual(Array.from({ length: 40 }, (_, i) => `message ${i}`));
+    expect(frames.map((f) => f.opcode)).toEqual(Array.from({ length: 40 }, (_, i) => (i % 2 ? Opcode.TEXT : Opcode.BINARY)));
+  });
+
+  it('writes a large reply as its own buffer, after what was coalesced before it', () => {
+    const { socket } = openBinding();
+    const big = Buffer.alloc(100_000, 1);
+    socket.emit('data', Buffer.concat([clientFrame(Opcode.BINARY, 'small'), clientFrame(Opcode.BINARY, big)]));
+    const frames = socket.frames();
+    expect(frames.map((f) => f.payload.length)).toEqual([5, 100_000]);
+    expect(socket.writes.some((write) => write.length === 100_000)).toBe(true);
+  });
+
+  it('corks sends made outside a read until the end of the tick', async () => {
+    const { socket, actor } = openBinding();
+    await new Promise((resolve) => process.nextTick(resolve));
+    actor.send('a');
+    actor.send('b');
+    expect(socket.corks).toBe(1);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(socket.corks).toBe(0);
+    expect(socket.frames().map((f) => f.payload.toString())).toEqual(['a', 'b']);
+  });
+});
+
+describe('SocketBinding flow control', () => {
+  it('pauses reading while the mailbox is full and resumes when it drains', async () => {
+    const gates: (() => void)[] = [];
+    const { socket } = openBinding(
+      () => ({ onOpen() {}, onMessage: () => new Promise<void>((resolve) => gates.push(resolve)), onClose() {} }),
+      2,
+    );
+    socket.emit('data', Buffer.concat([clientFrame(Opcode.TEXT, '1'), clientFrame(Opcode.TEXT, '2'), clientFrame(Opcode.TEXT, '3')]));
+    expect(socket.paused).toBe(true);
+    while (gates.length > 0) {
+      gates.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(socket.paused).toBe(false);
+  });
+
+  it('pauses reading while replies wait for the socket to drain', () => {
+    const { socket, binding } = openBinding();
+    socket.writableNeedDrain = true;
+    socket.emit('data', clientFrame(Opcode.TEXT, 'x'));
+    expect(socket.paused).toBe(true);
+    expect(binding.stats.writePauses).toBe(1);
+    socket.writableNeedDrain = false;
+    socket.emit('drain');
+    expect(socket.paused).toBe(false);
+  });
+
+  it('closes a slow consumer with 1008, sends nothing more, and destroys it after the close timeout', () => {
+    const { socket, binding, actor } = openBinding();
+    socket.writableLength = 5000;
+    actor.send('dropped');
+    const frames = socket.frames();
+    expect(frames).toHaveLength(1);
+    expect(frames[0].opcode).toBe(Opcode.CLOSE);
+    expect(frames[0].payload.readUInt16BE(0)).toBe(1008);
+    expect(frames[0].payload.subarray(2).toString()).toBe('slow consumer: send buffer over 1000 bytes');
+    expect(socket.ended).toBe(true);
+    expect(binding.stats.slowConsumer).toBe(true);
+    actor.send('also dropped');
+    expect(socket.frames()).toHaveLength(1);
+    binding.sweep(clock.now + config.closeTimeoutMs - 1);
+    expect(socket.destroyed).toBe(false);
+    binding.sweep(clock.now + config.closeTimeoutMs + 1);
+    expect(socket.destroyed).toBe(true);
+    expect(binding.stats.closeTimedOut).toBe(true);
+  });
+});
+
+describe('SocketBinding deadlines', () => {
+  it('pings after the ping interval of silence, then closes with 1001 at the idle timeout', () => {
+    const { socket, binding } = openBinding();
+    const start = binding.lastReadAt;
+    binding.sweep(start + config.pingIntervalMs - 1);
+    expect(socket.frames()).toHaveLength(0);
+    binding.sweep(start + config.pingIntervalMs);
+    expect(socket.frames().map((f) => f.opcode)).toEqual([Opcode.PING]);
+    binding.sweep(start + config.pingIntervalMs + 10);
+    expect(socket.frames()).toHaveLength(1);
+    binding.sweep(start + config.idleTimeoutMs);
+    const close = socket.frames().at(-1);
+    expect(close?.opcode).toBe(Opcode.CLOSE);
+    expect(close?.payload.readUInt16BE(0)).toBe(1001);
+    expect(close?.payload.subarray(2).toString()).toBe(IDLE_TIMEOUT_REASON);
+  });
+
+  it('reports a handshake that does not finish in time', () => {
+    const socket = new StubSocket();
+    const events = delegate();
+    const binding = new SocketBinding(socket as unknown as Socket, config, events, 1);
+    binding.sweep(binding.startedAt + config.handshakeTimeoutMs - 1);
+    expect(events.timedOut).toBe(0);
+    binding.sweep(binding.startedAt + config.handshakeTimeoutMs);
+    expect(events.timedOut).toBe(1);
+  });
+
+  it('hands the final stats to the delegate once when the socket closes, with 1006 for a dropped connection', () => {
+    const { socket, binding } = openBinding();
+    socket.emit('data', clientFrame(Opcode.TEXT, 'hello'));
+    socket.emit('close');
+    socket.emit('close');
+    expect(binding.phase).toBe(BindingPhase.DONE);
+    expect(binding.stats).toMatchObject({ closeCode: 1006, messagesIn: 1, messagesOut: 1, handshakeStatus: 101 });
+  });
+});
