@@ -3,6 +3,7 @@
  * (i MOD 4) of the 32-bit masking key. Masking and unmasking are the same
  * operation, so one function does both, in place.
  */
+import { createRequire } from 'node:module';
 
 /**
  * Below this many bytes the byte loop beats the word loop, whose setup (an
@@ -14,6 +15,32 @@
 export const WORD_LOOP_MIN_BYTES = 96;
 
 /**
+ * From this many bytes the optional native addon `bufferutil` (the one the ws
+ * package uses) unmasks faster than the word loop. Measured on Node 24.21,
+ * x64, word loop vs native: 64 B 46 vs 43 ns, 128 B 63 vs 44 ns, 1 KiB 368 vs
+ * 62 ns, 64 KiB 20.0 vs 1.4 us (~46 GB/s). Without the addon (it is an
+ * optional dependency, or SHOAL_NO_NATIVE_MASK=1) the JS loops do all sizes.
+ */
+export const NATIVE_UNMASK_MIN_BYTES = 128;
+
+interface NativeMask {
+  unmask(buffer: Uint8Array, mask: Uint8Array): void;
+}
+
+function loadNativeMask(): NativeMask | null {
+  if (process.env.SHOAL_NO_NATIVE_MASK === '1') return null;
+  try {
+    return createRequire(import.meta.url)('bufferutil') as NativeMask;
+  } catch {
+    return null;
+  }
+}
+
+/** The native unmask when the optional `bufferutil` addon loads, else null. */
+export const nativeMask: NativeMask | null = loadNativeMask();
+const rotatedKey = new Uint8Array(4);
+
+/**
  * XORs `data` in place with the 4-byte masking key `key` (RFC 6455 §5.3).
  * `offset` is the position of `data[0]` within the masked payload, so a
  * payload can be unmasked piece by piece: pass the count of payload bytes
@@ -23,8 +50,15 @@ export function unmask(data: Uint8Array, key: Uint8Array, offset: number = 0): v
   // XOR with zero changes nothing: a zero key (allowed by §5.3, which only
   // asks for unpredictability) costs nothing to unmask.
   if ((key[0]! | key[1]! | key[2]! | key[3]!) === 0) return;
-  if (data.length < WORD_LOOP_MIN_BYTES) unmaskByteLoop(data, key, offset);
-  else unmaskWordLoop(data, key, offset);
+  const length = data.length;
+  if (length < WORD_LOOP_MIN_BYTES) unmaskByteLoop(data, key, offset);
+  else if (nativeMask === null || length < NATIVE_UNMASK_MIN_BYTES) unmaskWordLoop(data, key, offset);
+  else if ((offset & 3) === 0) nativeMask.unmask(data, key);
+  else {
+    // The addon always starts at key byte 0: rotate the key to the offset.
+    for (let i = 0; i < 4; i++) rotatedKey[i] = key[(offset + i) & 3]!;
+    nativeMask.unmask(data, rotatedKey);
+  }
 }
 
 /**
