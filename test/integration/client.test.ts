@@ -160,13 +160,32 @@ describe('client errors', () => {
   });
 });
 
+/** Polls `condition` every 10 ms; fails with `what` after 10 s instead of hanging the test. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe('reconnect (spec §9)', () => {
   it('after a server restart: pending requests fail with CONNECTION_LOST, then it reconnects and resubscribes', { timeout: 30_000 }, async () => {
     const start = (port: number): Promise<ShoalServer> => {
       const instance = createServer({ host: '127.0.0.1', port, workers: 2, app: TEST_APP, drainTimeoutMs: 500, closeTimeoutMs: 500 });
       return instance.listen().then(() => instance);
     };
-    let first: ShoalServer | null = await start(0);
+    // The restarted server must get the same port back. A port from the
+    // ephemeral range (port 0) could be handed to another test file's server
+    // in between, so pick one below it (32768-60999 here) and retry on a clash.
+    let first: ShoalServer | null = null;
+    for (let attempt = 0; first === null; attempt++) {
+      try {
+        first = await start(20_000 + Math.floor(Math.random() * 10_000));
+      } catch (error) {
+        if (attempt >= 20 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      }
+    }
     const port = (first.address as { port: number }).port;
     let second: ShoalServer | null = null;
     const client = new ShoalClient<TestSchema>(`ws://127.0.0.1:${port}/`, { reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
@@ -184,7 +203,7 @@ describe('reconnect (spec §9)', () => {
       expect(statuses.some((status) => status.type === 'reconnecting')).toBe(true);
 
       second = await start(port);
-      while (!statuses.some((status) => status.type === 'open' && status.reconnected)) await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => statuses.some((status) => status.type === 'open' && status.reconnected), 'the client reconnected');
       expect(client.state).toBe('open');
 
       // The resubscription is a $subscribe the client sent on open; a request after it is answered after it.
@@ -192,7 +211,7 @@ describe('reconnect (spec §9)', () => {
       const publisher = new ShoalClient<TestSchema>(`ws://127.0.0.1:${port}/`);
       await publisher.connect();
       expect(await publisher.request('publish', { topic: 'restart', data: 'welcome back' })).toBeGreaterThanOrEqual(0);
-      while (received.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      await until(() => received.length > 0, 'the publication arrived');
       expect(received).toEqual(['welcome back']);
       publisher.close();
     } finally {
