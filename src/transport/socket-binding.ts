@@ -184,7 +184,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
    * not answer unread bytes with a reset; destroyed after the close timeout.
    */
   refuse(status: number, response: Buffer): void {
-    if (this.phase === BindingPhase.DONE || this.phase === BindingPhase.REFUSED) return;
+    if (this.phase !== BindingPhase.HANDSHAKE && this.phase !== BindingPhase.UPGRADING) return;
     this.stats.handshakeStatus = status;
     this.phase = BindingPhase.REFUSED;
     this.parser = null;
@@ -311,6 +311,21 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     }
   }
 
+  /**
+   * An unexpected error while serving this connection: log it and fail the
+   * connection with 1011 (or just destroy the socket before the upgrade).
+   */
+  failInternal(error: unknown): void {
+    console.error('shoal: internal error on a connection, closing it:', error);
+    const connection = this.connection;
+    if (connection !== null && connection.state !== ConnectionState.CLOSED && this.phase !== BindingPhase.DONE) {
+      if (this.closeDeadline === 0) this.closeDeadline = clock.now + this.#config.closeTimeoutMs;
+      connection.failConnection(CloseCode.INTERNAL_ERROR, 'internal error');
+    } else {
+      this.socket.destroy();
+    }
+  }
+
   /** The socket is closed: finish the actor and hand the stats to the worker. */
   socketClosed(): void {
     if (this.phase === BindingPhase.DONE) return;
@@ -332,6 +347,10 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     writeSlab.begin(this);
     try {
       (this.connection as ServerConnection).receiveData(chunk);
+    } catch (error) {
+      // Handlers' errors are the actor's business; anything reaching here is
+      // a bug below them. It costs this connection, never the worker.
+      this.failInternal(error);
     } finally {
       writeSlab.end();
       this.#inRead = false;

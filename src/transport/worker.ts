@@ -54,7 +54,13 @@ function getApp(): Promise<App> {
 getApp().catch(() => {});
 
 startSweeper(sweepIntervalMs(config), (now) => {
-  for (const binding of bindings) binding.sweep(now);
+  for (const binding of bindings) {
+    try {
+      binding.sweep(now);
+    } catch (error) {
+      binding.failInternal(error);
+    }
+  }
 });
 
 const control = new BroadcastChannel(config.controlChannel);
@@ -69,7 +75,10 @@ control.onmessage = (event: unknown) => {
 };
 
 function refuseWith(binding: SocketBinding, error: unknown): void {
-  if (error instanceof HandshakeError) {
+  if (binding.phase !== BindingPhase.HANDSHAKE && binding.phase !== BindingPhase.UPGRADING) {
+    // Past the 101 (or gone): an HTTP answer is no longer possible.
+    if (binding.phase !== BindingPhase.DONE) binding.failInternal(error);
+  } else if (error instanceof HandshakeError) {
     binding.refuse(error.status, handshakeErrorResponse(error));
   } else {
     console.error('shoal: upgrade failed with an internal error:', error);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConnectionActor } from '../../../src/actors/connection-actor.ts';
 import type { Session } from '../../../src/app/types.ts';
 import { Opcode } from '../../../src/protocol/constants.ts';
@@ -174,6 +174,23 @@ describe('SocketBinding flow control', () => {
     binding.sweep(clock.now + config.closeTimeoutMs + 1);
     expect(socket.destroyed).toBe(true);
     expect(binding.stats.closeTimedOut).toBe(true);
+  });
+});
+
+describe('SocketBinding isolation', () => {
+  it('fails only its own connection (1011) when something below the handlers throws during a read', () => {
+    const { socket, binding } = openBinding();
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    (binding.connection as unknown as { receiveData: () => void }).receiveData = () => {
+      throw new Error('decoder bug');
+    };
+    expect(() => socket.emit('data', clientFrame(Opcode.TEXT, 'x'))).not.toThrow();
+    const close = socket.frames().at(-1);
+    expect(close?.opcode).toBe(Opcode.CLOSE);
+    expect(close?.payload.readUInt16BE(0)).toBe(1011);
+    expect(socket.ended).toBe(true);
+    expect(errors).toHaveBeenCalledTimes(1);
+    errors.mockRestore();
   });
 });
 
