@@ -54,18 +54,32 @@ async function serve(argv: string[]): Promise<number> {
     return 2;
   }
   const options = parsed.options;
-  // Listen for signals before announcing the address: a supervisor may signal
-  // as soon as it reads the line.
-  const signal = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
   const server = createServer(options);
+  // Listen for signals before announcing the address (a supervisor may signal
+  // as soon as it reads the line). The first signal starts the graceful
+  // shutdown; a second one skips the drain.
+  const force = (): void => void server.close(true);
+  let onSignal: (signal: NodeJS.Signals) => void = () => {};
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = (received) => {
+      stopListening();
+      process.once('SIGTERM', force);
+      process.once('SIGINT', force);
+      resolve(received);
+    };
+  });
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  function stopListening(): void {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
   server.on('error', (error: Error) => process.stderr.write(`shoal: server error: ${error.message}\n`));
   let address;
   try {
     address = await server.listen();
   } catch (error) {
+    stopListening();
     process.stderr.write(`shoal: ${(error as Error).message}\n`);
     return 1;
   }
@@ -75,10 +89,6 @@ async function serve(argv: string[]): Promise<number> {
 
   const received = await signal;
   process.stdout.write(`shoal: ${received}: closing connections (up to ${options.drainTimeoutMs} ms)\n`);
-  // A second signal skips the drain.
-  const force = (): void => void server.close(true);
-  process.once('SIGTERM', force);
-  process.once('SIGINT', force);
   await server.close();
   process.off('SIGTERM', force);
   process.off('SIGINT', force);

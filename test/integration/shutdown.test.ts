@@ -71,6 +71,18 @@ describe('shoal serve shutdown', () => {
     expect([code, signal]).toEqual([0, null]);
   });
 
+  it('a second signal skips the drain (a deaf client and a 60 s drain timeout)', async () => {
+    const { child, port } = await serve(['--workers', '1', '--drain-timeout', '60s', '--close-timeout', '60s']);
+    const deaf = await RawClient.open(port);
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await deaf.closeFrame();
+    child.kill('SIGTERM');
+    const [code, signal] = await exited;
+    expect([code, signal]).toEqual([0, null]);
+    await deaf.closed;
+  });
+
   it('SIGINT exits 0 after the drain timeout even when a client never answers the close', async () => {
     const { child, port, output } = await serve(['--workers', '1', '--drain-timeout', '500ms', '--close-timeout', '60s']);
     const deaf = await RawClient.open(port);
