@@ -3,7 +3,7 @@
  * the reason in the body, followed by the server closing the connection.
  */
 import { once } from 'node:events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { RawClient, parseResponse, upgradeRequest } from '../helpers/raw-socket.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -100,5 +100,34 @@ describe('503 from the primary', () => {
     const second = new WebSocket(`${small.origin}/`);
     await once(second, 'open');
     second.close();
+  });
+});
+
+describe('accept backlog', () => {
+  let tiny: TestServer;
+  beforeAll(async () => {
+    tiny = await startServer({ app: 'echo', workers: 1, maxConnectionsPerWorker: 1, acceptBacklog: 1, maxConnections: 10 });
+  });
+  afterAll(() => tiny.close());
+
+  it('queues a connection while the worker is full, refuses the next with 503, and serves the queued one when a slot frees', async () => {
+    const first = new WebSocket(`${tiny.origin}/`);
+    await once(first, 'open');
+    const queued = new WebSocket(`${tiny.origin}/`);
+    let queuedOpen = false;
+    queued.on('open', () => (queuedOpen = true));
+    await vi.waitFor(() => expect(tiny.server.stats?.active).toBe(2));
+    const client = await RawClient.connect(tiny.port);
+    client.write(upgradeRequest('/'));
+    const response = parseResponse(await client.responseText());
+    expect(response.status).toBe(503);
+    expect(response.body).toBe('server is busy: accept backlog full');
+    expect(queuedOpen).toBe(false);
+    first.close();
+    await once(queued, 'open');
+    queued.send('served after waiting');
+    const [echo] = (await once(queued, 'message')) as [Buffer];
+    expect(echo.toString()).toBe('served after waiting');
+    queued.close();
   });
 });
