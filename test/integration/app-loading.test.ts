@@ -39,12 +39,21 @@ describe('loadApp', () => {
   });
 });
 
-describe('createServer with a bad app', () => {
+describe('createServer start-up failures', () => {
   it('rejects listen() with the loader error and starts nothing', async () => {
     const server = createServer({ port: 0, workers: 1, app: fixtureApp('not-an-app.ts') });
     await expect(server.listen()).rejects.toThrow(/no default export object/);
     expect(server.address).toBeNull();
     expect(server.workerIds).toEqual([]);
+  });
+
+  it('rejects listen() on a port in use and stops its workers', async () => {
+    const first = createServer({ port: 0, workers: 1 });
+    const { port } = await first.listen();
+    const second = createServer({ port, workers: 1 });
+    await expect(second.listen()).rejects.toThrow(/EADDRINUSE/);
+    expect(second.workerIds).toEqual([]);
+    await first.close(true);
   });
 
   it('throws a RangeError naming a bad option', () => {
