@@ -29,12 +29,20 @@
  *
  * Once CLOSED, nothing more is written or delivered; the transport flushes
  * what was written and ends the TCP connection.
+ *
+ * permessage-deflate (RFC 7692), when the handshake agreed on it and the
+ * caller passes `deflate`: messages whose first frame has RSV1 are inflated
+ * (then text is checked for UTF-8), and `send` compresses messages from the
+ * threshold up. Without `deflate` RSV1 stays a protocol error (1002) and no
+ * message pays for compression.
  */
 import { isValidCloseCode, parseClosePayload } from './close.ts';
 import { CloseCode, Opcode } from './constants.ts';
-import type { ProtocolError } from './errors.ts';
+import { ProtocolError } from './errors.ts';
 import { FrameDecoder } from './frame-decoder.ts';
 import { encodeClose, encodeFrame, encodeFrameHeader, encodePing, encodePong } from './frame-encoder.ts';
+import type { PerMessageDeflate } from './permessage-deflate.ts';
+import { isValidUtf8 } from './utf8.ts';
 
 /** Connection states (§4.1 "OPEN", §7.1.3 "CLOSING", §7.1.4 "CLOSED"). */
 export const ConnectionState = { OPEN: 0, CLOSING: 1, CLOSED: 2 } as const;
@@ -58,8 +66,18 @@ export interface ConnectionHandler {
 }
 
 export interface ServerConnectionOptions {
-  /** Largest incoming message in bytes, summed over fragments (over it: close 1009). */
+  /**
+   * Largest incoming message in bytes, summed over fragments (over it: close
+   * 1009). With permessage-deflate it bounds both the compressed bytes on the
+   * wire and the message after inflating.
+   */
   maxMessageBytes: number;
+  /**
+   * The connection's permessage-deflate state when the handshake agreed on
+   * it (RFC 7692), else null or absent. Create one per connection from the
+   * negotiation's agreement; it must not be shared between connections.
+   */
+  deflate?: PerMessageDeflate | null;
 }
 
 /**
@@ -82,22 +100,30 @@ const TWO_PART_MIN_BYTES = 4 * 1024;
 export class ServerConnection {
   private readonly handler: ConnectionHandler;
   private readonly decoder: FrameDecoder;
+  private readonly deflate: PerMessageDeflate | null;
+  private readonly maxMessageBytes: number;
   private currentState: ConnectionState;
   private sentClose: boolean;
   private receivedClose: boolean;
 
   constructor(handler: ConnectionHandler, options: ServerConnectionOptions) {
     this.handler = handler;
+    this.deflate = options.deflate ?? null;
+    this.maxMessageBytes = options.maxMessageBytes;
     this.currentState = ConnectionState.OPEN;
     this.sentClose = false;
     this.receivedClose = false;
     this.decoder = new FrameDecoder(
       {
-        onMessage: (data, isBinary) => this.handleMessage(data, isBinary),
+        // `compressed` is only ever true with rsv1Allowed, that is with deflate.
+        onMessage: (data, isBinary, compressed) =>
+          compressed ? this.handleCompressedMessage(data, isBinary) : this.handleMessage(data, isBinary),
         onControl: (opcode, payload) => this.handleControl(opcode, payload),
         onError: (error) => this.handleError(error),
       },
-      { maxMessageBytes: options.maxMessageBytes, requireMask: true },
+      // RFC 7692 §6: RSV1 marks a compressed message only once the extension
+      // is negotiated; without it the decoder fails RSV1 with 1002 (RFC 6455 §5.2).
+      { maxMessageBytes: options.maxMessageBytes, requireMask: true, rsv1Allowed: this.deflate !== null },
     );
   }
 
@@ -125,12 +151,20 @@ export class ServerConnection {
     this.decoder.push(chunk);
   }
 
-  /** Sends one data message (strings as UTF-8 text unless `isBinary`). Ignored unless OPEN. */
+  /**
+   * Sends one data message (strings as UTF-8 text unless `isBinary`), as
+   * one frame. With permessage-deflate, a message that reaches the threshold
+   * (`deflate.shouldCompress`) is compressed and its frame has RSV1 set.
+   * Ignored unless OPEN. A large uncompressed payload is written as is (not
+   * copied): the caller must not modify it afterwards.
+   */
   send(data: Uint8Array | string, isBinary: boolean): void {
     if (this.currentState !== ConnectionState.OPEN) return;
     const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const opcode = isBinary ? Opcode.BINARY : Opcode.TEXT;
-    if (payload.length < TWO_PART_MIN_BYTES) {
+    if (this.deflate !== null && this.deflate.shouldCompress(payload.length)) {
+      this.sendCompressed(opcode, this.deflate.compress(payload));
+    } else if (payload.length < TWO_PART_MIN_BYTES) {
       this.handler.onWrite(encodeFrame(opcode, payload));
     } else {
       this.handler.onWrite(encodeFrameHeader(opcode, payload.length, true, null));
@@ -138,7 +172,12 @@ export class ServerConnection {
     }
   }
 
-  /** Writes an already framed message (e.g. one publication framed once for many connections). Ignored unless OPEN. */
+  /**
+   * Writes an already framed message (e.g. one publication framed once for
+   * many connections). Ignored unless OPEN. The bytes go out as they are: with
+   * permessage-deflate such a message is sent uncompressed (RSV1 clear),
+   * which RFC 7692 §6 allows for any message.
+   */
   sendFrame(frame: Uint8Array): void {
     if (this.currentState !== ConnectionState.OPEN) return;
     this.handler.onWrite(frame);
@@ -182,11 +221,51 @@ export class ServerConnection {
     this.handler.onClose(code, reason, false);
   }
 
+  /**
+   * Writes a compressed payload as one frame with RSV1 set. RFC 7692 §6: "To
+   * send a message with compressed data, an endpoint ... MUST set the
+   * "Per-Message Compressed" bit (RSV1) of the first frame". It goes out
+   * compressed even when compressing made it longer: with context takeover
+   * the peer's LZ77 window must hold everything the compressor saw (§7.2.1).
+   */
+  private sendCompressed(opcode: number, compressed: Buffer): void {
+    if (compressed.length < TWO_PART_MIN_BYTES) {
+      this.handler.onWrite(encodeFrame(opcode, compressed, { rsv1: true }));
+    } else {
+      this.handler.onWrite(encodeFrameHeader(opcode, compressed.length, true, null, true));
+      this.handler.onWrite(compressed);
+    }
+  }
+
   private handleMessage(data: Buffer, isBinary: boolean): void {
     // §5.5.1: after sending a close frame the endpoint may ignore further
     // data; the application has been told the connection is closing.
     if (this.sentClose) return;
     this.handler.onMessage(data, isBinary);
+  }
+
+  /** A message whose first frame had RSV1 set (permessage-deflate): inflate, check text, deliver. */
+  private handleCompressedMessage(data: Buffer, isBinary: boolean): void {
+    if (this.sentClose) return;
+    let message: Buffer;
+    try {
+      // RFC 7692 §7.2.2; the message limit applies to the inflated size
+      // (RFC 6455 §10.4). ProtocolError 1009 past it, 1007 for bad DEFLATE data.
+      message = (this.deflate as PerMessageDeflate).decompress(data, this.maxMessageBytes);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.handleError(error);
+      return;
+    }
+    // RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as UTF-8
+    // but finds that the byte stream is not, in fact, a valid UTF-8 stream,
+    // that endpoint MUST _Fail the WebSocket Connection_" (1007, §7.4.1). The
+    // decoder could not check the compressed bytes; check the inflated text.
+    if (!isBinary && !isValidUtf8(message)) {
+      this.handleError(new ProtocolError('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message'));
+      return;
+    }
+    this.handler.onMessage(message, isBinary);
   }
 
   private handleControl(opcode: number, payload: Buffer): void {
