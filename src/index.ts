@@ -18,3 +18,6 @@ export type {
 export type { ConnectionStats } from './transport/messages.ts';
 export type { PrimaryStats as ServerStats } from './transport/primary.ts';
 export { CloseCode, Opcode } from './protocol/constants.ts';
+export { AppError, defineApp, isAppError, type AppSchema, type TypedApp, type TypedContext } from './app/define-app.ts';
+export { serverChannel } from './app/services.ts';
+export { JSON_PROTOCOL, MSGPACK_PROTOCOL } from './codec/envelope.ts';
