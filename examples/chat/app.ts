@@ -8,7 +8,7 @@
  * or, with the browser page: `npx node examples/chat/serve.ts` (README.md).
  */
 import type { BroadcastChannel } from 'node:worker_threads';
-import { AppError, defineApp } from '../../src/app/define-app.ts';
+import { AppError, defineApp } from 'shoal';
 import { serverChannel } from '../../src/app/services.ts';
 import { RoomHistory } from './history.ts';
 import { ROOM_NAME, type ChatMessage, type ChatSchema } from './schema.ts';
