@@ -246,6 +246,9 @@ export class ServerConnection {
 
   /** A message whose first frame had RSV1 set (permessage-deflate): inflate, check text, deliver. */
   private handleCompressedMessage(data: Buffer, isBinary: boolean): void {
+    // §5.5.1, as in handleMessage; dropped before inflating, so a closing
+    // connection spends no CPU on it (its window no longer matters: no data
+    // message is delivered after a close was sent).
     if (this.sentClose) return;
     let message: Buffer;
     try {
