@@ -3,6 +3,7 @@
  * else, and `resolveServerOptions` turns a partial set into a checked full set.
  */
 import { availableParallelism } from 'node:os';
+import { resolvePerMessageDeflateOptions, type PerMessageDeflateOptions } from '../protocol/permessage-deflate-negotiation.ts';
 
 /** Everything `createServer` and `shoal serve` accept. */
 export interface ServerOptions {
@@ -40,7 +41,18 @@ export interface ServerOptions {
   maxConnections: number;
   /** Accepted connections waiting for a worker slot (piscina's maxQueue); more get 503. */
   acceptBacklog: number;
+  /**
+   * permessage-deflate (RFC 7692): false (the default) never compresses;
+   * true accepts clients' offers with DEFAULT_PER_MESSAGE_DEFLATE_OPTIONS;
+   * an object accepts them with those options overridden (`enabled` is
+   * true unless the object says otherwise). `resolveServerOptions` turns it
+   * into a full, checked PerMessageDeflateOptions.
+   */
+  perMessageDeflate: PerMessageDeflateSetting;
 }
+
+/** What `perMessageDeflate` accepts: a switch, or the policy with any defaults overridden. */
+export type PerMessageDeflateSetting = boolean | Partial<PerMessageDeflateOptions>;
 
 /** The defaults of every option except `workers` and `maxConnections`, which depend on the machine. */
 export const DEFAULT_OPTIONS = {
@@ -59,10 +71,11 @@ export const DEFAULT_OPTIONS = {
   maxBackpressureBytes: 4 * 1024 * 1024,
   maxConnectionsPerWorker: 10_000,
   acceptBacklog: 511,
+  perMessageDeflate: false,
 } as const satisfies Partial<ServerOptions>;
 
 /** Options that are integers and their smallest allowed value. */
-const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'app'>, number>> = {
+const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'app' | 'perMessageDeflate'>, number>> = {
   port: 0,
   workers: 1,
   maxMessageBytes: 1,
@@ -100,7 +113,23 @@ export function resolveServerOptions(partial: Partial<ServerOptions> = {}): Serv
   if (options.port > 65535) throw new RangeError(`port must be <= 65535, got ${options.port}`);
   if (typeof options.host !== 'string' || options.host === '') throw new RangeError('host must be a non-empty string');
   if (typeof options.app !== 'string' || options.app === '') throw new RangeError('app must be "echo" or a module path');
+  options.perMessageDeflate = resolvePerMessageDeflate(options.perMessageDeflate);
   return options;
+}
+
+/**
+ * The full permessage-deflate policy of a `perMessageDeflate` setting:
+ * false turns it off, true turns it on with the defaults, an object turns
+ * it on (unless it says `enabled: false`) with its values over the defaults.
+ * Throws RangeError for a value out of range. Resolving a resolved policy
+ * returns an equal one.
+ */
+export function resolvePerMessageDeflate(setting: PerMessageDeflateSetting): PerMessageDeflateOptions {
+  if (typeof setting === 'boolean') return resolvePerMessageDeflateOptions({ enabled: setting });
+  if (typeof setting !== 'object' || setting === null) {
+    throw new RangeError(`perMessageDeflate must be a boolean or an options object, got ${String(setting)}`);
+  }
+  return resolvePerMessageDeflateOptions({ ...setting, enabled: setting.enabled ?? true });
 }
 
 function withoutUndefined(partial: Partial<ServerOptions>): Partial<ServerOptions> {
