@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_OPTIONS, resolveServerOptions, type ServerOptions } from '../app/options.ts';
 
 /** How a flag's value is read. */
-type ValueKind = 'integer' | 'bytes' | 'duration' | 'string';
+type ValueKind = 'integer' | 'bytes' | 'duration' | 'string' | 'boolean';
 
 interface FlagSpec {
   readonly flag: string;
@@ -35,6 +35,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'max-connections-per-worker', option: 'maxConnectionsPerWorker', kind: 'integer', help: 'connections one worker serves at once' },
   { flag: 'max-connections', option: 'maxConnections', kind: 'integer', help: 'connections in all (default: workers x per-worker); more get 503' },
   { flag: 'accept-backlog', option: 'acceptBacklog', kind: 'integer', help: 'connections waiting for a worker slot; more get 503' },
+  { flag: 'permessage-deflate', option: 'perMessageDeflate', kind: 'boolean', help: 'compress messages for clients that offer permessage-deflate (RFC 7692)' },
 ];
 
 /** The SHOAL_* variable of a flag: `max-message-size` -> `SHOAL_MAX_MESSAGE_SIZE`. */
@@ -64,10 +65,19 @@ function parseWithUnit(text: string, units: Readonly<Record<string, number>>): n
   return Number.isSafeInteger(value) ? value : null;
 }
 
-function parseValue(spec: FlagSpec, text: string): string | number | null {
+const SWITCH_WORDS: Readonly<Record<string, boolean>> = { '1': true, true: true, yes: true, on: true, '0': false, false: false, no: false, off: false };
+
+/** "on", "1", "true", "yes" -> true; "off", "0", "false", "no" -> false (any case). Null when unreadable. */
+export function parseSwitch(text: string): boolean | null {
+  return SWITCH_WORDS[text.trim().toLowerCase()] ?? null;
+}
+
+function parseValue(spec: FlagSpec, text: string): string | number | boolean | null {
   switch (spec.kind) {
     case 'string':
       return text;
+    case 'boolean':
+      return parseSwitch(text);
     case 'integer':
       return /^\s*\d+\s*$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : null;
     case 'bytes':
@@ -82,6 +92,7 @@ const EXPECTED: Readonly<Record<ValueKind, string>> = {
   bytes: 'a size such as 65536, 64KiB or 1MiB',
   duration: 'a duration such as 500, 500ms, 30s or 2m',
   string: 'a value',
+  boolean: 'on or off (1/0, true/false, yes/no, on/off)',
 };
 
 /** The outcome of parsing `serve` arguments. */
@@ -93,17 +104,22 @@ export type ServeArgs =
 /** Parses `shoal serve` argv (without the subcommand) and the environment. */
 export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeArgs {
   const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-  for (const spec of SERVE_FLAGS) parseOptions[spec.flag] = { type: 'string' };
+  for (const spec of SERVE_FLAGS) parseOptions[spec.flag] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: parseOptions, strict: true, allowPositionals: false }));
+    // allowNegative: --no-permessage-deflate overrides SHOAL_PERMESSAGE_DEFLATE=1.
+    ({ values } = parseArgs({ args: [...argv], options: parseOptions, strict: true, allowPositionals: false, allowNegative: true }));
   } catch (error) {
     return { kind: 'error', message: (error as Error).message.split('\n')[0] };
   }
   if (values.help === true) return { kind: 'help' };
-  const partial: Record<string, string | number> = {};
+  const partial: Record<string, string | number | boolean> = {};
   for (const spec of SERVE_FLAGS) {
     const fromFlag = values[spec.flag];
+    if (typeof fromFlag === 'boolean') {
+      partial[spec.option] = fromFlag;
+      continue;
+    }
     const variable = envName(spec.flag);
     const text = typeof fromFlag === 'string' ? fromFlag : env[variable];
     if (text === undefined || (typeof fromFlag !== 'string' && text === '')) continue;
@@ -128,8 +144,9 @@ function flagNamesIn(message: string): string {
 }
 
 function defaultText(spec: FlagSpec): string {
-  const value = (DEFAULT_OPTIONS as Partial<Record<keyof ServerOptions, string | number>>)[spec.option];
+  const value = (DEFAULT_OPTIONS as Partial<Record<keyof ServerOptions, string | number | boolean>>)[spec.option];
   if (value === undefined) return '';
+  if (typeof value === 'boolean') return value ? ' [on]' : ' [off]';
   if (spec.kind === 'bytes' && typeof value === 'number') {
     return value % 1024 ** 2 === 0 ? ` [${value / 1024 ** 2}MiB]` : value % 1024 === 0 ? ` [${value / 1024}KiB]` : ` [${value}]`;
   }
@@ -140,7 +157,7 @@ function defaultText(spec: FlagSpec): string {
 /** `shoal serve --help`. */
 export function serveHelp(): string {
   const width = Math.max(...SERVE_FLAGS.map((spec) => spec.flag.length)) + 9;
-  const lines = SERVE_FLAGS.map((spec) => `  ${`--${spec.flag} <${spec.kind === 'string' ? 'value' : spec.kind === 'integer' ? 'n' : spec.kind === 'bytes' ? 'size' : 'time'}>`.padEnd(width)} ${spec.help}${defaultText(spec)}`);
+  const lines = SERVE_FLAGS.map((spec) => `  ${`--${spec.flag}${spec.kind === 'boolean' ? '' : ` <${spec.kind === 'string' ? 'value' : spec.kind === 'integer' ? 'n' : spec.kind === 'bytes' ? 'size' : 'time'}>`}`.padEnd(width)} ${spec.help}${defaultText(spec)}`);
   return [
     'Usage: shoal serve [options]',
     '',
@@ -152,6 +169,7 @@ export function serveHelp(): string {
     '',
     'Sizes are bytes unless suffixed (KiB, MiB, GiB); times are milliseconds unless suffixed (s, m, h).',
     'Every option can also come from the environment: --max-message-size is SHOAL_MAX_MESSAGE_SIZE. Flags win.',
+    'Switches take no value (--no-permessage-deflate turns one off); in the environment they read 1/0, true/false, yes/no or on/off.',
     'SIGTERM or SIGINT closes every connection with 1001 "going away" and exits 0 after at most --drain-timeout.',
   ].join('\n');
 }
