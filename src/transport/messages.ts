@@ -4,6 +4,7 @@
  * messages the primary broadcasts to all workers.
  */
 import type { Socket } from 'node:net';
+import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate-negotiation.ts';
 
 /** Per-worker configuration, passed once as piscina's `workerData`. */
 export interface WorkerConfig {
@@ -18,6 +19,8 @@ export interface WorkerConfig {
   readonly mailboxSize: number;
   readonly mailboxBytes: number;
   readonly maxBackpressureBytes: number;
+  /** The resolved permessage-deflate policy (`enabled: false`: never negotiated). */
+  readonly perMessageDeflate: PerMessageDeflateOptions;
   /** Name of the BroadcastChannel carrying `ControlMessage`s for this server. */
   readonly controlChannel: string;
 }
