@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { Primary, type PrimaryStats } from '../transport/primary.ts';
 import type { ConnectionStats } from '../transport/messages.ts';
 import { loadApp, resolveAppSpecifier } from './load-app.ts';
-import { resolveServerOptions, type ServerOptions } from './options.ts';
+import { resolvePerMessageDeflate, resolveServerOptions, type ServerOptions } from './options.ts';
 
 /** Where a listening server can be reached. */
 export interface ListeningAddress {
@@ -79,6 +79,7 @@ export class ShoalServer extends EventEmitter {
         mailboxSize: options.mailboxSize,
         mailboxBytes: options.mailboxBytes,
         maxBackpressureBytes: options.maxBackpressureBytes,
+        perMessageDeflate: resolvePerMessageDeflate(options.perMessageDeflate),
       },
     });
     primary.on('connectionEnd', (stats: ConnectionStats) => this.emit('connectionEnd', stats));
