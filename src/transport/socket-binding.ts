@@ -15,6 +15,7 @@ import type { ConnectionActor, ActorTransport } from '../actors/connection-actor
 import { CloseCode, Opcode } from '../protocol/constants.ts';
 import { ConnectionState, ServerConnection, type ConnectionHandler } from '../protocol/connection.ts';
 import type { HandshakeParser } from '../protocol/handshake.ts';
+import type { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
 import { COALESCE_MAX_BYTES, writeSlab } from './write-slab.ts';
@@ -106,6 +107,12 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   #inRead: boolean;
   #tickCorked: boolean;
   #closeNotified: boolean;
+  /**
+   * Binary sends shorter than this are framed straight into the write slab:
+   * 126 (payloads with a 2-byte header), or the permessage-deflate threshold
+   * when that is lower, so such messages still go through the compressor.
+   */
+  #slabFrameLimit: number;
 
   constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number) {
     this.socket = socket;
@@ -126,6 +133,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     this.#inRead = false;
     this.#tickCorked = false;
     this.#closeNotified = false;
+    this.#slabFrameLimit = 126;
     bindings.set(socket, this);
     socket.setNoDelay(true);
     socket.on('error', onSocketError);
@@ -162,12 +170,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   /**
    * Writes the 101 and opens the WebSocket connection. The caller then starts
    * the actor (so `onOpen` runs first) and calls `resumeAfterUpgrade(rest)`.
+   * `deflate` is the connection's own permessage-deflate state when the 101
+   * agreed on it (RSV1 is a protocol error without it).
    */
-  accept(response: Buffer, actor: ConnectionActor, localId: number): void {
+  accept(response: Buffer, actor: ConnectionActor, localId: number, deflate: PerMessageDeflate | null = null): void {
     this.stats.handshakeStatus = 101;
     this.localId = localId;
     this.actor = actor;
-    this.connection = new ServerConnection(this, { maxMessageBytes: this.#config.maxMessageBytes });
+    this.connection = new ServerConnection(this, { maxMessageBytes: this.#config.maxMessageBytes, deflate });
+    if (deflate !== null) this.#slabFrameLimit = Math.min(126, deflate.thresholdBytes);
     this.phase = BindingPhase.OPEN;
     this.#write(response);
   }
@@ -243,7 +254,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     const connection = this.connection as ServerConnection;
     // Hot path (a reply to a read): small binary payloads are framed straight
     // into the write slab, skipping one allocation per message.
-    if (writeSlab.owner === this && typeof data !== 'string' && data.length < 126 && connection.state === ConnectionState.OPEN) {
+    if (writeSlab.owner === this && typeof data !== 'string' && data.length < this.#slabFrameLimit && connection.state === ConnectionState.OPEN) {
       this.stats.bytesOut += data.length + 2;
       writeSlab.appendSmallFrame(isBinary ? Opcode.BINARY : Opcode.TEXT, data);
       return;
