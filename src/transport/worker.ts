@@ -1,9 +1,9 @@
 /**
  * The piscina task: one call per connection, running in a worker thread for
  * as long as the connection lives. It reads and validates the upgrade
- * request, asks the app's upgrade hook, writes the 101 (or the refusal), then
- * runs the connection's actor until the socket closes, and resolves with the
- * connection's stats.
+ * request, asks the app's upgrade hook, negotiates permessage-deflate,
+ * writes the 101 (or the refusal), then runs the connection's actor until
+ * the socket closes, and resolves with the connection's stats.
  *
  * Module state is per worker: the app (loaded once), the registry of local
  * connections, the sweeper, and the control channel for shutdown.
@@ -24,6 +24,8 @@ import {
   validateUpgradeRequest,
   type RequestHead,
 } from '../protocol/handshake.ts';
+import { negotiatePerMessageDeflate } from '../protocol/permessage-deflate-negotiation.ts';
+import { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
 import { selectSubprotocol } from '../protocol/subprotocol.ts';
 import { adoptSocket } from './adopt-socket.ts';
 import { startSweeper, sweepIntervalMs } from './heartbeat.ts';
@@ -163,11 +165,16 @@ async function upgrade(binding: SocketBinding, head: RequestHead, rest: Buffer):
     binding.refuse(400, buildErrorResponse(400, `this endpoint requires a subprotocol: ${names.join(', ') || '(none configured)'}`));
     return;
   }
-  const response = buildAcceptResponse(info.key, { protocol });
+  // RFC 7692 §5: the first acceptable permessage-deflate offer, or none (no
+  // Sec-WebSocket-Extensions header) when compression is off or nothing fits.
+  const deflatePolicy = config.perMessageDeflate;
+  const negotiated = negotiatePerMessageDeflate(info.extensions, deflatePolicy);
+  const response = buildAcceptResponse(info.key, { protocol, extensions: negotiated?.response ?? null });
+  const deflate = negotiated === null ? null : new PerMessageDeflate(negotiated.agreement, deflatePolicy);
   const { localId, address } = registry.nextAddress();
   const actor = new ConnectionActor(binding, { address, protocol, upgradeData, remoteAddress: request.remoteAddress }, config);
   registry.add(localId, actor);
-  binding.accept(response, actor, localId);
+  binding.accept(response, actor, localId, deflate);
   actor.start(createSession(app, actor));
   binding.resumeAfterUpgrade(rest);
 }
