@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS } from '../../../src/app/options.ts';
-import { envName, parseBytes, parseDuration, parseServeArgs, SERVE_FLAGS, serveHelp } from '../../../src/cli/args.ts';
+import { envName, parseBytes, parseDuration, parseServeArgs, parseSwitch, SERVE_FLAGS, serveHelp } from '../../../src/cli/args.ts';
+import { DEFAULT_PER_MESSAGE_DEFLATE_OPTIONS } from '../../../src/protocol/permessage-deflate-negotiation.ts';
 
 function options(argv: string[], env: Record<string, string> = {}) {
   const parsed = parseServeArgs(argv, env);
@@ -86,5 +87,36 @@ describe('help', () => {
     for (const spec of SERVE_FLAGS) expect(help).toContain(`--${spec.flag} `);
     expect(help).toContain(envName('max-message-size'));
     expect(envName('max-message-size')).toBe('SHOAL_MAX_MESSAGE_SIZE');
+  });
+});
+
+describe('--permessage-deflate', () => {
+  it('is off by default and turns permessage-deflate on with the default policy', () => {
+    expect(options([]).perMessageDeflate).toMatchObject({ enabled: false });
+    expect(options(['--permessage-deflate']).perMessageDeflate).toEqual({ ...DEFAULT_PER_MESSAGE_DEFLATE_OPTIONS, enabled: true });
+  });
+
+  it.each(['1', 'true', 'yes', 'on', 'ON'])('reads SHOAL_PERMESSAGE_DEFLATE=%s as on', (text) => {
+    expect(options([], { SHOAL_PERMESSAGE_DEFLATE: text }).perMessageDeflate).toMatchObject({ enabled: true });
+  });
+
+  it.each(['0', 'false', 'no', 'off'])('reads SHOAL_PERMESSAGE_DEFLATE=%s as off', (text) => {
+    expect(options([], { SHOAL_PERMESSAGE_DEFLATE: text }).perMessageDeflate).toMatchObject({ enabled: false });
+  });
+
+  it('lets --no-permessage-deflate win over the environment', () => {
+    expect(options(['--no-permessage-deflate'], { SHOAL_PERMESSAGE_DEFLATE: '1' }).perMessageDeflate).toMatchObject({ enabled: false });
+    expect(options(['--permessage-deflate'], { SHOAL_PERMESSAGE_DEFLATE: 'off' }).perMessageDeflate).toMatchObject({ enabled: true });
+  });
+
+  it('names the variable and the accepted words for an unreadable value, and refuses a value after the flag', () => {
+    expect(error([], { SHOAL_PERMESSAGE_DEFLATE: 'maybe' })).toBe('SHOAL_PERMESSAGE_DEFLATE must be on or off (1/0, true/false, yes/no, on/off), got "maybe"');
+    expect(error(['--permessage-deflate=yes'])).toMatch(/permessage-deflate/);
+  });
+
+  it('is listed in --help as a switch with its default', () => {
+    expect(serveHelp()).toMatch(/\n {2}--permessage-deflate {2,}\S.*\[off\]\n/);
+    expect(parseSwitch(' On ')).toBe(true);
+    expect(parseSwitch('2')).toBeNull();
   });
 });
