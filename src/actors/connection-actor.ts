@@ -13,6 +13,8 @@ import { Mailbox } from './mailbox.ts';
 export interface ActorTransport {
   /** True while the WebSocket connection is OPEN. */
   readonly isOpen: boolean;
+  /** The peer's IP address ('' when unknown); may cost a system call, so read it only when asked. */
+  readonly remoteAddress: string;
   /** Frame and send one data message; applies the send-buffer policy. */
   send(data: Uint8Array | string, isBinary: boolean): void;
   /** Write one already framed message; applies the send-buffer policy. */
@@ -30,7 +32,6 @@ export interface ActorIdentity {
   readonly address: ConnectionAddress;
   readonly protocol: string | null;
   readonly upgradeData: unknown;
-  readonly remoteAddress: string;
 }
 
 /** Mailbox thresholds. */
@@ -51,7 +52,6 @@ export class ConnectionActor implements ConnectionHandle {
   readonly address: ConnectionAddress;
   readonly protocol: string | null;
   readonly upgradeData: unknown;
-  readonly remoteAddress: string;
   /** Messages handed to the session. */
   messagesIn: number;
   /** Messages sent through this handle. */
@@ -80,7 +80,6 @@ export class ConnectionActor implements ConnectionHandle {
     this.address = identity.address;
     this.protocol = identity.protocol;
     this.upgradeData = identity.upgradeData;
-    this.remoteAddress = identity.remoteAddress;
     this.messagesIn = 0;
     this.messagesOut = 0;
     this.mailboxPauses = 0;
@@ -102,6 +101,11 @@ export class ConnectionActor implements ConnectionHandle {
   /** True while the connection is OPEN. */
   get isOpen(): boolean {
     return this.#transport.isOpen;
+  }
+
+  /** The peer's IP address, read from the transport when asked (most apps never ask). */
+  get remoteAddress(): string {
+    return this.#transport.remoteAddress;
   }
 
   /** Messages waiting in the mailbox. */

@@ -146,6 +146,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     socket.resume();
   }
 
+  /**
+   * The peer's IP address ('' once the socket is gone). Read on demand: it is
+   * a getpeername system call, which cost 5% of a worker's time in a
+   * connection storm when every upgrade read it (--cpu-prof).
+   */
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
   /** True while the WebSocket connection is OPEN. */
   get isOpen(): boolean {
     return this.phase === BindingPhase.OPEN && (this.connection as ServerConnection).state === ConnectionState.OPEN;

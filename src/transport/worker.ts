@@ -129,7 +129,10 @@ async function upgrade(binding: SocketBinding, head: RequestHead, rest: Buffer):
     headers: info.headers,
     protocols: offered,
     selectedProtocol: selectSubprotocol(offered, supportedProtocols(app)),
-    remoteAddress: binding.socket.remoteAddress ?? '',
+    // A system call: only when the hook reads it.
+    get remoteAddress() {
+      return binding.remoteAddress;
+    },
   };
   let decision: UpgradeDecision;
   try {
@@ -172,7 +175,7 @@ async function upgrade(binding: SocketBinding, head: RequestHead, rest: Buffer):
   const response = buildAcceptResponse(info.key, { protocol, extensions: negotiated?.response ?? null });
   const deflate = negotiated === null ? null : new PerMessageDeflate(negotiated.agreement, deflatePolicy);
   const { localId, address } = registry.nextAddress();
-  const actor = new ConnectionActor(binding, { address, protocol, upgradeData, remoteAddress: request.remoteAddress }, config);
+  const actor = new ConnectionActor(binding, { address, protocol, upgradeData }, config);
   registry.add(localId, actor);
   binding.accept(response, actor, localId, deflate);
   actor.start(createSession(app, actor));

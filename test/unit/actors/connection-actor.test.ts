@@ -4,6 +4,7 @@ import type { Session } from '../../../src/app/types.ts';
 
 class FakeTransport implements ActorTransport {
   isOpen = true;
+  remoteAddress = '127.0.0.1';
   sent: [string, boolean][] = [];
   frames: Uint8Array[] = [];
   closes: [number, string][] = [];
@@ -27,7 +28,7 @@ class FakeTransport implements ActorTransport {
   }
 }
 
-const identity = { address: '1.1', protocol: null, upgradeData: undefined, remoteAddress: '127.0.0.1' };
+const identity = { address: '1.1', protocol: null, upgradeData: undefined };
 const limits = { mailboxSize: 4, mailboxBytes: 1_000_000 };
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -243,5 +244,16 @@ describe('ConnectionActor close', () => {
     ]);
     expect(transport.closes).toEqual([[1000, 'done']]);
     expect(actor.messagesOut).toBe(2);
+  });
+});
+
+describe('ConnectionActor identity', () => {
+  it("reads the peer's address from the transport when asked, not at construction", () => {
+    const transport = new FakeTransport();
+    transport.remoteAddress = '';
+    const actor = new ConnectionActor(transport, identity, limits);
+    transport.remoteAddress = '10.0.0.7';
+    expect(actor.remoteAddress).toBe('10.0.0.7');
+    expect(actor.address).toBe('1.1');
   });
 });

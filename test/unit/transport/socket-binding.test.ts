@@ -74,7 +74,7 @@ function delegate(): BindingDelegate & { timedOut: number; closedCount: number }
 function openBinding(session?: (actor: ConnectionActor) => Session, mailboxSize = 100) {
   const socket = new StubSocket();
   const binding = new SocketBinding(socket as unknown as Socket, config, delegate(), 1);
-  const actor = new ConnectionActor(binding, { address: '1.1', protocol: null, upgradeData: undefined, remoteAddress: '' }, { mailboxSize, mailboxBytes: 1 << 20 });
+  const actor = new ConnectionActor(binding, { address: '1.1', protocol: null, upgradeData: undefined }, { mailboxSize, mailboxBytes: 1 << 20 });
   binding.accept(Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n'), actor, 1);
   actor.start(
     session?.(actor) ?? {
@@ -126,6 +126,25 @@ describe('SocketBinding writes', () => {
     await new Promise((resolve) => process.nextTick(resolve));
     expect(socket.corks).toBe(0);
     expect(socket.frames().map((f) => f.payload.toString())).toEqual(['a', 'b']);
+  });
+});
+
+describe('SocketBinding peer address', () => {
+  it("reads the socket's remote address only when asked ('' once it is gone)", () => {
+    const { socket, binding } = openBinding();
+    let reads = 0;
+    let address: string | undefined = '192.0.2.1';
+    Object.defineProperty(socket, 'remoteAddress', {
+      get: () => {
+        reads++;
+        return address;
+      },
+    });
+    expect(reads).toBe(0);
+    expect(binding.remoteAddress).toBe('192.0.2.1');
+    expect(reads).toBe(1);
+    address = undefined;
+    expect(binding.remoteAddress).toBe('');
   });
 });
 
