@@ -49,6 +49,10 @@ export interface ServerOptions {
    * into a full, checked PerMessageDeflateOptions.
    */
   perMessageDeflate: PerMessageDeflateSetting;
+  /** Port of the admin HTTP endpoints (/healthz, /metrics, /stats) on the primary; null (the default) turns them off, 0 picks a free port. */
+  adminPort: number | null;
+  /** Interface of the admin port. Loopback by default: metrics are not for the public. */
+  adminHost: string;
 }
 
 /** What `perMessageDeflate` accepts: a switch, or the policy with any defaults overridden. */
@@ -72,10 +76,12 @@ export const DEFAULT_OPTIONS = {
   maxConnectionsPerWorker: 10_000,
   acceptBacklog: 511,
   perMessageDeflate: false,
+  adminPort: null,
+  adminHost: '127.0.0.1',
 } as const satisfies Partial<ServerOptions>;
 
 /** Options that are integers and their smallest allowed value. */
-const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'app' | 'perMessageDeflate'>, number>> = {
+const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'app' | 'perMessageDeflate' | 'adminPort' | 'adminHost'>, number>> = {
   port: 0,
   workers: 1,
   maxMessageBytes: 1,
@@ -113,6 +119,12 @@ export function resolveServerOptions(partial: Partial<ServerOptions> = {}): Serv
   if (options.port > 65535) throw new RangeError(`port must be <= 65535, got ${options.port}`);
   if (typeof options.host !== 'string' || options.host === '') throw new RangeError('host must be a non-empty string');
   if (typeof options.app !== 'string' || options.app === '') throw new RangeError('app must be "echo" or a module path');
+  const adminPort = options.adminPort;
+  if (adminPort !== null && (typeof adminPort !== 'number' || !Number.isSafeInteger(adminPort) || adminPort < 0 || adminPort > 65535)) {
+    throw new RangeError(`adminPort must be null (off) or an integer from 0 to 65535, got ${String(adminPort)}`);
+  }
+  if (adminPort !== null && adminPort !== 0 && adminPort === options.port) throw new RangeError(`adminPort must differ from port ${options.port}`);
+  if (typeof options.adminHost !== 'string' || options.adminHost === '') throw new RangeError('adminHost must be a non-empty string');
   options.perMessageDeflate = resolvePerMessageDeflate(options.perMessageDeflate);
   return options;
 }
