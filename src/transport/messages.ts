@@ -1,9 +1,10 @@
 /**
  * Every message that crosses a thread boundary, in one place: the worker's
- * start-up data, the per-connection task and its result, and the control
+ * start-up data, the lane task and what travels on a lane (sockets one way,
+ * readiness and the stats of ended connections the other), and the control
  * messages the primary broadcasts to all workers.
  */
-import type { Socket } from 'node:net';
+import type { MessagePort } from 'node:worker_threads';
 import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate-negotiation.ts';
 
 /** Per-worker configuration, passed once as piscina's `workerData`. */
@@ -25,10 +26,19 @@ export interface WorkerConfig {
   readonly controlChannel: string;
 }
 
-/** One connection handed to a worker; `socket` is in the transfer list and has not been read. */
-export interface ConnectionTask {
-  readonly socket: Socket;
+/**
+ * The one piscina task each worker runs for its whole life (worker-lane.ts):
+ * `port` is the lane's end of a MessageChannel. On it the primary posts each
+ * accepted socket (transferred, unread) and the worker posts `LaneMessage`s.
+ */
+export interface LaneTask {
+  readonly port: MessagePort;
 }
+
+/** Worker to primary on a lane: the lane serves connections now; connections that ended (batched per event-loop turn). */
+export type LaneMessage =
+  | { readonly type: 'ready'; readonly workerId: number }
+  | { readonly type: 'ended'; readonly stats: readonly ConnectionStats[] };
 
 /** What a connection task resolves with once its socket has closed. */
 export interface ConnectionStats {

@@ -1,15 +1,16 @@
 /**
  * The primary thread: accepts TCP connections without reading a byte and
- * hands each socket to the worker pool as one long-lived piscina task. It
- * answers 503 itself when the server is full, and drives graceful shutdown.
+ * hands each socket to the worker pool (connection-pool.ts: the worker with
+ * the fewest connections, or a bounded backlog). It answers 503 itself when
+ * the server is full, and drives graceful shutdown.
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { BroadcastChannel } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import { CloseCode } from '../protocol/constants.ts';
 import { buildErrorResponse } from '../protocol/handshake.ts';
-import type { ConnectionStats, ConnectionTask, ControlMessage, WorkerConfig } from './messages.ts';
+import { ConnectionPool } from './connection-pool.ts';
+import type { ConnectionStats, ControlMessage, WorkerConfig } from './messages.ts';
 
 /** What the primary needs besides the per-worker configuration. */
 export interface PrimaryOptions {
@@ -54,10 +55,6 @@ export const REJECT_FULL = 'server is at its connection limit';
 export const REJECT_BACKLOG = 'server is busy: accept backlog full';
 export const REJECT_SHUTDOWN = 'server is shutting down';
 
-/** piscina's transfer list type (not exported from its entry point). */
-type TransferList = NonNullable<NonNullable<Parameters<Piscina['run']>[1]>['transferList']>;
-
-const WORKER_URL = new URL('./worker.ts', import.meta.url).href;
 let channelCounter = 0;
 
 /**
@@ -69,12 +66,11 @@ export class Primary extends EventEmitter {
   readonly options: PrimaryOptions;
   readonly stats: PrimaryStats;
   #server: Server;
-  #pool: Piscina<ConnectionTask, ConnectionStats>;
+  #pool: ConnectionPool;
   #control: BroadcastChannel;
   #closing: Promise<void> | null;
   #forced: boolean;
   #idleWaiters: (() => void)[];
-  #capacity: number;
 
   constructor(options: PrimaryOptions) {
     super();
@@ -96,25 +92,23 @@ export class Primary extends EventEmitter {
     const controlChannel = `shoal.control.${process.pid}.${++channelCounter}.${Date.now()}`;
     this.#control = new BroadcastChannel(controlChannel);
     this.#control.unref();
-    this.#pool = new Piscina<ConnectionTask, ConnectionStats>({
-      filename: WORKER_URL,
-      minThreads: options.workers,
-      maxThreads: options.workers,
-      idleTimeout: Infinity,
-      // One task per connection: piscina's least-busy worker is the one with the fewest connections.
-      concurrentTasksPerWorker: options.maxConnectionsPerWorker,
-      maxQueue: Math.max(options.acceptBacklog, 1),
-      // Workers must never block in Atomics.wait: their connections live between tasks.
-      atomics: 'disabled',
-      workerData: { ...options.worker, controlChannel } satisfies WorkerConfig,
-    });
-    // Without a listener, a worker error with no task in flight would crash the primary.
-    this.#pool.on('error', (error: unknown) => console.error('shoal: worker error:', error));
+    this.#pool = new ConnectionPool(
+      {
+        workers: options.workers,
+        maxConnectionsPerWorker: options.maxConnectionsPerWorker,
+        acceptBacklog: options.acceptBacklog,
+        workerData: { ...options.worker, controlChannel } satisfies WorkerConfig,
+      },
+      {
+        connectionEnded: (result) => this.#finished(result),
+        connectionsLost: (count, error) => this.#lost(count, error),
+        transferFailed: (error) => this.#transferFailed(error),
+      },
+    );
     this.#server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#accept(socket));
     this.#closing = null;
     this.#forced = false;
     this.#idleWaiters = [];
-    this.#capacity = options.workers * options.maxConnectionsPerWorker;
   }
 
   /** The worker threads (piscina replaces crashed ones). */
@@ -122,9 +116,9 @@ export class Primary extends EventEmitter {
     return this.#pool.threads;
   }
 
-  /** Starts listening; resolves with the bound address. */
-  listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
+  /** Starts listening; resolves with the bound address once every worker is ready to serve. */
+  async listen(): Promise<AddressInfo> {
+    const address = await new Promise<AddressInfo>((resolve, reject) => {
       const onError = (error: Error) => reject(error);
       this.#server.once('error', onError);
       this.#server.listen(this.options.port, this.options.host, () => {
@@ -133,6 +127,8 @@ export class Primary extends EventEmitter {
         resolve(this.#server.address() as AddressInfo);
       });
     });
+    await this.#pool.ready;
+    return address;
   }
 
   /**
@@ -154,6 +150,10 @@ export class Primary extends EventEmitter {
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const message: ControlMessage = { type: 'shutdown', code: CloseCode.GOING_AWAY, reason: 'going away' };
     this.#control.postMessage(message);
+    for (const socket of this.#pool.takeQueued()) {
+      this.#reject(socket, REJECT_SHUTDOWN);
+      this.#release();
+    }
     if (!this.#forced && this.stats.active > 0) {
       const drained = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
       let timer: NodeJS.Timeout | undefined;
@@ -177,28 +177,12 @@ export class Primary extends EventEmitter {
       this.#reject(socket, REJECT_FULL);
       return;
     }
-    if (stats.active >= this.#capacity && this.#pool.queueSize >= this.options.acceptBacklog) {
-      this.#reject(socket, REJECT_BACKLOG);
-      return;
-    }
     stats.active++;
-    const transferList = [socket];
-    const task = this.#pool.run({ socket }, { transferList: transferList as unknown as TransferList });
-    if (socket.destroyed) {
-      // Transferred on the spot (the usual case): hold no reference to the
-      // detached socket for the connection's lifetime (piscina keeps the
-      // transfer list until the task ends). A failure now means the worker died.
-      transferList.length = 0;
-      task.then(this.#onFinished, this.#onLost);
-    } else {
-      // Queued for a worker slot: the socket is still ours if the task fails.
-      task.then(this.#onFinished, (error: unknown) => this.#failed(socket, error));
+    if (!this.#pool.dispatch(socket)) {
+      stats.active--;
+      this.#reject(socket, REJECT_BACKLOG);
     }
   }
-
-  /** Bound once: per-connection closures would be retained for each connection's lifetime. */
-  readonly #onFinished = (result: ConnectionStats): void => this.#finished(result);
-  readonly #onLost = (error: unknown): void => this.#lost(error);
 
   #finished(result: ConnectionStats): void {
     const stats = this.stats;
@@ -213,31 +197,23 @@ export class Primary extends EventEmitter {
     this.emit('connectionEnd', result);
   }
 
-  #failed(socket: Socket, error: unknown): void {
-    if (!socket.destroyed) {
-      // Never transferred: still ours (queue full, pool shutting down, or the transfer itself failed).
-      if (this.#closing !== null) this.#reject(socket, REJECT_SHUTDOWN);
-      else if (this.#pool.queueSize >= this.options.acceptBacklog) this.#reject(socket, REJECT_BACKLOG);
-      else {
-        this.stats.transferFailures++;
-        console.error('shoal: could not hand a connection to a worker:', error);
-        socket.destroy();
-      }
-      this.#release();
-    } else {
-      this.#lost(error);
-    }
+  #transferFailed(error: unknown): void {
+    this.stats.transferFailures++;
+    console.error('shoal: could not hand a connection to a worker:', error);
+    this.#release();
   }
 
   /**
-   * The connection's worker died (an uncaught exception or process.exit in
-   * it): the client saw its TCP connection close; every other worker is
-   * unaffected and piscina starts a replacement.
+   * A worker died (an uncaught exception or process.exit in it) with `count`
+   * connections: their clients saw their TCP connections close; every other
+   * worker is unaffected and piscina starts a replacement.
    */
-  #lost(error: unknown): void {
-    this.stats.lostToWorkerExit++;
-    this.#release();
-    this.emit('connectionLost', error);
+  #lost(count: number, error: unknown): void {
+    this.stats.lostToWorkerExit += count;
+    for (let i = 0; i < count; i++) {
+      this.#release();
+      this.emit('connectionLost', error);
+    }
   }
 
   #release(): void {

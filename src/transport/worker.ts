@@ -1,9 +1,9 @@
 /**
- * The piscina task: one call per connection, running in a worker thread for
- * as long as the connection lives. It reads and validates the upgrade
- * request, asks the app's upgrade hook, negotiates permessage-deflate,
- * writes the 101 (or the refusal), then runs the connection's actor until
- * the socket closes, and resolves with the connection's stats.
+ * Serves the connections handed to this worker (by its lane, worker-lane.ts):
+ * for each socket it reads and validates the upgrade request, asks the app's
+ * upgrade hook, negotiates permessage-deflate, writes the 101 (or the
+ * refusal), then runs the connection's actor until the socket closes, and
+ * reports the connection's stats.
  *
  * Module state is per worker: the app (loaded once), the registry of local
  * connections, the sweeper, and the control channel for shutdown.
@@ -29,7 +29,7 @@ import { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
 import { selectSubprotocol } from '../protocol/subprotocol.ts';
 import { adoptSocket } from './adopt-socket.ts';
 import { startSweeper, sweepIntervalMs } from './heartbeat.ts';
-import type { ConnectionStats, ConnectionTask, ControlMessage, WorkerConfig } from './messages.ts';
+import type { ConnectionStats, ControlMessage, WorkerConfig } from './messages.ts';
 import { BindingPhase, SocketBinding, type BindingDelegate } from './socket-binding.ts';
 
 const config = workerData as WorkerConfig;
@@ -182,15 +182,16 @@ async function upgrade(binding: SocketBinding, head: RequestHead, rest: Buffer):
   binding.resumeAfterUpgrade(rest);
 }
 
-/** piscina task: serves one connection and resolves with its stats when the socket closes. */
-export default function serveConnection(task: ConnectionTask): Promise<ConnectionStats> {
-  const { promise, resolve } = Promise.withResolvers<ConnectionStats>();
-  const socket = adoptSocket(task.socket);
-  // piscina keeps the task object for the task's lifetime: drop the inert socket from it.
-  (task as { socket: Socket | null }).socket = null;
+/**
+ * Serves one connection: `received` is a socket transferred from the primary,
+ * not read yet (it is inert afterwards). `done` is called once, with the
+ * connection's stats, when the socket has closed; share one function between
+ * connections (it is kept for the connection's lifetime).
+ */
+export function serveSocket(received: Socket, done: (stats: ConnectionStats) => void): void {
+  const socket = adoptSocket(received);
   const binding = new SocketBinding(socket, config, delegate, threadId);
   binding.parser = new HandshakeParser({ maxHeadBytes: config.maxHeadBytes });
-  binding.resolve = resolve;
+  binding.resolve = done;
   bindings.add(binding);
-  return promise;
 }

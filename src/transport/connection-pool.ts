@@ -1,0 +1,260 @@
+/**
+ * The primary's side of the worker pool. piscina runs the worker threads
+ * (start, crash replacement); each worker runs one long-lived lane task
+ * (worker-lane.ts) that receives sockets on a MessagePort and reports the
+ * connections that ended. The pool hands each accepted socket to the lane
+ * with the fewest connections (least-connections balancing), keeps sockets in
+ * a bounded backlog while every lane is full or starting, and counts a dead
+ * worker's connections as lost before opening its lane again on the
+ * replacement worker.
+ *
+ * Lanes replace one piscina task per connection. In a connection storm
+ * (`shoal bench --scenarios connect`, --cpu-prof of both threads) piscina's
+ * per-task work (task records, async resources, balancer views, histograms,
+ * the task envelope and its result message) was a fifth of the primary's CPU
+ * and a tenth of the worker's; an idle connection kept about 0.9 KB in the
+ * primary (the task record and its promise) and 1 KB in the worker (the
+ * task's message and suspended async function) alive (heap snapshots of
+ * 1,000 and 5,000 idle connections).
+ */
+import type { Socket } from 'node:net';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { ConnectionStats, LaneMessage, LaneTask, WorkerConfig } from './messages.ts';
+
+/** How the pool is sized. */
+export interface ConnectionPoolOptions {
+  readonly workers: number;
+  readonly maxConnectionsPerWorker: number;
+  /** Sockets waiting for a lane with room; past it `dispatch` refuses. */
+  readonly acceptBacklog: number;
+  readonly workerData: WorkerConfig;
+}
+
+/** What the pool reports to its owner (the primary). */
+export interface PoolListener {
+  /** A connection's socket closed in its worker. Called once per dispatched connection, unless it was lost. */
+  connectionEnded(stats: ConnectionStats): void;
+  /** A worker died with `count` connections that had been handed to it and had not ended. */
+  connectionsLost(count: number, error: unknown): void;
+  /** A socket could not be posted to a worker; it has been destroyed. */
+  transferFailed(error: unknown): void;
+}
+
+/** What the balancer sees of a lane. */
+export interface LaneLoad {
+  /** The lane's worker is listening (it said so on the lane). */
+  readonly up: boolean;
+  /** Connections handed to the lane that have not ended. */
+  readonly active: number;
+}
+
+/**
+ * The balancer: the index of the lane with the fewest connections among those
+ * that are up and under `limit`, the first such on a tie; -1 when none has room.
+ */
+export function pickLane(lanes: readonly LaneLoad[], limit: number): number {
+  let best = -1;
+  let fewest = limit;
+  for (let i = 0; i < lanes.length; i++) {
+    const lane = lanes[i] as LaneLoad;
+    if (lane.up && lane.active < fewest) {
+      best = i;
+      fewest = lane.active;
+    }
+  }
+  return best;
+}
+
+const LANE_URL = new URL('./worker-lane.ts', import.meta.url).href;
+
+/** One worker's lane, as the primary sees it; replaced by a new one when its worker dies. */
+class Lane implements LaneLoad {
+  readonly port: MessagePort;
+  up: boolean;
+  active: number;
+  /** threadId of the worker serving the lane, 0 until it is up. */
+  workerId: number;
+
+  constructor(port: MessagePort) {
+    this.port = port;
+    this.up = false;
+    this.active = 0;
+    this.workerId = 0;
+  }
+}
+
+/**
+ * The pool. Await `ready`, call `dispatch` for each accepted socket,
+ * `takeQueued` when shutting down (the caller answers those sockets), then
+ * `destroy`.
+ */
+export class ConnectionPool {
+  readonly options: ConnectionPoolOptions;
+  /**
+   * Resolves once every worker serves its lane (the app is loaded and
+   * connections spread over all workers from the first one); rejects when a
+   * worker dies before that.
+   */
+  readonly ready: Promise<void>;
+  #starting: PromiseWithResolvers<void> | null;
+  #lanesUp: number;
+  #pool: Piscina<LaneTask, void>;
+  #listener: PoolListener;
+  #lanes: Lane[];
+  #backlog: Socket[];
+  #destroying: boolean;
+
+  constructor(options: ConnectionPoolOptions, listener: PoolListener) {
+    this.options = options;
+    this.#listener = listener;
+    this.#backlog = [];
+    this.#destroying = false;
+    this.#starting = Promise.withResolvers<void>();
+    this.ready = this.#starting.promise;
+    // Handled here too: an owner that never awaits `ready` must not see an unhandled rejection.
+    this.ready.catch(() => {});
+    this.#lanesUp = 0;
+    this.#pool = new Piscina<LaneTask, void>({
+      filename: LANE_URL,
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      idleTimeout: Infinity,
+      // One lane per worker: the least-busy worker for a lane task is one without a lane.
+      concurrentTasksPerWorker: 1,
+      // Lane tasks wait here for a replacement worker to start.
+      maxQueue: options.workers,
+      // Workers must never block in Atomics.wait: their connections live between messages.
+      atomics: 'disabled',
+      recordTiming: false,
+      workerData: options.workerData,
+    });
+    // Without a listener, a worker error with no task in flight would crash the primary.
+    this.#pool.on('error', (error: unknown) => console.error('shoal: worker error:', error));
+    this.#lanes = [];
+    for (let i = 0; i < options.workers; i++) this.#open(i);
+  }
+
+  /** The worker threads (piscina replaces crashed ones). */
+  get threads(): readonly { threadId: number }[] {
+    return this.#pool.threads;
+  }
+
+  /** Sockets waiting in the backlog. */
+  get queued(): number {
+    return this.#backlog.length;
+  }
+
+  /** Each worker that serves its lane, with the connections handed to it that have not ended. */
+  workerLoads(): { workerId: number; connections: number }[] {
+    const loads: { workerId: number; connections: number }[] = [];
+    for (const lane of this.#lanes) if (lane.up) loads.push({ workerId: lane.workerId, connections: lane.active });
+    return loads;
+  }
+
+  /**
+   * Hands `socket` (accepted, unread) to the least-loaded lane, or queues it
+   * when no lane has room. Returns false, leaving the socket to the caller,
+   * when the backlog is full.
+   */
+  dispatch(socket: Socket): boolean {
+    if (this.#backlog.length === 0) {
+      const index = pickLane(this.#lanes, this.options.maxConnectionsPerWorker);
+      if (index >= 0) {
+        this.#send(this.#lanes[index] as Lane, socket);
+        return true;
+      }
+    }
+    if (this.#backlog.length >= this.options.acceptBacklog) return false;
+    this.#backlog.push(socket);
+    return true;
+  }
+
+  /** Removes and returns every queued socket (the caller refuses them). */
+  takeQueued(): Socket[] {
+    return this.#backlog.splice(0);
+  }
+
+  /** Stops the workers; connections still open in them are dropped. */
+  async destroy(): Promise<void> {
+    this.#destroying = true;
+    await this.#pool.destroy();
+    for (const lane of this.#lanes) lane.port.close();
+  }
+
+  #send(lane: Lane, socket: Socket): void {
+    lane.active++;
+    try {
+      lane.port.postMessage(socket, [socket as unknown as Transferable]);
+    } catch (error) {
+      lane.active--;
+      socket.destroy();
+      this.#listener.transferFailed(error);
+    }
+  }
+
+  /** Opens lane `index` on a fresh channel and starts its task; piscina runs it on a worker without a lane. */
+  #open(index: number): void {
+    const { port1, port2 } = new MessageChannel();
+    const lane = new Lane(port1);
+    this.#lanes[index] = lane;
+    port1.on('message', (message: LaneMessage) => this.#received(lane, message));
+    // The listening server keeps the process alive, not the lanes.
+    port1.unref();
+    const task: LaneTask = { port: port2 };
+    this.#pool.run(task, { transferList: [port2] as never }).then(
+      () => this.#closed(index, lane, new Error('lane task returned')),
+      (error: unknown) => this.#closed(index, lane, error),
+    );
+  }
+
+  #received(lane: Lane, message: LaneMessage): void {
+    if (message.type === 'ready') {
+      lane.up = true;
+      lane.workerId = message.workerId;
+      if (this.#starting !== null && ++this.#lanesUp === this.options.workers) {
+        this.#starting.resolve();
+        this.#starting = null;
+      }
+    } else {
+      this.#ended(lane, message.stats);
+    }
+    this.#drainBacklog();
+  }
+
+  #ended(lane: Lane, ended: readonly ConnectionStats[]): void {
+    const listener = this.#listener;
+    for (const stats of ended) {
+      lane.active--;
+      listener.connectionEnded(stats);
+    }
+  }
+
+  /** Lane `index`'s task ended: its worker died (or the pool is being destroyed). */
+  #closed(index: number, lane: Lane, error: unknown): void {
+    if (this.#destroying || this.#lanes[index] !== lane) return;
+    if (this.#starting !== null) {
+      this.#starting.reject(new Error('a worker stopped before it could serve connections', { cause: error }));
+      this.#starting = null;
+    }
+    lane.up = false;
+    // Reports the worker posted before it died still count as ended.
+    const port = lane.port;
+    for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
+      const message = entry.message as LaneMessage;
+      if (message.type === 'ended') this.#ended(lane, message.stats);
+    }
+    port.close();
+    this.#open(index);
+    if (lane.active > 0) this.#listener.connectionsLost(lane.active, error);
+  }
+
+  #drainBacklog(): void {
+    const backlog = this.#backlog;
+    while (backlog.length > 0) {
+      const index = pickLane(this.#lanes, this.options.maxConnectionsPerWorker);
+      if (index < 0) return;
+      this.#send(this.#lanes[index] as Lane, backlog.shift() as Socket);
+    }
+  }
+}
