@@ -10,6 +10,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { CloseCode } from '../protocol/constants.ts';
 import { buildErrorResponse } from '../protocol/handshake.ts';
 import { ConnectionPool } from './connection-pool.ts';
+import type { WorkerLoad } from './admin-stats.ts';
 import type { ConnectionStats, ControlMessage, WorkerConfig } from './messages.ts';
 
 /** What the primary needs besides the per-worker configuration. */
@@ -34,6 +35,12 @@ export interface PrimaryStats {
   active: number;
   /** Connections refused with 503 by the primary (connection cap or full backlog). */
   rejected: number;
+  /** Of `rejected`: over `maxConnections`. */
+  rejectedConnectionLimit: number;
+  /** Of `rejected`: the accept backlog was full. */
+  rejectedBacklog: number;
+  /** Of `rejected`: arrived while shutting down. */
+  rejectedShutdown: number;
   /** Sockets that could not be transferred to a worker. */
   transferFailures: number;
   /** Connections lost because their worker died. */
@@ -79,6 +86,9 @@ export class Primary extends EventEmitter {
       accepted: 0,
       active: 0,
       rejected: 0,
+      rejectedConnectionLimit: 0,
+      rejectedBacklog: 0,
+      rejectedShutdown: 0,
       transferFailures: 0,
       lostToWorkerExit: 0,
       completed: 0,
@@ -114,6 +124,11 @@ export class Primary extends EventEmitter {
   /** The worker threads (piscina replaces crashed ones). */
   get threads(): readonly { threadId: number }[] {
     return this.#pool.threads;
+  }
+
+  /** The workers that are up, with the connections each holds (for the admin endpoints). */
+  workerLoads(): WorkerLoad[] {
+    return this.#pool.workerLoads();
   }
 
   /** Starts listening; resolves with the bound address once every worker is ready to serve. */
@@ -227,7 +242,11 @@ export class Primary extends EventEmitter {
 
   /** Writes a 503 with the reason and closes; reads (and discards) until the client closes, destroyed after the close timeout. */
   #reject(socket: Socket, reason: string): void {
-    this.stats.rejected++;
+    const stats = this.stats;
+    stats.rejected++;
+    if (reason === REJECT_FULL) stats.rejectedConnectionLimit++;
+    else if (reason === REJECT_BACKLOG) stats.rejectedBacklog++;
+    else stats.rejectedShutdown++;
     socket.on('error', () => {});
     socket.setTimeout(this.options.closeTimeoutMs, () => socket.destroy());
     socket.resume();
