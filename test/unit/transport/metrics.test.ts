@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { ConnectionTally, type AdminSource, type ServerState, type WorkerLoad } from '../../../src/transport/admin-stats.ts';
+import { emptyConnectionStats } from '../../../src/transport/messages.ts';
+import { createMetricsRegistry } from '../../../src/transport/metrics.ts';
+import type { PrimaryStats } from '../../../src/transport/primary.ts';
+
+function primaryStats(): PrimaryStats {
+  return {
+    accepted: 0,
+    active: 0,
+    rejected: 0,
+    rejectedConnectionLimit: 0,
+    rejectedBacklog: 0,
+    rejectedShutdown: 0,
+    transferFailures: 0,
+    lostToWorkerExit: 0,
+    completed: 0,
+    slowConsumers: 0,
+    mailboxPauses: 0,
+    messagesIn: 0,
+    messagesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
+}
+
+/** A source whose values the test changes between scrapes. */
+function fakeSource(): { source: AdminSource; stats: PrimaryStats; workers: WorkerLoad[]; setState(state: ServerState): void } {
+  const stats = primaryStats();
+  const workers: WorkerLoad[] = [];
+  let state: ServerState = 'serving';
+  const source: AdminSource = {
+    stats,
+    get state() {
+      return state;
+    },
+    workers: () => workers,
+  };
+  return { source, stats, workers, setState: (next) => (state = next) };
+}
+
+/** Sample lines of a Prometheus text exposition: `name{labels}` -> value. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    out.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return out;
+}
+
+async function scrape(source: AdminSource, tally: ConnectionTally): Promise<Map<string, number>> {
+  return samples(await createMetricsRegistry(source, tally).metrics());
+}
+
+describe('createMetricsRegistry', () => {
+  it('mirrors the primary counters at each scrape', async () => {
+    const { source, stats, workers } = fakeSource();
+    workers.push({ workerId: 3, connections: 0 });
+    const tally = new ConnectionTally();
+    const registry = createMetricsRegistry(source, tally);
+    let values = samples(await registry.metrics());
+    expect(values.get('shoal_connections_accepted_total')).toBe(0);
+    expect(values.get('shoal_connections_active')).toBe(0);
+    Object.assign(stats, { accepted: 7, active: 4, completed: 3, messagesIn: 11, messagesOut: 12, bytesIn: 130, bytesOut: 140 });
+    Object.assign(stats, { lostToWorkerExit: 2, slowConsumers: 1, mailboxPauses: 5, transferFailures: 1 });
+    values = samples(await registry.metrics());
+    expect(values.get('shoal_connections_accepted_total')).toBe(7);
+    expect(values.get('shoal_connections_active')).toBe(4);
+    expect(values.get('shoal_connections_completed_total')).toBe(3);
+    expect(values.get('shoal_messages_received_total')).toBe(11);
+    expect(values.get('shoal_messages_sent_total')).toBe(12);
+    expect(values.get('shoal_received_bytes_total')).toBe(130);
+    expect(values.get('shoal_sent_bytes_total')).toBe(140);
+    expect(values.get('shoal_connections_lost_total')).toBe(2);
+    expect(values.get('shoal_slow_consumers_total')).toBe(1);
+    expect(values.get('shoal_mailbox_pauses_total')).toBe(5);
+    expect(values.get('shoal_connection_transfer_failures_total')).toBe(1);
+  });
+
+  it('labels the 503s by reason', async () => {
+    const { source, stats } = fakeSource();
+    Object.assign(stats, { rejected: 6, rejectedConnectionLimit: 1, rejectedBacklog: 2, rejectedShutdown: 3 });
+    const values = await scrape(source, new ConnectionTally());
+    expect(values.get('shoal_connections_rejected_total{reason="connection_limit"}')).toBe(1);
+    expect(values.get('shoal_connections_rejected_total{reason="accept_backlog"}')).toBe(2);
+    expect(values.get('shoal_connections_rejected_total{reason="shutting_down"}')).toBe(3);
+  });
+
+  it('reports handshake refusals by status and closes by code from the tally', async () => {
+    const { source } = fakeSource();
+    const tally = new ConnectionTally();
+    const end = (overrides: object) => tally.record({ ...emptyConnectionStats(1), ...overrides });
+    end({ handshakeStatus: 101, closeCode: 1000 });
+    end({ handshakeStatus: 101, closeCode: 1006, closeTimedOut: true, writePauses: 3 });
+    end({ handshakeStatus: 400 });
+    end({ handshakeStatus: 400 });
+    end({ handshakeStatus: 431 });
+    end({ handshakeStatus: 0 });
+    const values = await scrape(source, tally);
+    expect(values.get('shoal_upgrades_total')).toBe(2);
+    expect(values.get('shoal_handshake_refusals_total{status="400"}')).toBe(2);
+    expect(values.get('shoal_handshake_refusals_total{status="431"}')).toBe(1);
+    expect(values.get('shoal_handshakes_abandoned_total')).toBe(1);
+    expect(values.get('shoal_closes_total{code="1000"}')).toBe(1);
+    expect(values.get('shoal_closes_total{code="1006"}')).toBe(1);
+    expect(values.get('shoal_close_timeouts_total')).toBe(1);
+    expect(values.get('shoal_write_pauses_total')).toBe(3);
+  });
+
+  it('has one per-worker gauge per live worker, dropping replaced ones', async () => {
+    const { source, workers } = fakeSource();
+    const registry = createMetricsRegistry(source, new ConnectionTally());
+    workers.push({ workerId: 1, connections: 2 }, { workerId: 2, connections: 5 });
+    let values = samples(await registry.metrics());
+    expect(values.get('shoal_workers_alive')).toBe(2);
+    expect(values.get('shoal_worker_connections_active{worker="1"}')).toBe(2);
+    expect(values.get('shoal_worker_connections_active{worker="2"}')).toBe(5);
+    workers.splice(0, 1, { workerId: 9, connections: 0 });
+    values = samples(await registry.metrics());
+    expect(values.has('shoal_worker_connections_active{worker="1"}')).toBe(false);
+    expect(values.get('shoal_worker_connections_active{worker="9"}')).toBe(0);
+  });
+
+  it('says whether the server accepts connections', async () => {
+    const { source, setState } = fakeSource();
+    const registry = createMetricsRegistry(source, new ConnectionTally());
+    expect(samples(await registry.metrics()).get('shoal_accepting')).toBe(1);
+    setState('shutting-down');
+    expect(samples(await registry.metrics()).get('shoal_accepting')).toBe(0);
+  });
+
+  it('includes the process metrics, event-loop lag of this thread among them', async () => {
+    const text = await createMetricsRegistry(fakeSource().source, new ConnectionTally()).metrics();
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds [\d.e-]+/m);
+  });
+
+  it('lets two servers in one process keep separate metrics', async () => {
+    const first = fakeSource();
+    const second = fakeSource();
+    first.stats.accepted = 1;
+    second.stats.accepted = 2;
+    const a = createMetricsRegistry(first.source, new ConnectionTally());
+    const b = createMetricsRegistry(second.source, new ConnectionTally());
+    expect(samples(await a.metrics()).get('shoal_connections_accepted_total')).toBe(1);
+    expect(samples(await b.metrics()).get('shoal_connections_accepted_total')).toBe(2);
+  });
+
+  it('declares a type and help for every metric, with units in the names', async () => {
+    const text = await createMetricsRegistry(fakeSource().source, new ConnectionTally()).metrics();
+    const types = [...text.matchAll(/^# TYPE (shoal_\w+) (\w+)$/gm)].map((match) => [match[1], match[2]] as const);
+    expect(types.length).toBeGreaterThanOrEqual(20);
+    for (const [name, type] of types) {
+      expect(text).toContain(`# HELP ${name} `);
+      if (type === 'counter') expect(name).toMatch(/_total$/);
+      else expect(name).not.toMatch(/_total$/);
+    }
+  });
+});
