@@ -4,6 +4,8 @@
  * src/transport (primary thread) and the worker pool.
  */
 import { EventEmitter } from 'node:events';
+import { AdminServer } from '../transport/admin-server.ts';
+import type { AdminSource, ServerState } from '../transport/admin-stats.ts';
 import { Primary, type PrimaryStats } from '../transport/primary.ts';
 import type { ConnectionStats } from '../transport/messages.ts';
 import { loadApp, resolveAppSpecifier } from './load-app.ts';
@@ -17,6 +19,14 @@ export interface ListeningAddress {
   readonly url: string;
 }
 
+/** Where the admin endpoints of a listening server can be reached. */
+export interface AdminAddress {
+  readonly host: string;
+  readonly port: number;
+  /** http://host:port/ (IPv6 hosts in brackets); the endpoints are /healthz, /metrics and /stats. */
+  readonly url: string;
+}
+
 /**
  * A Shoal server. Events: `connectionEnd` (ConnectionStats) for each finished
  * connection, `connectionLost` (Error) for each connection lost with its
@@ -26,17 +36,28 @@ export class ShoalServer extends EventEmitter {
   readonly options: ServerOptions;
   #primary: Primary | null;
   #address: ListeningAddress | null;
+  #admin: AdminServer | null;
+  #adminAddress: AdminAddress | null;
+  #state: ServerState;
 
   constructor(options: ServerOptions) {
     super();
     this.options = options;
     this.#primary = null;
     this.#address = null;
+    this.#admin = null;
+    this.#adminAddress = null;
+    this.#state = 'starting';
   }
 
   /** The bound address once `listen()` has resolved, else null. */
   get address(): ListeningAddress | null {
     return this.#address;
+  }
+
+  /** The admin endpoints' address once `listen()` has resolved with `adminPort` set, else null. */
+  get adminAddress(): AdminAddress | null {
+    return this.#adminAddress;
   }
 
   /** Counters of the primary thread; zeros before `listen()`. */
@@ -82,21 +103,45 @@ export class ShoalServer extends EventEmitter {
         perMessageDeflate: resolvePerMessageDeflate(options.perMessageDeflate),
       },
     });
-    primary.on('connectionEnd', (stats: ConnectionStats) => this.emit('connectionEnd', stats));
+    const admin = options.adminPort === null ? null : new AdminServer(this.#adminSource(primary), { host: options.adminHost, port: options.adminPort });
+    primary.on('connectionEnd', (stats: ConnectionStats) => {
+      admin?.record(stats);
+      this.emit('connectionEnd', stats);
+    });
     primary.on('connectionLost', (error: unknown) => this.emit('connectionLost', error));
     primary.on('error', (error: unknown) => this.emit('error', error));
     this.#primary = primary;
     let bound;
+    let adminBound = null;
     try {
       bound = await primary.listen();
+      if (admin !== null) adminBound = await admin.listen();
     } catch (error) {
       await primary.close(true);
       this.#primary = null;
       throw error;
     }
-    const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
-    this.#address = { host: bound.address, port: bound.port, url: `ws://${host}:${bound.port}/` };
+    this.#address = { host: bound.address, port: bound.port, url: `ws://${hostInUrl(bound)}:${bound.port}/` };
+    if (admin !== null && adminBound !== null) {
+      this.#admin = admin;
+      this.#adminAddress = { host: adminBound.address, port: adminBound.port, url: `http://${hostInUrl(adminBound)}:${adminBound.port}/` };
+    }
+    this.#state = 'serving';
     return this.#address;
+  }
+
+  /** What the admin endpoints read: the primary's counters and workers, and this server's state. */
+  #adminSource(primary: Primary): AdminSource {
+    const state = (): ServerState => this.#state;
+    return {
+      get stats() {
+        return primary.stats;
+      },
+      get state() {
+        return state();
+      },
+      workers: () => primary.workerLoads(),
+    };
   }
 
   /**
@@ -105,8 +150,17 @@ export class ShoalServer extends EventEmitter {
    * the workers. `force` skips the wait. Safe to call more than once.
    */
   async close(force: boolean = false): Promise<void> {
-    await this.#primary?.close(force);
+    if (this.#primary === null) return;
+    // The admin port stays up during the drain and answers /healthz with 503.
+    if (this.#state !== 'stopped') this.#state = 'shutting-down';
+    await this.#primary.close(force);
+    this.#state = 'stopped';
+    await this.#admin?.close();
   }
+}
+
+function hostInUrl(address: { address: string; family: string }): string {
+  return address.family === 'IPv6' ? `[${address.address}]` : address.address;
 }
 
 /** Creates a server (not yet listening); throws a RangeError for an invalid option. */

@@ -36,6 +36,8 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'max-connections', option: 'maxConnections', kind: 'integer', help: 'connections in all (default: workers x per-worker); more get 503' },
   { flag: 'accept-backlog', option: 'acceptBacklog', kind: 'integer', help: 'connections waiting for a worker slot; more get 503' },
   { flag: 'permessage-deflate', option: 'perMessageDeflate', kind: 'boolean', help: 'compress messages for clients that offer permessage-deflate (RFC 7692)' },
+  { flag: 'admin-port', option: 'adminPort', kind: 'integer', help: 'HTTP port for /healthz, /metrics, /stats (0: any free port; default: off)' },
+  { flag: 'admin-host', option: 'adminHost', kind: 'string', help: 'interface of the admin port' },
 ];
 
 /** The SHOAL_* variable of a flag: `max-message-size` -> `SHOAL_MAX_MESSAGE_SIZE`. */
@@ -144,8 +146,8 @@ function flagNamesIn(message: string): string {
 }
 
 function defaultText(spec: FlagSpec): string {
-  const value = (DEFAULT_OPTIONS as Partial<Record<keyof ServerOptions, string | number | boolean>>)[spec.option];
-  if (value === undefined) return '';
+  const value = (DEFAULT_OPTIONS as Partial<Record<keyof ServerOptions, string | number | boolean | null>>)[spec.option];
+  if (value === undefined || value === null) return '';
   if (typeof value === 'boolean') return value ? ' [on]' : ' [off]';
   if (spec.kind === 'bytes' && typeof value === 'number') {
     return value % 1024 ** 2 === 0 ? ` [${value / 1024 ** 2}MiB]` : value % 1024 === 0 ? ` [${value / 1024}KiB]` : ` [${value}]`;

@@ -86,6 +86,7 @@ async function serve(argv: string[]): Promise<number> {
   const label = options.app === ECHO_APP ? 'echo app' : `app ${basename(options.app)}`;
   const workers = options.workers === 1 ? '1 worker' : `${options.workers} workers`;
   process.stdout.write(`shoal: ${label} listening on ${address.url} with ${workers}\n`);
+  if (server.adminAddress !== null) process.stdout.write(`shoal: admin endpoints on ${server.adminAddress.url} (healthz, metrics, stats)\n`);
 
   const received = await signal;
   process.stdout.write(`shoal: ${received}: closing connections (up to ${options.drainTimeoutMs} ms)\n`);
