@@ -233,10 +233,23 @@ describe('admin port', () => {
     expect([missing.status, missing.body]).toEqual([404, 'not found: the admin port serves /healthz, /metrics, /stats\n']);
     expect((await http(`${admin}/`)).status).toBe(404);
     expect((await http(`${admin}/metrics/extra`)).status).toBe(404);
-    const post = await http(`${admin}/metrics`, 'POST', 'x'.repeat(100_000));
+    const post = await http(`${admin}/metrics`, 'POST', 'x'.repeat(10_000));
     expect([post.status, post.body, post.headers.allow]).toEqual([405, 'method not allowed: /metrics answers GET and HEAD\n', 'GET, HEAD']);
     expect(post.headers.connection).toBe('close');
     for (const method of ['PUT', 'DELETE', 'OPTIONS']) expect((await http(`${admin}/healthz`, method)).status).toBe(405);
+  });
+
+  it('refuses request heads over 8 KiB with 431', async () => {
+    const { admin } = await startWithAdmin();
+    const answer = await new Promise<number>((resolve, reject) => {
+      const req = request(`${admin}/healthz`, { agent: false, headers: { 'x-filler': 'a'.repeat(9000) } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(answer).toBe(431);
   });
 
   it('serves Prometheus text with types, help and process metrics', async () => {
