@@ -1,7 +1,7 @@
 /**
  * SocketBinding: the glue between one net.Socket and its ServerConnection and
  * ConnectionActor. It reads (corked for the whole of each read, so every reply
- * to a read leaves in one writev), writes (corked per tick outside reads),
+ * to a read leaves in one writev), writes (corked per event-loop turn outside reads),
  * pauses reading for a full mailbox or a full send buffer, applies the
  * slow-consumer policy, and answers the worker's sweeper (handshake timeout,
  * idle timeout, pings, close timeout).
@@ -393,18 +393,32 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   #write(data: Uint8Array): void {
     const socket = this.socket;
     if (!this.#inRead && !this.#tickCorked) {
-      // Outside a read (async handlers, pings, sends from other connections):
-      // cork until the end of this tick so a burst leaves in one writev.
+      // Outside a read (fan-out, async handlers, pings, sends from other
+      // connections): cork until the end of this event-loop turn, after every
+      // read of the poll phase, so that all of the turn's writes to this
+      // socket leave in one writev. Per turn rather than per tick: a
+      // subscriber then gets one system call for the publications of all
+      // publishers read in the turn instead of one per publisher read
+      // (broadcast, 4 publishers -> 100 subscribers, 1 worker: writev was 64%
+      // of the worker's time with a per-tick uncork; see pubsub.ts).
       this.#tickCorked = true;
       socket.cork();
-      process.nextTick(SocketBinding.#uncorkTick, this);
+      SocketBinding.#corked.push(this);
+      if (SocketBinding.#corked.length === 1) setImmediate(SocketBinding.#uncorkAll);
     }
     socket.write(data);
   }
 
-  static #uncorkTick(binding: SocketBinding): void {
-    binding.#tickCorked = false;
-    binding.socket.uncork();
+  /** Bindings corked by a write outside their own read, uncorked together at the end of the turn. */
+  static #corked: SocketBinding[] = [];
+
+  static #uncorkAll(): void {
+    const corked = SocketBinding.#corked;
+    SocketBinding.#corked = [];
+    for (const binding of corked) {
+      binding.#tickCorked = false;
+      binding.socket.uncork();
+    }
   }
 
   #slowConsumer(): void {

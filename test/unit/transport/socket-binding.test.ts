@@ -117,15 +117,22 @@ describe('SocketBinding writes', () => {
     expect(socket.writes.some((write) => write.length === 100_000)).toBe(true);
   });
 
-  it('corks sends made outside a read until the end of the tick', async () => {
+  it('corks sends made outside a read until the end of the event-loop turn, not just the tick', async () => {
     const { socket, actor } = openBinding();
-    await new Promise((resolve) => process.nextTick(resolve));
+    const other = openBinding();
+    await new Promise((resolve) => setImmediate(resolve));
     actor.send('a');
+    other.actor.send('x');
     actor.send('b');
     expect(socket.corks).toBe(1);
+    expect(other.socket.corks).toBe(1);
     await new Promise((resolve) => process.nextTick(resolve));
+    expect(socket.corks).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
     expect(socket.corks).toBe(0);
+    expect(other.socket.corks).toBe(0);
     expect(socket.frames().map((f) => f.payload.toString())).toEqual(['a', 'b']);
+    expect(other.socket.frames().map((f) => f.payload.toString())).toEqual(['x']);
   });
 });
 
