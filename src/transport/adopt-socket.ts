@@ -1,5 +1,7 @@
 /**
- * Re-wraps a socket received from another thread in a fresh net.Socket.
+ * Wraps a connection received from the primary in a net.Socket: a bare TCP
+ * handle (the usual case, accept-handles.ts) or a transferred socket, which
+ * is re-wrapped in a fresh net.Socket.
  *
  * Node builds a transferred socket by deserializing it property by property,
  * which leaves the object in V8's dictionary mode: its properties take about
@@ -8,6 +10,7 @@
  * same handle has fast properties.
  */
 import { Socket } from 'node:net';
+import type { TcpHandle } from './accept-handles.ts';
 
 /** The private fields this relies on; absent in some future Node, the socket is used as received. */
 interface SocketInternals {
@@ -16,11 +19,13 @@ interface SocketInternals {
 }
 
 /**
- * Returns a Socket with fast properties that owns `received`'s handle; after
- * this, `received` is inert (no handle) and must not be used. Falls back to
- * `received` itself when the handle is not reachable.
+ * Returns a Socket with fast properties that owns `received` (a TCP handle)
+ * or `received`'s handle (a socket); after this, a received socket is inert
+ * (no handle) and must not be used. Falls back to `received` itself when its
+ * handle is not reachable. The Socket starts reading at once.
  */
-export function adoptSocket(received: Socket): Socket {
+export function adoptSocket(received: Socket | TcpHandle): Socket {
+  if (!(received instanceof Socket)) return new Socket({ handle: received } as unknown as ConstructorParameters<typeof Socket>[0]);
   const internals = received as unknown as SocketInternals;
   const handle = internals._handle;
   if (handle === null || handle === undefined) return received;

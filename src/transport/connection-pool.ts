@@ -17,9 +17,9 @@
  * task's message and suspended async function) alive (heap snapshots of
  * 1,000 and 5,000 idle connections).
  */
-import type { Socket } from 'node:net';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { dropConnection, type AcceptedConnection } from './accept-handles.ts';
 import type { ConnectionStats, LaneMessage, LaneTask, WorkerConfig } from './messages.ts';
 
 /** How the pool is sized. */
@@ -37,7 +37,7 @@ export interface PoolListener {
   connectionEnded(stats: ConnectionStats): void;
   /** A worker died with `count` connections that had been handed to it and had not ended. */
   connectionsLost(count: number, error: unknown): void;
-  /** A socket could not be posted to a worker; it has been destroyed. */
+  /** A connection could not be posted to a worker; it has been closed. */
   transferFailed(error: unknown): void;
 }
 
@@ -102,7 +102,7 @@ export class ConnectionPool {
   #pool: Piscina<LaneTask, void>;
   #listener: PoolListener;
   #lanes: Lane[];
-  #backlog: Socket[];
+  #backlog: AcceptedConnection[];
   #destroying: boolean;
 
   constructor(options: ConnectionPoolOptions, listener: PoolListener) {
@@ -153,25 +153,25 @@ export class ConnectionPool {
   }
 
   /**
-   * Hands `socket` (accepted, unread) to the least-loaded lane, or queues it
-   * when no lane has room. Returns false, leaving the socket to the caller,
-   * when the backlog is full.
+   * Hands `connection` (accepted, unread) to the least-loaded lane, or
+   * queues it when no lane has room. Returns false, leaving the connection
+   * to the caller, when the backlog is full.
    */
-  dispatch(socket: Socket): boolean {
+  dispatch(connection: AcceptedConnection): boolean {
     if (this.#backlog.length === 0) {
       const index = pickLane(this.#lanes, this.options.maxConnectionsPerWorker);
       if (index >= 0) {
-        this.#send(this.#lanes[index] as Lane, socket);
+        this.#send(this.#lanes[index] as Lane, connection);
         return true;
       }
     }
     if (this.#backlog.length >= this.options.acceptBacklog) return false;
-    this.#backlog.push(socket);
+    this.#backlog.push(connection);
     return true;
   }
 
-  /** Removes and returns every queued socket (the caller refuses them). */
-  takeQueued(): Socket[] {
+  /** Removes and returns every queued connection (the caller refuses them). */
+  takeQueued(): AcceptedConnection[] {
     return this.#backlog.splice(0);
   }
 
@@ -182,13 +182,13 @@ export class ConnectionPool {
     for (const lane of this.#lanes) lane.port.close();
   }
 
-  #send(lane: Lane, socket: Socket): void {
+  #send(lane: Lane, connection: AcceptedConnection): void {
     lane.active++;
     try {
-      lane.port.postMessage(socket, [socket as unknown as Transferable]);
+      lane.port.postMessage(connection, [connection as unknown as Transferable]);
     } catch (error) {
       lane.active--;
-      socket.destroy();
+      dropConnection(connection);
       this.#listener.transferFailed(error);
     }
   }
@@ -254,7 +254,7 @@ export class ConnectionPool {
     while (backlog.length > 0) {
       const index = pickLane(this.#lanes, this.options.maxConnectionsPerWorker);
       if (index < 0) return;
-      this.#send(this.#lanes[index] as Lane, backlog.shift() as Socket);
+      this.#send(this.#lanes[index] as Lane, backlog.shift() as AcceptedConnection);
     }
   }
 }

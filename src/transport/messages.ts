@@ -35,7 +35,7 @@ export interface LaneTask {
   readonly port: MessagePort;
 }
 
-/** Worker to primary on a lane: the lane serves connections now; connections that ended (batched per event-loop turn). */
+/** Worker to primary on a lane: the lane serves connections now; connections that ended (batched, see worker-lane.ts). */
 export type LaneMessage =
   | { readonly type: 'ready'; readonly workerId: number }
   | { readonly type: 'ended'; readonly stats: readonly ConnectionStats[] };

@@ -9,6 +9,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { BroadcastChannel } from 'node:worker_threads';
 import { CloseCode } from '../protocol/constants.ts';
 import { buildErrorResponse } from '../protocol/handshake.ts';
+import { acceptHandles, toSocket, type AcceptedConnection } from './accept-handles.ts';
 import { ConnectionPool } from './connection-pool.ts';
 import type { WorkerLoad } from './admin-stats.ts';
 import type { ConnectionStats, ControlMessage, WorkerConfig } from './messages.ts';
@@ -139,6 +140,8 @@ export class Primary extends EventEmitter {
       this.#server.listen(this.options.port, this.options.host, () => {
         this.#server.off('error', onError);
         this.#server.on('error', (error) => this.emit('error', error));
+        // From now on connections arrive as bare handles (where Node allows it) rather than sockets.
+        acceptHandles(this.#server, (handle) => this.#accept(handle));
         resolve(this.#server.address() as AddressInfo);
       });
     });
@@ -165,8 +168,8 @@ export class Primary extends EventEmitter {
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const message: ControlMessage = { type: 'shutdown', code: CloseCode.GOING_AWAY, reason: 'going away' };
     this.#control.postMessage(message);
-    for (const socket of this.#pool.takeQueued()) {
-      this.#reject(socket, REJECT_SHUTDOWN);
+    for (const connection of this.#pool.takeQueued()) {
+      this.#reject(connection, REJECT_SHUTDOWN);
       this.#release();
     }
     if (!this.#forced && this.stats.active > 0) {
@@ -181,21 +184,21 @@ export class Primary extends EventEmitter {
     await stopped;
   }
 
-  #accept(socket: Socket): void {
+  #accept(connection: AcceptedConnection): void {
     const stats = this.stats;
     stats.accepted++;
     if (this.#closing !== null) {
-      this.#reject(socket, REJECT_SHUTDOWN);
+      this.#reject(connection, REJECT_SHUTDOWN);
       return;
     }
     if (stats.active >= this.options.maxConnections) {
-      this.#reject(socket, REJECT_FULL);
+      this.#reject(connection, REJECT_FULL);
       return;
     }
     stats.active++;
-    if (!this.#pool.dispatch(socket)) {
+    if (!this.#pool.dispatch(connection)) {
       stats.active--;
-      this.#reject(socket, REJECT_BACKLOG);
+      this.#reject(connection, REJECT_BACKLOG);
     }
   }
 
@@ -241,7 +244,8 @@ export class Primary extends EventEmitter {
   }
 
   /** Writes a 503 with the reason and closes; reads (and discards) until the client closes, destroyed after the close timeout. */
-  #reject(socket: Socket, reason: string): void {
+  #reject(connection: AcceptedConnection, reason: string): void {
+    const socket = toSocket(connection);
     const stats = this.stats;
     stats.rejected++;
     if (reason === REJECT_FULL) stats.rejectedConnectionLimit++;

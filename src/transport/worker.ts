@@ -27,6 +27,7 @@ import {
 import { negotiatePerMessageDeflate } from '../protocol/permessage-deflate-negotiation.ts';
 import { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
 import { selectSubprotocol } from '../protocol/subprotocol.ts';
+import type { TcpHandle } from './accept-handles.ts';
 import { adoptSocket } from './adopt-socket.ts';
 import { startSweeper, sweepIntervalMs } from './heartbeat.ts';
 import type { ConnectionStats, ControlMessage, WorkerConfig } from './messages.ts';
@@ -183,12 +184,13 @@ async function upgrade(binding: SocketBinding, head: RequestHead, rest: Buffer):
 }
 
 /**
- * Serves one connection: `received` is a socket transferred from the primary,
- * not read yet (it is inert afterwards). `done` is called once, with the
- * connection's stats, when the socket has closed; share one function between
- * connections (it is kept for the connection's lifetime).
+ * Serves one connection: `received` is a TCP handle or a socket transferred
+ * from the primary, not read yet (a socket is inert afterwards). `done` is
+ * called once, with the connection's stats, when the socket has closed;
+ * share one function between connections (it is kept for the connection's
+ * lifetime).
  */
-export function serveSocket(received: Socket, done: (stats: ConnectionStats) => void): void {
+export function serveSocket(received: Socket | TcpHandle, done: (stats: ConnectionStats) => void): void {
   const socket = adoptSocket(received);
   const binding = new SocketBinding(socket, config, delegate, threadId);
   binding.parser = new HandshakeParser({ maxHeadBytes: config.maxHeadBytes });

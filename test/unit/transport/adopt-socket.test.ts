@@ -29,3 +29,23 @@ describe('adoptSocket', () => {
     expect(adoptSocket(socket)).toBe(socket);
   });
 });
+
+describe('adoptSocket with a bare handle', () => {
+  it('wraps a TCP handle in a socket that reads and writes', async () => {
+    const server = createServer({ pauseOnConnect: true }, (socket) => {
+      const handle = (socket as unknown as { _handle: unknown })._handle;
+      (socket as unknown as { _handle: unknown })._handle = null;
+      const adopted = adoptSocket(handle as never);
+      expect(adopted).toBeInstanceOf(Socket);
+      adopted.on('data', (chunk: Buffer) => adopted.end(`handle:${chunk}`));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    client.write('hi');
+    const [reply] = (await once(client, 'data')) as [Buffer];
+    expect(reply.toString()).toBe('handle:hi');
+    client.destroy();
+    server.close();
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * Accepted connections as bare TCP handles, without a net.Socket around
+ * them in the primary.
+ *
+ * The primary never reads a byte; it only hands each connection to a worker.
+ * A net.Socket built for that (Node's own accept callback builds one per
+ * connection), transferred, and destroyed cost about a quarter of the
+ * primary's time in a connection storm, and the worker built a second one
+ * while deserializing it (--cpu-prof, 32 concurrent handshakes). A TCP handle
+ * is transferable by itself: the worker wraps it in the one Socket it uses.
+ *
+ * This replaces the listening handle's `onconnection` callback, a Node
+ * internal (present in Node 24 and 26). Where it is missing the server keeps
+ * emitting 'connection' with sockets, which work the same way, only slower.
+ */
+import { Socket, type Server } from 'node:net';
+
+/** The part of Node's TCP handle (tcp_wrap) the primary uses; a Transferable for postMessage. */
+export interface TcpHandle {
+  setNoDelay(enable: boolean): number;
+  /** Closes the descriptor (a connection refused without a word). */
+  close(callback?: () => void): void;
+}
+
+/** An accepted connection on its way to a worker: a bare handle, or a socket where Node's internals differ. */
+export type AcceptedConnection = TcpHandle | Socket;
+
+/** The connection as a Socket the primary can answer on itself (a 503); it starts reading at once. */
+export function toSocket(connection: AcceptedConnection): Socket {
+  if (connection instanceof Socket) return connection;
+  return new Socket({ handle: connection } as unknown as ConstructorParameters<typeof Socket>[0]);
+}
+
+/** Closes a connection that cannot be served (a failed hand-off). */
+export function dropConnection(connection: AcceptedConnection): void {
+  if (connection instanceof Socket) connection.destroy();
+  else connection.close();
+}
+
+interface ListenHandle {
+  onconnection: ((status: number, handle: TcpHandle | undefined) => void) | undefined;
+}
+
+/**
+ * Makes the listening `server` hand each accepted connection to `onHandle` as
+ * a bare TCP handle with TCP_NODELAY set (nothing read, nothing written).
+ * Call once, after 'listening'. Accept errors go to the server's 'error'
+ * event. Returns false, changing nothing, when Node's internals differ.
+ */
+export function acceptHandles(server: Server, onHandle: (handle: TcpHandle) => void): boolean {
+  const listening = (server as unknown as { _handle: ListenHandle | null })._handle;
+  if (listening === null || typeof listening.onconnection !== 'function') return false;
+  listening.onconnection = (status, handle) => {
+    if (status < 0 || handle === undefined) {
+      // As Node's own callback does: the accept failed (e.g. EMFILE); the server keeps listening.
+      server.emit('error', Object.assign(new Error(`accept failed (status ${status})`), { errno: status }));
+      return;
+    }
+    handle.setNoDelay(true);
+    onHandle(handle);
+  };
+  return true;
+}
