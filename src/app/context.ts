@@ -33,6 +33,12 @@ export class ShoalContext<State = Record<string, unknown>> implements Context<St
   readonly topics: Set<string>;
   readonly services: AppServices;
   readonly maxSubscriptions: number;
+  /**
+   * A publish() of this connection found another worker congested (pubsub.ts
+   * flow control); ProtocolSession then holds the current answer until the
+   * fan-out has drained, and clears the flag at each message.
+   */
+  publishedWhileCongested: boolean;
 
   constructor(handle: ConnectionHandle, codec: Codec, services: AppServices, maxSubscriptions: number) {
     this.address = handle.address;
@@ -44,6 +50,7 @@ export class ShoalContext<State = Record<string, unknown>> implements Context<St
     this.topics = new Set();
     this.services = services;
     this.maxSubscriptions = maxSubscriptions;
+    this.publishedWhileCongested = false;
   }
 
   /** Send an event to this connection. Throws when `data` cannot be encoded. */
@@ -64,10 +71,17 @@ export class ShoalContext<State = Record<string, unknown>> implements Context<St
     return this.services.router.sendTo(address, event, data);
   }
 
-  /** Publish to every subscriber of `topic` on every worker; returns the number of local subscribers written to. */
+  /**
+   * Publish to every subscriber of `topic` on every worker; returns the number
+   * of local subscribers written to. Throws AppError OVERLOADED when another
+   * worker is too far behind (docs/subprotocol.md §7).
+   */
   publish(topic: string, data?: unknown): number {
     checkName(topic, 'topic');
-    return this.services.pubsub.publish(topic, data);
+    const pubsub = this.services.pubsub;
+    const written = pubsub.publish(topic, data);
+    if (pubsub.congested) this.publishedWhileCongested = true;
+    return written;
   }
 
   /**

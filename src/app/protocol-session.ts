@@ -16,6 +16,11 @@
  *   request id already outstanding                       error reply BAD_REQUEST
  * The connection stays open in every case but the first two.
  *
+ * Flow control: a handler that published while another worker was congested
+ * (pubsub.ts) has its answer held until the fan-out has drained; the actor
+ * holds this connection's next messages meanwhile. A publication refused
+ * with OVERLOADED is an AppError like any other.
+ *
  * The actor runs onMessage calls one at a time: a request whose handler
  * returns a promise holds the next message back until it settles or times
  * out. Handlers that time out keep running (JavaScript cannot stop them);
@@ -188,6 +193,7 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
 
   onMessage(data: Buffer, isBinary: boolean): void | Promise<void> {
     if (this.#failed) return;
+    this.publishedWhileCongested = false;
     const codec = this.codec;
     if (isBinary !== codec.binary) {
       // spec §2 / RFC 6455 §7.4.1: 1003 "received a type of data it cannot accept".
@@ -245,10 +251,10 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
       this.#eventFailed(name, error);
       return;
     }
-    if (!isThenable(result)) return;
+    if (!isThenable(result)) return this.#afterFanOut();
     const pending = new Pending(-1);
     return this.#settleWithin(pending, result, this.table.limits.requestTimeoutMs, {
-      fulfilled: () => {},
+      fulfilled: () => this.#afterFanOut(),
       rejected: (error) => this.#eventFailed(name, error),
       timedOut: () =>
         this.#sendErrorEvent({
@@ -291,16 +297,36 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
     }
     // Fast path: a synchronous handler is answered at once, with no promise and no timer.
     if (!isThenable(result)) {
+      if (this.publishedWhileCongested) return this.#replyAfterFanOut(id, result);
       this.#reply(id, result);
       return;
     }
     const pending = new Pending(id);
     this.#track(pending);
     return this.#settleWithin(pending, result, entry.timeoutMs, {
-      fulfilled: (value) => this.#reply(id, value),
+      fulfilled: (value) => (this.publishedWhileCongested ? this.#replyAfterFanOut(id, value) : this.#reply(id, value)),
       rejected: (error) => this.#requestFailed(id, entry.name, error),
       timedOut: () => this.#replyError(id, { code: ErrorCode.TIMEOUT, message: `method ${JSON.stringify(entry.name)} did not answer within ${entry.timeoutMs} ms` }),
     });
+  }
+
+  /**
+   * Flow control (pubsub.ts): the handler published while another worker was
+   * congested. The answer waits until the fan-out has drained, and with it
+   * this connection's next messages (the actor runs them one at a time; its
+   * mailbox is bounded and stops reading the socket when full), so a
+   * publisher cannot outrun the workers delivering its publications.
+   */
+  #replyAfterFanOut(id: number, value: unknown): Promise<void> {
+    this.publishedWhileCongested = false;
+    return this.services.pubsub.whenDrained().then(() => this.#reply(id, value));
+  }
+
+  /** The same for an event handler: nothing to answer, the next message waits. */
+  #afterFanOut(): void | Promise<void> {
+    if (!this.publishedWhileCongested) return;
+    this.publishedWhileCongested = false;
+    return this.services.pubsub.whenDrained();
   }
 
   #track(pending: Pending): void {
@@ -310,14 +336,15 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
 
   /**
    * Wait for a handler's promise, at most `timeoutMs`. Resolves (never
-   * rejects) when the promise settles or the time is up, whichever is first;
-   * exactly one of the three outcomes runs.
+   * rejects) when the promise settles or the time is up, whichever is first
+   * (and after the promise `fulfilled` returns, if any); exactly one of the
+   * three outcomes runs.
    */
   #settleWithin(
     pending: Pending,
     result: PromiseLike<unknown>,
     timeoutMs: number,
-    outcome: { fulfilled(value: unknown): void; rejected(error: unknown): void; timedOut(): void },
+    outcome: { fulfilled(value: unknown): void | Promise<void>; rejected(error: unknown): void; timedOut(): void },
   ): Promise<void> {
     const { promise, resolve } = Promise.withResolvers<void>();
     pending.timer = setTimeout(() => {
@@ -335,8 +362,9 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
           return;
         }
         this.#finish(pending);
-        outcome.fulfilled(value);
-        resolve();
+        const after = outcome.fulfilled(value);
+        if (after === undefined) resolve();
+        else after.then(resolve);
       },
       (error: unknown) => {
         if (pending.timedOut) {

@@ -21,7 +21,7 @@ export interface AppServices {
   close(): Promise<void>;
 }
 
-export interface AppServicesOptions extends PubSubOptions {
+export interface AppServicesOptions extends Partial<PubSubOptions> {
   /** Creates the CPU pool on first use; return null to run CPU methods inline. */
   readonly createCpuPool: () => CpuPool | null;
 }

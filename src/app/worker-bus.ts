@@ -5,15 +5,21 @@
  * publications, sendTo). The primary thread is never on this path.
  *
  * Payloads that reach clients travel as msgpack bytes (one exact-size
- * Uint8Array, copied once per receiving worker by the structured clone), so
- * the receiving worker writes a publication without encoding it again.
+ * Uint8Array, copied once per receiving worker by the structured clone:
+ * BroadcastChannel has no transfer list), so the receiving worker writes a
+ * publication without encoding it again. Publications travel in batches, one
+ * message per receiving worker per event-loop turn (pubsub.ts).
  */
 import { BroadcastChannel } from 'node:worker_threads';
 
 /** A worker's id on the bus: its threadId, the first part of its connections' addresses. */
 export type WorkerId = number;
 
-/** Control: a worker started (or restarted its services); every other worker answers with a snapshot. */
+/**
+ * Control: a worker started (or restarted its services); every other worker
+ * answers with a snapshot. Also sent directed, to a worker heard from again
+ * after it was presumed gone, to learn its interest anew.
+ */
 export interface HelloMessage {
   readonly t: 'hello';
   readonly from: WorkerId;
@@ -49,11 +55,28 @@ export interface AckMessage {
   readonly seq: number;
 }
 
-/** Directed: a publication as a complete binary frame (header + msgpack of `[4, topic, data]`). */
+/**
+ * Directed: the publications of one event-loop turn for the receiver, each a
+ * complete binary frame (header + msgpack of `[4, topic, data]`), back to back.
+ */
 export interface PublishMessage {
   readonly t: 'pub';
-  readonly topic: string;
-  readonly frame: Uint8Array;
+  readonly from: WorkerId;
+  /** Per-sender, per-receiver batch number, echoed in the acknowledgement. */
+  readonly seq: number;
+  /** The topic of each frame, in order. */
+  readonly topics: readonly string[];
+  /** End offset of each frame in `frames` (the first starts at 0). */
+  readonly ends: readonly number[];
+  readonly frames: Uint8Array;
+}
+
+/** Directed: the sender has written batch `seq` (`bytes` long) of the receiver to its subscribers. */
+export interface PublishAckMessage {
+  readonly t: 'pubAck';
+  readonly from: WorkerId;
+  readonly seq: number;
+  readonly bytes: number;
 }
 
 /** Directed: an event for one local connection, as msgpack of `[0, event, data]`. */
@@ -63,7 +86,15 @@ export interface SendToMessage {
   readonly payload: Uint8Array;
 }
 
-export type BusMessage = HelloMessage | ByeMessage | InterestMessage | SnapshotMessage | AckMessage | PublishMessage | SendToMessage;
+export type BusMessage =
+  | HelloMessage
+  | ByeMessage
+  | InterestMessage
+  | SnapshotMessage
+  | AckMessage
+  | PublishMessage
+  | PublishAckMessage
+  | SendToMessage;
 
 /** What the pub/sub and routing layers need from the threads around them (a fake in unit tests). */
 export interface WorkerBus {

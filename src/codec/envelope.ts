@@ -78,6 +78,8 @@ export const ErrorCode = {
   TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   /** The app refused the subscription. */
   FORBIDDEN: 'FORBIDDEN',
+  /** A publication was refused: another worker has too much of this worker's publications still to deliver. */
+  OVERLOADED: 'OVERLOADED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

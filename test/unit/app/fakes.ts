@@ -6,15 +6,30 @@
 import type { ConnectionHandle } from '../../../src/app/types.ts';
 import type { BusMessage, WorkerBus, WorkerId } from '../../../src/app/worker-bus.ts';
 
-/** Messages in flight between fake workers; nothing moves until `deliver*()`. */
+/** Messages in flight between fake workers; nothing moves until `deliver*()` or `endTurn()`. */
 export class FakeNetwork {
   readonly buses: Map<WorkerId, FakeBus>;
   /** Per receiver, messages in arrival order (per-sender order is kept, as with BroadcastChannel). */
   readonly queues: Map<WorkerId, BusMessage[]>;
+  /** End-of-turn callbacks (PubSub's batch flush), waiting for `endTurn()`. */
+  readonly scheduled: (() => void)[];
 
   constructor() {
     this.buses = new Map();
     this.queues = new Map();
+    this.scheduled = [];
+  }
+
+  /** A PubSub `scheduleFlush` that waits for `endTurn()` (or `deliverAll()`). */
+  readonly schedule = (callback: () => void): void => {
+    this.scheduled.push(callback);
+  };
+
+  /** End the current event-loop turn: run the scheduled callbacks. Returns true when there were any. */
+  endTurn(): boolean {
+    const callbacks = this.scheduled.splice(0, this.scheduled.length);
+    for (const callback of callbacks) callback();
+    return callbacks.length > 0;
   }
 
   bus(workerId: WorkerId): FakeBus {
@@ -29,10 +44,10 @@ export class FakeNetwork {
     this.queues.get(to)?.push(structuredClone(message));
   }
 
-  /** Deliver every queued message (and those they cause) until all queues are empty. */
+  /** End turns and deliver every queued message (and those they cause) until nothing is left. */
   deliverAll(): void {
     for (let rounds = 0; rounds < 1000; rounds++) {
-      let moved = false;
+      let moved = this.endTurn();
       for (const [workerId, queue] of this.queues) {
         while (queue.length > 0) {
           moved = true;

@@ -322,3 +322,81 @@ describe('context and lifetime', () => {
     expect(bHandle.sent[0].data).toBe('[0,"dm","psst"]');
   });
 });
+
+describe('publish flow control (docs/subprotocol.md §7)', () => {
+  /** Worker 1 (the session's) and worker 2 with a subscriber of 'x'; a backlog past 100 bytes congests worker 1. */
+  function twoWorkers() {
+    const network = new FakeNetwork();
+    const options = { confirmTimeoutMs: 50, createCpuPool: () => null, scheduleFlush: network.schedule, forwardHighWaterBytes: 100 };
+    const one = createAppServices(network.bus(1), options);
+    const two = createAppServices(network.bus(2), options);
+    const remote = new FakeHandle('2.1', msgpackCodec.protocol);
+    void two.pubsub.subscribe({ handle: remote, codec: msgpackCodec, topics: new Set() }, 'x');
+    network.deliverAll();
+    const app: App<any> = {
+      methods: {
+        publish(ctx, data: string) {
+          ctx.publish('x', data);
+          return 'published';
+        },
+      },
+      events: {
+        publish(ctx, data: string) {
+          ctx.publish('x', data);
+        },
+      },
+    };
+    return { network, one, remote, ...open(app, msgpackCodec, one) };
+  }
+  const big = 'b'.repeat(200);
+
+  it('answers at once while the fan-out keeps up', () => {
+    const { message, out } = twoWorkers();
+    expect(message([1, 1, 'publish', 'small'])).toBeUndefined();
+    expect(out()).toEqual([[2, 1, 'published']]);
+  });
+
+  it('holds the reply of a request that published while another worker was congested until that worker has acknowledged', async () => {
+    const { message, out, network, one, remote } = twoWorkers();
+    const held = message([1, 1, 'publish', big]);
+    expect(held).toBeInstanceOf(Promise);
+    expect(one.pubsub.congested).toBe(true);
+    expect(out()).toEqual([]);
+    network.endTurn();
+    network.deliverTo(2);
+    expect(remote.sent).toHaveLength(1);
+    await Promise.resolve();
+    expect(out()).toEqual([]);
+    network.deliverTo(1);
+    await held;
+    expect(out()).toEqual([[2, 1, 'published']]);
+    expect(one.pubsub.congested).toBe(false);
+  });
+
+  it('holds the next message after an event that published while congested', async () => {
+    const { message, network } = twoWorkers();
+    const held = message([0, 'publish', big]);
+    expect(held).toBeInstanceOf(Promise);
+    let done = false;
+    void (held as Promise<void>).then(() => (done = true));
+    await Promise.resolve();
+    expect(done).toBe(false);
+    network.deliverAll();
+    await held;
+    expect(done).toBe(true);
+  });
+
+  it('answers OVERLOADED when the backlog of another worker reached its maximum, and stays open', () => {
+    const network = new FakeNetwork();
+    const options = { confirmTimeoutMs: 50, createCpuPool: () => null, scheduleFlush: network.schedule, forwardMaxBytes: 100 };
+    const one = createAppServices(network.bus(1), options);
+    const two = createAppServices(network.bus(2), options);
+    void two.pubsub.subscribe({ handle: new FakeHandle('2.1', msgpackCodec.protocol), codec: msgpackCodec, topics: new Set() }, 'x');
+    network.deliverAll();
+    one.pubsub.publish('x', big);
+    const { message, out, handle } = open({ methods: { publish: (ctx, data: string) => ctx.publish('x', data) } }, msgpackCodec, one);
+    message([1, 9, 'publish', big]);
+    expect(out()).toEqual([[3, 9, { code: 'OVERLOADED', message: expect.stringContaining('worker 2') }]]);
+    expect(handle.isOpen).toBe(true);
+  });
+});

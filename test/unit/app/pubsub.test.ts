@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PubSub, type Subscriber } from '../../../src/app/pubsub.ts';
+import { PubSub, type PubSubOptions, type Subscriber } from '../../../src/app/pubsub.ts';
 import type { Codec } from '../../../src/codec/envelope.ts';
 import { jsonCodec, msgpackCodec } from '../../../src/codec/index.ts';
 import { decodeMsgpack } from '../../../src/codec/msgpack.ts';
@@ -23,11 +23,15 @@ function received(sub: Subscriber & { handle: FakeHandle }): unknown[] {
 
 /** A network of started workers with every hello answered. */
 function cluster(...ids: number[]): { network: FakeNetwork; workers: Map<number, PubSub> } {
+  return clusterWith({}, ...ids);
+}
+
+function clusterWith(options: Partial<PubSubOptions>, ...ids: number[]): { network: FakeNetwork; workers: Map<number, PubSub> } {
   const network = new FakeNetwork();
   const workers = new Map<number, PubSub>();
   for (const id of ids) {
     const bus = network.bus(id);
-    const pubsub = new PubSub(bus, { confirmTimeoutMs: 50 });
+    const pubsub = new PubSub(bus, { confirmTimeoutMs: 50, scheduleFlush: network.schedule, ...options });
     bus.listen((message) => pubsub.receive(message));
     workers.set(id, pubsub);
   }
@@ -153,6 +157,7 @@ describe('interest across workers', () => {
     const bus3 = network.buses.get(3);
     bus3?.sent.splice(0);
     workers.get(3)?.publish('news', { headline: 'hi' });
+    network.endTurn();
     const posted = bus3?.sent ?? [];
     expect(posted.map((message) => message.t)).toEqual(['pub', 'pub']);
     expect(workers.get(3)?.stats.forwarded).toBe(2);
@@ -207,7 +212,7 @@ describe('interest across workers', () => {
     void workers.get(1)?.subscribe(subscriber('1.1'), 'a');
     void workers.get(1)?.subscribe(subscriber('1.2'), 'b');
     const bus = network.bus(9);
-    const late = new PubSub(bus, { confirmTimeoutMs: 50 });
+    const late = new PubSub(bus, { confirmTimeoutMs: 50, scheduleFlush: network.schedule });
     bus.listen((message) => late.receive(message));
     late.start();
     network.deliverAll();
@@ -294,5 +299,142 @@ describe('subscription confirmation (docs/subprotocol.md §7)', () => {
   it('resolves at once when no other worker is known', async () => {
     const { workers } = cluster(1);
     await expect(workers.get(1)?.subscribe(subscriber('1.1'), 't')).resolves.toBeUndefined();
+  });
+});
+
+describe('batches to other workers', () => {
+  it('posts the publications of one turn for a worker as one message, delivered in order', () => {
+    const { network, workers } = cluster(1, 2);
+    const a = subscriber('2.1');
+    const b = subscriber('2.2', jsonCodec);
+    void workers.get(2)?.subscribe(a, 'x');
+    void workers.get(2)?.subscribe(b, 'y');
+    network.deliverAll();
+    const bus1 = network.buses.get(1);
+    bus1?.sent.splice(0);
+    workers.get(1)?.publish('x', 1);
+    workers.get(1)?.publish('y', 2);
+    workers.get(1)?.publish('x', 3);
+    expect(bus1?.sent).toEqual([]);
+    network.endTurn();
+    expect(bus1?.sent.map((message) => message.t)).toEqual(['pub']);
+    expect(workers.get(1)?.stats).toMatchObject({ forwarded: 3, batches: 1 });
+    network.deliverAll();
+    expect(received(a)).toEqual([
+      [4, 'x', 1],
+      [4, 'x', 3],
+    ]);
+    expect(received(b)).toEqual([[4, 'y', 2]]);
+    expect(workers.get(2)?.stats.received).toBe(3);
+  });
+
+  it("posts a worker's pending batch before any other message to it, so an interest ack never overtakes earlier publications", () => {
+    const { network, workers } = cluster(1, 2);
+    void workers.get(2)?.subscribe(subscriber('2.1'), 'x');
+    network.deliverAll();
+    const bus1 = network.buses.get(1);
+    bus1?.sent.splice(0);
+    workers.get(1)?.publish('x', 'first');
+    void workers.get(2)?.subscribe(subscriber('2.2'), 'other');
+    network.deliverTo(1);
+    expect(bus1?.sent.map((message) => message.t)).toEqual(['pub', 'ack']);
+  });
+
+  it('counts unacknowledged bytes per worker until the receiver acknowledges the batch', () => {
+    const { network, workers } = cluster(1, 2);
+    void workers.get(2)?.subscribe(subscriber('2.1'), 'x');
+    network.deliverAll();
+    const one = workers.get(1) as PubSub;
+    one.publish('x', 'payload');
+    const frameBytes = one.backlog(2);
+    expect(frameBytes).toBeGreaterThan(0);
+    network.endTurn();
+    expect(one.backlog(2)).toBe(frameBytes);
+    network.deliverTo(2);
+    expect(one.backlog(2)).toBe(frameBytes);
+    network.deliverTo(1);
+    expect(one.backlog(2)).toBe(0);
+  });
+});
+
+describe('flow control (docs/subprotocol.md §7)', () => {
+  /** Publications of ~90 bytes each on topic 'x', subscribed on worker 2. */
+  function congestible(options: Partial<PubSubOptions>) {
+    const { network, workers } = clusterWith({ forwardHighWaterBytes: 250, forwardMaxBytes: 1000, ...options }, 1, 2);
+    const remote = subscriber('2.1');
+    const local = subscriber('1.1');
+    void workers.get(2)?.subscribe(remote, 'x');
+    void workers.get(1)?.subscribe(local, 'x');
+    network.deliverAll();
+    return { network, one: workers.get(1) as PubSub, two: workers.get(2) as PubSub, remote, local };
+  }
+  const data = 'd'.repeat(80);
+
+  it('is congested past forwardHighWaterBytes and drains once the backlog is back under half of it', async () => {
+    const { network, one } = congestible({});
+    one.publish('x', data);
+    one.publish('x', data);
+    expect(one.congested).toBe(false);
+    await one.whenDrained();
+    one.publish('x', data);
+    expect(one.backlog(2)).toBeGreaterThan(250);
+    expect(one.congested).toBe(true);
+    let drained = false;
+    const done = one.whenDrained().then(() => (drained = true));
+    network.endTurn();
+    network.deliverTo(2);
+    await Promise.resolve();
+    expect(drained).toBe(false);
+    network.deliverTo(1);
+    await done;
+    expect(drained).toBe(true);
+    expect(one.congested).toBe(false);
+  });
+
+  it('refuses with OVERLOADED at forwardMaxBytes, before writing to anyone, and accepts again once acknowledged', () => {
+    const { network, one, local, remote } = congestible({});
+    let accepted = 0;
+    let refusal: unknown = null;
+    for (let i = 0; i < 50 && refusal === null; i++) {
+      try {
+        one.publish('x', data);
+        accepted++;
+      } catch (error) {
+        refusal = error;
+      }
+    }
+    expect(refusal).toMatchObject({ name: 'AppError', code: 'OVERLOADED' });
+    expect(one.backlog(2)).toBeGreaterThanOrEqual(1000);
+    expect(one.stats.overloaded).toBe(1);
+    expect(local.handle.sent).toHaveLength(accepted);
+    network.deliverAll();
+    expect(received(remote)).toHaveLength(accepted);
+    expect(() => one.publish('x', data)).not.toThrow();
+  });
+
+  it('presumes a worker gone when it acknowledges nothing for ackTimeoutMs, releases waiters, and relearns its interest when it speaks again', async () => {
+    vi.useFakeTimers();
+    const log = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const { network, one, two } = congestible({ ackTimeoutMs: 100 });
+    for (let i = 0; i < 4; i++) one.publish('x', data);
+    expect(one.congested).toBe(true);
+    const drained = one.whenDrained();
+    network.endTurn();
+    // Worker 2 is stuck: what was posted to it is never read.
+    network.drop(2);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(one.stats.stalls).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    await drained;
+    expect(one.stats.stalls).toBe(1);
+    expect(one.congested).toBe(false);
+    expect(one.interestedWorkers('x')).toEqual([]);
+    expect(log).toHaveBeenCalledTimes(1);
+    expect(String(log.mock.calls[0][0])).toContain('presumed gone');
+    // Worker 2 recovers and speaks: worker 1 asks it for its interest.
+    void two.subscribe(subscriber('2.9'), 'other');
+    network.deliverAll();
+    expect(one.interestedWorkers('x')).toEqual([2]);
+    vi.useRealTimers();
   });
 });
