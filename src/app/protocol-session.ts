@@ -28,7 +28,7 @@
  * late result is dropped. CPU methods run on the CPU pool concurrently,
  * without holding the next message back, and are aborted at their timeout.
  */
-import type { Codec, ErrorBody, ErrorReplyMessage, EventMessage, ReplyMessage } from '../codec/envelope.ts';
+import type { Codec, ErrorBody, ErrorReplyMessage, EventMessage } from '../codec/envelope.ts';
 import {
   ERROR_EVENT,
   EnvelopeError,
@@ -420,10 +420,9 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
   }
 
   #reply(id: number, value: unknown): void {
-    const message: ReplyMessage = [MessageType.REPLY, id, value];
     let encoded: Uint8Array | string;
     try {
-      encoded = this.codec.encode(message);
+      encoded = this.codec.encodeReply(id, value);
     } catch (error) {
       console.error(`shoal: the result of request ${id} of ${this.address} cannot be encoded:`, error);
       this.#replyError(id, { code: ErrorCode.HANDLER_ERROR, message: 'the result could not be encoded' });

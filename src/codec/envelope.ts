@@ -213,6 +213,8 @@ export interface Codec {
   /** True when messages travel in binary frames, false for text frames. */
   readonly binary: boolean;
   encode(message: Message): Uint8Array | string;
+  /** Encode the reply `[2, id, data]`: the same bytes or text as `encode`, on a faster path. */
+  encodeReply(id: number, data: unknown): Uint8Array | string;
   /** Encode as one complete unmasked data frame (RFC 6455 §5.2), ready for ConnectionHandle.sendFrame. */
   encodeFrame(message: Message): Uint8Array;
   decode(data: Uint8Array | string): unknown;

@@ -4,7 +4,7 @@
  * value. Handy in browser devtools; data is limited to what JSON carries
  * (no binary, no undefined: it becomes null).
  */
-import { EnvelopeError, JSON_PROTOCOL } from './envelope.ts';
+import { EnvelopeError, JSON_PROTOCOL, MessageType } from './envelope.ts';
 import type { Codec, Message } from './envelope.ts';
 import { MAX_FRAME_HEADER, TEXT_OPCODE, writeFrameHeaderBefore } from './msgpack.ts';
 
@@ -15,6 +15,11 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true });
 /** Encode one message as JSON text. Throws for values JSON cannot carry (BigInt, cycles). */
 export function encodeJson(message: Message): string {
   return JSON.stringify(message);
+}
+
+/** Encode the reply `[2, id, data]` as JSON text. */
+export function encodeJsonReply(id: number, data: unknown): string {
+  return JSON.stringify([MessageType.REPLY, id, data]);
 }
 
 /** Encode one message as a complete unmasked text frame (header + UTF-8 JSON). */
@@ -40,6 +45,7 @@ export const jsonCodec: Codec = {
   protocol: JSON_PROTOCOL,
   binary: false,
   encode: encodeJson,
+  encodeReply: encodeJsonReply,
   encodeFrame: encodeJsonFrame,
   decode: decodeJson,
 };

@@ -9,6 +9,12 @@ describe('JSON twin (spec §2)', () => {
     expect(encodeJson([3, 7, { code: 'TIMEOUT', message: 'late' }])).toBe('[3,7,{"code":"TIMEOUT","message":"late"}]');
   });
 
+  it('encodes replies as the reply array, undefined data as null', () => {
+    expect(jsonCodec.encodeReply(7, 3)).toBe('[2,7,3]');
+    expect(jsonCodec.encodeReply(8, undefined)).toBe(encodeJson([2, 8, undefined]));
+    expect(jsonCodec.encodeReply(8, undefined)).toBe('[2,8,null]');
+  });
+
   it('writes undefined data as null, keeping the element', () => {
     expect(encodeJson([0, 'x', undefined])).toBe('[0,"x",null]');
   });

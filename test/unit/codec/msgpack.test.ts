@@ -6,6 +6,7 @@ import {
   decodeMsgpack,
   encodeMsgpack,
   encodeMsgpackFrame,
+  encodeMsgpackReply,
   msgpackCodec,
   writeFrameHeaderBefore,
 } from '../../../src/codec/msgpack.ts';
@@ -67,6 +68,26 @@ describe('msgpack encoding (spec §2)', () => {
     expect([...decoded[2]]).toEqual([1, 2]);
     message.fill(0);
     expect([...decoded[2]]).toEqual([1, 2]);
+  });
+
+  it('decodes small messages from a copy: bin values and strings outlive later decodes of other bytes', () => {
+    const first = decodeMsgpack(encodeMsgpack([0, 'first', { bin: new Uint8Array([7, 8, 9]) }])) as [number, string, { bin: Uint8Array }];
+    decodeMsgpack(encodeMsgpack([0, 'second', { bin: new Uint8Array([1, 1, 1]) }]));
+    expect(first[1]).toBe('first');
+    expect([...first[2].bin]).toEqual([7, 8, 9]);
+  });
+
+  it('refuses a truncated message after a longer one, never reading what the earlier one left behind', () => {
+    // [0, "ab", "cd"], then the same bytes cut after the first string: the rest is still in the copy buffer.
+    const whole = fromHex('93 00 a2 6162 a2 6364');
+    expect(decodeMsgpack(whole)).toEqual([0, 'ab', 'cd']);
+    const error = decodeError(() => decodeMsgpack(whole.subarray(0, 5)));
+    expect(error.code).toBe('SHOAL_ERR_NOT_DECODABLE');
+  });
+
+  it('decodes messages past the copy buffer size in place', () => {
+    const big = 'x'.repeat(10_000);
+    expect(decodeMsgpack(encodeMsgpack([0, 'big', big]))).toEqual([0, 'big', big]);
   });
 
   it('keeps earlier results intact while later values are packed', () => {
@@ -136,6 +157,28 @@ describe('msgpack encoding (spec §2)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('replies encoded in place', () => {
+  it.each([0, 1, 7, 127, 128, 255, 256, 65_535, 65_536, 0xffff_ffff, 0x1_0000_0000, Number.MAX_SAFE_INTEGER])(
+    'id %d: the same bytes as encoding the reply array',
+    (id) => {
+      for (const data of [null, 3, 'text', { a: [1, 2] }, new Uint8Array([1, 2, 3]), undefined, 'x'.repeat(70_000)]) {
+        expect(hex(encodeMsgpackReply(id, data))).toBe(hex(encodeMsgpack([2, id, data])));
+      }
+    },
+  );
+
+  it('matches the hex example of docs/subprotocol.md §10 (reply 7: 3)', () => {
+    expect(hex(encodeMsgpackReply(7, 3))).toBe('930207' + '03');
+  });
+
+  it('keeps an earlier reply intact while later ones are encoded', () => {
+    const first = encodeMsgpackReply(300, 'first');
+    const copy = hex(first);
+    for (let i = 0; i < 2000; i++) encodeMsgpackReply(i, 'y'.repeat(i % 50));
+    expect(hex(first)).toBe(copy);
   });
 });
 

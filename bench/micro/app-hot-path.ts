@@ -1,0 +1,111 @@
+/**
+ * Micro-benchmark: a worker's whole hot path for the msgpack subprotocol,
+ * in one thread with the sockets stubbed out: SocketBinding -> frame decoder
+ * -> ConnectionActor -> ProtocolSession -> handler -> reply through the
+ * write slab, and the local fan-out of a publication. What it leaves out is
+ * the kernel (reads, writev), which dominates the fan-out under real load
+ * (see `shoal bench` and the notes in src/app/pubsub.ts).
+ *
+ * Run: npx node bench/micro/app-hot-path.ts
+ *      BENCH_ROUNDS=100 npx node bench/micro/app-hot-path.ts   (steadier minimum)
+ *
+ * Cases (the shapes of the `rpc` and `broadcast` load scenarios):
+ * - rpc: 100 connections; each read carries 32 masked `add` requests.
+ * - broadcast: 100 subscribers of one topic; one publisher whose read
+ *   carries 4 `publish` requests of a 32-byte payload.
+ */
+import { Packr } from 'msgpackr';
+import { ConnectionActor } from '../../src/actors/connection-actor.ts';
+import { createSession } from '../../src/app/session.ts';
+import { SocketBinding, type BindingConfig, type BindingDelegate } from '../../src/transport/socket-binding.ts';
+import { encodeFrame } from '../../src/protocol/frame-encoder.ts';
+import { Opcode } from '../../src/protocol/constants.ts';
+import { MSGPACK_PROTOCOL } from '../../src/codec/envelope.ts';
+import app from '../load/bench-app.ts';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
+const ROUND_MS = 25;
+const packr = new Packr({ useRecords: false });
+const mask = Buffer.from([1, 2, 3, 4]);
+const config: BindingConfig = {
+  maxMessageBytes: 1 << 20,
+  maxBackpressureBytes: 4 << 20,
+  handshakeTimeoutMs: 1e9,
+  idleTimeoutMs: 0,
+  pingIntervalMs: 0,
+  closeTimeoutMs: 1e9,
+};
+const delegate: BindingDelegate = { handshakeData() {}, handshakeTimedOut() {}, closed() {} };
+let bytesOut = 0;
+
+/** The slice of net.Socket a binding uses; writes are counted and dropped. */
+function stubSocket(): never {
+  return {
+    on() {},
+    resume() {},
+    pause() {},
+    cork() {},
+    uncork() {},
+    end() {},
+    destroy() {},
+    write(data: Uint8Array) {
+      bytesOut += data.length;
+      return true;
+    },
+    writableLength: 0,
+    writableNeedDrain: false,
+    remoteAddress: '127.0.0.1',
+  } as never;
+}
+
+let nextLocalId = 1;
+/** An upgraded msgpack connection on the bench app. */
+function open(): SocketBinding {
+  const binding = new SocketBinding(stubSocket(), config, delegate, 1);
+  const localId = nextLocalId++;
+  const actor = new ConnectionActor(binding, { address: `1.${localId}`, protocol: MSGPACK_PROTOCOL, upgradeData: undefined }, { mailboxSize: 1024, mailboxBytes: 4 << 20 });
+  binding.accept(Buffer.alloc(0), actor, localId);
+  actor.start(createSession(app, actor));
+  return binding;
+}
+
+/** Masked client frames of `messages`, back to back in one buffer. */
+function read(messages: unknown[]): Buffer {
+  return Buffer.concat(messages.map((message) => encodeFrame(Opcode.BINARY, packr.pack(message), { mask })));
+}
+
+/** ns per message: the fastest of ROUNDS short rounds (the one least disturbed by other work on the machine). */
+function measure(name: string, perRun: number, run: () => void): void {
+  for (let i = 0; i < 200; i++) run();
+  let best = Infinity;
+  for (let round = 0; round < ROUNDS; round++) {
+    const start = performance.now();
+    let runs = 0;
+    while (performance.now() - start < ROUND_MS) {
+      run();
+      runs++;
+    }
+    best = Math.min(best, ((performance.now() - start) * 1e6) / (runs * perRun));
+  }
+  console.log(`${name.padEnd(36)} ${best.toFixed(0).padStart(6)} ns/message`);
+}
+
+const rpcConnections = Array.from({ length: 100 }, open);
+// The decoder unmasks in place: every run feeds a fresh copy.
+const rpcRead = read(Array.from({ length: 32 }, (_, id) => [1, id, 'add', [id, 7]]));
+let turn = 0;
+measure('rpc: 32 add requests per read', 32, () => {
+  rpcConnections[turn++ % 100].receive(Buffer.from(rpcRead));
+});
+
+const subscribers = Array.from({ length: 100 }, open);
+for (const subscriber of subscribers) subscriber.receive(read([[1, 0, '$subscribe', 'bench']]));
+const publisher = open();
+const pad = new Uint8Array(32);
+const publishRead = read(Array.from({ length: 4 }, (_, id) => [1, id, 'publish', ['bench', { t: 1.5, pad }]]));
+measure('broadcast: 4 publishes x 100 subs', 400, () => {
+  publisher.receive(Buffer.from(publishRead));
+});
+
+if (bytesOut === 0) throw new Error('nothing was written: the benchmark measured nothing');
+process.exit(0);
