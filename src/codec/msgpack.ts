@@ -5,7 +5,7 @@
  * and appends each packed value after the previous one, so a returned view
  * stays valid after later calls.
  */
-import { Packr, Unpackr, RESERVE_START_SPACE } from 'msgpackr';
+import { Packr, Unpackr, RESERVE_START_SPACE, REUSE_BUFFER_MODE } from 'msgpackr';
 import { EnvelopeError, MessageType, MSGPACK_PROTOCOL } from './envelope.ts';
 import type { Codec, Message } from './envelope.ts';
 
@@ -83,9 +83,23 @@ export function encodeMsgpack(message: Message): Uint8Array {
  * every subscriber as is.
  */
 export function encodeMsgpackFrame(message: Message): Uint8Array {
-  const packed = packr.pack(message, RESERVE_START_SPACE | MAX_FRAME_HEADER);
-  const start = writeFrameHeaderBefore(packed, MAX_FRAME_HEADER, BINARY_OPCODE, packed.length - MAX_FRAME_HEADER);
-  return packed.subarray(start);
+  const out = packInPlace(message, MAX_FRAME_HEADER);
+  const payloadStart = out.start + MAX_FRAME_HEADER;
+  const start = writeFrameHeaderBefore(out, payloadStart, BINARY_OPCODE, out.end - payloadStart);
+  return out.subarray(start, out.end);
+}
+
+/** msgpackr's output buffer itself, with the range of the value just packed (REUSE_BUFFER_MODE). */
+type PackedInPlace = Uint8Array & { start: number; end: number };
+
+/**
+ * Pack `value` with `reserve` free bytes in front of it, and get msgpackr's
+ * output buffer with the range rather than a view of it: the caller writes a
+ * header into the reserved bytes and makes the one view it returns. The
+ * bytes stay as they are; later packs continue after them.
+ */
+function packInPlace(value: unknown, reserve: number): PackedInPlace {
+  return packr.pack(value, RESERVE_START_SPACE | REUSE_BUFFER_MODE | reserve) as unknown as PackedInPlace;
 }
 
 /**
@@ -118,32 +132,34 @@ const REPLY_PREFIX_MAX = 7;
  */
 export function encodeMsgpackReply(id: number, data: unknown): Uint8Array {
   if (!(id >= 0 && id <= 0xffff_ffff)) return packr.pack([MessageType.REPLY, id, data]);
-  const packed = packr.pack(data, RESERVE_START_SPACE | REPLY_PREFIX_MAX);
+  const out = packInPlace(data, REPLY_PREFIX_MAX);
+  // The id ends right before the data.
+  const end = out.start + REPLY_PREFIX_MAX;
   let start: number;
   if (id < 0x80) {
-    start = REPLY_PREFIX_MAX - 3;
-    packed[6] = id;
+    start = end - 3;
+    out[end - 1] = id;
   } else if (id < 0x100) {
-    start = REPLY_PREFIX_MAX - 4;
-    packed[5] = 0xcc;
-    packed[6] = id;
+    start = end - 4;
+    out[end - 2] = 0xcc;
+    out[end - 1] = id;
   } else if (id < 0x1_0000) {
-    start = REPLY_PREFIX_MAX - 5;
-    packed[4] = 0xcd;
-    packed[5] = id >>> 8;
-    packed[6] = id & 0xff;
+    start = end - 5;
+    out[end - 3] = 0xcd;
+    out[end - 2] = id >>> 8;
+    out[end - 1] = id & 0xff;
   } else {
-    start = 0;
-    packed[2] = 0xce;
-    packed[3] = id >>> 24;
-    packed[4] = (id >>> 16) & 0xff;
-    packed[5] = (id >>> 8) & 0xff;
-    packed[6] = id & 0xff;
+    start = end - 7;
+    out[end - 5] = 0xce;
+    out[end - 4] = id >>> 24;
+    out[end - 3] = (id >>> 16) & 0xff;
+    out[end - 2] = (id >>> 8) & 0xff;
+    out[end - 1] = id & 0xff;
   }
   // fixarray of 3 elements (0x93), then the message type REPLY as a positive fixint.
-  packed[start] = 0x93;
-  packed[start + 1] = MessageType.REPLY;
-  return packed.subarray(start);
+  out[start] = 0x93;
+  out[start + 1] = MessageType.REPLY;
+  return out.subarray(start, out.end);
 }
 
 /** Decode exactly one msgpack value; throws EnvelopeError(SHOAL_ERR_NOT_DECODABLE) otherwise. */
