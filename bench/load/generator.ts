@@ -107,6 +107,26 @@ export async function runLoad(spec: LoadRunSpec, hooks: LoadRunHooks = {}, signa
     signal?.addEventListener('abort', () => fail(new Error('aborted')), { once: true });
     watchdog(spec.setupTimeoutMs, 'connection setup');
 
+    // The window hooks run once each, in order. The generator threads watch
+    // the same clock and may report their results before this thread's
+    // end-of-window timer fires; resolving then runs the missing hooks first,
+    // so the caller's server sample is always taken.
+    let windowStarted = false;
+    let windowEnded = false;
+    const startWindow = (): void => {
+      if (windowStarted) return;
+      windowStarted = true;
+      phase = 'measure';
+      hooks.onWindowStart?.();
+    };
+    const endWindow = (): void => {
+      if (windowEnded) return;
+      startWindow();
+      windowEnded = true;
+      phase = 'drain';
+      hooks.onWindowEnd?.();
+    };
+
     const startSchedule = async (): Promise<void> => {
       await hooks.afterReady?.(openAtReady);
       if (settled) return;
@@ -118,14 +138,8 @@ export async function runLoad(spec: LoadRunSpec, hooks: LoadRunHooks = {}, signa
       const schedule: ToThread = { type: 'run', startAt, measureAt, endAt };
       for (const worker of workers) worker.postMessage(schedule);
       phase = 'warmup';
-      timers.push(setTimeout(() => {
-        phase = 'measure';
-        hooks.onWindowStart?.();
-      }, measureAt - epochNow()));
-      timers.push(setTimeout(() => {
-        phase = 'drain';
-        hooks.onWindowEnd?.();
-      }, endAt - epochNow()));
+      timers.push(setTimeout(startWindow, measureAt - epochNow()));
+      timers.push(setTimeout(endWindow, endAt - epochNow()));
       watchdog(endAt - epochNow() + FINISH_SLACK_MS, 'the run');
     };
 
@@ -160,6 +174,7 @@ export async function runLoad(spec: LoadRunSpec, hooks: LoadRunHooks = {}, signa
           case 'result':
             results.push(message);
             if (results.length === threads && !settled) {
+              endWindow();
               settled = true;
               resolve(mergeResults(results, openAtReady));
             }
