@@ -1,5 +1,13 @@
-import { describe, expect, it } from 'vitest';
-import { pickLane } from '../../../src/transport/connection-pool.ts';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import type { Worker } from 'node:worker_threads';
+import { describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { resolveAppSpecifier } from '../../../src/app/load-app.ts';
+import { resolvePerMessageDeflate, resolveServerOptions } from '../../../src/app/options.ts';
+import { acceptHandles } from '../../../src/transport/accept-handles.ts';
+import { ConnectionPool, pickLane, WORKER_YOUNG_GENERATION_MB } from '../../../src/transport/connection-pool.ts';
+import type { ConnectionStats, WorkerConfig } from '../../../src/transport/messages.ts';
 
 const lane = (active: number, up = true) => ({ up, active });
 
@@ -22,5 +30,53 @@ describe('pickLane (least-connections balancer)', () => {
     expect(pickLane([lane(10), lane(9)], 10)).toBe(1);
     expect(pickLane([lane(10), lane(10)], 10)).toBe(-1);
     expect(pickLane([], 10)).toBe(-1);
+  });
+});
+
+describe('ConnectionPool with a real worker', () => {
+  const options = resolveServerOptions({ workers: 1 });
+  const workerData: WorkerConfig = {
+    app: resolveAppSpecifier('echo'),
+    maxMessageBytes: options.maxMessageBytes,
+    maxHeadBytes: options.maxHeadBytes,
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs,
+    pingIntervalMs: options.pingIntervalMs,
+    closeTimeoutMs: options.closeTimeoutMs,
+    mailboxSize: options.mailboxSize,
+    mailboxBytes: options.mailboxBytes,
+    maxBackpressureBytes: options.maxBackpressureBytes,
+    perMessageDeflate: resolvePerMessageDeflate(options.perMessageDeflate),
+    controlChannel: `shoal.test.pool.${process.pid}`,
+  };
+
+  it('serves a dispatched handle on its lane, reports it as ended with its stats, and caps the young generation', async () => {
+    const ended: ConnectionStats[] = [];
+    const pool = new ConnectionPool(
+      { workers: 1, maxConnectionsPerWorker: 10, acceptBacklog: 4, workerData },
+      { connectionEnded: (stats) => ended.push(stats), connectionsLost: () => {}, transferFailed: () => {} },
+    );
+    const server = createServer({ pauseOnConnect: true });
+    try {
+      await pool.ready;
+      const [thread] = pool.threads as Worker[];
+      expect(thread?.resourceLimits?.maxYoungGenerationSizeMb).toBe(WORKER_YOUNG_GENERATION_MB);
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      acceptHandles(server, (handle) => expect(pool.dispatch(handle)).toBe(true));
+      const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      await once(ws, 'open');
+      expect(pool.workerLoads()).toEqual([{ workerId: thread?.threadId, connections: 1 }]);
+      ws.send('ping me back');
+      const [echo] = (await once(ws, 'message')) as [Buffer];
+      expect(echo.toString()).toBe('ping me back');
+      ws.close(1000, 'done');
+      await vi.waitFor(() => expect(ended).toHaveLength(1));
+      expect(ended[0]).toMatchObject({ workerId: thread?.threadId, handshakeStatus: 101, messagesIn: 1, closeCode: 1000, wasClean: true });
+      expect(pool.workerLoads()).toEqual([{ workerId: thread?.threadId, connections: 0 }]);
+    } finally {
+      server.close();
+      await pool.destroy();
+    }
   });
 });
