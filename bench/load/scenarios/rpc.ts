@@ -19,6 +19,8 @@ const ADDEND = 7;
 export class RpcDriver extends BaseDriver {
   /** frames[id] = masked frame of [1, id, "add", [id, ADDEND]]. */
   private readonly frames: Buffer[];
+  /** replies[id] = msgpackr's bytes of [2, id, id + ADDEND], the reply every server here sends. */
+  private readonly replies: Uint8Array[];
   private readonly inflightLimit: number;
 
   constructor(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Array) {
@@ -26,8 +28,10 @@ export class RpcDriver extends BaseDriver {
     this.inflightLimit = setup.inflight;
     if (setup.inflight > ID_SPACE) throw new RangeError(`rpc supports at most ${ID_SPACE} requests in flight per connection`);
     this.frames = [];
+    this.replies = [];
     for (let id = 0; id < ID_SPACE; id++) {
       this.frames.push(encodeFrame(Opcode.BINARY, packr.pack([MessageType.REQUEST, id, ADD_METHOD, [id, ADDEND]]), { mask }));
+      this.replies.push(Uint8Array.from(packr.pack([MessageType.REPLY, id, id + ADDEND])));
     }
   }
 
@@ -60,16 +64,21 @@ export class RpcDriver extends BaseDriver {
       return;
     }
     const expectedId = conn.sendIds[conn.head];
-    let reply: unknown;
-    try {
-      reply = isBinary ? packr.unpack(data) : undefined;
-    } catch (error) {
-      conn.fail('protocol', `reply is not msgpack: ${(error as Error).message}`);
-      return;
-    }
-    if (!Array.isArray(reply) || reply[0] !== MessageType.REPLY || reply[1] !== expectedId || reply[2] !== expectedId + ADDEND) {
-      conn.fail('protocol', `unexpected reply to request ${expectedId}: ${describeReply(reply)}`);
-      return;
+    // The expected bytes are checked first; anything else is decoded and checked as a value (another
+    // valid encoding of the same reply passes). Comparing bytes instead of decoding every reply with
+    // msgpackr: about 0.92-1.0 us of generator CPU per reply instead of 1.0-1.2 (rpc 100 x 32, one Shoal worker).
+    if (!isBinary || !sameBytes(data, this.replies[expectedId])) {
+      let reply: unknown;
+      try {
+        reply = isBinary ? packr.unpack(data) : undefined;
+      } catch (error) {
+        conn.fail('protocol', `reply is not msgpack: ${(error as Error).message}`);
+        return;
+      }
+      if (!Array.isArray(reply) || reply[0] !== MessageType.REPLY || reply[1] !== expectedId || reply[2] !== expectedId + ADDEND) {
+        conn.fail('protocol', `unexpected reply to request ${expectedId}: ${describeReply(reply)}`);
+        return;
+      }
     }
     const sentAt = conn.sendTimes[conn.head];
     conn.head = (conn.head + 1) & (conn.sendTimes.length - 1);
@@ -77,6 +86,13 @@ export class RpcDriver extends BaseDriver {
     this.recorder.record(performance.now() - sentAt, data.length);
     if (this.sending && conn.isOpen) this.sendOne(conn);
   }
+}
+
+/** Byte equality of two short arrays (a loop beats Buffer.equals' native call at these sizes). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function describeReply(reply: unknown): string {
