@@ -72,16 +72,17 @@ const LANE_URL = new URL('./worker-lane.ts', import.meta.url).href;
  * Cap on a worker's young generation (V8's default lets it grow to 48 MB).
  * The objects of every new connection survive a scavenge, so a burst of
  * connections grows the young generation to its maximum, and the pages stay
- * resident: after 5,000 idle connections the worker's RSS had grown 5.3 KiB
- * per connection with V8's default, 4.2 KiB with 24 MB, 4.0 KiB with 16 MB,
- * 2.9 KiB with 12 MB (`shoal bench --scenarios idle --idle-connections
- * 5000`, 1 worker). Steady traffic keeps the young generation small anyway:
- * 2 million 32-byte echoes took 95 scavenges with the default and 92-99
- * with 12-24 MB; rpc and broadcast spent the same GC time per message with
- * 16 MB as with the default, within the noise of a shared machine
- * (--trace-gc).
+ * resident. RSS growth per idle connection after 5,000 (`shoal bench
+ * --scenarios idle --idle-connections 5000`): 1 worker 5.3 KiB with V8's
+ * default, 4.2 KiB with 24 MB, 4.0 KiB with 16 MB, 2.9 KiB with 12 MB;
+ * 2 workers 7.1 KiB with 16 MB, 4.3 KiB with 12 MB (8 MB saves nothing more).
+ * Steady traffic keeps the young generation small anyway: 2 million 32-byte
+ * echoes took 95 scavenges with the default and 92-99 with 12-24 MB; rpc
+ * took as many scavenges per message with 8-16 MB as with the default; a
+ * connection storm took 75 scavenges instead of 41 (16 MB) in about the same
+ * total time (--trace-gc, shared machine).
  */
-export const WORKER_YOUNG_GENERATION_MB = 16;
+export const WORKER_YOUNG_GENERATION_MB = 12;
 
 /** One worker's lane, as the primary sees it; replaced by a new one when its worker dies. */
 class Lane implements LaneLoad {
