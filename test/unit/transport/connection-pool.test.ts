@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { resolveAppSpecifier } from '../../../src/app/load-app.ts';
 import { resolvePerMessageDeflate, resolveServerOptions } from '../../../src/app/options.ts';
-import { acceptHandles } from '../../../src/transport/accept-handles.ts';
+import { acceptHandles, type TcpHandle } from '../../../src/transport/accept-handles.ts';
 import { ConnectionPool, pickLane, WORKER_YOUNG_GENERATION_MB } from '../../../src/transport/connection-pool.ts';
 import type { ConnectionStats, WorkerConfig } from '../../../src/transport/messages.ts';
 
@@ -74,6 +74,65 @@ describe('ConnectionPool with a real worker', () => {
       await vi.waitFor(() => expect(ended).toHaveLength(1));
       expect(ended[0]).toMatchObject({ workerId: thread?.threadId, handshakeStatus: 101, messagesIn: 1, closeCode: 1000, wasClean: true });
       expect(pool.workerLoads()).toEqual([{ workerId: thread?.threadId, connections: 0 }]);
+    } finally {
+      server.close();
+      await pool.destroy();
+    }
+  });
+
+  it('serves a paused net.Socket the same way (where Node gives no bare handles)', async () => {
+    const ended: ConnectionStats[] = [];
+    const pool = new ConnectionPool(
+      { workers: 1, maxConnectionsPerWorker: 10, acceptBacklog: 4, workerData },
+      { connectionEnded: (stats) => ended.push(stats), connectionsLost: () => {}, transferFailed: () => {} },
+    );
+    const server = createServer({ pauseOnConnect: true }, (socket) => expect(pool.dispatch(socket)).toBe(true));
+    try {
+      await pool.ready;
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      await once(ws, 'open');
+      ws.send('through a socket');
+      const [echo] = (await once(ws, 'message')) as [Buffer];
+      expect(echo.toString()).toBe('through a socket');
+      ws.close(1000);
+      await vi.waitFor(() => expect(ended).toHaveLength(1));
+      expect(ended[0]).toMatchObject({ handshakeStatus: 101, messagesIn: 1, closeCode: 1000 });
+    } finally {
+      server.close();
+      await pool.destroy();
+    }
+  });
+
+  it('queues past the per-worker limit and serves the queued connection when one ends; refuses past the backlog', async () => {
+    const pool = new ConnectionPool(
+      { workers: 1, maxConnectionsPerWorker: 1, acceptBacklog: 1, workerData },
+      { connectionEnded: () => {}, connectionsLost: () => {}, transferFailed: () => {} },
+    );
+    const refused: TcpHandle[] = [];
+    const server = createServer({ pauseOnConnect: true });
+    try {
+      await pool.ready;
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      acceptHandles(server, (handle) => {
+        if (!pool.dispatch(handle)) refused.push(handle);
+      });
+      const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const first = new WebSocket(url);
+      await once(first, 'open');
+      const queued = new WebSocket(url);
+      await vi.waitFor(() => expect(pool.queued).toBe(1));
+      const third = new WebSocket(url);
+      third.on('error', () => {});
+      await vi.waitFor(() => expect(refused).toHaveLength(1));
+      for (const handle of refused) handle.close();
+      first.close();
+      await once(queued, 'open');
+      expect(pool.queued).toBe(0);
+      queued.close();
+      await once(queued, 'close');
     } finally {
       server.close();
       await pool.destroy();
