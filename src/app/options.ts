@@ -35,7 +35,7 @@ export interface ServerOptions {
   mailboxBytes: number;
   /** Bytes waiting in a connection's send buffer past which it is closed as a slow consumer (1008). */
   maxBackpressureBytes: number;
-  /** Connections one worker serves at once (piscina's concurrentTasksPerWorker). */
+  /** Connections one worker serves at once; past it on every worker, connections wait in the accept backlog. */
   maxConnectionsPerWorker: number;
   /** Connections the server holds at once, queued ones included; more get 503. */
   maxConnections: number;
