@@ -70,6 +70,27 @@ let channelCounter = 0;
  * every finished connection, `connectionLost` (Error) for every connection
  * whose task failed (worker exit), `error` for listen errors.
  */
+/** All-zero primary counters: a new Primary's starting stats (also what tests build fakes from). */
+export function emptyPrimaryStats(): PrimaryStats {
+  return {
+    accepted: 0,
+    active: 0,
+    rejected: 0,
+    rejectedConnectionLimit: 0,
+    rejectedBacklog: 0,
+    rejectedShutdown: 0,
+    transferFailures: 0,
+    lostToWorkerExit: 0,
+    completed: 0,
+    slowConsumers: 0,
+    mailboxPauses: 0,
+    messagesIn: 0,
+    messagesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
+}
+
 export class Primary extends EventEmitter {
   readonly options: PrimaryOptions;
   readonly stats: PrimaryStats;
@@ -83,23 +104,7 @@ export class Primary extends EventEmitter {
   constructor(options: PrimaryOptions) {
     super();
     this.options = options;
-    this.stats = {
-      accepted: 0,
-      active: 0,
-      rejected: 0,
-      rejectedConnectionLimit: 0,
-      rejectedBacklog: 0,
-      rejectedShutdown: 0,
-      transferFailures: 0,
-      lostToWorkerExit: 0,
-      completed: 0,
-      slowConsumers: 0,
-      mailboxPauses: 0,
-      messagesIn: 0,
-      messagesOut: 0,
-      bytesIn: 0,
-      bytesOut: 0,
-    };
+    this.stats = emptyPrimaryStats();
     const controlChannel = `shoal.control.${process.pid}.${++channelCounter}.${Date.now()}`;
     this.#control = new BroadcastChannel(controlChannel);
     this.#control.unref();

@@ -10,27 +10,10 @@ import {
   type WorkerLoad,
 } from '../../../src/transport/admin-stats.ts';
 import { emptyConnectionStats, type ConnectionStats } from '../../../src/transport/messages.ts';
-import type { PrimaryStats } from '../../../src/transport/primary.ts';
+import { emptyPrimaryStats, type PrimaryStats } from '../../../src/transport/primary.ts';
 
 function primaryStats(overrides: Partial<PrimaryStats> = {}): PrimaryStats {
-  return {
-    accepted: 0,
-    active: 0,
-    rejected: 0,
-    rejectedConnectionLimit: 0,
-    rejectedBacklog: 0,
-    rejectedShutdown: 0,
-    transferFailures: 0,
-    lostToWorkerExit: 0,
-    completed: 0,
-    slowConsumers: 0,
-    mailboxPauses: 0,
-    messagesIn: 0,
-    messagesOut: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    ...overrides,
-  };
+  return { ...emptyPrimaryStats(), ...overrides };
 }
 
 function source(state: ServerState, workers: WorkerLoad[], stats: PrimaryStats = primaryStats()): AdminSource {

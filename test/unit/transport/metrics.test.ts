@@ -2,27 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ConnectionTally, type AdminSource, type ServerState, type WorkerLoad } from '../../../src/transport/admin-stats.ts';
 import { emptyConnectionStats } from '../../../src/transport/messages.ts';
 import { createMetricsRegistry } from '../../../src/transport/metrics.ts';
-import type { PrimaryStats } from '../../../src/transport/primary.ts';
+import { emptyPrimaryStats, type PrimaryStats } from '../../../src/transport/primary.ts';
 
-function primaryStats(): PrimaryStats {
-  return {
-    accepted: 0,
-    active: 0,
-    rejected: 0,
-    rejectedConnectionLimit: 0,
-    rejectedBacklog: 0,
-    rejectedShutdown: 0,
-    transferFailures: 0,
-    lostToWorkerExit: 0,
-    completed: 0,
-    slowConsumers: 0,
-    mailboxPauses: 0,
-    messagesIn: 0,
-    messagesOut: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-  };
-}
+const primaryStats = emptyPrimaryStats;
 
 /** A source whose values the test changes between scrapes. */
 function fakeSource(): { source: AdminSource; stats: PrimaryStats; workers: WorkerLoad[]; setState(state: ServerState): void } {
