@@ -2,8 +2,8 @@
  * Shoal's public entry point: the server facade, its options, and the types
  * an application module is written against.
  */
-export { createServer, ShoalServer, type ListeningAddress } from './app/server.ts';
-export { DEFAULT_OPTIONS, resolveServerOptions, type ServerOptions } from './app/options.ts';
+export { createServer, ShoalServer, type ListeningAddress } from './server/server.ts';
+export { DEFAULT_OPTIONS, resolveServerOptions, type ServerOptions } from './server/options.ts';
 export { loadApp } from './app/load-app.ts';
 export type {
   App,

@@ -16,7 +16,9 @@
  */
 import { Packr } from 'msgpackr';
 import { ConnectionActor } from '../../src/actors/connection-actor.ts';
+import { createWorkerServices } from '../../src/app/services.ts';
 import { createSession } from '../../src/app/session.ts';
+import { CPU_WORKER_URL } from '../../src/workers/entry-urls.ts';
 import { SocketBinding, type BindingConfig, type BindingDelegate } from '../../src/transport/socket-binding.ts';
 import { encodeFrame } from '../../src/protocol/frame-encoder.ts';
 import { Opcode } from '../../src/protocol/constants.ts';
@@ -37,6 +39,7 @@ const config: BindingConfig = {
 };
 const delegate: BindingDelegate = { handshakeData() {}, handshakeTimedOut() {}, closed() {} };
 let bytesOut = 0;
+const services = createWorkerServices({ workerId: 1, namespace: `shoal.bench.${process.pid}`, app: 'echo', cpuWorkerFilename: CPU_WORKER_URL });
 
 /** The slice of net.Socket a binding uses; writes are counted and dropped. */
 function stubSocket(): never {
@@ -58,14 +61,13 @@ function stubSocket(): never {
   } as never;
 }
 
-let nextLocalId = 1;
 /** An upgraded msgpack connection on the bench app. */
 function open(): SocketBinding {
   const binding = new SocketBinding(stubSocket(), config, delegate, 1);
-  const localId = nextLocalId++;
-  const actor = new ConnectionActor(binding, { address: `1.${localId}`, protocol: MSGPACK_PROTOCOL, upgradeData: undefined }, { mailboxSize: 1024, mailboxBytes: 4 << 20 });
-  binding.accept(Buffer.alloc(0), actor, localId);
-  actor.start(createSession(app, actor));
+  const address = services.router.registry.nextAddress();
+  const actor = new ConnectionActor(binding, { address, protocol: MSGPACK_PROTOCOL, upgradeData: undefined }, { mailboxSize: 1024, mailboxBytes: 4 << 20 });
+  binding.accept(Buffer.alloc(0), actor);
+  actor.start(createSession(app, actor, services));
   return binding;
 }
 

@@ -25,7 +25,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
 import { BroadcastChannel } from 'node:worker_threads';
-import { createServer } from '../../src/app/server.ts';
+import { createServer } from '../../src/server/server.ts';
 import { DIAGNOSTICS_CHANNEL, type SnapshotReply, type SnapshotRequest } from './idle-memory-app.ts';
 
 const SELF = fileURLToPath(import.meta.url);

@@ -28,6 +28,8 @@ export type CpuOutcome =
   | { readonly ok: false; readonly code: string; readonly message: string; readonly data: unknown };
 
 export interface CpuPoolOptions {
+  /** URL of the CPU thread's entry module (src/workers/entry-urls.ts). */
+  readonly workerFilename: string;
   /** Threads of this pool (one pool per connection worker). */
   readonly maxThreads: number;
   /** An idle pool thread exits after this long. */
@@ -42,7 +44,7 @@ export class CpuPool {
   constructor(app: string, options: CpuPoolOptions) {
     this.#app = app;
     this.#pool = new Piscina<CpuTask, CpuOutcome>({
-      filename: new URL('./cpu-worker.ts', import.meta.url).href,
+      filename: options.workerFilename,
       minThreads: 0,
       maxThreads: options.maxThreads,
       idleTimeout: options.idleTimeoutMs,

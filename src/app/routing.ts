@@ -9,8 +9,9 @@
 import type { Codec, EventMessage } from '../codec/envelope.ts';
 import { MessageType } from '../codec/envelope.ts';
 import { decodeMsgpack, encodeMsgpack, msgpackCodec } from '../codec/msgpack.ts';
+import { ConnectionRegistry, parseAddress } from './registry.ts';
 import type { ConnectionAddress, ConnectionHandle } from './types.ts';
-import type { BusMessage, WorkerBus, WorkerId } from './worker-bus.ts';
+import type { BusMessage, WorkerBus } from './worker-bus.ts';
 
 /** A connection that can receive events: its handle and its codec. */
 export interface Routable {
@@ -28,33 +29,30 @@ export interface RouterStats {
   dropped: number;
 }
 
-/** The worker id part of an address, or -1 when the address is malformed. */
-export function addressWorkerId(address: ConnectionAddress): WorkerId {
-  const dot = address.indexOf('.');
-  if (dot <= 0 || dot === address.length - 1) return -1;
-  const workerId = Number(address.slice(0, dot));
-  return Number.isSafeInteger(workerId) && workerId >= 0 ? workerId : -1;
-}
-
-/** The event router of one worker. Register connections when they open, unregister when they close. */
+/**
+ * The event router of one worker. Register connections when they open,
+ * unregister when they close; they live in the worker's one registry, which
+ * also hands out their addresses.
+ */
 export class Router {
   readonly stats: RouterStats;
+  /** The worker's connections that can receive events, by address. */
+  readonly registry: ConnectionRegistry<Routable>;
   #bus: WorkerBus;
-  #local: Map<ConnectionAddress, Routable>;
 
-  constructor(bus: WorkerBus) {
+  constructor(bus: WorkerBus, registry: ConnectionRegistry<Routable> = new ConnectionRegistry(bus.workerId)) {
     this.stats = { delivered: 0, forwarded: 0, dropped: 0 };
+    this.registry = registry;
     this.#bus = bus;
-    this.#local = new Map();
   }
 
-  /** Make a connection reachable by its address. */
+  /** Make a connection reachable by its address (one that this worker's registry handed out). */
   register(target: Routable): void {
-    this.#local.set(target.handle.address, target);
+    this.registry.add(target.handle.address, target);
   }
 
   unregister(target: Routable): void {
-    if (this.#local.get(target.handle.address) === target) this.#local.delete(target.handle.address);
+    if (this.registry.get(target.handle.address) === target) this.registry.delete(target.handle.address);
   }
 
   /**
@@ -64,11 +62,11 @@ export class Router {
    * when `data` cannot be encoded.
    */
   sendTo(address: ConnectionAddress, event: string, data: unknown): boolean {
-    const workerId = addressWorkerId(address);
-    if (workerId < 0) return false;
+    const parsed = parseAddress(address);
+    if (parsed === null) return false;
     const message: EventMessage = [MessageType.EVENT, event, data];
-    if (workerId === this.#bus.workerId) {
-      const target = this.#local.get(address);
+    if (parsed.workerId === this.#bus.workerId) {
+      const target = this.registry.get(address);
       if (target === undefined) {
         this.stats.dropped++;
         return false;
@@ -80,7 +78,7 @@ export class Router {
     }
     // An exact-size copy: msgpackr's output is a view into a shared buffer that a clone would copy whole.
     const payload = new Uint8Array(encodeMsgpack(message));
-    this.#bus.postTo(workerId, { t: 'to', address, payload });
+    this.#bus.postTo(parsed.workerId, { t: 'to', address, payload });
     this.stats.forwarded++;
     return true;
   }
@@ -88,7 +86,7 @@ export class Router {
   /** Handle one message from the bus. Returns false for messages that are not about routing. */
   receive(message: BusMessage): boolean {
     if (message.t !== 'to') return false;
-    const target = this.#local.get(message.address);
+    const target = this.registry.get(message.address);
     if (target === undefined) {
       this.stats.dropped++;
       return true;

@@ -1,11 +1,11 @@
 /**
  * The app layer's per-worker services: the bus to the other workers, the
- * pub/sub tables, the event router and the optional CPU pool. One set per
- * worker thread, created when the worker creates its first Shoal session
- * (or by `startWorkerServices()` at worker start-up).
+ * pub/sub tables, the event router (with the worker's registry of
+ * connections) and the optional CPU pool. One set per connection worker,
+ * created by the worker's start-up and passed down to every session.
  */
 import { availableParallelism } from 'node:os';
-import { BroadcastChannel, isMainThread, threadId, workerData } from 'node:worker_threads';
+import { BroadcastChannel } from 'node:worker_threads';
 import { CpuPool } from './cpu-pool.ts';
 import { PubSub, type PubSubOptions, DEFAULT_PUBSUB_OPTIONS } from './pubsub.ts';
 import { Router } from './routing.ts';
@@ -50,27 +50,13 @@ export function createAppServices(bus: WorkerBus, options: AppServicesOptions): 
   };
 }
 
-/** What this module reads from the worker's piscina workerData (see src/transport/messages.ts). */
-interface WorkerDataShape {
-  readonly app?: string;
-  readonly controlChannel?: string;
-}
-
-let current: AppServices | null = null;
-
-function serverData(): WorkerDataShape {
-  return (isMainThread ? undefined : (workerData as WorkerDataShape | undefined)) ?? {};
-}
-
 /**
- * The namespace of this server's channels. In a server worker it comes from
- * the server's control channel name (unique per server), so two servers in
- * one process never mix; elsewhere (tests, embedding) a per-process name.
+ * The namespace of this thread's server channels. A connection worker sets it
+ * from its server's control channel name (unique per server) when it starts,
+ * so two servers in one process never mix; elsewhere (tests, embedding) it is
+ * per process.
  */
-function serverNamespace(): string {
-  const data = serverData();
-  return data.controlChannel !== undefined ? `${data.controlChannel}.app` : `shoal.app.${process.pid}`;
-}
+let serverNamespace = `shoal.app.${process.pid}`;
 
 /**
  * A BroadcastChannel shared by the workers of this server only, for apps
@@ -78,31 +64,38 @@ function serverNamespace(): string {
  * room history). The channel is unref'd; close it when done.
  */
 export function serverChannel(name: string): BroadcastChannel {
-  const channel = new BroadcastChannel(`${serverNamespace()}.user.${name}`);
+  const channel = new BroadcastChannel(`${serverNamespace}.user.${name}`);
   channel.unref();
   return channel;
 }
 
-/** The services of this thread, created on first use. */
-export function workerServices(): AppServices {
-  if (current !== null) return current;
-  const namespace = serverNamespace();
-  const appSpec = serverData().app;
-  current = createAppServices(new BroadcastChannelBus(namespace, threadId), {
-    ...DEFAULT_PUBSUB_OPTIONS,
-    createCpuPool: () =>
-      appSpec === undefined
-        ? null
-        : new CpuPool(appSpec, {
-            // Each connection worker has its own pool; together they may use every core.
-            maxThreads: Math.max(1, Math.floor(availableParallelism() / 2)),
-            idleTimeoutMs: 30_000,
-          }),
-  });
-  return current;
+/** What a connection worker's services are made from (src/workers/connection-worker.ts). */
+export interface WorkerServicesConfig {
+  /** This worker's id: its threadId. */
+  readonly workerId: number;
+  /** Prefix of this server's channels: the server's control channel name. */
+  readonly namespace: string;
+  /** `echo` or the absolute path of the app module, for the CPU pool's threads. */
+  readonly app: string;
+  /** URL of the CPU pool thread's entry module. */
+  readonly cpuWorkerFilename: string;
 }
 
-/** Start this worker's services now, so other workers know it before its first connection. */
-export function startWorkerServices(): void {
-  workerServices();
+/**
+ * The services of a connection worker: joins the bus of its server's workers
+ * (so they know its interest before its first connection) and makes its app
+ * channels its server's.
+ */
+export function createWorkerServices(config: WorkerServicesConfig): AppServices {
+  serverNamespace = `${config.namespace}.app`;
+  return createAppServices(new BroadcastChannelBus(serverNamespace, config.workerId), {
+    ...DEFAULT_PUBSUB_OPTIONS,
+    createCpuPool: () =>
+      new CpuPool(config.app, {
+        workerFilename: config.cpuWorkerFilename,
+        // Each connection worker has its own pool; together they may use every core.
+        maxThreads: Math.max(1, Math.floor(availableParallelism() / 2)),
+        idleTimeoutMs: 30_000,
+      }),
+  });
 }

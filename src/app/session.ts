@@ -3,16 +3,11 @@
  * the Shoal subprotocols (msgpack, JSON) get a ProtocolSession, everything
  * else the raw session.
  */
-import { isMainThread } from 'node:worker_threads';
 import { findCodec, SHOAL_PROTOCOLS } from '../codec/index.ts';
 import { ProtocolSession } from './protocol-session.ts';
 import { RawSession } from './raw-session.ts';
-import { startWorkerServices, workerServices } from './services.ts';
+import type { AppServices } from './services.ts';
 import type { App, ConnectionHandle, Session } from './types.ts';
-
-// A server worker joins the app layer's bus as it starts, so the other
-// workers know its topic interest before its first connection (pubsub.ts).
-if (!isMainThread) startWorkerServices();
 
 /** True when the app speaks the Shoal subprotocols: it has events or methods (`methods: {}` for pub/sub only). */
 export function speaksShoal(app: App): boolean {
@@ -36,8 +31,8 @@ export function requiresSubprotocol(app: App): boolean {
 }
 
 /** The session that will run this connection's handlers. */
-export function createSession(app: App, handle: ConnectionHandle): Session {
+export function createSession(app: App, handle: ConnectionHandle, services: AppServices): Session {
   const codec = speaksShoal(app) ? findCodec(handle.protocol) : undefined;
-  if (codec !== undefined) return new ProtocolSession(app, handle, codec, workerServices());
+  if (codec !== undefined) return new ProtocolSession(app, handle, codec, services);
   return new RawSession(app, handle);
 }

@@ -4,7 +4,7 @@
  * Flags win over SHOAL_* environment variables, which win over defaults.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_OPTIONS, resolveServerOptions, type ServerOptions } from '../app/options.ts';
+import { DEFAULT_OPTIONS, resolveServerOptions, type ServerOptions } from '../server/options.ts';
 
 /** How a flag's value is read. */
 type ValueKind = 'integer' | 'bytes' | 'duration' | 'string' | 'boolean';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { createServer } from '../app/server.ts';
+import { createServer } from '../server/server.ts';
 import { ECHO_APP } from '../app/load-app.ts';
 import { mainHelp, parseServeArgs, serveHelp } from './args.ts';
 

@@ -29,6 +29,8 @@ export interface ConnectionPoolOptions {
   /** Sockets waiting for a lane with room; past it `dispatch` refuses. */
   readonly acceptBacklog: number;
   readonly workerData: WorkerConfig;
+  /** URL of the worker entry module whose default export serves a lane (src/workers/connection-worker.ts). */
+  readonly workerFilename: string;
 }
 
 /** What the pool reports to its owner (the primary). */
@@ -65,8 +67,6 @@ export function pickLane(lanes: readonly LaneLoad[], limit: number): number {
   }
   return best;
 }
-
-const LANE_URL = new URL('./worker-lane.ts', import.meta.url).href;
 
 /**
  * Cap on a worker's young generation (V8's default lets it grow to 48 MB).
@@ -132,7 +132,7 @@ export class ConnectionPool {
     this.ready.catch(() => {});
     this.#lanesUp = 0;
     this.#pool = new Piscina<LaneTask, void>({
-      filename: LANE_URL,
+      filename: options.workerFilename,
       minThreads: options.workers,
       maxThreads: options.workers,
       idleTimeout: Infinity,

@@ -92,3 +92,11 @@ export function emptyConnectionStats(workerId: number): ConnectionStats {
     closeTimedOut: false,
   };
 }
+
+/** One live worker as the primary sees it. */
+export interface WorkerLoad {
+  /** threadId of the worker. */
+  readonly workerId: number;
+  /** Connections handed to the worker that have not ended. */
+  readonly connections: number;
+}

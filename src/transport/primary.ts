@@ -11,8 +11,7 @@ import { CloseCode } from '../protocol/constants.ts';
 import { buildErrorResponse } from '../protocol/handshake.ts';
 import { acceptHandles, toSocket, type AcceptedConnection } from './accept-handles.ts';
 import { ConnectionPool } from './connection-pool.ts';
-import type { WorkerLoad } from './admin-stats.ts';
-import type { ConnectionStats, ControlMessage, WorkerConfig } from './messages.ts';
+import type { ConnectionStats, ControlMessage, WorkerConfig, WorkerLoad } from './messages.ts';
 
 /** What the primary needs besides the per-worker configuration. */
 export interface PrimaryOptions {
@@ -26,6 +25,8 @@ export interface PrimaryOptions {
   /** How long a refused socket may linger before it is destroyed. */
   readonly closeTimeoutMs: number;
   readonly worker: Omit<WorkerConfig, 'controlChannel'>;
+  /** URL of the connection worker's entry module (src/workers/entry-urls.ts). */
+  readonly workerFilename: string;
 }
 
 /** Counters of the primary (since start). */
@@ -114,6 +115,7 @@ export class Primary extends EventEmitter {
         maxConnectionsPerWorker: options.maxConnectionsPerWorker,
         acceptBacklog: options.acceptBacklog,
         workerData: { ...options.worker, controlChannel } satisfies WorkerConfig,
+        workerFilename: options.workerFilename,
       },
       {
         connectionEnded: (result) => this.#finished(result),

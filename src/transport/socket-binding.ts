@@ -91,8 +91,6 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   phase: number;
   /** The head parser while in HANDSHAKE (owned by the worker). */
   parser: HandshakeParser | null;
-  /** Registry id, once upgraded (0 before). */
-  localId: number;
   connection: ServerConnection | null;
   actor: ConnectionActor | null;
   /** When the binding was created (clock.now). */
@@ -122,7 +120,6 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     this.stats = emptyConnectionStats(workerId);
     this.phase = BindingPhase.HANDSHAKE;
     this.parser = null;
-    this.localId = 0;
     this.connection = null;
     this.actor = null;
     this.startedAt = clock.now;
@@ -188,9 +185,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
    * `deflate` is the connection's own permessage-deflate state when the 101
    * agreed on it (RSV1 is a protocol error without it).
    */
-  accept(response: Buffer, actor: ConnectionActor, localId: number, deflate: PerMessageDeflate | null = null): void {
+  accept(response: Buffer, actor: ConnectionActor, deflate: PerMessageDeflate | null = null): void {
     this.stats.handshakeStatus = 101;
-    this.localId = localId;
     this.actor = actor;
     this.connection = new ServerConnection(this, { maxMessageBytes: this.#config.maxMessageBytes, deflate });
     if (deflate !== null) this.#slabFrameLimit = Math.min(126, deflate.thresholdBytes);

@@ -1,14 +1,12 @@
 /**
- * The piscina task each worker runs once, for as long as the worker lives:
- * it takes the sockets the primary posts on the lane's port, serves each one
- * (worker.ts), and reports the connections that ended to the primary in
- * batches.
+ * The worker's end of a lane: it takes the sockets the primary posts on the
+ * lane's port, hands each to `serve`, and reports the connections that ended
+ * to the primary in batches.
  */
 import type { Socket } from 'node:net';
-import { threadId, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import type { TcpHandle } from './accept-handles.ts';
-import type { ConnectionStats, LaneMessage, LaneTask } from './messages.ts';
-import { serveSocket } from './worker.ts';
+import type { ConnectionStats, LaneMessage } from './messages.ts';
 
 /**
  * How long ended connections wait to be reported together. A message to the
@@ -19,23 +17,28 @@ import { serveSocket } from './worker.ts';
  */
 export const REPORT_INTERVAL_MS = 10;
 
-/** The worker's end of one lane. */
-class WorkerLane {
+/** Serves one connection and calls `done` once with its stats when its socket has closed. */
+export type ServeSocket = (received: Socket | TcpHandle, done: (stats: ConnectionStats) => void) => void;
+
+export class WorkerLane {
   readonly #port: MessagePort;
+  readonly #serve: ServeSocket;
   #ended: ConnectionStats[];
   #flushScheduled: boolean;
 
-  constructor(port: MessagePort) {
+  /** Listens on `port` and tells the primary that this worker (`workerId`) serves the lane now. */
+  constructor(port: MessagePort, workerId: number, serve: ServeSocket) {
     this.#port = port;
+    this.#serve = serve;
     this.#ended = [];
     this.#flushScheduled = false;
     port.on('message', this.#onSocket);
-    const ready: LaneMessage = { type: 'ready', workerId: threadId };
+    const ready: LaneMessage = { type: 'ready', workerId };
     port.postMessage(ready);
   }
 
   /** Bound once: called for every connection the primary hands over (a TCP handle, or a socket). */
-  readonly #onSocket = (received: Socket | TcpHandle): void => serveSocket(received, this.#onEnded);
+  readonly #onSocket = (received: Socket | TcpHandle): void => this.#serve(received, this.#onEnded);
 
   /** Bound once: called with each connection's stats when its socket has closed. */
   readonly #onEnded = (stats: ConnectionStats): void => {
@@ -51,10 +54,4 @@ class WorkerLane {
     this.#flushScheduled = false;
     this.#port.postMessage(message);
   };
-}
-
-/** piscina task: serves the lane until the worker is stopped (it never settles on its own). */
-export default function runLane(task: LaneTask): Promise<void> {
-  new WorkerLane(task.port);
-  return new Promise<void>(() => {});
 }

@@ -4,8 +4,8 @@
  * what the server saw.
  */
 import { fileURLToPath } from 'node:url';
-import { createServer, type ShoalServer } from '../../src/app/server.ts';
-import type { ServerOptions } from '../../src/app/options.ts';
+import { createServer, type ShoalServer } from '../../src/server/server.ts';
+import type { ServerOptions } from '../../src/server/options.ts';
 import type { ConnectionStats } from '../../src/transport/messages.ts';
 
 /** A started server and what it has reported. */

@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createServer } from '../../src/app/server.ts';
+import { createServer } from '../../src/server/server.ts';
 import { RawClient, upgradeRequest } from '../helpers/raw-socket.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkApp, loadApp, resolveAppSpecifier } from '../../src/app/load-app.ts';
-import { createServer } from '../../src/app/server.ts';
+import { createServer } from '../../src/server/server.ts';
 import { fixtureApp } from '../helpers/server.ts';
 
 describe('loadApp', () => {

@@ -8,7 +8,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { createServer, type ShoalServer } from '../../src/app/server.ts';
+import { createServer, type ShoalServer } from '../../src/server/server.ts';
 import { ShoalClient, ShoalError, backoffDelay, type ClientStatus } from '../../src/client/index.ts';
 import { JSON_PROTOCOL, MSGPACK_PROTOCOL } from '../../src/codec/envelope.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';

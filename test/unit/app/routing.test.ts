@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Router, addressWorkerId, type Routable } from '../../../src/app/routing.ts';
+import { Router, type Routable } from '../../../src/app/routing.ts';
 import type { Codec } from '../../../src/codec/envelope.ts';
 import { jsonCodec, msgpackCodec } from '../../../src/codec/index.ts';
 import { decodeMsgpack } from '../../../src/codec/msgpack.ts';
@@ -20,17 +20,6 @@ function routers(...ids: number[]): { network: FakeNetwork; routers: Map<number,
   }
   return { network, routers: map };
 }
-
-describe('addressWorkerId', () => {
-  it('reads the worker part of "<workerId>.<localId>"', () => {
-    expect(addressWorkerId('3.17')).toBe(3);
-    expect(addressWorkerId('0.1')).toBe(0);
-  });
-
-  it.each(['', '3', '.5', '3.', 'x.1', '-1.2'])('returns -1 for the malformed address %j', (address) => {
-    expect(addressWorkerId(address)).toBe(-1);
-  });
-});
 
 describe('Router', () => {
   it('writes an event to a local connection in its codec', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_OPTIONS } from '../../../src/app/options.ts';
+import { DEFAULT_OPTIONS } from '../../../src/server/options.ts';
 import { envName, parseBytes, parseDuration, parseServeArgs, parseSwitch, SERVE_FLAGS, serveHelp } from '../../../src/cli/args.ts';
 import { DEFAULT_PER_MESSAGE_DEFLATE_OPTIONS } from '../../../src/protocol/permessage-deflate-negotiation.ts';
 

@@ -4,9 +4,10 @@ import type { Worker } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { resolveAppSpecifier } from '../../../src/app/load-app.ts';
-import { resolvePerMessageDeflate, resolveServerOptions } from '../../../src/app/options.ts';
+import { resolvePerMessageDeflate, resolveServerOptions } from '../../../src/server/options.ts';
 import { acceptHandles, type TcpHandle } from '../../../src/transport/accept-handles.ts';
 import { ConnectionPool, pickLane, WORKER_YOUNG_GENERATION_MB } from '../../../src/transport/connection-pool.ts';
+import { CONNECTION_WORKER_URL } from '../../../src/workers/entry-urls.ts';
 import type { ConnectionStats, WorkerConfig } from '../../../src/transport/messages.ts';
 
 const lane = (active: number, up = true) => ({ up, active });
@@ -53,7 +54,7 @@ describe('ConnectionPool with a real worker', () => {
   it('serves a dispatched handle on its lane, reports it as ended with its stats, and caps the young generation', async () => {
     const ended: ConnectionStats[] = [];
     const pool = new ConnectionPool(
-      { workers: 1, maxConnectionsPerWorker: 10, acceptBacklog: 4, workerData },
+      { workers: 1, maxConnectionsPerWorker: 10, acceptBacklog: 4, workerData, workerFilename: CONNECTION_WORKER_URL },
       { connectionEnded: (stats) => ended.push(stats), connectionsLost: () => {}, transferFailed: () => {} },
     );
     const server = createServer({ pauseOnConnect: true });
@@ -83,7 +84,7 @@ describe('ConnectionPool with a real worker', () => {
   it('serves a paused net.Socket the same way (where Node gives no bare handles)', async () => {
     const ended: ConnectionStats[] = [];
     const pool = new ConnectionPool(
-      { workers: 1, maxConnectionsPerWorker: 10, acceptBacklog: 4, workerData },
+      { workers: 1, maxConnectionsPerWorker: 10, acceptBacklog: 4, workerData, workerFilename: CONNECTION_WORKER_URL },
       { connectionEnded: (stats) => ended.push(stats), connectionsLost: () => {}, transferFailed: () => {} },
     );
     const server = createServer({ pauseOnConnect: true }, (socket) => expect(pool.dispatch(socket)).toBe(true));
@@ -107,7 +108,7 @@ describe('ConnectionPool with a real worker', () => {
 
   it('queues past the per-worker limit and serves the queued connection when one ends; refuses past the backlog', async () => {
     const pool = new ConnectionPool(
-      { workers: 1, maxConnectionsPerWorker: 1, acceptBacklog: 1, workerData },
+      { workers: 1, maxConnectionsPerWorker: 1, acceptBacklog: 1, workerData, workerFilename: CONNECTION_WORKER_URL },
       { connectionEnded: () => {}, connectionsLost: () => {}, transferFailed: () => {} },
     );
     const refused: TcpHandle[] = [];

@@ -75,7 +75,7 @@ function openBinding(session?: (actor: ConnectionActor) => Session, mailboxSize 
   const socket = new StubSocket();
   const binding = new SocketBinding(socket as unknown as Socket, config, delegate(), 1);
   const actor = new ConnectionActor(binding, { address: '1.1', protocol: null, upgradeData: undefined }, { mailboxSize, mailboxBytes: 1 << 20 });
-  binding.accept(Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n'), actor, 1);
+  binding.accept(Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n'), actor);
   actor.start(
     session?.(actor) ?? {
       onOpen() {},

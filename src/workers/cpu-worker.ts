@@ -1,21 +1,21 @@
 /**
- * The task of a CPU pool thread (see cpu-pool.ts): load the app once, run one
- * method's handler with a reduced context, and answer with its value or an
- * AppError's fields.
+ * Entry of a CPU pool thread (see app/cpu-pool.ts): its default export is the
+ * piscina task. It loads the app once per thread (on the first task), runs one
+ * method's handler with a reduced context, and answers with its value or an
+ * AppError's fields. Nothing runs on import.
  */
-import { isAbsolute } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { isAppError } from './define-app.ts';
-import type { CpuOutcome, CpuTask } from './cpu-pool.ts';
-import type { App, ConnectionAddress, Context, MethodHandler } from './types.ts';
+import { isAppError } from '../app/define-app.ts';
+import type { CpuOutcome, CpuTask } from '../app/cpu-pool.ts';
+import { loadApp } from '../app/load-app.ts';
+import type { App, ConnectionAddress, Context, MethodHandler } from '../app/types.ts';
 
+/** The apps this thread has loaded, by specifier (a pool serves one app; the map keeps it honest). */
 const apps = new Map<string, Promise<App>>();
 
-function loadApp(spec: string): Promise<App> {
+function appFor(spec: string): Promise<App> {
   let app = apps.get(spec);
   if (app === undefined) {
-    const url = isAbsolute(spec) ? pathToFileURL(spec).href : spec;
-    app = import(url).then((module: { default: App }) => module.default);
+    app = loadApp(spec);
     apps.set(spec, app);
   }
   return app;
@@ -64,7 +64,7 @@ class CpuContext implements Context {
 
 /** piscina task: run one CPU method. */
 export default async function runCpuMethod(task: CpuTask): Promise<CpuOutcome> {
-  const app = await loadApp(task.app);
+  const app = await appFor(task.app);
   const entry = app.methods?.[task.method] as MethodHandler | undefined;
   if (entry === undefined) throw new Error(`app has no method ${JSON.stringify(task.method)}`);
   const handler = typeof entry === 'function' ? entry : entry.handler;

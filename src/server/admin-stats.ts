@@ -9,16 +9,8 @@
  * finished connection reports. Nothing crosses threads per message or per
  * scrape, so message and byte totals cover finished connections only.
  */
-import type { ConnectionStats } from './messages.ts';
-import type { PrimaryStats } from './primary.ts';
-
-/** One live worker as the primary sees it. */
-export interface WorkerLoad {
-  /** threadId of the worker. */
-  readonly workerId: number;
-  /** Connections handed to the worker that have not ended. */
-  readonly connections: number;
-}
+import type { ConnectionStats, WorkerLoad } from '../transport/messages.ts';
+import type { PrimaryStats } from '../transport/primary.ts';
 
 /** Where a server is in its life, for /healthz. */
 export type ServerState = 'starting' | 'serving' | 'shutting-down' | 'stopped';

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { adminSnapshot, ConnectionTally, healthOf, type AdminSource } from './admin-stats.ts';
-import type { ConnectionStats } from './messages.ts';
+import type { ConnectionStats } from '../transport/messages.ts';
 import { createMetricsRegistry } from './metrics.ts';
 
 /** Where the admin port listens. */

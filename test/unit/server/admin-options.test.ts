@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveServerOptions } from '../../../src/app/options.ts';
+import { resolveServerOptions } from '../../../src/server/options.ts';
 import { parseServeArgs, serveHelp } from '../../../src/cli/args.ts';
 
 describe('adminPort and adminHost options', () => {

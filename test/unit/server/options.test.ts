@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolvePerMessageDeflate, resolveServerOptions, type PerMessageDeflateSetting } from '../../../src/app/options.ts';
+import { resolvePerMessageDeflate, resolveServerOptions, type PerMessageDeflateSetting } from '../../../src/server/options.ts';
 import { DEFAULT_PER_MESSAGE_DEFLATE_OPTIONS } from '../../../src/protocol/permessage-deflate-negotiation.ts';
 
 describe('perMessageDeflate', () => {

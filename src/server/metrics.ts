@@ -11,7 +11,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { AdminSource, ConnectionTally } from './admin-stats.ts';
-import type { PrimaryStats } from './primary.ts';
+import type { PrimaryStats } from '../transport/primary.ts';
 
 let processRegistry: Registry | null = null;
 

@@ -7,9 +7,8 @@ import {
   refusalStatusLabel,
   type AdminSource,
   type ServerState,
-  type WorkerLoad,
-} from '../../../src/transport/admin-stats.ts';
-import { emptyConnectionStats, type ConnectionStats } from '../../../src/transport/messages.ts';
+} from '../../../src/server/admin-stats.ts';
+import { emptyConnectionStats, type ConnectionStats, type WorkerLoad } from '../../../src/transport/messages.ts';
 import { emptyPrimaryStats, type PrimaryStats } from '../../../src/transport/primary.ts';
 
 function primaryStats(overrides: Partial<PrimaryStats> = {}): PrimaryStats {

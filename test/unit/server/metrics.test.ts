@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionTally, type AdminSource, type ServerState, type WorkerLoad } from '../../../src/transport/admin-stats.ts';
+import { ConnectionTally, type AdminSource, type ServerState } from '../../../src/server/admin-stats.ts';
+import type { WorkerLoad } from '../../../src/transport/messages.ts';
 import { emptyConnectionStats } from '../../../src/transport/messages.ts';
-import { createMetricsRegistry } from '../../../src/transport/metrics.ts';
+import { createMetricsRegistry } from '../../../src/server/metrics.ts';
 import { emptyPrimaryStats, type PrimaryStats } from '../../../src/transport/primary.ts';
 
 const primaryStats = emptyPrimaryStats;

@@ -4,11 +4,12 @@
  * src/transport (primary thread) and the worker pool.
  */
 import { EventEmitter } from 'node:events';
-import { AdminServer } from '../transport/admin-server.ts';
-import type { AdminSource, ServerState } from '../transport/admin-stats.ts';
+import { AdminServer } from './admin-server.ts';
+import type { AdminSource, ServerState } from './admin-stats.ts';
 import { Primary, type PrimaryStats } from '../transport/primary.ts';
 import type { ConnectionStats } from '../transport/messages.ts';
-import { loadApp, resolveAppSpecifier } from './load-app.ts';
+import { loadApp, resolveAppSpecifier } from '../app/load-app.ts';
+import { CONNECTION_WORKER_URL } from '../workers/entry-urls.ts';
 import { resolvePerMessageDeflate, resolveServerOptions, type ServerOptions } from './options.ts';
 
 /** Where a listening server can be reached. */
@@ -88,6 +89,7 @@ export class ShoalServer extends EventEmitter {
       maxConnections: options.maxConnections,
       acceptBacklog: options.acceptBacklog,
       drainTimeoutMs: options.drainTimeoutMs,
+      workerFilename: CONNECTION_WORKER_URL,
       closeTimeoutMs: options.closeTimeoutMs,
       worker: {
         app,

@@ -1,0 +1,65 @@
+/**
+ * Entry of a connection worker thread (started by the primary's piscina pool,
+ * src/transport/connection-pool.ts). Its default export is the one task each
+ * worker runs for its whole life: it reads `workerData` once, starts the
+ * worker with `startConnectionWorker`, and never settles. Importing this
+ * module starts nothing.
+ */
+import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
+import { loadApp } from '../app/load-app.ts';
+import { createWorkerServices, type AppServices } from '../app/services.ts';
+import { ConnectionHost } from '../transport/connection-host.ts';
+import { startSweeper, sweepIntervalMs } from '../transport/heartbeat.ts';
+import type { ControlMessage, LaneTask, WorkerConfig } from '../transport/messages.ts';
+import { WorkerLane } from '../transport/worker-lane.ts';
+import { CPU_WORKER_URL } from './entry-urls.ts';
+
+/** What a started connection worker owns. */
+export interface ConnectionWorker {
+  readonly services: AppServices;
+  readonly host: ConnectionHost;
+  readonly lane: WorkerLane;
+  /** Stop the sweeper, close the control channel and the app services. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a connection worker: loads the app, joins the other workers' bus
+ * (the app services, so they know this worker's topic interest before its
+ * first connection), builds the connection host, starts the sweeper of every
+ * per-connection deadline and listens for the primary's control messages,
+ * then serves the lane on `port`.
+ */
+export function startConnectionWorker(config: WorkerConfig, port: LaneTask['port'], workerId: number = threadId): ConnectionWorker {
+  const services = createWorkerServices({
+    workerId,
+    namespace: config.controlChannel,
+    app: config.app,
+    cpuWorkerFilename: CPU_WORKER_URL,
+  });
+  const host = new ConnectionHost(config, loadApp(config.app), services, workerId);
+  const stopSweeper = startSweeper(sweepIntervalMs(config), (now) => host.sweep(now));
+  const control = new BroadcastChannel(config.controlChannel);
+  control.unref();
+  control.onmessage = (event: unknown) => {
+    const message = (event as { data: ControlMessage }).data;
+    if (message.type === 'shutdown') host.shutdown(message.code, message.reason);
+  };
+  const lane = new WorkerLane(port, workerId, (received, done) => host.serve(received, done));
+  return {
+    services,
+    host,
+    lane,
+    async stop() {
+      stopSweeper();
+      control.close();
+      await services.close();
+    },
+  };
+}
+
+/** piscina task: serves the lane until the worker is stopped (it never settles on its own). */
+export default function runLane(task: LaneTask): Promise<void> {
+  startConnectionWorker(workerData as WorkerConfig, task.port);
+  return new Promise<void>(() => {});
+}

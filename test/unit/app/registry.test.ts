@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { ConnectionRegistry, parseAddress } from '../../../src/app/registry.ts';
+
+describe('parseAddress', () => {
+  it('splits worker id and local id', () => {
+    expect(parseAddress('3.17')).toEqual({ workerId: 3, localId: 17 });
+    expect(parseAddress('0.1')).toEqual({ workerId: 0, localId: 1 });
+  });
+  it.each(['', '3', '.1', '.5', '3.', 'a.1', 'x.1', '1.b', '1.0', '-1.2', '1.2.3'])('rejects %j', (address) => {
+    expect(parseAddress(address)).toBeNull();
+  });
+});
+
+describe('ConnectionRegistry', () => {
+  it('hands out addresses with the worker id and never reuses a local id', () => {
+    const registry = new ConnectionRegistry<string>(7);
+    const a = registry.nextAddress();
+    const b = registry.nextAddress();
+    expect(parseAddress(a)?.workerId).toBe(7);
+    expect(b).not.toBe(a);
+    registry.add(a, 'a');
+    registry.delete(a);
+    expect(registry.nextAddress()).not.toBe(a);
+  });
+
+  it('finds a connection by its address, only on its own worker', () => {
+    const registry = new ConnectionRegistry<string>(2);
+    const address = registry.nextAddress();
+    const localId = parseAddress(address)?.localId;
+    registry.add(address, 'connection');
+    expect(registry.get(address)).toBe('connection');
+    expect(registry.get(`3.${localId}`)).toBeUndefined();
+    expect(registry.isLocal(address)).toBe(true);
+    expect(registry.isLocal(`3.${localId}`)).toBe(false);
+    expect(registry.size).toBe(1);
+  });
+
+  it('forgets deleted connections', () => {
+    const registry = new ConnectionRegistry<string>(1);
+    const address = registry.nextAddress();
+    registry.add(address, 'connection');
+    expect(registry.delete(address)).toBe(true);
+    expect(registry.get(address)).toBeUndefined();
+    expect([...registry.values()]).toEqual([]);
+  });
+});
