@@ -58,11 +58,14 @@ export interface TypedContext<S> {
   state: StateOf<S>;
   send<K extends keyof ServerEventsOf<S> & string>(event: K, data: ServerEventsOf<S>[K]): void;
   sendRaw(data: Uint8Array | string, isBinary?: boolean): void;
-  sendTo<K extends keyof ServerEventsOf<S> & string>(address: ConnectionAddress, event: K, data: ServerEventsOf<S>[K]): void;
-  publish<T extends keyof TopicsOf<S> & string>(topic: T, data: TopicsOf<S>[T]): void;
+  /** False when the address is malformed or a connection of this worker that has gone (see Context.sendTo). */
+  sendTo<K extends keyof ServerEventsOf<S> & string>(address: ConnectionAddress, event: K, data: ServerEventsOf<S>[K]): boolean;
+  /** Returns the number of this worker's subscribers written to; throws AppError OVERLOADED (see Context.publish). */
+  publish<T extends keyof TopicsOf<S> & string>(topic: T, data: TopicsOf<S>[T]): number;
   /** Resolves when every worker has acknowledged the subscription (docs/subprotocol.md §7). */
   subscribe(topic: keyof TopicsOf<S> & string): Promise<void>;
-  unsubscribe(topic: keyof TopicsOf<S> & string): void;
+  /** False when the connection was not subscribed. */
+  unsubscribe(topic: keyof TopicsOf<S> & string): boolean;
   close(code?: number, reason?: string): void;
 }
 

@@ -60,19 +60,19 @@ export class RawSession implements Session, Context {
     throw new SubprotocolRequiredError('send');
   }
 
-  sendTo(_address: ConnectionAddress, _event: string, _data?: unknown): void {
+  sendTo(_address: ConnectionAddress, _event: string, _data?: unknown): never {
     throw new SubprotocolRequiredError('sendTo');
   }
 
-  publish(_topic: string, _data?: unknown): void {
+  publish(_topic: string, _data?: unknown): never {
     throw new SubprotocolRequiredError('publish');
   }
 
-  subscribe(_topic: string): void {
+  subscribe(_topic: string): never {
     throw new SubprotocolRequiredError('subscribe');
   }
 
-  unsubscribe(_topic: string): void {
+  unsubscribe(_topic: string): never {
     throw new SubprotocolRequiredError('unsubscribe');
   }
 }

@@ -72,11 +72,24 @@ export interface Context<State = Record<string, unknown>> {
   send(event: string, data?: unknown): void;
   /** Send one raw WebSocket message (text for strings unless isBinary), whatever the protocol. */
   sendRaw(data: Uint8Array | string, isBinary?: boolean): void;
-  /** Send an event to any connection, on any worker, by its address. */
-  sendTo(address: ConnectionAddress, event: string, data?: unknown): void;
-  publish(topic: string, data?: unknown): void;
-  subscribe(topic: string): void;
-  unsubscribe(topic: string): void;
+  /**
+   * Send an event to any connection, on any worker, by its address (best
+   * effort). False when the address is malformed or names a connection of
+   * this worker that has gone; true otherwise (an event for another worker
+   * is sent without knowing whether its connection is still there).
+   */
+  sendTo(address: ConnectionAddress, event: string, data?: unknown): boolean;
+  /**
+   * Publish to every subscriber of `topic` on every worker (docs/subprotocol.md §7).
+   * Returns the number of subscribers of this worker written to (those on other
+   * workers are not counted). Throws AppError OVERLOADED, before anything is
+   * sent, when another worker is too far behind.
+   */
+  publish(topic: string, data?: unknown): number;
+  /** Subscribe this connection; resolves when every worker knows the interest. Throws past the subscription limit. */
+  subscribe(topic: string): Promise<void>;
+  /** Unsubscribe this connection; false when it was not subscribed. */
+  unsubscribe(topic: string): boolean;
   close(code?: number, reason?: string): void;
 }
 

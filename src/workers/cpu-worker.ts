@@ -45,16 +45,16 @@ class CpuContext implements Context {
   sendRaw(): void {
     unavailable('sendRaw');
   }
-  sendTo(): void {
+  sendTo(): never {
     unavailable('sendTo');
   }
-  publish(): void {
+  publish(): never {
     unavailable('publish');
   }
-  subscribe(): void {
+  subscribe(): never {
     unavailable('subscribe');
   }
-  unsubscribe(): void {
+  unsubscribe(): never {
     unavailable('unsubscribe');
   }
   close(): void {
