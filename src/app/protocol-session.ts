@@ -30,6 +30,7 @@
  */
 import type { Codec, ErrorBody, ErrorReplyMessage, EventMessage } from '../codec/envelope.ts';
 import {
+  DEFAULT_HANDLER_TIMEOUT_MS,
   ERROR_EVENT,
   EnvelopeError,
   ErrorCode,
@@ -47,7 +48,7 @@ import type { App, AppLimits, ConnectionHandle, Context, Session } from './types
 
 /** Defaults of the per-connection limits (App.limits overrides them). */
 export const DEFAULT_LIMITS: Readonly<Required<AppLimits>> = {
-  requestTimeoutMs: 30_000,
+  requestTimeoutMs: DEFAULT_HANDLER_TIMEOUT_MS,
   maxOutstandingRequests: 64,
   maxSubscriptions: 256,
 };

@@ -15,6 +15,7 @@
 import type { AppSchema, DataOf, EventsOf, MethodsOf, ResultOf, ServerEventsOf, TopicsOf } from '../app/define-app.ts';
 import type { Codec, ErrorBody, Message, ServerMessage } from '../codec/envelope.ts';
 import {
+  DEFAULT_CLIENT_REQUEST_TIMEOUT_MS,
   ERROR_EVENT,
   EnvelopeError,
   MAX_REQUEST_ID,
@@ -48,7 +49,12 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 export interface ClientOptions {
   /** Subprotocols to offer, in preference order. Default: msgpack, then JSON. */
   protocols?: readonly string[];
-  /** Default timeout of `request()`. Default 10000. */
+  /**
+   * Default timeout of `request()` (and of `$subscribe`). Default 35000: the
+   * server's default handler timeout (30000) plus 5 s, so that the server's
+   * TIMEOUT error reply arrives first. Keep it above the server app's
+   * `limits.requestTimeoutMs` (or a method's `timeoutMs`) when you change either.
+   */
   requestTimeoutMs?: number;
   /** Time to open a connection before giving up on that attempt. Default 10000. */
   connectTimeoutMs?: number;
@@ -148,7 +154,7 @@ export class ShoalClient<S extends AppSchema = AnySchema> {
     for (const protocol of this.#protocols) {
       if (findCodec(protocol) === undefined) throw new TypeError(`unknown Shoal subprotocol ${JSON.stringify(protocol)}`);
     }
-    this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_CLIENT_REQUEST_TIMEOUT_MS;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#backoff = options.reconnect === false ? null : { ...DEFAULT_BACKOFF, ...options.reconnect };
     const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;

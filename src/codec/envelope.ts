@@ -41,6 +41,18 @@ export const UNSUBSCRIBE_METHOD = '$unsubscribe';
 /** The built-in event the server sends when an event could not be handled (spec §6). */
 export const ERROR_EVENT = '$error';
 
+/**
+ * Time a server handler has to answer a request before the server replies
+ * TIMEOUT (spec §8; an app changes it with `limits.requestTimeoutMs`).
+ */
+export const DEFAULT_HANDLER_TIMEOUT_MS = 30_000;
+/**
+ * The client's default wait for a reply: the server's handler timeout plus a
+ * margin, so that with the defaults the server's TIMEOUT reply arrives
+ * before the client gives up on its own (spec §9).
+ */
+export const DEFAULT_CLIENT_REQUEST_TIMEOUT_MS = DEFAULT_HANDLER_TIMEOUT_MS + 5_000;
+
 export type EventMessage = [type: 0, name: string, data: unknown];
 export type RequestMessage = [type: 1, id: number, method: string, data: unknown];
 export type ReplyMessage = [type: 2, id: number, data: unknown];
