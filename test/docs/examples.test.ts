@@ -1,0 +1,163 @@
+/**
+ * Every TypeScript code block of README.md and docs/*.md compiles against
+ * the sources: the blocks are written to a temporary directory inside the
+ * repository (so `node_modules` and the sources resolve), with the package
+ * specifiers `shoal`, `shoal/client`, `shoal/protocol` mapped to
+ * src/index.ts, src/client/index.ts, src/protocol/index.ts by a tsconfig
+ * `paths`, and `tsc --noEmit` checks them with the repository's compiler
+ * options. An error names the Markdown file and line.
+ *
+ * A block that is deliberately a fragment is opened with ```ts fragment, or
+ * preceded by `<!-- not-compiled: reason -->`; keep those few.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
+
+export interface CodeBlock {
+  /** Markdown file, relative to the repository. */
+  readonly file: string;
+  /** 1-based line of the block's first code line (after the opening fence). */
+  readonly line: number;
+  readonly code: string;
+  /** Marked as a fragment: not compiled. */
+  readonly skipped: string | null;
+}
+
+const FENCE = /^(\s*)(`{3,}|~{3,})\s*([\w-]*)\s*(.*)$/;
+const NOT_COMPILED = /<!--\s*not-compiled:\s*(.*?)\s*-->/;
+
+/** The ```ts / ```typescript blocks of a Markdown text. */
+export function extractTsBlocks(file: string, markdown: string): CodeBlock[] {
+  const lines = markdown.split('\n');
+  const blocks: CodeBlock[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = FENCE.exec(lines[i]);
+    if (open === null) continue;
+    const [, , fence, lang, info] = open;
+    let end = i + 1;
+    while (end < lines.length && !lines[end].trim().startsWith(fence)) end++;
+    if (lang === 'ts' || lang === 'typescript') {
+      let previous = i - 1;
+      while (previous >= 0 && lines[previous].trim() === '') previous--;
+      const comment = previous >= 0 ? NOT_COMPILED.exec(lines[previous]) : null;
+      const skipped = /\bfragment\b/.test(info) ? 'fragment' : comment !== null ? comment[1] : null;
+      blocks.push({ file, line: i + 2, code: lines.slice(i + 1, end).join('\n'), skipped });
+    }
+    i = end;
+  }
+  return blocks;
+}
+
+function markdownFiles(): string[] {
+  const docs = readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`);
+  return ['README.md', ...docs.sort()];
+}
+
+const execFileAsync = promisify(execFile);
+
+/** tsc's diagnostics for the blocks, each as "<md file>:<line>:<col>: <message>". */
+async function compile(blocks: readonly CodeBlock[], dir: string): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const names = new Map<string, CodeBlock>();
+  for (const block of blocks) {
+    const name = `${block.file.replace(/[/.]/g, '_')}_L${block.line}.ts`;
+    names.set(name, block);
+    // One module per block (a block with no import or export would otherwise share the global scope).
+    writeFileSync(join(dir, name), `${block.code}\nexport {};\n`);
+  }
+  const fromDir = (path: string) => relative(dir, join(ROOT, path)).split('\\').join('/');
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      extends: fromDir('tsconfig.json'),
+      compilerOptions: {
+        paths: {
+          shoal: [fromDir('src/index.ts')],
+          'shoal/client': [fromDir('src/client/index.ts')],
+          'shoal/protocol': [fromDir('src/protocol/index.ts')],
+        },
+      },
+      include: ['*.ts'],
+    }),
+  );
+  const output = await execFileAsync(TSC, ['-p', join(dir, 'tsconfig.json'), '--noEmit', '--pretty', 'false'], { cwd: dir }).then(
+    (result) => result.stdout,
+    (error: { stdout?: string; stderr?: string; message: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}` || error.message,
+  );
+  const diagnostics: string[] = [];
+  for (const line of output.split('\n')) {
+    if (line.trim() === '') continue;
+    const at = /^(?:.*[\\/])?([^\\/()]+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line);
+    const block = at === null ? undefined : names.get(at[1]);
+    if (at === null || block === undefined) {
+      diagnostics.push(line.replace(`${dir}/`, ''));
+    } else {
+      diagnostics.push(`${block.file}:${block.line + Number(at[2]) - 1}:${at[3]}: ${at[4]}`);
+    }
+  }
+  return diagnostics;
+}
+
+describe('extractTsBlocks', () => {
+  it('finds ts blocks with the line of their first code line, and the fragment markers', () => {
+    const markdown = [
+      '# x', // 1
+      '```ts', // 2
+      'const a = 1;', // 3
+      '```', // 4
+      '```sh', // 5
+      'npm test', // 6
+      '```', // 7
+      '<!-- not-compiled: shows one method only -->', // 8
+      '', // 9
+      '```ts', // 10
+      'methods: {}', // 11
+      '```', // 12
+      '```ts fragment', // 13
+      'ctx.send()', // 14
+      '```', // 15
+      '```typescript', // 16
+      'let b = 2;', // 17
+      'b++;', // 18
+      '```', // 19
+    ].join('\n');
+    expect(extractTsBlocks('x.md', markdown)).toEqual([
+      { file: 'x.md', line: 3, code: 'const a = 1;', skipped: null },
+      { file: 'x.md', line: 11, code: 'methods: {}', skipped: 'shows one method only' },
+      { file: 'x.md', line: 14, code: 'ctx.send()', skipped: 'fragment' },
+      { file: 'x.md', line: 17, code: 'let b = 2;\nb++;', skipped: null },
+    ]);
+  });
+});
+
+describe('TypeScript examples in README.md and docs/', () => {
+  const dir = join(ROOT, `.docs-examples-${process.pid}`);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const blocks = markdownFiles().flatMap((file) => extractTsBlocks(file, readFileSync(join(ROOT, file), 'utf8')));
+
+  it('has examples, and few marked as fragments', () => {
+    expect(blocks.filter((block) => block.skipped === null).length).toBeGreaterThanOrEqual(4);
+    expect(blocks.filter((block) => block.skipped !== null).length).toBeLessThanOrEqual(3);
+  });
+
+  it('type-checks every example that is not marked as a fragment', { timeout: 120_000 }, async () => {
+    expect(await compile(blocks.filter((block) => block.skipped === null), dir)).toEqual([]);
+  });
+
+  it('reports an error with the Markdown file and line', { timeout: 120_000 }, async () => {
+    const bad: CodeBlock = { file: 'docs/bad.md', line: 40, code: "import { defineApp } from 'shoal';\n\nconst n: number = 'one';\ndefineApp({});", skipped: null };
+    const diagnostics = await compile([bad], join(dir, 'bad'));
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]).toMatch(/^docs\/bad\.md:42:7: error TS2322: /);
+  });
+});
