@@ -39,7 +39,7 @@ export interface ServerOptions {
   maxConnectionsPerWorker: number;
   /** Connections the server holds at once, queued ones included; more get 503. */
   maxConnections: number;
-  /** Accepted connections waiting for a worker slot (piscina's maxQueue); more get 503. */
+  /** Accepted connections waiting, unread, for a worker with room (the primary's own backlog, transport/connection-pool.ts); more get 503. */
   acceptBacklog: number;
   /**
    * permessage-deflate (RFC 7692): false (the default) never compresses;

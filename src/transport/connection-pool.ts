@@ -1,7 +1,8 @@
 /**
  * The primary's side of the worker pool. piscina runs the worker threads
  * (start, crash replacement); each worker runs one long-lived lane task
- * (worker-lane.ts) that receives sockets on a MessagePort and reports the
+ * (src/workers/connection-worker.ts, serving it with worker-lane.ts) that
+ * receives sockets on a MessagePort and reports the
  * connections that ended. The pool hands each accepted socket to the lane
  * with the fewest connections (least-connections balancing), keeps sockets in
  * a bounded backlog while every lane is full or starting, and counts a dead

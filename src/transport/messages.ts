@@ -1,8 +1,8 @@
 /**
  * Every message that crosses a thread boundary, in one place: the worker's
- * start-up data, the lane task and what travels on a lane (sockets one way,
- * readiness and the stats of ended connections the other), and the control
- * messages the primary broadcasts to all workers.
+ * start-up data, the lane task that opens a worker's lane and what travels on
+ * a lane (sockets one way, readiness and the stats of ended connections the
+ * other), and the control messages the primary broadcasts to all workers.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate-negotiation.ts';
@@ -27,9 +27,11 @@ export interface WorkerConfig {
 }
 
 /**
- * The one piscina task each worker runs for its whole life (worker-lane.ts):
- * `port` is the lane's end of a MessageChannel. On it the primary posts each
- * accepted socket (transferred, unread) and the worker posts `LaneMessage`s.
+ * The one piscina task each worker runs for its whole life (the default
+ * export of src/workers/connection-worker.ts, which serves it with a
+ * WorkerLane, worker-lane.ts): `port` is the lane's end of a MessageChannel.
+ * On it the primary posts each accepted connection (a bare TCP handle or a
+ * socket, transferred, unread) and the worker posts `LaneMessage`s.
  */
 export interface LaneTask {
   readonly port: MessagePort;
@@ -40,7 +42,10 @@ export type LaneMessage =
   | { readonly type: 'ready'; readonly workerId: number }
   | { readonly type: 'ended'; readonly stats: readonly ConnectionStats[] };
 
-/** What a connection task resolves with once its socket has closed. */
+/**
+ * What a worker reports of each connection once its socket has closed (in the
+ * lane's batched `ended` message); the primary emits it as `connectionEnd`.
+ */
 export interface ConnectionStats {
   /** threadId of the worker that served the connection. */
   workerId: number;

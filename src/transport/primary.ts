@@ -47,7 +47,7 @@ export interface PrimaryStats {
   transferFailures: number;
   /** Connections lost because their worker died. */
   lostToWorkerExit: number;
-  /** Connection tasks that finished with stats. */
+  /** Connections that ended and whose stats their worker reported. */
   completed: number;
   /** Finished connections closed by the slow-consumer policy. */
   slowConsumers: number;
@@ -66,11 +66,6 @@ export const REJECT_SHUTDOWN = 'server is shutting down';
 
 let channelCounter = 0;
 
-/**
- * The acceptor and the pool. Events: `connectionEnd` (ConnectionStats) for
- * every finished connection, `connectionLost` (Error) for every connection
- * whose task failed (worker exit), `error` for listen errors.
- */
 /** All-zero primary counters: a new Primary's starting stats (also what tests build fakes from). */
 export function emptyPrimaryStats(): PrimaryStats {
   return {
@@ -92,6 +87,12 @@ export function emptyPrimaryStats(): PrimaryStats {
   };
 }
 
+/**
+ * The acceptor and the pool. Events: `connectionEnd` (ConnectionStats) for
+ * every finished connection (reported in batches by its worker's lane),
+ * `connectionLost` (the worker's error) for every connection that was on a
+ * worker when it died, `error` for listen errors.
+ */
 export class Primary extends EventEmitter {
   readonly options: PrimaryOptions;
   readonly stats: PrimaryStats;

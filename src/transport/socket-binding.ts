@@ -100,7 +100,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   lastPingAt: number;
   /** clock.now past which the socket is destroyed; 0 while no close is under way. */
   closeDeadline: number;
-  /** Settles the worker's task with the stats; set by the worker. */
+  /** Reports the connection's final stats to the worker's lane (its `done` callback); set by the ConnectionHost. */
   resolve: ((stats: ConnectionStats) => void) | null;
   #config: BindingConfig;
   #delegate: BindingDelegate;
