@@ -410,7 +410,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
       // subscriber then gets one system call for the publications of all
       // publishers read in the turn instead of one per publisher read
       // (broadcast, 4 publishers -> 100 subscribers, 1 worker: writev was 64%
-      // of the worker's time with a per-tick uncork; see pubsub.ts).
+      // of the worker's time with a per-tick uncork; see app/pubsub/deliver-publication.ts).
       this.#tickCorked = true;
       socket.cork();
       SocketBinding.#corked.push(this);
