@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionActor, ActorTransport } from '../actors/connection-actor.ts';
 import { CloseCode, Opcode } from '../protocol/constants.ts';
 import { ConnectionState, ServerConnection, type ConnectionHandler } from '../protocol/connection.ts';
-import type { HandshakeParser } from '../protocol/handshake.ts';
+import type { HandshakeParser } from '../protocol/handshake-parser.ts';
 import type { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
