@@ -3,7 +3,7 @@
  * request and check the server's answer. Pure apart from the random key.
  */
 import { randomBytes } from 'node:crypto';
-import { computeAcceptKey } from '../../src/protocol/handshake.ts';
+import { computeAcceptKey } from '../../src/protocol/handshake-response.ts';
 
 /** Largest response head the client buffers before giving up (the server's 101 is a few hundred bytes). */
 export const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;

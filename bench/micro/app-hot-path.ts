@@ -4,7 +4,7 @@
  * -> ConnectionActor -> ProtocolSession -> handler -> reply through the
  * write slab, and the local fan-out of a publication. What it leaves out is
  * the kernel (reads, writev), which dominates the fan-out under real load
- * (see `shoal bench` and the notes in src/app/pubsub.ts).
+ * (see `shoal bench` and the notes in src/app/pubsub/deliver-publication.ts).
  *
  * Run: npx node bench/micro/app-hot-path.ts
  *      BENCH_ROUNDS=100 npx node bench/micro/app-hot-path.ts   (steadier minimum)

@@ -5,7 +5,9 @@
  * Run: npx node bench/micro/handshake.ts
  */
 import { createHash } from 'node:crypto';
-import { buildAcceptResponse, computeAcceptKey, HandshakeParser, validateUpgradeRequest } from '../../src/protocol/handshake.ts';
+import { buildAcceptResponse, computeAcceptKey } from '../../src/protocol/handshake-response.ts';
+import { HandshakeParser } from '../../src/protocol/handshake-parser.ts';
+import { validateUpgradeRequest } from '../../src/protocol/upgrade-request.ts';
 import { selectSubprotocol } from '../../src/protocol/subprotocol.ts';
 
 const BUDGET_MS = 300;

@@ -6,7 +6,7 @@
 import type { Codec, EventMessage } from '../codec/envelope.ts';
 import { isValidName, MAX_NAME_LENGTH, MessageType } from '../codec/envelope.ts';
 import { CloseCode } from '../protocol/constants.ts';
-import type { Subscriber } from './pubsub.ts';
+import type { Subscriber } from './pubsub/local-subscriptions.ts';
 import type { Routable } from './routing.ts';
 import type { AppServices } from './services.ts';
 import type { ConnectionAddress, ConnectionHandle, Context } from './types.ts';
@@ -34,8 +34,8 @@ export class ShoalContext<State = Record<string, unknown>> implements Context<St
   readonly services: AppServices;
   readonly maxSubscriptions: number;
   /**
-   * A publish() of this connection found another worker congested (pubsub.ts
-   * flow control); ProtocolSession then holds the current answer until the
+   * A publish() of this connection found another worker congested
+   * (pubsub/forward-flow-control.ts); ProtocolSession then holds the current answer until the
    * fan-out has drained, and clears the flag at each message.
    */
   publishedWhileCongested: boolean;

@@ -17,8 +17,8 @@
  * The connection stays open in every case but the first two.
  *
  * Flow control: a handler that published while another worker was congested
- * (pubsub.ts) has its answer held until the fan-out has drained; the actor
- * holds this connection's next messages meanwhile. A publication refused
+ * (pubsub/forward-flow-control.ts) has its answer held until the fan-out has
+ * drained; the actor holds this connection's next messages meanwhile. A publication refused
  * with OVERLOADED is an AppError like any other.
  *
  * The actor runs onMessage calls one at a time: a request whose handler
@@ -312,7 +312,7 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
   }
 
   /**
-   * Flow control (pubsub.ts): the handler published while another worker was
+   * Flow control (pubsub/forward-flow-control.ts): the handler published while another worker was
    * congested. The answer waits until the fan-out has drained, and with it
    * this connection's next messages (the actor runs them one at a time; its
    * mailbox is bounded and stops reading the socket when full), so a

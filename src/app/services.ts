@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
 import { CpuPool } from './cpu-pool.ts';
-import { PubSub, type PubSubOptions, DEFAULT_PUBSUB_OPTIONS } from './pubsub.ts';
+import { PubSub, type PubSubOptions, DEFAULT_PUBSUB_OPTIONS } from './pubsub/pubsub.ts';
 import { Router } from './routing.ts';
 import { BroadcastChannelBus, type WorkerBus } from './worker-bus.ts';
 

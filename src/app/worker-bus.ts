@@ -8,7 +8,7 @@
  * Uint8Array, copied once per receiving worker by the structured clone:
  * BroadcastChannel has no transfer list), so the receiving worker writes a
  * publication without encoding it again. Publications travel in batches, one
- * message per receiving worker per event-loop turn (pubsub.ts).
+ * message per receiving worker per event-loop turn (pubsub/publication-batcher.ts).
  */
 import { BroadcastChannel } from 'node:worker_threads';
 

@@ -16,14 +16,10 @@ import type { AppServices } from '../app/services.ts';
 import { createSession, requiresSubprotocol, supportedProtocols } from '../app/session.ts';
 import type { App, UpgradeDecision, UpgradeRequest } from '../app/types.ts';
 import { HandshakeError } from '../protocol/errors.ts';
-import {
-  buildAcceptResponse,
-  buildErrorResponse,
-  handshakeErrorResponse,
-  HandshakeParser,
-  validateUpgradeRequest,
-  type RequestHead,
-} from '../protocol/handshake.ts';
+import { buildAcceptResponse, buildErrorResponse, handshakeErrorResponse } from '../protocol/handshake-response.ts';
+import { HandshakeParser } from '../protocol/handshake-parser.ts';
+import { validateUpgradeRequest } from '../protocol/upgrade-request.ts';
+import type { RequestHead } from '../protocol/request-head.ts';
 import { negotiatePerMessageDeflate } from '../protocol/permessage-deflate-negotiation.ts';
 import { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
 import { selectSubprotocol } from '../protocol/subprotocol.ts';

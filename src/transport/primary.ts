@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { BroadcastChannel } from 'node:worker_threads';
 import { CloseCode } from '../protocol/constants.ts';
-import { buildErrorResponse } from '../protocol/handshake.ts';
+import { buildErrorResponse } from '../protocol/handshake-response.ts';
 import { acceptHandles, toSocket, type AcceptedConnection } from './accept-handles.ts';
 import { ConnectionPool } from './connection-pool.ts';
 import type { ConnectionStats, ControlMessage, WorkerConfig, WorkerLoad } from './messages.ts';

@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionActor, ActorTransport } from '../actors/connection-actor.ts';
 import { CloseCode, Opcode } from '../protocol/constants.ts';
 import { ConnectionState, ServerConnection, type ConnectionHandler } from '../protocol/connection.ts';
-import type { HandshakeParser } from '../protocol/handshake.ts';
+import type { HandshakeParser } from '../protocol/handshake-parser.ts';
 import type { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
@@ -410,7 +410,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
       // subscriber then gets one system call for the publications of all
       // publishers read in the turn instead of one per publisher read
       // (broadcast, 4 publishers -> 100 subscribers, 1 worker: writev was 64%
-      // of the worker's time with a per-tick uncork; see pubsub.ts).
+      // of the worker's time with a per-tick uncork; see app/pubsub/deliver-publication.ts).
       this.#tickCorked = true;
       socket.cork();
       SocketBinding.#corked.push(this);

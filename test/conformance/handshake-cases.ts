@@ -3,7 +3,8 @@
  * raw request bytes and the exact response each must get.
  *
  * The table knows nothing about Shoal's parser, so the same cases run twice:
- * in memory against src/protocol/handshake.ts (handshake-conformance.test.ts)
+ * in memory against the protocol core (handshake-parser.ts,
+ * upgrade-request.ts, handshake-response.ts; handshake-conformance.test.ts)
  * and over loopback sockets against the live server. A live run needs a server
  * configured as HANDSHAKE_CONFORMANCE_SERVER says: head limit of
  * `maxHeadBytes`, an app that accepts exactly `protocols` as subprotocols (and

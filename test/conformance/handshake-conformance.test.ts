@@ -6,12 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HandshakeError } from '../../src/protocol/errors.ts';
-import {
-  buildAcceptResponse,
-  handshakeErrorResponse,
-  HandshakeParser,
-  validateUpgradeRequest,
-} from '../../src/protocol/handshake.ts';
+import { buildAcceptResponse, handshakeErrorResponse } from '../../src/protocol/handshake-response.ts';
+import { HandshakeParser } from '../../src/protocol/handshake-parser.ts';
+import { validateUpgradeRequest } from '../../src/protocol/upgrade-request.ts';
 import { selectSubprotocol } from '../../src/protocol/subprotocol.ts';
 import { HANDSHAKE_CASES, HANDSHAKE_CONFORMANCE_SERVER, parseHttpResponse, responseMismatches } from './handshake-cases.ts';
 

@@ -10,7 +10,9 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ServerConnection } from '../../../src/protocol/connection.ts';
-import { buildAcceptResponse, HandshakeParser, validateUpgradeRequest } from '../../../src/protocol/handshake.ts';
+import { buildAcceptResponse } from '../../../src/protocol/handshake-response.ts';
+import { HandshakeParser } from '../../../src/protocol/handshake-parser.ts';
+import { validateUpgradeRequest } from '../../../src/protocol/upgrade-request.ts';
 import { negotiatePerMessageDeflate, resolvePerMessageDeflateOptions, type PerMessageDeflateOptions } from '../../../src/protocol/permessage-deflate-negotiation.ts';
 import { PerMessageDeflate } from '../../../src/protocol/permessage-deflate.ts';
 

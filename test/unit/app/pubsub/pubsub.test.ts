@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PubSub, type PubSubOptions, type Subscriber } from '../../../src/app/pubsub.ts';
-import type { Codec } from '../../../src/codec/envelope.ts';
-import { jsonCodec, msgpackCodec } from '../../../src/codec/index.ts';
-import { decodeMsgpack } from '../../../src/codec/msgpack.ts';
-import { FakeHandle, FakeNetwork, framePayload } from './fakes.ts';
+import { PubSub, type PubSubOptions } from '../../../../src/app/pubsub/pubsub.ts';
+import type { Subscriber } from '../../../../src/app/pubsub/local-subscriptions.ts';
+import type { Codec } from '../../../../src/codec/envelope.ts';
+import { jsonCodec, msgpackCodec } from '../../../../src/codec/index.ts';
+import { decodeMsgpack } from '../../../../src/codec/msgpack.ts';
+import { FakeHandle, FakeNetwork, framePayload } from '../fakes.ts';
 
 function subscriber(address: string, codec: Codec = msgpackCodec): Subscriber & { handle: FakeHandle } {
   return { handle: new FakeHandle(address, codec.protocol), codec, topics: new Set() };
