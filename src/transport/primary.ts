@@ -5,7 +5,7 @@
  * the server is full, and drives graceful shutdown.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { BroadcastChannel } from 'node:worker_threads';
 import { CloseCode } from '../protocol/constants.ts';
 import { buildErrorResponse } from '../protocol/handshake-response.ts';
