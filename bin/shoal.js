@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 // Entry point of the `shoal` command. Plain JavaScript on purpose: it must be
 // able to run on an old Node just far enough to say that the runtime is too old.
-const [major, minor] = process.versions.node.split('.').map(Number);
+// The check and its line are src/server/runtime.ts's (kept equal by
+// test/package/runtime-refusal.test.ts).
+const version = process.versions.node;
+const [major, minor] = version.split('.').map(Number);
 const supported = (major === 24 && minor >= 20) || (major === 26 && minor >= 6) || major > 26;
 if (!supported) {
   process.stderr.write(
-    `shoal: Node.js ${process.versions.node} is too old; Shoal needs >= 24.20 (24 LTS) or >= 26.6, ` +
-      'the first releases that can transfer an accepted socket to a worker thread. ' +
-      'Run it through npm (npm start, npx shoal) to use the runtime pinned in package.json.\n',
+    `shoal: Node.js ${version} cannot run Shoal: it needs Node.js >= 24.20 (24 LTS) or >= 26.6, the first releases that can ` +
+      'transfer a socket to a worker thread; install one (https://nodejs.org, or a version manager: nvm install 24) ' +
+      'or run through npm with one: npx -p node@24 -p @shoal-ws/shoal shoal ...\n',
   );
   process.exit(1);
 }
-const { main } = await import('../src/cli/main.ts');
+// '#cli' (package.json "imports"): the compiled dist/src/cli/main.js, or with the
+// `shoal-source` condition (set in this repository by .npmrc) src/cli/main.ts.
+const { main } = await import('#cli');
 process.exitCode = await main(process.argv.slice(2));

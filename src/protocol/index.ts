@@ -1,7 +1,7 @@
 /**
  * The protocol core of Shoal, RFC 6455 sans-I/O: bytes in, events and bytes
  * out, no sockets, no timers. Importable in a worker, a test, a benchmark or
- * a client with no socket around (`shoal/protocol`). (http-syntax.ts stays
+ * a client with no socket around (`@shoal-ws/shoal/protocol`). (http-syntax.ts stays
  * internal: HTTP grammar helpers for the handshake.)
  */
 export * from './constants.ts';
