@@ -17,6 +17,9 @@ import { mainHelp, parseServeArgs, serveHelp } from './args.ts';
 const EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const BENCH_MODULE = new URL(`../../bench/load/main${EXTENSION}`, import.meta.url);
 
+/** A SIGINT this soon after the first SIGINT is the copy npm forwards on Ctrl-C (see serve()). */
+const SIGINT_COPY_WINDOW_MS = 300;
+
 /** Runs the command line (argv without node and the script); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -63,11 +66,25 @@ async function serve(argv: string[]): Promise<number> {
   const server = createServer(options);
   // Listen for signals before announcing the address (a supervisor may signal
   // as soon as it reads the line). The first signal starts the graceful
-  // shutdown; a second one skips the drain.
-  const force = (): void => void server.close(true);
+  // shutdown; a second one skips the drain. Ctrl-C under `npm start` or `npx`
+  // delivers SIGINT twice at once (the terminal signals the whole process
+  // group and npm forwards its own copy to its child), so a SIGINT that repeats
+  // a SIGINT within SIGINT_COPY_WINDOW_MS is taken as that copy, not as a second
+  // request.
+  let firstSignalAt = 0;
+  let firstSignal: NodeJS.Signals | null = null;
+  const force = (received: NodeJS.Signals): void => {
+    if (received === 'SIGINT' && firstSignal === 'SIGINT' && performance.now() - firstSignalAt < SIGINT_COPY_WINDOW_MS) {
+      process.once('SIGINT', force);
+      return;
+    }
+    void server.close(true);
+  };
   let onSignal: (signal: NodeJS.Signals) => void = () => {};
   const signal = new Promise<NodeJS.Signals>((resolve) => {
     onSignal = (received) => {
+      firstSignal = received;
+      firstSignalAt = performance.now();
       stopListening();
       process.once('SIGTERM', force);
       process.once('SIGINT', force);
