@@ -24,4 +24,4 @@ const peers = path.join(root, 'bench/peers');
 for (const name of readdirSync(peers)) {
   if (name.endsWith('.mjs')) cpSync(path.join(peers, name), path.join(dist, 'bench/peers', name));
 }
-process.stdout.write(`build: ${path.relative(process.cwd(), dist) || dist} ready\n`);
+process.stderr.write(`build: ${path.relative(process.cwd(), dist) || dist} ready\n`);
