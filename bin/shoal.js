@@ -16,5 +16,18 @@ if (!supported) {
 }
 // '#cli' (package.json "imports"): the compiled dist/src/cli/main.js, or with the
 // `shoal-source` condition (set in this repository by .npmrc) src/cli/main.ts.
-const { main } = await import('#cli');
-process.exitCode = await main(process.argv.slice(2));
+let cli;
+try {
+  cli = await import('#cli');
+} catch (error) {
+  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('dist/src/cli/main.js')) {
+    // A source checkout started without the condition and without a build.
+    process.stderr.write(
+      'shoal: this is a source checkout without a build: run it through npm (npm start, npx shoal ...), ' +
+        'or node --conditions=shoal-source bin/shoal.js ..., or build dist/ first (npm run build)\n',
+    );
+    process.exit(1);
+  }
+  throw error;
+}
+process.exitCode = await cli.main(process.argv.slice(2));
