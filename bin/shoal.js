@@ -10,7 +10,7 @@ if (!supported) {
   process.stderr.write(
     `shoal: Node.js ${version} cannot run Shoal: it needs Node.js >= 24.20 (24 LTS) or >= 26.6, the first releases that can ` +
       'transfer a socket to a worker thread; install one (https://nodejs.org, or a version manager: nvm install 24) ' +
-      'or run through npm with one: npx -p node@24 -p @shoal-ws/shoal shoal ...\n',
+      'or let npm fetch one for a command: npx -p node@24 shoal serve ..., npx -p node@24 node server.js\n',
   );
   process.exit(1);
 }
