@@ -26,6 +26,8 @@ const INSTALL_BUDGET_BYTES = 20 * 1024 * 1024;
 let dir = '';
 let project = '';
 const started: ChildProcess[] = [];
+/** Server pids (they outlive npx if npx dies first). */
+const servers: number[] = [];
 
 /** The user's environment: no npm lifecycle variables, no in-repo source condition, this Node first on PATH. */
 function userEnv(): NodeJS.ProcessEnv {
@@ -118,7 +120,10 @@ function npxServe(app: string): Promise<Served> {
       child.stdout.off('data', onData);
       const server = descendants(child.pid!).find((pid) => /\bnode\b.*shoal.* serve/.test(cmdline(pid)));
       if (server === undefined) reject(new Error(`no server process under npx ${child.pid}: ${output}`));
-      else resolve({ url: match[1], serverPid: server, exited, output: () => output });
+      else {
+        servers.push(server);
+        resolve({ url: match[1], serverPid: server, exited, output: () => output });
+      }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -240,6 +245,7 @@ describe('the packed package, installed into a fresh project', { timeout: 120_00
     for (const child of started) {
       for (const pid of [...descendants(child.pid!), child.pid!]) if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
+    for (const pid of servers) if (alive(pid)) process.kill(pid, 'SIGKILL');
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
     expect(existsSync(dir)).toBe(false);
   });
