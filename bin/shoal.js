@@ -1,15 +1,33 @@
 #!/usr/bin/env node
 // Entry point of the `shoal` command. Plain JavaScript on purpose: it must be
 // able to run on an old Node just far enough to say that the runtime is too old.
-const [major, minor] = process.versions.node.split('.').map(Number);
+// The check and its line are src/server/runtime.ts's (kept equal by
+// test/package/runtime-refusal.test.ts).
+const version = process.versions.node;
+const [major, minor] = version.split('.').map(Number);
 const supported = (major === 24 && minor >= 20) || (major === 26 && minor >= 6) || major > 26;
 if (!supported) {
   process.stderr.write(
-    `shoal: Node.js ${process.versions.node} is too old; Shoal needs >= 24.20 (24 LTS) or >= 26.6, ` +
-      'the first releases that can transfer an accepted socket to a worker thread. ' +
-      'Run it through npm (npm start, npx shoal) to use the runtime pinned in package.json.\n',
+    `shoal: Node.js ${version} cannot run Shoal: it needs Node.js >= 24.20 (24 LTS) or >= 26.6, the first releases that can ` +
+      'transfer a socket to a worker thread; install one (https://nodejs.org, or a version manager: nvm install 24) ' +
+      'or let npm fetch one for a command: npx -p node@24 shoal serve ..., npx -p node@24 node server.js\n',
   );
   process.exit(1);
 }
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+// '#cli' (package.json "imports"): the compiled dist/src/cli/main.js, or with the
+// `shoal-source` condition (set in this repository by .npmrc) src/cli/main.ts.
+let cli;
+try {
+  cli = await import('#cli');
+} catch (error) {
+  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('dist/src/cli/main.js')) {
+    // A source checkout started without the condition and without a build.
+    process.stderr.write(
+      'shoal: this is a source checkout without a build: run it through npm (npm start, npx shoal ...), ' +
+        'or node --conditions=shoal-source bin/shoal.js ..., or build dist/ first (npm run build)\n',
+    );
+    process.exit(1);
+  }
+  throw error;
+}
+process.exitCode = await cli.main(process.argv.slice(2));

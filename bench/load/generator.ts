@@ -16,6 +16,9 @@ const START_DELAY_MS = 50;
 /** Slack for drain and close after the window, on top of the threads' own bounded timeouts. */
 const FINISH_SLACK_MS = 15_000;
 /** A generator thread busier than this share of the window is considered saturated. */
+/** .ts in the repository, .js in the published build (the worker entry has the same extension as this file). */
+const EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
 export const SATURATION_THRESHOLD = 0.9;
 
 /** One scenario run, as the main thread describes it. */
@@ -158,7 +161,7 @@ export async function runLoad(spec: LoadRunSpec, hooks: LoadRunHooks = {}, signa
         timeoutMs: spec.timeoutMs,
         connectConcurrency: Math.max(1, share(spec.connectConcurrency, threads, i)),
       };
-      const worker = new Worker(new URL('./generator-worker.ts', import.meta.url), { workerData: setup });
+      const worker = new Worker(new URL(`./generator-worker${EXTENSION}`, import.meta.url), { workerData: setup });
       workers.push(worker);
       worker.on('message', (message: FromThread) => {
         switch (message.type) {

@@ -16,8 +16,14 @@ const KNOWN = new Set([
   'type', 'const', 'enum', 'minimum', 'properties', 'required', 'additionalProperties', 'items',
 ]);
 
-/** The result schema file, docs/bench-result.schema.json. */
-export const RESULT_SCHEMA_URL = new URL('../../docs/bench-result.schema.json', import.meta.url);
+/**
+ * The result schema file, docs/bench-result.schema.json (shipped in the package):
+ * two levels up from bench/load in the repository, three from dist/bench/load.
+ */
+export const RESULT_SCHEMA_URL = new URL(
+  import.meta.url.endsWith('.ts') ? '../../docs/bench-result.schema.json' : '../../../docs/bench-result.schema.json',
+  import.meta.url,
+);
 
 /** Load the result schema. */
 export function loadResultSchema(): Schema {

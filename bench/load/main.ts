@@ -19,10 +19,14 @@ import { formatReport } from './report-table.ts';
 import type { BenchReport } from './results.ts';
 import { killAllServersNow, stopAllServers } from './server-process.ts';
 import { runSuite } from './suite.ts';
-import { REPO_ROOT } from './targets.ts';
+import { FROM_SOURCE, PACKAGE_ROOT } from './targets.ts';
 
-/** Where reports go when no --json/--report path is given (gitignored). */
-export const DEFAULT_RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
+/**
+ * Where reports go when no --json/--report path is given: bench/results in the
+ * repository (gitignored), ./shoal-bench-results in the current directory when
+ * the harness runs from an installed package.
+ */
+export const DEFAULT_RESULTS_DIR = FROM_SOURCE ? path.join(PACKAGE_ROOT, 'bench/results') : path.resolve('shoal-bench-results');
 
 function timestamp(date: Date): string {
   const two = (n: number): string => String(n).padStart(2, '0');

@@ -108,8 +108,8 @@ generator
   --timeout-ms MS          an answer later than this is a timeout error (default 5000)
   --pin                    pin server and generator to separate cores with taskset
 output
-  --json FILE              JSON results (default bench/results/bench-<time>.json; schema: docs/bench-json-schema.md)
-  --report FILE            HTML report with charts (default bench/results/bench-<time>.html)
+  --json FILE              JSON results (default bench/results/ in the repository, ./shoal-bench-results/ installed; schema: docs/bench-json-schema.md)
+  --report FILE            HTML report with charts (default next to the JSON, bench-<time>.html)
   --no-files               write no files (terminal only)
   --quiet                  no progress line
   --help

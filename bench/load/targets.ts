@@ -1,18 +1,28 @@
 /**
- * The servers a run measures: Shoal (spawned from this repository, one start
+ * The servers a run measures: Shoal (spawned from this package, one start
  * per worker count), the peer servers in bench/peers, or an external server
  * given by URL. A peer that cannot run is skipped with the exact reason.
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoopbackTarget, PeerName } from './options.ts';
 import { ServerProcess, findFreePort } from './server-process.ts';
 
-/** The repository root (bench/load/ is two levels down). */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** True when the harness runs from the repository's TypeScript sources, false in the published build. */
+export const FROM_SOURCE = import.meta.url.endsWith('.ts');
+/** .ts in the repository, .js in the published build (dist/ mirrors bench/). */
+const EXTENSION = FROM_SOURCE ? '.ts' : '.js';
+/** The package root: the repository (bench/load is two levels down) or the installed package (dist/bench/load, three). */
+export const PACKAGE_ROOT = fileURLToPath(new URL(FROM_SOURCE ? '../../' : '../../../', import.meta.url));
+/** bench/load and bench/peers, next to this file in both layouts. */
+const LOAD_DIR = fileURLToPath(new URL('./', import.meta.url));
+const PEERS_DIR = fileURLToPath(new URL('../peers/', import.meta.url));
+/** Resolves packages the way the peer servers do (from bench/peers: the package's, then the project's node_modules). */
+const peerRequire = createRequire(new URL('../peers/', import.meta.url));
 
 const READY_PATTERN = /listening on ws:\/\/(?:127\.0\.0\.1|\[::1\]|localhost):(\d+)/;
 
@@ -81,9 +91,10 @@ export async function startTarget(
     case 'peer':
       switch (plan.peer!) {
         case 'ws':
-          return startPeer('ws', [process.execPath, path.join(REPO_ROOT, 'bench/peers/ws-server.ts')], context);
+          requirePeerPackage('ws', ['ws'], 'install it in your project: npm install -D ws bufferutil');
+          return startPeer('ws', [process.execPath, path.join(PEERS_DIR, `ws-server${EXTENSION}`)], context);
         case 'bun':
-          return startPeer('bun', [findBun(), path.join(REPO_ROOT, 'bench/peers/bun-server.ts')], context);
+          return startPeer('bun', [findBun(), path.join(PEERS_DIR, `bun-server${EXTENSION}`)], context);
         case 'uws':
           return startUws(context);
       }
@@ -104,19 +115,19 @@ function running(server: ServerProcess, endpoint: LoopbackTarget, description: s
 
 async function spawnReady(command: readonly string[], context: StartContext, extraArgs: readonly string[]): Promise<ServerProcess> {
   const full = [...context.pinPrefix, ...command, ...extraArgs];
-  return ServerProcess.start({ command: full[0], args: full.slice(1), cwd: REPO_ROOT, readyPattern: READY_PATTERN });
+  return ServerProcess.start({ command: full[0], args: full.slice(1), cwd: PACKAGE_ROOT, readyPattern: READY_PATTERN });
 }
 
 /** The admin flag of `shoal serve`, when this version has one (it prints it in --help). */
 function findAdminFlag(): string | null {
-  const help = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/shoal.js'), 'serve', '--help'], { encoding: 'utf8', timeout: 10_000 });
+  const help = spawnSync(process.execPath, [path.join(PACKAGE_ROOT, 'bin/shoal.js'), 'serve', '--help'], { encoding: 'utf8', timeout: 10_000 });
   const match = /--(admin-port)\b/.exec(`${help.stdout}${help.stderr}`);
   return match === null ? null : `--${match[1]}`;
 }
 
 async function startShoal(workers: number, context: StartContext): Promise<RunningTarget> {
   const port = await findFreePort();
-  const args = ['serve', '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--app', path.join(REPO_ROOT, 'bench/load/bench-app.ts')];
+  const args = ['serve', '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--app', path.join(LOAD_DIR, `bench-app${EXTENSION}`)];
   const adminFlag = findAdminFlag();
   let healthUrl: string | null = null;
   if (adminFlag !== null) {
@@ -124,7 +135,7 @@ async function startShoal(workers: number, context: StartContext): Promise<Runni
     args.push(adminFlag, String(adminPort));
     healthUrl = `http://127.0.0.1:${adminPort}/healthz`;
   }
-  const server = await spawnReady([process.execPath, path.join(REPO_ROOT, 'bin/shoal.js')], context, args);
+  const server = await spawnReady([process.execPath, path.join(PACKAGE_ROOT, 'bin/shoal.js')], context, args);
   const description = `Shoal ${workers} worker thread${workers === 1 ? '' : 's'} + primary, Node ${process.version}`;
   return running(server, { host: '127.0.0.1', port: server.port ?? port, path: '/' }, description, healthUrl);
 }
@@ -152,15 +163,40 @@ function firstPeerError(message: string): string {
   return match === null ? message : match[1];
 }
 
-/** node_modules/.bin/bun resolved to the real binary (so the pid read from /proc is Bun itself). */
-function findBun(): string {
-  const link = path.join(REPO_ROOT, 'node_modules/.bin/bun');
-  try {
-    accessSync(link, constants.X_OK);
-    return realpathSync(link);
-  } catch {
-    throw new TargetSkipped('bun peer: node_modules/.bin/bun is missing (the `bun` npm package is not installed)');
+/**
+ * A peer's npm package must be resolvable from bench/peers (this repository's
+ * devDependencies, or the user's project when Shoal is installed); otherwise the
+ * peer is skipped with the command that installs it.
+ */
+function requirePeerPackage(peer: PeerName, names: readonly string[], advice: string): void {
+  for (const name of names) {
+    try {
+      peerRequire.resolve(`${name}/package.json`);
+      return;
+    } catch {
+      // Not installed: try the next one.
+    }
   }
+  throw new TargetSkipped(`${peer} peer: ${names.join(' or ')} is not installed; ${advice}`);
+}
+
+/**
+ * Bun's binary resolved to the real file (so the pid read from /proc is Bun
+ * itself): node_modules/.bin/bun of the package (this repository), of the
+ * current project, or `bun` on PATH.
+ */
+function findBun(): string {
+  const candidates = [path.join(PACKAGE_ROOT, 'node_modules/.bin/bun'), path.resolve('node_modules/.bin/bun')];
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) if (dir !== '') candidates.push(path.join(dir, 'bun'));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return realpathSync(candidate);
+    } catch {
+      // Not here: try the next one.
+    }
+  }
+  throw new TargetSkipped('bun peer: no Bun binary (not in node_modules/.bin or on PATH); run `npm install -D bun` in your project');
 }
 
 /**
@@ -196,10 +232,15 @@ function nodeVersion(binary: string): string {
 }
 
 async function startUws(context: StartContext): Promise<RunningTarget> {
+  requirePeerPackage(
+    'uws',
+    ['@btc-vision/uwebsockets.js', '@trufflesuite/uws-js-unofficial'],
+    'install one in your project: npm install -D @btc-vision/uwebsockets.js (needs glibc >= 2.38), or @trufflesuite/uws-js-unofficial (native builds for a Node <= 20 on PATH)',
+  );
   const reasons: string[] = [];
   for (const runtime of nodeRuntimes()) {
     try {
-      return await startPeer('uws', [runtime, path.join(REPO_ROOT, 'bench/peers/uws-server.mjs')], context);
+      return await startPeer('uws', [runtime, path.join(PEERS_DIR, 'uws-server.mjs')], context);
     } catch (error) {
       reasons.push(`${runtime} (${nodeVersion(runtime)}): ${(error as Error).message.replace(/^uws peer did not start: /, '')}`);
     }

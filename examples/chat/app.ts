@@ -8,8 +8,7 @@
  * or, with the browser page: `npx node examples/chat/serve.ts` (README.md).
  */
 import type { BroadcastChannel } from 'node:worker_threads';
-import { AppError, defineApp } from 'shoal';
-import { serverChannel } from '../../src/app/services.ts';
+import { AppError, defineApp, serverChannel } from '@shoal-ws/shoal';
 import { RoomHistory } from './history.ts';
 import { ROOM_NAME, type ChatMessage, type ChatSchema } from './schema.ts';
 

@@ -8,7 +8,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createServer } from '../../src/server/server.ts';
+import { createServer } from '@shoal-ws/shoal';
 import { createPageServer } from './page-server.ts';
 
 const { values } = parseArgs({

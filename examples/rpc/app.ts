@@ -9,7 +9,7 @@
  * computation never delays the other connections of that worker. Bad input
  * is answered with an AppError (code BAD_INPUT); the connection stays open.
  */
-import { AppError, defineApp } from 'shoal';
+import { AppError, defineApp } from '@shoal-ws/shoal';
 import type { RpcSchema, Summary } from './schema.ts';
 
 const MAX_VALUES = 100_000;

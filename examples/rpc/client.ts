@@ -3,7 +3,7 @@
  *
  *   npx node examples/rpc/client.ts [ws://127.0.0.1:9001/]
  */
-import { ShoalClient, ShoalError } from '../../src/client/index.ts';
+import { ShoalClient, ShoalError } from '@shoal-ws/shoal/client';
 import type { RpcSchema } from './schema.ts';
 
 const url = process.argv[2] ?? 'ws://127.0.0.1:9001/';

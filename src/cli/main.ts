@@ -3,14 +3,22 @@
  * SIGTERM/SIGINT) and `bench` (the load harness in bench/load). Exit codes:
  * 0 success, 1 runtime failure, 2 usage error.
  */
-import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { createServer } from '../server/server.ts';
 import { ECHO_APP } from '../app/load-app.ts';
 import { mainHelp, parseServeArgs, serveHelp } from './args.ts';
 
-/** The bench harness's entry point (bench/load/main.ts), loaded only for `shoal bench`. */
-const BENCH_MODULE = new URL('../../bench/load/main.ts', import.meta.url);
+/**
+ * The bench harness's entry point (bench/load/main), loaded only for `shoal
+ * bench`. Same extension as this file: .ts in the repository, .js in the
+ * published build (dist/src/cli -> dist/bench/load keeps the relative path).
+ */
+const EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const BENCH_MODULE = new URL(`../../bench/load/main${EXTENSION}`, import.meta.url);
+
+/** A SIGINT this soon after the first SIGINT is the copy npm forwards on Ctrl-C (see serve()). */
+const SIGINT_COPY_WINDOW_MS = 300;
 
 /** Runs the command line (argv without node and the script); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -39,7 +47,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  // The package's own package.json by self-reference: the same in the repository and installed.
+  const pkg = createRequire(import.meta.url)('@shoal-ws/shoal/package.json') as { version: string };
   return pkg.version;
 }
 
@@ -57,11 +66,25 @@ async function serve(argv: string[]): Promise<number> {
   const server = createServer(options);
   // Listen for signals before announcing the address (a supervisor may signal
   // as soon as it reads the line). The first signal starts the graceful
-  // shutdown; a second one skips the drain.
-  const force = (): void => void server.close(true);
+  // shutdown; a second one skips the drain. Ctrl-C under `npm start` or `npx`
+  // delivers SIGINT twice at once (the terminal signals the whole process
+  // group and npm forwards its own copy to its child), so a SIGINT that repeats
+  // a SIGINT within SIGINT_COPY_WINDOW_MS is taken as that copy, not as a second
+  // request.
+  let firstSignalAt = 0;
+  let firstSignal: NodeJS.Signals | null = null;
+  const force = (received: NodeJS.Signals): void => {
+    if (received === 'SIGINT' && firstSignal === 'SIGINT' && performance.now() - firstSignalAt < SIGINT_COPY_WINDOW_MS) {
+      process.once('SIGINT', force);
+      return;
+    }
+    void server.close(true);
+  };
   let onSignal: (signal: NodeJS.Signals) => void = () => {};
   const signal = new Promise<NodeJS.Signals>((resolve) => {
     onSignal = (received) => {
+      firstSignal = received;
+      firstSignalAt = performance.now();
       stopListening();
       process.once('SIGTERM', force);
       process.once('SIGINT', force);
@@ -103,7 +126,7 @@ async function bench(argv: string[]): Promise<number> {
     module = (await import(BENCH_MODULE.href)) as typeof module;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes('bench/load/main.ts')) {
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(`bench/load/main${EXTENSION}`)) {
       process.stderr.write('shoal bench: not available yet\n');
       return 2;
     }

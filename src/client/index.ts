@@ -1,5 +1,5 @@
 /**
- * `shoal/client`: the typed Shoal client for Node and browsers (standard
+ * `@shoal-ws/shoal/client`: the typed Shoal client for Node and browsers (standard
  * WebSocket API, no node: imports). See docs/subprotocol.md for the protocol.
  */
 export { ShoalClient, connect } from './client.ts';

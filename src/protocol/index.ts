@@ -1,9 +1,9 @@
 /**
  * The protocol core of Shoal, RFC 6455 sans-I/O: bytes in, events and bytes
  * out, no sockets, no timers. Importable in a worker, a test, a benchmark or
- * a client with no socket around (`shoal/protocol`). (http-syntax.ts stays
- * internal: HTTP grammar helpers for the handshake; of request-head.ts only
- * the RequestHead type is public.)
+ * a client with no socket around (`@shoal-ws/shoal/protocol`). (http-syntax.ts
+ * stays internal: HTTP grammar helpers for the handshake; of request-head.ts
+ * only the RequestHead type is public.)
  */
 export * from './constants.ts';
 export * from './errors.ts';

@@ -11,6 +11,7 @@ import type { ConnectionStats } from '../transport/messages.ts';
 import { loadApp, resolveAppSpecifier } from '../app/load-app.ts';
 import { CONNECTION_WORKER_URL } from '../workers/entry-urls.ts';
 import { resolvePerMessageDeflate, resolveServerOptions, type ServerOptions } from './options.ts';
+import { assertSupportedRuntime } from './runtime.ts';
 
 /** Where a listening server can be reached. */
 export interface ListeningAddress {
@@ -165,7 +166,8 @@ function hostInUrl(address: { address: string; family: string }): string {
   return address.family === 'IPv6' ? `[${address.address}]` : address.address;
 }
 
-/** Creates a server (not yet listening); throws a RangeError for an invalid option. */
+/** Creates a server (not yet listening); throws a RangeError for an invalid option, an Error (one line, see runtime.ts) on an unsupported Node.js. */
 export function createServer(options: Partial<ServerOptions> = {}): ShoalServer {
+  assertSupportedRuntime();
   return new ShoalServer(resolveServerOptions(options));
 }
