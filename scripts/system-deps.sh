@@ -8,6 +8,9 @@ PACKAGES=(
   'chromium|test -x /usr/bin/chromium'                                         # test/browser (playwright-core drives it)
   "python3-websockets|/usr/bin/python3 -c 'import websockets' 2>/dev/null"     # test/interop (the Python client)
   "python3-msgpack|/usr/bin/python3 -c 'import msgpack' 2>/dev/null"           # test/interop
+  'redis-server|test -x /usr/bin/redis-server'                                 # the Redis broker tests (each starts its own)
+  'haproxy|test -x /usr/sbin/haproxy'                                          # the proxy tests (PROXY protocol, X-Forwarded-For)
+  'openssl|command -v openssl'                                                 # TLS tests make their certificates at test time
 )
 
 missing=()
