@@ -135,7 +135,7 @@ export class ConnectionActor implements ConnectionHandle {
   /** Attaches the session and runs its `onOpen` before any message. Call once. */
   start(session: Session): void {
     this.#session = session;
-    let result: void | Promise<void>;
+    let result: unknown;
     try {
       result = session.onOpen();
     } catch (error) {
@@ -179,7 +179,7 @@ export class ConnectionActor implements ConnectionHandle {
   }
 
   #run(data: Buffer, isBinary: boolean): void {
-    let result: void | Promise<void>;
+    let result: unknown;
     try {
       result = (this.#session as Session).onMessage(data, isBinary);
     } catch (error) {
@@ -190,7 +190,7 @@ export class ConnectionActor implements ConnectionHandle {
   }
 
   #await(result: unknown): void {
-    if (typeof (result as PromiseLike<void>).then !== 'function') return;
+    if (!isThenable(result)) return;
     this.#busy = true;
     this.#onSettled ??= () => {
       this.#busy = false;
@@ -201,7 +201,7 @@ export class ConnectionActor implements ConnectionHandle {
       this.#handlerFailed(error);
       this.#drain();
     };
-    (result as PromiseLike<void>).then(this.#onSettled, this.#onRejected);
+    result.then(this.#onSettled, this.#onRejected);
   }
 
   #drain(): void {
@@ -236,15 +236,18 @@ export class ConnectionActor implements ConnectionHandle {
     this.#closed = true;
     const session = this.#session;
     if (session === null) return;
-    let result: void | Promise<void>;
+    let result: unknown;
     try {
       result = session.onClose(this.#closeCode, this.#closeReason);
     } catch (error) {
       this.#handlerFailed(error);
       return;
     }
-    if (result !== undefined && typeof (result as PromiseLike<void>).then === 'function') {
-      (result as Promise<void>).then(undefined, (error: unknown) => this.#handlerFailed(error));
-    }
+    if (isThenable(result)) result.then(undefined, (error: unknown) => this.#handlerFailed(error));
   }
+}
+
+/** True for a promise or any other thenable: what a handler returns when it is not done yet (anything else is ignored). */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }

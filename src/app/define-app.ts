@@ -86,10 +86,10 @@ export type TypedMethod<S, M> =
 /** An app written against a schema. */
 export interface TypedApp<S> {
   upgrade?(req: UpgradeRequest): UpgradeDecision | Promise<UpgradeDecision>;
-  onOpen?(ctx: TypedContext<S>): void | Promise<void>;
-  onClose?(ctx: TypedContext<S>, code: number, reason: string): void | Promise<void>;
-  onMessage?(ctx: TypedContext<S>, data: Buffer | string, isBinary: boolean): void | Promise<void>;
-  events?: { [K in keyof EventsOf<S>]: (ctx: TypedContext<S>, data: EventsOf<S>[K]) => void | Promise<void> };
+  onOpen?(ctx: TypedContext<S>): unknown;
+  onClose?(ctx: TypedContext<S>, code: number, reason: string): unknown;
+  onMessage?(ctx: TypedContext<S>, data: Buffer | string, isBinary: boolean): unknown;
+  events?: { [K in keyof EventsOf<S>]: (ctx: TypedContext<S>, data: EventsOf<S>[K]) => unknown };
   methods?: { [K in keyof MethodsOf<S>]: TypedMethod<S, MethodsOf<S>[K]> };
   authorizeSubscribe?(ctx: TypedContext<S>, topic: string): boolean | Promise<boolean>;
   requireSubprotocol?: boolean;

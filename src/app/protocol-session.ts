@@ -187,12 +187,12 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
     return (this.#outstanding?.size ?? 0) + this.#zombies;
   }
 
-  onOpen(): void | Promise<void> {
+  onOpen(): unknown {
     this.services.router.register(this);
     return this.table.app.onOpen?.(this);
   }
 
-  onMessage(data: Buffer, isBinary: boolean): void | Promise<void> {
+  onMessage(data: Buffer, isBinary: boolean): unknown {
     if (this.#failed) return;
     this.publishedWhileCongested = false;
     const codec = this.codec;
@@ -212,7 +212,7 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
     return this.#request(message[1], message[2], message[3]);
   }
 
-  onClose(code: number, reason: string): void | Promise<void> {
+  onClose(code: number, reason: string): unknown {
     this.#closed = true;
     this.services.pubsub.unsubscribeAll(this);
     this.services.router.unregister(this);

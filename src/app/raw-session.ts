@@ -36,15 +36,15 @@ export class RawSession implements Session, Context {
     this.#handle = handle;
   }
 
-  onOpen(): void | Promise<void> {
+  onOpen(): unknown {
     return this.#app.onOpen?.(this);
   }
 
-  onMessage(data: Buffer, isBinary: boolean): void | Promise<void> {
+  onMessage(data: Buffer, isBinary: boolean): unknown {
     return this.#app.onMessage?.(this, data, isBinary);
   }
 
-  onClose(code: number, reason: string): void | Promise<void> {
+  onClose(code: number, reason: string): unknown {
     return this.#app.onClose?.(this, code, reason);
   }
 

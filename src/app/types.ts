@@ -56,9 +56,9 @@ export interface ConnectionHandle {
  * handles it itself.
  */
 export interface Session {
-  onOpen(): void | Promise<void>;
-  onMessage(data: Buffer, isBinary: boolean): void | Promise<void>;
-  onClose(code: number, reason: string): void | Promise<void>;
+  onOpen(): unknown;
+  onMessage(data: Buffer, isBinary: boolean): unknown;
+  onClose(code: number, reason: string): unknown;
 }
 
 /** What a handler gets: the connection, its state, and the worker's messaging services. */
@@ -105,12 +105,12 @@ export type MethodHandler<State = Record<string, unknown>> =
 export interface App<State = Record<string, unknown>> {
   /** Accept, reject, or pick the subprotocol and attach data; runs in the worker before the 101. */
   upgrade?(req: UpgradeRequest): UpgradeDecision | Promise<UpgradeDecision>;
-  onOpen?(ctx: Context<State>): void | Promise<void>;
-  onClose?(ctx: Context<State>, code: number, reason: string): void | Promise<void>;
+  onOpen?(ctx: Context<State>): unknown;
+  onClose?(ctx: Context<State>, code: number, reason: string): unknown;
   /** Raw messages of connections that negotiated no subprotocol. */
-  onMessage?(ctx: Context<State>, data: Buffer | string, isBinary: boolean): void | Promise<void>;
+  onMessage?(ctx: Context<State>, data: Buffer | string, isBinary: boolean): unknown;
   /** Events on the Shoal subprotocols, by name. */
-  events?: Record<string, (ctx: Context<State>, data: any) => void | Promise<void>>;
+  events?: Record<string, (ctx: Context<State>, data: any) => unknown>;
   /** Request methods on the Shoal subprotocols, by name. */
   methods?: Record<string, MethodHandler<State>>;
   /** Refuse clients that negotiate no subprotocol (default: false when onMessage exists). */

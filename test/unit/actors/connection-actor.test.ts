@@ -257,3 +257,26 @@ describe('ConnectionActor identity', () => {
     expect(actor.address).toBe('1.1');
   });
 });
+
+describe('handler return values', () => {
+  it('ignores what a handler returns unless it is a thenable: null, numbers and objects neither throw nor hold the mailbox', () => {
+    const transport = new FakeTransport();
+    const actor = new ConnectionActor(transport, identity, limits);
+    const seen: string[] = [];
+    const returns: unknown[] = [null, 3, { then: 'not a function' }, 'text'];
+    let i = 0;
+    actor.start({
+      onOpen: () => null,
+      onMessage(data) {
+        seen.push(String(data));
+        return returns[i++];
+      },
+      onClose: () => null,
+    });
+    for (const text of ['a', 'b', 'c', 'd']) actor.deliver(Buffer.from(text), false);
+    expect(seen).toEqual(['a', 'b', 'c', 'd']);
+    expect(transport.closes).toEqual([]);
+    actor.transportClosed(1000, 'done');
+    expect(transport.closes).toEqual([]);
+  });
+});

@@ -16,7 +16,7 @@ function open(app: App<any>, codec: Codec = msgpackCodec, shared: AppServices = 
   const handle = new FakeHandle('1.1', codec.protocol);
   const session = new ProtocolSession(app, handle, codec, shared);
   session.onOpen();
-  const message = (value: unknown): void | Promise<void> =>
+  const message = (value: unknown): unknown =>
     codec.binary ? session.onMessage(Buffer.from(encodeMsgpack(value as never)), true) : session.onMessage(Buffer.from(JSON.stringify(value)), false);
   const out = (): unknown[] =>
     handle.sent.map((sent) => {
