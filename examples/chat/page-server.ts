@@ -12,8 +12,11 @@ import { stripTypeScriptTypes } from 'node:module';
 
 const ROOT = new URL('../../', import.meta.url);
 const PUBLIC = new URL('./public/', import.meta.url);
-/** Client-side modules: the client and the codecs it imports. */
-const SOURCE = /^\/src\/(client|codec)\/[a-z-]+\.ts$/;
+/**
+ * Client-side modules: the client, the codecs it imports, and the two pure
+ * protocol modules the codecs import (opcodes and the frame header writer).
+ */
+const SOURCE = /^\/src\/((client|codec)\/[a-z-]+|protocol\/(constants|frame-header))\.ts$/;
 const MSGPACKR = new Set(['index.js', 'pack.js', 'unpack.js', 'iterators.js']);
 
 export interface PageServerOptions {

@@ -4,9 +4,10 @@
  * value. Handy in browser devtools; data is limited to what JSON carries
  * (no binary, no undefined: it becomes null).
  */
+import { Opcode } from '../protocol/constants.ts';
+import { MAX_SERVER_HEADER_BYTES, writeFrameHeaderBefore } from '../protocol/frame-header.ts';
 import { EnvelopeError, JSON_PROTOCOL, MessageType } from './envelope.ts';
 import type { Codec, Message } from './envelope.ts';
-import { MAX_FRAME_HEADER, TEXT_OPCODE, writeFrameHeaderBefore } from './msgpack.ts';
 
 const textEncoder = new TextEncoder();
 // fatal: bytes that are not UTF-8 are refused rather than replaced (the transport validated text frames already, RFC 6455 §8.1).
@@ -25,9 +26,9 @@ export function encodeJsonReply(id: number, data: unknown): string {
 /** Encode one message as a complete unmasked text frame (header + UTF-8 JSON). */
 export function encodeJsonFrame(message: Message): Uint8Array {
   const payload = textEncoder.encode(JSON.stringify(message));
-  const frame = new Uint8Array(MAX_FRAME_HEADER + payload.length);
-  frame.set(payload, MAX_FRAME_HEADER);
-  const start = writeFrameHeaderBefore(frame, MAX_FRAME_HEADER, TEXT_OPCODE, payload.length);
+  const frame = new Uint8Array(MAX_SERVER_HEADER_BYTES + payload.length);
+  frame.set(payload, MAX_SERVER_HEADER_BYTES);
+  const start = writeFrameHeaderBefore(frame, MAX_SERVER_HEADER_BYTES, Opcode.TEXT, payload.length);
   return frame.subarray(start);
 }
 

@@ -6,6 +6,8 @@
  * stays valid after later calls.
  */
 import { Packr, Unpackr, RESERVE_START_SPACE, REUSE_BUFFER_MODE } from 'msgpackr';
+import { Opcode } from '../protocol/constants.ts';
+import { MAX_SERVER_HEADER_BYTES, writeFrameHeaderBefore } from '../protocol/frame-header.ts';
 import { EnvelopeError, MessageType, MSGPACK_PROTOCOL } from './envelope.ts';
 import type { Codec, Message } from './envelope.ts';
 
@@ -25,51 +27,6 @@ const unpackr = new Unpackr({
   copyBuffers: true,
 });
 
-/** Largest unmasked server frame header: 2 bytes + 8-byte extended length (RFC 6455 §5.2). */
-export const MAX_FRAME_HEADER = 10;
-
-/** RFC 6455 §5.2 opcodes for the two data frame types (%x1 text, %x2 binary). */
-export const TEXT_OPCODE = 0x1;
-export const BINARY_OPCODE = 0x2;
-
-/**
- * Write an unmasked, final (FIN=1) frame header for `payloadLength` bytes so
- * that it ends exactly at `end` (the payload starts at `end`). Returns the
- * header's start offset. The caller reserved MAX_FRAME_HEADER bytes before `end`.
- */
-export function writeFrameHeaderBefore(buf: Uint8Array, end: number, opcode: number, payloadLength: number): number {
-  // RFC 6455 §5.2: a server MUST NOT mask frames it sends to a client (MASK bit 0).
-  // Payload length: 7 bits if < 126; 126 + 16-bit if <= 0xffff; 127 + 64-bit otherwise, network byte order.
-  if (payloadLength < 126) {
-    buf[end - 2] = 0x80 | opcode;
-    buf[end - 1] = payloadLength;
-    return end - 2;
-  }
-  if (payloadLength <= 0xffff) {
-    const start = end - 4;
-    buf[start] = 0x80 | opcode;
-    buf[start + 1] = 126;
-    buf[start + 2] = payloadLength >>> 8;
-    buf[start + 3] = payloadLength & 0xff;
-    return start;
-  }
-  const start = end - 10;
-  buf[start] = 0x80 | opcode;
-  buf[start + 1] = 127;
-  // The most significant bit MUST be 0; lengths here are < 2^53, so the high word fits a double division.
-  const high = Math.floor(payloadLength / 0x1_0000_0000);
-  const low = payloadLength >>> 0;
-  buf[start + 2] = high >>> 24;
-  buf[start + 3] = (high >>> 16) & 0xff;
-  buf[start + 4] = (high >>> 8) & 0xff;
-  buf[start + 5] = high & 0xff;
-  buf[start + 6] = low >>> 24;
-  buf[start + 7] = (low >>> 16) & 0xff;
-  buf[start + 8] = (low >>> 8) & 0xff;
-  buf[start + 9] = low & 0xff;
-  return start;
-}
-
 /** Encode one message as msgpack bytes (a view into the thread's Packr buffer; do not mutate). */
 export function encodeMsgpack(message: Message): Uint8Array {
   return packr.pack(message);
@@ -77,15 +34,15 @@ export function encodeMsgpack(message: Message): Uint8Array {
 
 /**
  * Encode one message as a complete unmasked binary frame (header + msgpack
- * payload) with no copy: msgpackr reserves MAX_FRAME_HEADER bytes in front of
+ * payload) with no copy: msgpackr reserves MAX_SERVER_HEADER_BYTES in front of
  * the value and the header is written in place, right-aligned against it.
  * Used for publications, which are framed once per worker and written to
  * every subscriber as is.
  */
 export function encodeMsgpackFrame(message: Message): Uint8Array {
-  const out = packInPlace(message, MAX_FRAME_HEADER);
-  const payloadStart = out.start + MAX_FRAME_HEADER;
-  const start = writeFrameHeaderBefore(out, payloadStart, BINARY_OPCODE, out.end - payloadStart);
+  const out = packInPlace(message, MAX_SERVER_HEADER_BYTES);
+  const payloadStart = out.start + MAX_SERVER_HEADER_BYTES;
+  const start = writeFrameHeaderBefore(out, payloadStart, Opcode.BINARY, out.end - payloadStart);
   return out.subarray(start, out.end);
 }
 

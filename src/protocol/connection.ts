@@ -98,45 +98,45 @@ const TWO_PART_MIN_BYTES = 4 * 1024;
  * `onClose`.
  */
 export class ServerConnection implements FrameSink {
-  private readonly handler: ConnectionHandler;
-  private readonly decoder: FrameDecoder;
-  private readonly deflate: PerMessageDeflate | null;
-  private readonly maxMessageBytes: number;
-  private currentState: ConnectionState;
-  private sentClose: boolean;
-  private receivedClose: boolean;
+  readonly #handler: ConnectionHandler;
+  readonly #decoder: FrameDecoder;
+  readonly #deflate: PerMessageDeflate | null;
+  readonly #maxMessageBytes: number;
+  #currentState: ConnectionState;
+  #sentClose: boolean;
+  #receivedClose: boolean;
 
   constructor(handler: ConnectionHandler, options: ServerConnectionOptions) {
-    this.handler = handler;
-    this.deflate = options.deflate ?? null;
-    this.maxMessageBytes = options.maxMessageBytes;
-    this.currentState = ConnectionState.OPEN;
-    this.sentClose = false;
-    this.receivedClose = false;
+    this.#handler = handler;
+    this.#deflate = options.deflate ?? null;
+    this.#maxMessageBytes = options.maxMessageBytes;
+    this.#currentState = ConnectionState.OPEN;
+    this.#sentClose = false;
+    this.#receivedClose = false;
     // The connection is its decoder's sink: three closures and their context
     // per connection would cost about 250 bytes of heap on every idle
     // connection (heap snapshots of 1,000 and 5,000 idle connections).
-    this.decoder = new FrameDecoder(
+    this.#decoder = new FrameDecoder(
       this,
       // RFC 7692 §6: RSV1 marks a compressed message only once the extension
       // is negotiated; without it the decoder fails RSV1 with 1002 (RFC 6455 §5.2).
-      { maxMessageBytes: options.maxMessageBytes, requireMask: true, rsv1Allowed: this.deflate !== null },
+      { maxMessageBytes: options.maxMessageBytes, requireMask: true, rsv1Allowed: this.#deflate !== null },
     );
   }
 
   /** ConnectionState.OPEN, CLOSING or CLOSED. */
   get state(): ConnectionState {
-    return this.currentState;
+    return this.#currentState;
   }
 
   /** True once a close frame was written. */
   get closeSent(): boolean {
-    return this.sentClose;
+    return this.#sentClose;
   }
 
   /** True once the peer's close frame arrived. */
   get closeReceived(): boolean {
-    return this.receivedClose;
+    return this.#receivedClose;
   }
 
   /**
@@ -144,8 +144,8 @@ export class ServerConnection implements FrameSink {
    * unmasked in place and messages may be views of it). Ignored once CLOSED.
    */
   receiveData(chunk: Buffer): void {
-    if (this.currentState === ConnectionState.CLOSED) return;
-    this.decoder.push(chunk);
+    if (this.#currentState === ConnectionState.CLOSED) return;
+    this.#decoder.push(chunk);
   }
 
   /**
@@ -156,16 +156,16 @@ export class ServerConnection implements FrameSink {
    * copied): the caller must not modify it afterwards.
    */
   send(data: Uint8Array | string, isBinary: boolean): void {
-    if (this.currentState !== ConnectionState.OPEN) return;
+    if (this.#currentState !== ConnectionState.OPEN) return;
     const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const opcode = isBinary ? Opcode.BINARY : Opcode.TEXT;
-    if (this.deflate !== null && this.deflate.shouldCompress(payload.length)) {
-      this.sendCompressed(opcode, this.deflate.compress(payload));
+    if (this.#deflate !== null && this.#deflate.shouldCompress(payload.length)) {
+      this.#sendCompressed(opcode, this.#deflate.compress(payload));
     } else if (payload.length < TWO_PART_MIN_BYTES) {
-      this.handler.onWrite(encodeFrame(opcode, payload));
+      this.#handler.onWrite(encodeFrame(opcode, payload));
     } else {
-      this.handler.onWrite(encodeFrameHeader(opcode, payload.length, true, null));
-      this.handler.onWrite(payload);
+      this.#handler.onWrite(encodeFrameHeader(opcode, payload.length, true, null));
+      this.#handler.onWrite(payload);
     }
   }
 
@@ -176,14 +176,14 @@ export class ServerConnection implements FrameSink {
    * which RFC 7692 §6 allows for any message.
    */
   sendFrame(frame: Uint8Array): void {
-    if (this.currentState !== ConnectionState.OPEN) return;
-    this.handler.onWrite(frame);
+    if (this.#currentState !== ConnectionState.OPEN) return;
+    this.#handler.onWrite(frame);
   }
 
   /** Sends a ping (§5.5.2) with up to 125 bytes of data. Ignored unless OPEN. */
   ping(data?: Uint8Array): void {
-    if (this.currentState !== ConnectionState.OPEN) return;
-    this.handler.onWrite(encodePing(data));
+    if (this.#currentState !== ConnectionState.OPEN) return;
+    this.#handler.onWrite(encodePing(data));
   }
 
   /**
@@ -194,11 +194,11 @@ export class ServerConnection implements FrameSink {
    * that may not be sent.
    */
   startClosingHandshake(code: number = CloseCode.NORMAL_CLOSURE, reason: string = ''): void {
-    if (this.currentState !== ConnectionState.OPEN) return;
+    if (this.#currentState !== ConnectionState.OPEN) return;
     const frame = encodeClose(code, reason);
-    this.sentClose = true;
-    this.currentState = ConnectionState.CLOSING;
-    this.handler.onWrite(frame);
+    this.#sentClose = true;
+    this.#currentState = ConnectionState.CLOSING;
+    this.#handler.onWrite(frame);
   }
 
   /**
@@ -208,14 +208,14 @@ export class ServerConnection implements FrameSink {
    * onClose(code, reason, false). Ignored once CLOSED.
    */
   failConnection(code: number, reason: string): void {
-    if (this.currentState === ConnectionState.CLOSED) return;
-    this.decoder.stop();
-    if (!this.sentClose && isValidCloseCode(code)) {
-      this.sentClose = true;
-      this.handler.onWrite(encodeClose(code, reason));
+    if (this.#currentState === ConnectionState.CLOSED) return;
+    this.#decoder.stop();
+    if (!this.#sentClose && isValidCloseCode(code)) {
+      this.#sentClose = true;
+      this.#handler.onWrite(encodeClose(code, reason));
     }
-    this.currentState = ConnectionState.CLOSED;
-    this.handler.onClose(code, reason, false);
+    this.#currentState = ConnectionState.CLOSED;
+    this.#handler.onClose(code, reason, false);
   }
 
   /**
@@ -225,12 +225,12 @@ export class ServerConnection implements FrameSink {
    * compressed even when compressing made it longer: with context takeover
    * the peer's LZ77 window must hold everything the compressor saw (§7.2.1).
    */
-  private sendCompressed(opcode: number, compressed: Buffer): void {
+  #sendCompressed(opcode: number, compressed: Buffer): void {
     if (compressed.length < TWO_PART_MIN_BYTES) {
-      this.handler.onWrite(encodeFrame(opcode, compressed, { rsv1: true }));
+      this.#handler.onWrite(encodeFrame(opcode, compressed, { rsv1: true }));
     } else {
-      this.handler.onWrite(encodeFrameHeader(opcode, compressed.length, true, null, true));
-      this.handler.onWrite(compressed);
+      this.#handler.onWrite(encodeFrameHeader(opcode, compressed.length, true, null, true));
+      this.#handler.onWrite(compressed);
     }
   }
 
@@ -238,41 +238,41 @@ export class ServerConnection implements FrameSink {
 
   /** FrameSink: a whole message from the decoder (`compressed` only ever with deflate, rsv1Allowed). */
   onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
-    if (compressed) this.handleCompressedMessage(data, isBinary);
-    else this.handleMessage(data, isBinary);
+    if (compressed) this.#handleCompressedMessage(data, isBinary);
+    else this.#handleMessage(data, isBinary);
   }
 
   /** FrameSink: a control frame from the decoder. */
   onControl(opcode: number, payload: Buffer): void {
-    this.handleControl(opcode, payload);
+    this.#handleControl(opcode, payload);
   }
 
   /** FrameSink: the decoder found a protocol error. */
   onError(error: ProtocolError): void {
-    this.handleError(error);
+    this.#handleError(error);
   }
 
-  private handleMessage(data: Buffer, isBinary: boolean): void {
+  #handleMessage(data: Buffer, isBinary: boolean): void {
     // §5.5.1: after sending a close frame the endpoint may ignore further
     // data; the application has been told the connection is closing.
-    if (this.sentClose) return;
-    this.handler.onMessage(data, isBinary);
+    if (this.#sentClose) return;
+    this.#handler.onMessage(data, isBinary);
   }
 
   /** A message whose first frame had RSV1 set (permessage-deflate): inflate, check text, deliver. */
-  private handleCompressedMessage(data: Buffer, isBinary: boolean): void {
+  #handleCompressedMessage(data: Buffer, isBinary: boolean): void {
     // §5.5.1, as in handleMessage; dropped before inflating, so a closing
     // connection spends no CPU on it (its window no longer matters: no data
     // message is delivered after a close was sent).
-    if (this.sentClose) return;
+    if (this.#sentClose) return;
     let message: Buffer;
     try {
       // RFC 7692 §7.2.2; the message limit applies to the inflated size
       // (RFC 6455 §10.4). ProtocolError 1009 past it, 1007 for bad DEFLATE data.
-      message = (this.deflate as PerMessageDeflate).decompress(data, this.maxMessageBytes);
+      message = (this.#deflate as PerMessageDeflate).decompress(data, this.#maxMessageBytes);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      this.handleError(error);
+      this.#handleError(error);
       return;
     }
     // RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as UTF-8
@@ -280,52 +280,52 @@ export class ServerConnection implements FrameSink {
     // that endpoint MUST _Fail the WebSocket Connection_" (1007, §7.4.1). The
     // decoder could not check the compressed bytes; check the inflated text.
     if (!isBinary && !isValidUtf8(message)) {
-      this.handleError(new ProtocolError('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message'));
+      this.#handleError(new ProtocolError('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message'));
       return;
     }
-    this.handler.onMessage(message, isBinary);
+    this.#handler.onMessage(message, isBinary);
   }
 
-  private handleControl(opcode: number, payload: Buffer): void {
+  #handleControl(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.PING) {
       // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
       // frame in response, unless it already received a Close frame."
-      this.handler.onWrite(encodePong(payload));
-      this.handler.onPing(payload);
+      this.#handler.onWrite(encodePong(payload));
+      this.#handler.onPing(payload);
     } else if (opcode === Opcode.PONG) {
       // §5.5.3: an unsolicited pong is a heartbeat; no response expected.
-      this.handler.onPong(payload);
+      this.#handler.onPong(payload);
     } else {
-      this.handleClose(payload);
+      this.#handleClose(payload);
     }
   }
 
-  private handleClose(payload: Buffer): void {
+  #handleClose(payload: Buffer): void {
     let code: number;
     let reason: string;
     try {
       ({ code, reason } = parseClosePayload(payload));
     } catch (error) {
-      this.handleError(error as ProtocolError);
+      this.#handleError(error as ProtocolError);
       return;
     }
-    this.receivedClose = true;
+    this.#receivedClose = true;
     // §5.5.1: after a close frame nothing more may follow from the peer.
-    this.decoder.stop();
-    if (!this.sentClose) {
+    this.#decoder.stop();
+    if (!this.#sentClose) {
       // §5.5.1: "If an endpoint receives a Close frame and did not previously
       // send a Close frame, the endpoint MUST send a Close frame in response
       // ... typically echoing the status code it received." With no code
       // received there is nothing to echo: answer 1000.
-      this.sentClose = true;
-      this.handler.onWrite(encodeClose(code === CloseCode.NO_STATUS_RECEIVED ? CloseCode.NORMAL_CLOSURE : code));
+      this.#sentClose = true;
+      this.#handler.onWrite(encodeClose(code === CloseCode.NO_STATUS_RECEIVED ? CloseCode.NORMAL_CLOSURE : code));
     }
-    this.currentState = ConnectionState.CLOSED;
+    this.#currentState = ConnectionState.CLOSED;
     // §7.1.5/§7.1.6: the close code and reason are those of the peer's frame.
-    this.handler.onClose(code, reason, true);
+    this.#handler.onClose(code, reason, true);
   }
 
-  private handleError(error: ProtocolError): void {
+  #handleError(error: ProtocolError): void {
     this.failConnection(error.closeCode, error.message);
   }
 }

@@ -70,74 +70,74 @@ const KEY = new Uint8Array(4);
  * sink is called for each complete message, control frame or error.
  */
 export class FrameDecoder {
-  private readonly sink: FrameSink;
-  private readonly maxMessageBytes: number;
-  private readonly requireMask: boolean;
-  private readonly rsv1Allowed: boolean;
+  readonly #sink: FrameSink;
+  readonly #maxMessageBytes: number;
+  readonly #requireMask: boolean;
+  readonly #rsv1Allowed: boolean;
 
-  private state: number;
+  #state: number;
   /**
    * Bytes of a header field (2-byte header, 16/64-bit length, mask) that
    * spans chunks; allocated the first time one does (most connections never).
    */
-  private spill: Uint8Array | null;
-  private spillLength: number;
+  #spill: Uint8Array | null;
+  #spillLength: number;
 
   // The frame being read.
-  private fin: boolean;
-  private opcode: number;
-  private masked: boolean;
-  private payloadLength: number;
+  #fin: boolean;
+  #opcode: number;
+  #masked: boolean;
+  #payloadLength: number;
   /** Payload bytes of this frame copied so far, when it is being buffered. */
-  private received: number;
+  #received: number;
   /** The frame's masking key, first octet in the high byte. */
-  private maskKey: number;
+  #maskKey: number;
   /** A control frame payload that spans chunks (<= 125 bytes). */
-  private controlPayload: Buffer;
+  #controlPayload: Buffer;
 
   // The data message being read.
   /** TEXT or BINARY while a fragmented message is open, else 0. */
-  private messageOpcode: number;
-  private messageCompressed: boolean;
+  #messageOpcode: number;
+  #messageCompressed: boolean;
   /** Payload bytes announced by this message's frame headers so far. */
-  private messageLength: number;
+  #messageLength: number;
   /** Holds the payload of a fragmented message or of a frame spanning chunks. */
-  private buffer: Buffer;
-  private bufferLength: number;
+  #buffer: Buffer;
+  #bufferLength: number;
   /** Checks fragmented text across frames; created for the first fragmented text message. */
-  private validator: Utf8Validator | null;
+  #validator: Utf8Validator | null;
 
   constructor(sink: FrameSink, options: FrameDecoderOptions) {
-    this.sink = sink;
-    this.maxMessageBytes = options.maxMessageBytes;
-    this.requireMask = options.requireMask ?? true;
-    this.rsv1Allowed = options.rsv1Allowed ?? false;
-    this.state = READ_HEADER;
-    this.spill = null;
-    this.spillLength = 0;
-    this.fin = false;
-    this.opcode = 0;
-    this.masked = false;
-    this.payloadLength = 0;
-    this.received = 0;
-    this.maskKey = 0;
-    this.controlPayload = EMPTY;
-    this.messageOpcode = 0;
-    this.messageCompressed = false;
-    this.messageLength = 0;
-    this.buffer = EMPTY;
-    this.bufferLength = 0;
-    this.validator = null;
+    this.#sink = sink;
+    this.#maxMessageBytes = options.maxMessageBytes;
+    this.#requireMask = options.requireMask ?? true;
+    this.#rsv1Allowed = options.rsv1Allowed ?? false;
+    this.#state = READ_HEADER;
+    this.#spill = null;
+    this.#spillLength = 0;
+    this.#fin = false;
+    this.#opcode = 0;
+    this.#masked = false;
+    this.#payloadLength = 0;
+    this.#received = 0;
+    this.#maskKey = 0;
+    this.#controlPayload = EMPTY;
+    this.#messageOpcode = 0;
+    this.#messageCompressed = false;
+    this.#messageLength = 0;
+    this.#buffer = EMPTY;
+    this.#bufferLength = 0;
+    this.#validator = null;
   }
 
   /** Bytes the decoder holds between calls (message buffer, partial control frame, header spill). */
   get bufferedBytes(): number {
-    return this.buffer.length + this.controlPayload.length + this.spillLength;
+    return this.#buffer.length + this.#controlPayload.length + this.#spillLength;
   }
 
   /** True once the input failed (onError was called) or `stop` was called: input is discarded. */
   get stopped(): boolean {
-    return this.state === DISCARD;
+    return this.#state === DISCARD;
   }
 
   /**
@@ -150,126 +150,126 @@ export class FrameDecoder {
     const length = chunk.length;
     let pos = 0;
     for (;;) {
-      switch (this.state) {
+      switch (this.#state) {
         case READ_HEADER: {
           if (pos >= length) return;
           let b0: number;
-          if (this.spillLength === 1) {
-            b0 = (this.spill as Uint8Array)[0]!;
-            this.spillLength = 0;
+          if (this.#spillLength === 1) {
+            b0 = (this.#spill as Uint8Array)[0]!;
+            this.#spillLength = 0;
           } else if (pos + 1 < length) {
             b0 = chunk[pos++]!;
           } else {
-            this.spillBytes()[0] = chunk[pos]!;
-            this.spillLength = 1;
+            this.#spillBytes()[0] = chunk[pos]!;
+            this.#spillLength = 1;
             return;
           }
-          if (!this.readHeader(b0, chunk[pos++]!)) return;
+          if (!this.#readHeader(b0, chunk[pos++]!)) return;
           break;
         }
         case READ_LENGTH_16: {
           if (pos >= length) return;
-          if (this.spillLength === 0 && pos + 2 <= length) {
-            this.payloadLength = (chunk[pos]! << 8) | chunk[pos + 1]!;
+          if (this.#spillLength === 0 && pos + 2 <= length) {
+            this.#payloadLength = (chunk[pos]! << 8) | chunk[pos + 1]!;
             pos += 2;
           } else {
-            pos = this.fillSpill(chunk, pos, 2);
-            if (this.spillLength < 2) return;
-            this.spillLength = 0;
-            const spill = this.spill as Uint8Array;
-            this.payloadLength = (spill[0]! << 8) | spill[1]!;
+            pos = this.#fillSpill(chunk, pos, 2);
+            if (this.#spillLength < 2) return;
+            this.#spillLength = 0;
+            const spill = this.#spill as Uint8Array;
+            this.#payloadLength = (spill[0]! << 8) | spill[1]!;
           }
-          if (!this.haveLength()) return;
+          if (!this.#haveLength()) return;
           break;
         }
         case READ_LENGTH_64: {
           if (pos >= length) return;
           let source: Uint8Array;
           let at: number;
-          if (this.spillLength === 0 && pos + 8 <= length) {
+          if (this.#spillLength === 0 && pos + 8 <= length) {
             source = chunk;
             at = pos;
             pos += 8;
           } else {
-            pos = this.fillSpill(chunk, pos, 8);
-            if (this.spillLength < 8) return;
-            this.spillLength = 0;
-            source = this.spill as Uint8Array;
+            pos = this.#fillSpill(chunk, pos, 8);
+            if (this.#spillLength < 8) return;
+            this.#spillLength = 0;
+            source = this.#spill as Uint8Array;
             at = 0;
           }
           const high = ((source[at]! << 24) | (source[at + 1]! << 16) | (source[at + 2]! << 8) | source[at + 3]!) >>> 0;
           const low = ((source[at + 4]! << 24) | (source[at + 5]! << 16) | (source[at + 6]! << 8) | source[at + 7]!) >>> 0;
           // §5.2: 64-bit length: "the most significant bit MUST be 0".
           if (high >= 0x80000000) {
-            this.fail('WS_ERR_INVALID_LENGTH', 'payload length has the top bit set');
+            this.#fail('WS_ERR_INVALID_LENGTH', 'payload length has the top bit set');
             return;
           }
           // Anything of 2^53 or more is far above any message limit: 1009 below.
-          this.payloadLength = high > 0x1fffff ? Number.MAX_SAFE_INTEGER : high * 0x100000000 + low;
-          if (!this.haveLength()) return;
+          this.#payloadLength = high > 0x1fffff ? Number.MAX_SAFE_INTEGER : high * 0x100000000 + low;
+          if (!this.#haveLength()) return;
           break;
         }
         case READ_MASK: {
           if (pos >= length) return;
           let source: Uint8Array;
           let at: number;
-          if (this.spillLength === 0 && pos + 4 <= length) {
+          if (this.#spillLength === 0 && pos + 4 <= length) {
             source = chunk;
             at = pos;
             pos += 4;
           } else {
-            pos = this.fillSpill(chunk, pos, 4);
-            if (this.spillLength < 4) return;
-            this.spillLength = 0;
-            source = this.spill as Uint8Array;
+            pos = this.#fillSpill(chunk, pos, 4);
+            if (this.#spillLength < 4) return;
+            this.#spillLength = 0;
+            source = this.#spill as Uint8Array;
             at = 0;
           }
-          this.maskKey = (source[at]! << 24) | (source[at + 1]! << 16) | (source[at + 2]! << 8) | source[at + 3]!;
-          this.state = READ_PAYLOAD;
+          this.#maskKey = (source[at]! << 24) | (source[at + 1]! << 16) | (source[at + 2]! << 8) | source[at + 3]!;
+          this.#state = READ_PAYLOAD;
           break;
         }
         case READ_PAYLOAD: {
-          const payloadLength = this.payloadLength;
+          const payloadLength = this.#payloadLength;
           const available = length - pos;
-          if (this.received === 0 && available >= payloadLength && (this.opcode >= 0x8 || this.messageOpcode === 0)) {
+          if (this.#received === 0 && available >= payloadLength && (this.#opcode >= 0x8 || this.#messageOpcode === 0)) {
             // The whole frame is in this chunk and is a message or control
             // frame by itself: unmask in place and hand out a view.
             const payload = payloadLength === 0 ? EMPTY : chunk.subarray(pos, pos + payloadLength);
             pos += payloadLength;
-            if (this.masked) this.unmaskPayload(payload);
-            this.state = READ_HEADER;
-            if (this.opcode >= 0x8) this.sink.onControl(this.opcode, payload);
-            else if (!this.completeMessage(payload)) return;
-          } else if (this.opcode >= 0x8) {
+            if (this.#masked) this.#unmaskPayload(payload);
+            this.#state = READ_HEADER;
+            if (this.#opcode >= 0x8) this.#sink.onControl(this.#opcode, payload);
+            else if (!this.#completeMessage(payload)) return;
+          } else if (this.#opcode >= 0x8) {
             if (available === 0) return;
-            if (this.received === 0) this.controlPayload = Buffer.allocUnsafe(payloadLength);
-            const take = Math.min(available, payloadLength - this.received);
-            chunk.copy(this.controlPayload, this.received, pos, pos + take);
+            if (this.#received === 0) this.#controlPayload = Buffer.allocUnsafe(payloadLength);
+            const take = Math.min(available, payloadLength - this.#received);
+            chunk.copy(this.#controlPayload, this.#received, pos, pos + take);
             pos += take;
-            this.received += take;
-            if (this.received < payloadLength) return;
-            const payload = this.controlPayload;
-            this.controlPayload = EMPTY;
-            this.received = 0;
-            if (this.masked) this.unmaskPayload(payload);
-            this.state = READ_HEADER;
-            this.sink.onControl(this.opcode, payload);
+            this.#received += take;
+            if (this.#received < payloadLength) return;
+            const payload = this.#controlPayload;
+            this.#controlPayload = EMPTY;
+            this.#received = 0;
+            if (this.#masked) this.#unmaskPayload(payload);
+            this.#state = READ_HEADER;
+            this.#sink.onControl(this.#opcode, payload);
           } else {
-            if (available === 0 && this.received < payloadLength) return;
-            const take = Math.min(available, payloadLength - this.received);
+            if (available === 0 && this.#received < payloadLength) return;
+            const take = Math.min(available, payloadLength - this.#received);
             if (take > 0) {
-              this.reserve(this.bufferLength + take, this.bufferLength - this.received + payloadLength);
-              chunk.copy(this.buffer, this.bufferLength, pos, pos + take);
+              this.#reserve(this.#bufferLength + take, this.#bufferLength - this.#received + payloadLength);
+              chunk.copy(this.#buffer, this.#bufferLength, pos, pos + take);
               pos += take;
-              this.bufferLength += take;
-              this.received += take;
+              this.#bufferLength += take;
+              this.#received += take;
             }
-            if (this.received < payloadLength) return;
-            this.received = 0;
-            this.state = READ_HEADER;
-            if (!this.completeBufferedFrame()) return;
+            if (this.#received < payloadLength) return;
+            this.#received = 0;
+            this.#state = READ_HEADER;
+            if (!this.#completeBufferedFrame()) return;
           }
-          if (this.state === DISCARD) return; // the sink called stop()
+          if (this.#state === DISCARD) return; // the sink called stop()
           break;
         }
         default:
@@ -283,29 +283,29 @@ export class FrameDecoder {
    * connection has received a close frame or failed for another reason.
    */
   stop(): void {
-    this.state = DISCARD;
-    this.buffer = EMPTY;
-    this.bufferLength = 0;
-    this.controlPayload = EMPTY;
+    this.#state = DISCARD;
+    this.#buffer = EMPTY;
+    this.#bufferLength = 0;
+    this.#controlPayload = EMPTY;
   }
 
   /** The spill buffer, allocated on first use. */
-  private spillBytes(): Uint8Array {
-    return (this.spill ??= new Uint8Array(8));
+  #spillBytes(): Uint8Array {
+    return (this.#spill ??= new Uint8Array(8));
   }
 
   /** Copies header bytes into the spill buffer until it holds `needed`; returns the new chunk position. */
-  private fillSpill(chunk: Buffer, pos: number, needed: number): number {
-    const spill = this.spillBytes();
-    const take = Math.min(needed - this.spillLength, chunk.length - pos);
-    for (let i = 0; i < take; i++) spill[this.spillLength + i] = chunk[pos + i]!;
-    this.spillLength += take;
+  #fillSpill(chunk: Buffer, pos: number, needed: number): number {
+    const spill = this.#spillBytes();
+    const take = Math.min(needed - this.#spillLength, chunk.length - pos);
+    for (let i = 0; i < take; i++) spill[this.#spillLength + i] = chunk[pos + i]!;
+    this.#spillLength += take;
     return pos + take;
   }
 
   /** Unmasks a payload in place with this frame's key (§5.3). */
-  private unmaskPayload(payload: Uint8Array): void {
-    const key = this.maskKey;
+  #unmaskPayload(payload: Uint8Array): void {
+    const key = this.#maskKey;
     KEY[0] = key >>> 24;
     KEY[1] = key >>> 16;
     KEY[2] = key >>> 8;
@@ -314,7 +314,7 @@ export class FrameDecoder {
   }
 
   /** Validates the first two header bytes and picks the next state. False after a failure. */
-  private readHeader(b0: number, b1: number): boolean {
+  #readHeader(b0: number, b1: number): boolean {
     const fin = (b0 & 0x80) !== 0;
     const rsv1 = (b0 & 0x40) !== 0;
     const opcode = b0 & 0x0f;
@@ -324,54 +324,54 @@ export class FrameDecoder {
     // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that defines
     // meanings for non-zero values"; RFC 7692 §6 allows RSV1 only on the first
     // frame of a data message.
-    if ((b0 & 0x30) !== 0) return this.fail('WS_ERR_RESERVED_BITS', 'RSV2 and RSV3 must be clear');
-    if (rsv1 && (!this.rsv1Allowed || opcode === Opcode.CONTINUATION || opcode >= 0x8)) {
-      return this.fail('WS_ERR_RESERVED_BITS', 'RSV1 must be clear');
+    if ((b0 & 0x30) !== 0) return this.#fail('WS_ERR_RESERVED_BITS', 'RSV2 and RSV3 must be clear');
+    if (rsv1 && (!this.#rsv1Allowed || opcode === Opcode.CONTINUATION || opcode >= 0x8)) {
+      return this.#fail('WS_ERR_RESERVED_BITS', 'RSV1 must be clear');
     }
 
     if (opcode >= 0x8) {
       // §5.2: opcodes 0xB-0xF "are reserved for further control frames".
-      if (opcode > Opcode.PONG) return this.fail('WS_ERR_INVALID_OPCODE', `reserved opcode ${opcode}`);
+      if (opcode > Opcode.PONG) return this.#fail('WS_ERR_INVALID_OPCODE', `reserved opcode ${opcode}`);
       // §5.5: "All control frames MUST have a payload length of 125 bytes or
       // less and MUST NOT be fragmented."
-      if (!fin) return this.fail('WS_ERR_FRAGMENTED_CONTROL', 'fragmented control frame');
-      if (length7 > 125) return this.fail('WS_ERR_CONTROL_TOO_LONG', 'control frame payload over 125 bytes');
+      if (!fin) return this.#fail('WS_ERR_FRAGMENTED_CONTROL', 'fragmented control frame');
+      if (length7 > 125) return this.#fail('WS_ERR_CONTROL_TOO_LONG', 'control frame payload over 125 bytes');
     } else if (opcode === Opcode.CONTINUATION) {
       // §5.4: a continuation frame belongs to a fragmented message in progress.
-      if (this.messageOpcode === 0) return this.fail('WS_ERR_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
+      if (this.#messageOpcode === 0) return this.#fail('WS_ERR_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
     } else if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
       // §5.4: "the fragments of one message MUST NOT be interleaved between
       // the fragments of another message".
-      if (this.messageOpcode !== 0) return this.fail('WS_ERR_EXPECTED_CONTINUATION', 'new data frame inside a fragmented message');
-      if (!fin) this.messageOpcode = opcode;
-      this.messageCompressed = rsv1;
+      if (this.#messageOpcode !== 0) return this.#fail('WS_ERR_EXPECTED_CONTINUATION', 'new data frame inside a fragmented message');
+      if (!fin) this.#messageOpcode = opcode;
+      this.#messageCompressed = rsv1;
     } else {
       // §5.2: opcodes 0x3-0x7 "are reserved for further non-control frames".
-      return this.fail('WS_ERR_INVALID_OPCODE', `reserved opcode ${opcode}`);
+      return this.#fail('WS_ERR_INVALID_OPCODE', `reserved opcode ${opcode}`);
     }
 
     // §5.1: "The server MUST close the connection upon receiving a frame that
     // is not masked" and "A client MUST close a connection if it detects a
     // masked frame".
-    if (masked !== this.requireMask) {
+    if (masked !== this.#requireMask) {
       return masked
-        ? this.fail('WS_ERR_MASKED_FRAME', 'masked server frame')
-        : this.fail('WS_ERR_UNMASKED_FRAME', 'unmasked client frame');
+        ? this.#fail('WS_ERR_MASKED_FRAME', 'masked server frame')
+        : this.#fail('WS_ERR_UNMASKED_FRAME', 'unmasked client frame');
     }
 
-    this.fin = fin;
-    this.opcode = opcode;
-    this.masked = masked;
+    this.#fin = fin;
+    this.#opcode = opcode;
+    this.#masked = masked;
     if (length7 === 126) {
-      this.state = READ_LENGTH_16;
+      this.#state = READ_LENGTH_16;
       return true;
     }
     if (length7 === 127) {
-      this.state = READ_LENGTH_64;
+      this.#state = READ_LENGTH_64;
       return true;
     }
-    this.payloadLength = length7;
-    return this.haveLength();
+    this.#payloadLength = length7;
+    return this.#haveLength();
   }
 
   /**
@@ -380,16 +380,16 @@ export class FrameDecoder {
    * (§5.2 asks senders for the minimal length encoding; a longer encoding is
    * accepted, as receivers are not told to reject it.)
    */
-  private haveLength(): boolean {
-    if (this.opcode < 0x8) {
+  #haveLength(): boolean {
+    if (this.#opcode < 0x8) {
       // §10.4: "implementations SHOULD impose a limit on frame sizes and the
       // total message size after reassembly from multiple frames"; §7.4.1 1009.
-      if (this.payloadLength > this.maxMessageBytes - this.messageLength) {
-        return this.fail('WS_ERR_MESSAGE_TOO_BIG', 'message too big');
+      if (this.#payloadLength > this.#maxMessageBytes - this.#messageLength) {
+        return this.#fail('WS_ERR_MESSAGE_TOO_BIG', 'message too big');
       }
-      this.messageLength += this.payloadLength;
+      this.#messageLength += this.#payloadLength;
     }
-    this.state = this.masked ? READ_MASK : READ_PAYLOAD;
+    this.#state = this.#masked ? READ_MASK : READ_PAYLOAD;
     return true;
   }
 
@@ -398,72 +398,72 @@ export class FrameDecoder {
    * doubling (at least to the end of the current frame, up to 64 KiB), never
    * past the message limit.
    */
-  private reserve(needed: number, frameEnd: number): void {
-    const current = this.buffer.length;
+  #reserve(needed: number, frameEnd: number): void {
+    const current = this.#buffer.length;
     if (needed <= current) return;
     const capacity = Math.min(
-      this.maxMessageBytes,
+      this.#maxMessageBytes,
       Math.max(needed, current * 2, Math.min(frameEnd, INITIAL_BUFFER_BYTES)),
     );
     const next = Buffer.allocUnsafe(capacity);
-    if (this.bufferLength > 0) this.buffer.copy(next, 0, 0, this.bufferLength);
-    this.buffer = next;
+    if (this.#bufferLength > 0) this.#buffer.copy(next, 0, 0, this.#bufferLength);
+    this.#buffer = next;
   }
 
   /** A data frame whose payload was copied into the message buffer is complete. False after a failure. */
-  private completeBufferedFrame(): boolean {
-    const end = this.bufferLength;
-    const payload = this.buffer.subarray(end - this.payloadLength, end);
-    if (this.masked) this.unmaskPayload(payload);
-    if (this.messageOpcode === 0) {
+  #completeBufferedFrame(): boolean {
+    const end = this.#bufferLength;
+    const payload = this.#buffer.subarray(end - this.#payloadLength, end);
+    if (this.#masked) this.#unmaskPayload(payload);
+    if (this.#messageOpcode === 0) {
       // A single-frame message that spanned chunks.
-      const message = this.buffer.subarray(0, end);
-      this.buffer = EMPTY;
-      this.bufferLength = 0;
-      return this.completeMessage(message);
+      const message = this.#buffer.subarray(0, end);
+      this.#buffer = EMPTY;
+      this.#bufferLength = 0;
+      return this.#completeMessage(message);
     }
     // §5.6 / §8.1: text must be valid UTF-8; check each fragment as it comes
     // so invalid text fails where it appears, not at the end of the message.
-    if (this.messageOpcode === Opcode.TEXT && !this.messageCompressed) {
-      const validator = (this.validator ??= new Utf8Validator());
-      if (!validator.write(payload)) return this.fail('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message');
+    if (this.#messageOpcode === Opcode.TEXT && !this.#messageCompressed) {
+      const validator = (this.#validator ??= new Utf8Validator());
+      if (!validator.write(payload)) return this.#fail('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message');
     }
-    if (!this.fin) return true;
-    const message = this.buffer.subarray(0, end);
-    const isBinary = this.messageOpcode === Opcode.BINARY;
-    const compressed = this.messageCompressed;
-    this.buffer = EMPTY;
-    this.bufferLength = 0;
-    this.messageOpcode = 0;
-    this.messageLength = 0;
-    this.messageCompressed = false;
-    if (!isBinary && !compressed && !(this.validator as Utf8Validator).finish()) {
-      return this.fail('WS_ERR_INVALID_UTF8', 'text message ends inside a UTF-8 sequence');
+    if (!this.#fin) return true;
+    const message = this.#buffer.subarray(0, end);
+    const isBinary = this.#messageOpcode === Opcode.BINARY;
+    const compressed = this.#messageCompressed;
+    this.#buffer = EMPTY;
+    this.#bufferLength = 0;
+    this.#messageOpcode = 0;
+    this.#messageLength = 0;
+    this.#messageCompressed = false;
+    if (!isBinary && !compressed && !(this.#validator as Utf8Validator).finish()) {
+      return this.#fail('WS_ERR_INVALID_UTF8', 'text message ends inside a UTF-8 sequence');
     }
-    this.sink.onMessage(message, isBinary, compressed);
+    this.#sink.onMessage(message, isBinary, compressed);
     return true;
   }
 
   /** A single-frame message (FIN set, opcode TEXT or BINARY) is complete. False after a failure. */
-  private completeMessage(message: Buffer): boolean {
-    const isBinary = this.opcode === Opcode.BINARY;
-    const compressed = this.messageCompressed;
-    this.messageLength = 0;
-    this.messageCompressed = false;
+  #completeMessage(message: Buffer): boolean {
+    const isBinary = this.#opcode === Opcode.BINARY;
+    const compressed = this.#messageCompressed;
+    this.#messageLength = 0;
+    this.#messageCompressed = false;
     // §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds
     // that the byte stream is not, in fact, a valid UTF-8 stream, that
     // endpoint MUST _Fail the WebSocket Connection_" (1007, §7.4.1).
     if (!isBinary && !compressed && !isValidUtf8(message)) {
-      return this.fail('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message');
+      return this.#fail('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message');
     }
-    this.sink.onMessage(message, isBinary, compressed);
+    this.#sink.onMessage(message, isBinary, compressed);
     return true;
   }
 
   /** "_Fail the WebSocket Connection_" (§7.1.7): report once, then discard all input. Returns false. */
-  private fail(code: FrameErrorCode, reason: string): false {
+  #fail(code: FrameErrorCode, reason: string): false {
     this.stop();
-    this.sink.onError(new ProtocolError(code, reason));
+    this.#sink.onError(new ProtocolError(code, reason));
     return false;
   }
 }

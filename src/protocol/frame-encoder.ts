@@ -1,74 +1,15 @@
 /**
  * Frame encoding, RFC 6455 §5.2: server frames (unmasked) and client frames
  * (masked, §5.3), for the server, the tests and the bench client.
- *
- *    0                   1                   2                   3
- *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
- *   +-+-+-+-+-------+-+-------------+-------------------------------+
- *   |F|R|R|R| opcode|M| Payload len |    Extended payload length    |
- *   |I|S|S|S|  (4)  |A|     (7)     |             (16/64)           |
- *   |N|V|V|V|       |S|             |   (if payload len==126/127)   |
- *   | |1|2|3|       |K|             |                               |
- *   +-+-+-+-+-------+-+-------------+ - - - - - - - - - - - - - - - +
- *   |     Masking-key, if MASK set to 1 (4 bytes), then payload       |
+ * The header itself (layout, minimal length encoding) is written by
+ * frame-header.ts.
  */
 import { encodeClosePayload } from './close.ts';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.ts';
+import { frameHeaderLength, writeFrameHeader } from './frame-header.ts';
 import { unmask, WORD_LOOP_MIN_BYTES } from './mask.ts';
 
 const EMPTY = Buffer.alloc(0);
-
-/** Bytes the header takes for a payload of `payloadLength` bytes, with or without a mask. */
-export function frameHeaderLength(payloadLength: number, masked: boolean): number {
-  const base = payloadLength < 126 ? 2 : payloadLength < 0x10000 ? 4 : 10;
-  return masked ? base + 4 : base;
-}
-
-/** Writes the header into `target` at 0 and returns its length. */
-function writeHeader(
-  target: Uint8Array,
-  opcode: number,
-  payloadLength: number,
-  fin: boolean,
-  mask: Uint8Array | null | undefined,
-  rsv1: boolean,
-): number {
-  target[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
-  const maskBit = mask ? 0x80 : 0;
-  let offset: number;
-  // §5.2: "the minimal number of bytes MUST be used to encode the length".
-  if (payloadLength < 126) {
-    target[1] = maskBit | payloadLength;
-    offset = 2;
-  } else if (payloadLength < 0x10000) {
-    target[1] = maskBit | 126;
-    target[2] = payloadLength >>> 8;
-    target[3] = payloadLength & 0xff;
-    offset = 4;
-  } else {
-    target[1] = maskBit | 127;
-    // §5.2: 64-bit length, most significant bit 0. Lengths stay below 2^53.
-    const high = Math.floor(payloadLength / 0x100000000);
-    const low = payloadLength >>> 0;
-    target[2] = high >>> 24;
-    target[3] = (high >>> 16) & 0xff;
-    target[4] = (high >>> 8) & 0xff;
-    target[5] = high & 0xff;
-    target[6] = low >>> 24;
-    target[7] = (low >>> 16) & 0xff;
-    target[8] = (low >>> 8) & 0xff;
-    target[9] = low & 0xff;
-    offset = 10;
-  }
-  if (mask) {
-    target[offset] = mask[0]!;
-    target[offset + 1] = mask[1]!;
-    target[offset + 2] = mask[2]!;
-    target[offset + 3] = mask[3]!;
-    offset += 4;
-  }
-  return offset;
-}
 
 function checkFrame(opcode: number, payloadLength: number, fin: boolean): void {
   if (!Number.isSafeInteger(payloadLength) || payloadLength < 0) {
@@ -95,7 +36,7 @@ export function encodeFrameHeader(
 ): Buffer {
   checkFrame(opcode, payloadLength, fin);
   const header = Buffer.allocUnsafe(frameHeaderLength(payloadLength, mask !== null));
-  writeHeader(header, opcode, payloadLength, fin, mask, rsv1);
+  writeFrameHeader(header, 0, opcode, payloadLength, fin, rsv1, mask);
   return header;
 }
 
@@ -115,7 +56,7 @@ export function encodeFrame(
   checkFrame(opcode, length, fin);
   const headerLength = frameHeaderLength(length, mask !== undefined);
   const frame = Buffer.allocUnsafe(headerLength + length);
-  writeHeader(frame, opcode, length, fin, mask, options?.rsv1 ?? false);
+  writeFrameHeader(frame, 0, opcode, length, fin, options?.rsv1 ?? false, mask ?? null);
   if (mask === undefined) {
     frame.set(payload, headerLength);
   } else if (length < WORD_LOOP_MIN_BYTES) {

@@ -10,6 +10,7 @@ export * from './errors.ts';
 export * from './mask.ts';
 export * from './utf8.ts';
 export * from './close.ts';
+export * from './frame-header.ts';
 export * from './frame-encoder.ts';
 export * from './frame-decoder.ts';
 export * from './connection.ts';

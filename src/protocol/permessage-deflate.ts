@@ -55,39 +55,39 @@ const MIN_DEFLATE_WINDOW_BITS = 9;
  * never sends a compressed message) holds nothing.
  */
 class SlidingWindow {
-  private readonly capacity: number;
-  private buffer: Buffer | null;
-  private length: number;
+  readonly #capacity: number;
+  #buffer: Buffer | null;
+  #length: number;
 
   constructor(capacity: number) {
-    this.capacity = capacity;
-    this.buffer = null;
-    this.length = 0;
+    this.#capacity = capacity;
+    this.#buffer = null;
+    this.#length = 0;
   }
 
   /** Bytes allocated for the window. */
   get allocatedBytes(): number {
-    return this.buffer === null ? 0 : this.buffer.length;
+    return this.#buffer === null ? 0 : this.#buffer.length;
   }
 
   /** The window as a zlib `dictionary`, or undefined while it is empty. */
   dictionary(): Buffer | undefined {
-    return this.length === 0 || this.buffer === null ? undefined : this.buffer.subarray(0, this.length);
+    return this.#length === 0 || this.#buffer === null ? undefined : this.#buffer.subarray(0, this.#length);
   }
 
   /** Slides the window over `data` (copied: the caller may reuse it). */
   append(data: Uint8Array): void {
     if (data.length === 0) return;
-    const buffer = (this.buffer ??= Buffer.allocUnsafe(this.capacity));
-    if (data.length >= this.capacity) {
-      buffer.set(data.subarray(data.length - this.capacity));
-      this.length = this.capacity;
+    const buffer = (this.#buffer ??= Buffer.allocUnsafe(this.#capacity));
+    if (data.length >= this.#capacity) {
+      buffer.set(data.subarray(data.length - this.#capacity));
+      this.#length = this.#capacity;
       return;
     }
-    const keep = Math.min(this.length, this.capacity - data.length);
-    if (keep > 0 && keep < this.length) buffer.copy(buffer, 0, this.length - keep, this.length);
+    const keep = Math.min(this.#length, this.#capacity - data.length);
+    if (keep > 0 && keep < this.#length) buffer.copy(buffer, 0, this.#length - keep, this.#length);
     buffer.set(data, keep);
-    this.length = keep + data.length;
+    this.#length = keep + data.length;
   }
 }
 
@@ -113,14 +113,14 @@ export class PerMessageDeflate {
   /** Messages shorter than this are better sent uncompressed. */
   readonly thresholdBytes: number;
 
-  private readonly level: number;
-  private readonly memLevel: number;
-  private readonly deflateWindowBits: number;
-  private readonly inflateWindowBits: number;
+  readonly #level: number;
+  readonly #memLevel: number;
+  readonly #deflateWindowBits: number;
+  readonly #inflateWindowBits: number;
   /** Window of what this end compressed; null without context takeover. */
-  private readonly deflateWindow: SlidingWindow | null;
+  readonly #deflateWindow: SlidingWindow | null;
   /** Window of what this end decompressed; null when the peer resets its context. */
-  private readonly inflateWindow: SlidingWindow | null;
+  readonly #inflateWindow: SlidingWindow | null;
 
   /**
    * `agreement` comes from `negotiatePerMessageDeflate`; `options` supplies
@@ -134,22 +134,22 @@ export class PerMessageDeflate {
   ) {
     this.agreement = agreement;
     this.thresholdBytes = options.thresholdBytes;
-    this.level = options.level;
-    this.memLevel = options.memLevel;
+    this.#level = options.level;
+    this.#memLevel = options.memLevel;
     const isServer = role === 'server';
     const ownBits = isServer ? agreement.serverMaxWindowBits : agreement.clientMaxWindowBits;
     const peerBits = isServer ? agreement.clientMaxWindowBits : agreement.serverMaxWindowBits;
     const ownReset = isServer ? agreement.serverNoContextTakeover : agreement.clientNoContextTakeover;
     const peerReset = isServer ? agreement.clientNoContextTakeover : agreement.serverNoContextTakeover;
-    this.deflateWindowBits = Math.max(ownBits, MIN_DEFLATE_WINDOW_BITS);
-    this.inflateWindowBits = peerBits;
-    this.deflateWindow = ownReset ? null : new SlidingWindow(1 << this.deflateWindowBits);
-    this.inflateWindow = peerReset ? null : new SlidingWindow(1 << peerBits);
+    this.#deflateWindowBits = Math.max(ownBits, MIN_DEFLATE_WINDOW_BITS);
+    this.#inflateWindowBits = peerBits;
+    this.#deflateWindow = ownReset ? null : new SlidingWindow(1 << this.#deflateWindowBits);
+    this.#inflateWindow = peerReset ? null : new SlidingWindow(1 << peerBits);
   }
 
   /** Bytes this connection holds between messages (the context takeover windows). */
   get retainedBytes(): number {
-    return (this.deflateWindow?.allocatedBytes ?? 0) + (this.inflateWindow?.allocatedBytes ?? 0);
+    return (this.#deflateWindow?.allocatedBytes ?? 0) + (this.#inflateWindow?.allocatedBytes ?? 0);
   }
 
   /** Whether a message of `byteLength` bytes should be compressed (it reaches the threshold). */
@@ -164,11 +164,11 @@ export class PerMessageDeflate {
    * advances the window, so every result must be sent, in call order.
    */
   compress(data: Uint8Array): Buffer {
-    const window = this.deflateWindow;
+    const window = this.#deflateWindow;
     const output = deflateRawSync(data, {
-      level: this.level,
-      memLevel: this.memLevel,
-      windowBits: this.deflateWindowBits,
+      level: this.#level,
+      memLevel: this.#memLevel,
+      windowBits: this.#deflateWindowBits,
       // §7.2.1: "Compress all the octets of the payload of the message using
       // DEFLATE. If the resulting data does not end with an empty DEFLATE
       // block with no compression (the 'BTYPE' bits are set to 00), append
@@ -198,7 +198,7 @@ export class PerMessageDeflate {
    * Node does not report whether inflate stopped at a block boundary.
    */
   decompress(data: Uint8Array, maxBytes: number): Buffer {
-    const window = this.inflateWindow;
+    const window = this.#inflateWindow;
     let output: Buffer;
     try {
       // §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of
@@ -207,7 +207,7 @@ export class PerMessageDeflate {
       // demanding a final block (a sender "MAY" end with one, §7.2.3.4, and
       // anything after it is ignored).
       output = inflateRawSync(Buffer.concat([data, DEFLATE_TAIL]), {
-        windowBits: this.inflateWindowBits,
+        windowBits: this.#inflateWindowBits,
         finishFlush: zlib.Z_SYNC_FLUSH,
         // RFC 6455 §10.4: "implementations SHOULD impose a limit on frame
         // sizes and the total message size after reassembly"; the limit

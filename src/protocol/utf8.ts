@@ -97,15 +97,15 @@ function incompleteTailStart(bytes: Uint8Array, from: number, to: number): numbe
  * Call `write` per fragment, `finish` after the last one; `reset` to reuse.
  */
 export class Utf8Validator {
-  private state: number;
+  #state: number;
 
   constructor() {
-    this.state = CLEAN;
+    this.#state = CLEAN;
   }
 
   /** Feeds the next bytes; false once the text so far cannot be valid UTF-8. */
   write(bytes: Uint8Array): boolean {
-    let state = this.state;
+    let state = this.#state;
     if (state === INVALID) return false;
     const length = bytes.length;
     let i = 0;
@@ -122,19 +122,19 @@ export class Utf8Validator {
       else i = tail;
     }
     if (state !== INVALID && i < length) state = scan(bytes, i, length, state);
-    this.state = state;
+    this.#state = state;
     return state !== INVALID;
   }
 
   /** True when everything written is valid and ends on a code point boundary. Resets the validator. */
   finish(): boolean {
-    const complete = this.state === CLEAN;
-    this.state = CLEAN;
+    const complete = this.#state === CLEAN;
+    this.#state = CLEAN;
     return complete;
   }
 
   /** Forgets all input, ready for a new message. */
   reset(): void {
-    this.state = CLEAN;
+    this.#state = CLEAN;
   }
 }

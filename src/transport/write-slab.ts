@@ -9,6 +9,7 @@
  * cores; the numbers move with load, the order does not).
  */
 import type { Socket } from 'node:net';
+import { writeFrameHeader } from '../protocol/frame-header.ts';
 
 /** Frames up to this size are copied into the slab; larger ones are written as they are, never copied. */
 export const COALESCE_MAX_BYTES = 4096;
@@ -77,9 +78,7 @@ export class WriteSlab {
     const at = this.#reserve(length + 2);
     // After #reserve: it may have replaced the slab.
     const buffer = this.#buffer;
-    buffer[at] = 0x80 | opcode;
-    buffer[at + 1] = length;
-    buffer.set(payload, at + 2);
+    buffer.set(payload, writeFrameHeader(buffer, at, opcode, length, true, false, null));
   }
 
   /** Returns the offset of `length` free bytes in the owner's region, starting a new slab when full. */

@@ -2,13 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EnvelopeError, parseClientMessage } from '../../../src/codec/envelope.ts';
 import {
-  MAX_FRAME_HEADER,
   decodeMsgpack,
   encodeMsgpack,
   encodeMsgpackFrame,
   encodeMsgpackReply,
   msgpackCodec,
-  writeFrameHeaderBefore,
 } from '../../../src/codec/msgpack.ts';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -210,12 +208,5 @@ describe('publication frames (RFC 6455 §5.2)', () => {
       offset = 10;
     }
     expect(frame.subarray(offset).equals(payload)).toBe(true);
-  });
-
-  it('writes a 64-bit length beyond 2^32 with the high word first', () => {
-    const buf = new Uint8Array(MAX_FRAME_HEADER);
-    const start = writeFrameHeaderBefore(buf, MAX_FRAME_HEADER, 0x2, 2 ** 32 + 5);
-    expect(start).toBe(0);
-    expect(hex(buf)).toBe('827f' + '0000000100000005');
   });
 });

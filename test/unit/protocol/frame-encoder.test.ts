@@ -6,8 +6,8 @@ import {
   encodeFrameParts,
   encodePing,
   encodePong,
-  frameHeaderLength,
 } from '../../../src/protocol/frame-encoder.ts';
+import { frameHeaderLength } from '../../../src/protocol/frame-header.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const KEY = hex('37fa213d');
