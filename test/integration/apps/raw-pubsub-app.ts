@@ -4,7 +4,7 @@
  * open and speak JSON commands, each answered `{"done": id, "result": …}`:
  *   {"sub": topic} / {"unsub": topic}               ctx.subscribe / ctx.unsubscribe
  *   {"pub": topic, "text": s} / {"pub": topic, "bytes": [..]} / {"pub": topic, "value": v}
- *   {"pubMany": topic, "from": name, "count": n}    n publications {"from", "seq"} as text
+ *   {"pubMany": topic, "from": name, "count": n, "start": s}   n publications {"from", "seq"} as text, seq from s (default 0)
  *   {"to": address, "event": e, "value": v}         ctx.sendTo
  * Subprotocol connections get the `welcome` event and have `publish`,
  * `publishMany` and `sendTo` methods (and the built-in `$subscribe`).
@@ -22,6 +22,7 @@ interface Command {
   pubMany?: string;
   from?: string;
   count?: number;
+  start?: number;
   to?: string;
   event?: string;
 }
@@ -38,7 +39,8 @@ async function run(ctx: Context, command: Command): Promise<unknown> {
     return ctx.publish(command.pub, command.value);
   }
   if (command.pubMany !== undefined) {
-    for (let seq = 0; seq < (command.count ?? 0); seq++) ctx.publish(command.pubMany, JSON.stringify({ from: command.from, seq }));
+    const start = command.start ?? 0;
+    for (let seq = start; seq < start + (command.count ?? 0); seq++) ctx.publish(command.pubMany, JSON.stringify({ from: command.from, seq }));
     return true;
   }
   if (command.to !== undefined) return ctx.sendTo(command.to, command.event ?? 'note', command.value);
@@ -49,6 +51,7 @@ async function run(ctx: Context, command: Command): Promise<unknown> {
 export const hostState = { started: 0, stopped: 0 };
 
 const app: App = {
+  limits: { maxSubscriptions: 1100 },
   // A feed in the host process: `tick` on topic "ticks" every 20 ms, from outside any handler.
   onStart(server) {
     hostState.started++;
