@@ -232,7 +232,10 @@ export class ShoalServer extends EventEmitter implements HostServer {
     // The admin port stays up during the drain and answers /healthz with 503.
     if (this.#state !== 'stopped') this.#state = 'shutting-down';
     await this.#primary.close(force);
-    await this.#host?.close();
+    // A second close() (a second signal) may be waiting here too: the host services close once.
+    const host = this.#host;
+    this.#host = null;
+    await host?.close();
     this.#state = 'stopped';
     await this.#admin?.close();
   }

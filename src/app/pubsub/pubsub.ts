@@ -191,10 +191,9 @@ export class PubSub {
     if (this.#broker === null) return workers;
     const broker = this.#broker.interest(topic, true);
     this.#brokerPending.set(topic, broker);
-    const both = Promise.all([workers, broker]).then(() => {
+    return Promise.all([workers, broker]).then(() => {
       if (this.#brokerPending.get(topic) === broker) this.#brokerPending.delete(topic);
     });
-    return both;
   }
 
   /** Resolves when the topic's latest interest is acknowledged by the workers and the broker. */
