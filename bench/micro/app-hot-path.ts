@@ -13,6 +13,8 @@
  * - rpc: 100 connections; each read carries 32 masked `add` requests.
  * - broadcast: 100 subscribers of one topic; one publisher whose read
  *   carries 4 `publish` requests of a 32-byte payload.
+ * - raw broadcast: the same on raw connections (no subprotocol, `ctx.publish`
+ *   of the 48-byte binary message as it came, as uWebSockets.js `ws.publish`).
  */
 import { Packr } from 'msgpackr';
 import { ConnectionActor } from '../../src/actors/connection-actor.ts';
@@ -24,6 +26,7 @@ import { encodeFrame } from '../../src/protocol/frame-encoder.ts';
 import { Opcode } from '../../src/protocol/constants.ts';
 import { MSGPACK_PROTOCOL } from '../../src/codec/envelope.ts';
 import app from '../load/bench-app.ts';
+import type { App } from '../../src/app/types.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 const ROUND_MS = 25;
@@ -61,15 +64,25 @@ function stubSocket(): never {
   } as never;
 }
 
-/** An upgraded msgpack connection on the bench app. */
-function open(): SocketBinding {
+/** An upgraded connection on `onApp`: msgpack on the bench app, or raw (protocol null) with `upgradeData`. */
+function open(onApp: App = app, protocol: string | null = MSGPACK_PROTOCOL, upgradeData: unknown = undefined): SocketBinding {
   const binding = new SocketBinding(stubSocket(), config, delegate, 1);
   const address = services.router.registry.nextAddress();
-  const actor = new ConnectionActor(binding, { address, protocol: MSGPACK_PROTOCOL, upgradeData: undefined }, { mailboxSize: 1024, mailboxBytes: 4 << 20 });
+  const actor = new ConnectionActor(binding, { address, protocol, upgradeData }, { mailboxSize: 1024, mailboxBytes: 4 << 20 });
   binding.accept(Buffer.alloc(0), actor);
-  actor.start(createSession(app, actor, services));
+  actor.start(createSession(onApp, actor, services));
   return binding;
 }
+
+/** Raw pub/sub: connections opened with upgradeData "sub" subscribe; every message is published as it came. */
+const rawApp: App = {
+  onOpen(ctx) {
+    if (ctx.upgradeData === 'sub') void ctx.subscribe('raw-bench');
+  },
+  onMessage(ctx, data, isBinary) {
+    ctx.publish('raw-bench', data, isBinary);
+  },
+};
 
 /** Masked client frames of `messages`, back to back in one buffer. */
 function read(messages: unknown[]): Buffer {
@@ -92,7 +105,7 @@ function measure(name: string, perRun: number, run: () => void): void {
   console.log(`${name.padEnd(36)} ${best.toFixed(0).padStart(6)} ns/message`);
 }
 
-const rpcConnections = Array.from({ length: 100 }, open);
+const rpcConnections = Array.from({ length: 100 }, () => open());
 // The decoder unmasks in place: every run feeds a fresh copy.
 const rpcRead = read(Array.from({ length: 32 }, (_, id) => [1, id, 'add', [id, 7]]));
 let turn = 0;
@@ -100,13 +113,24 @@ measure('rpc: 32 add requests per read', 32, () => {
   rpcConnections[turn++ % 100].receive(Buffer.from(rpcRead));
 });
 
-const subscribers = Array.from({ length: 100 }, open);
+const subscribers = Array.from({ length: 100 }, () => open());
 for (const subscriber of subscribers) subscriber.receive(read([[1, 0, '$subscribe', 'bench']]));
 const publisher = open();
 const pad = new Uint8Array(32);
 const publishRead = read(Array.from({ length: 4 }, (_, id) => [1, id, 'publish', ['bench', { t: 1.5, pad }]]));
 measure('broadcast: 4 publishes x 100 subs', 400, () => {
   publisher.receive(Buffer.from(publishRead));
+});
+
+for (let i = 0; i < 100; i++) open(rawApp, null, 'sub');
+const rawPublisher = open(rawApp, null, 'pub');
+const rawRead = Buffer.concat(Array.from({ length: 4 }, () => encodeFrame(Opcode.BINARY, Buffer.alloc(48, 7), { mask })));
+const rawBytesBefore = bytesOut;
+rawPublisher.receive(Buffer.from(rawRead));
+// 4 publications of 48 bytes (2-byte header) to 100 subscribers.
+if (bytesOut - rawBytesBefore < 4 * 100 * 50) throw new Error('the raw subscribers received nothing: the raw case would measure nothing');
+measure('raw broadcast: 4 publishes x 100 subs', 400, () => {
+  rawPublisher.receive(Buffer.from(rawRead));
 });
 
 if (bytesOut === 0) throw new Error('nothing was written: the benchmark measured nothing');

@@ -6,6 +6,7 @@
  * connection with 1011 and nothing else.
  */
 import { CloseCode } from '../protocol/constants.ts';
+import { isThenable } from '../app/is-thenable.ts';
 import type { ConnectionAddress, ConnectionHandle, Session } from '../app/types.ts';
 import { Mailbox } from './mailbox.ts';
 
@@ -245,9 +246,4 @@ export class ConnectionActor implements ConnectionHandle {
     }
     if (isThenable(result)) result.then(undefined, (error: unknown) => this.#handlerFailed(error));
   }
-}
-
-/** True for a promise or any other thenable: what a handler returns when it is not done yet (anything else is ignored). */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }

@@ -74,12 +74,13 @@ export class ShoalContext<State = Record<string, unknown>> implements Context<St
   /**
    * Publish to every subscriber of `topic` on every worker; returns the number
    * of local subscribers written to. Throws AppError OVERLOADED when another
-   * worker is too far behind (docs/subprotocol.md §7).
+   * worker is too far behind (docs/subprotocol.md §7). `isBinary` only
+   * matters to raw subscribers (pubsub/raw-message.ts).
    */
-  publish(topic: string, data?: unknown): number {
+  publish(topic: string, data?: unknown, isBinary?: boolean): number {
     checkName(topic, 'topic');
     const pubsub = this.services.pubsub;
-    const written = pubsub.publish(topic, data);
+    const written = pubsub.publish(topic, data, isBinary);
     if (pubsub.congested) this.publishedWhileCongested = true;
     return written;
   }

@@ -61,7 +61,7 @@ export interface TypedContext<S> {
   /** False when the address is malformed or a connection of this worker that has gone (see Context.sendTo). */
   sendTo<K extends keyof ServerEventsOf<S> & string>(address: ConnectionAddress, event: K, data: ServerEventsOf<S>[K]): boolean;
   /** Returns the number of this worker's subscribers written to; throws AppError OVERLOADED (see Context.publish). */
-  publish<T extends keyof TopicsOf<S> & string>(topic: T, data: TopicsOf<S>[T]): number;
+  publish<T extends keyof TopicsOf<S> & string>(topic: T, data: TopicsOf<S>[T], isBinary?: boolean): number;
   /** Resolves when every worker has acknowledged the subscription (docs/subprotocol.md §7). */
   subscribe(topic: keyof TopicsOf<S> & string): Promise<void>;
   /** False when the connection was not subscribed. */
@@ -95,6 +95,8 @@ export interface TypedApp<S> {
   requireSubprotocol?: boolean;
   protocols?: readonly string[];
   limits?: AppLimits;
+  /** Runs once in the host process when the server listens (see App.onStart). */
+  onStart?: App['onStart'];
 }
 
 /**

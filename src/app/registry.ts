@@ -1,31 +1,55 @@
 /**
  * The worker's connections that can be reached by address, and the one place
- * addresses are made and parsed. An address is "<workerId>.<localId>": the
- * worker's threadId and a local id that is never reused, so a layer that
- * routes `sendTo(address)` can tell a local address from one that lives on
- * another worker.
+ * addresses are made and parsed. An address is "<workerId>.<localId>" on a
+ * single node, and "<nodeId>.<workerId>.<localId>" when the node is part of
+ * a cluster (`--broker`): the node's id (random per start, letters and
+ * digits), the worker's threadId and a local id that is never reused, so a
+ * layer that routes `sendTo(address)` can tell a local address from one that
+ * lives on another worker or another node.
  */
 import type { ConnectionAddress } from './types.ts';
 
-/** Splits "<workerId>.<localId>"; null when the address is malformed. */
-export function parseAddress(address: ConnectionAddress): { workerId: number; localId: number } | null {
-  const dot = address.indexOf('.');
-  if (dot <= 0) return null;
-  const workerId = Number(address.slice(0, dot));
-  const localId = Number(address.slice(dot + 1));
-  if (!Number.isSafeInteger(workerId) || !Number.isSafeInteger(localId) || workerId < 0 || localId < 1) return null;
-  return { workerId, localId };
+/** The parts of an address; `nodeId` is null for a single-node address. */
+export interface ParsedAddress {
+  readonly nodeId: string | null;
+  readonly workerId: number;
+  readonly localId: number;
+}
+
+const NODE_ID = /^[0-9a-z]{1,32}$/;
+
+/** True when `nodeId` can be the first part of an address. */
+export function isValidNodeId(nodeId: string): boolean {
+  return NODE_ID.test(nodeId);
+}
+
+/** "[<nodeId>.]<workerId>.<localId>": ids in decimal digits, the node id in lower-case letters and digits. */
+const ADDRESS = /^(?:([0-9a-z]{1,32})\.)?(\d{1,15})\.(\d{1,15})$/;
+
+/** Splits "[<nodeId>.]<workerId>.<localId>"; null when the address is malformed. */
+export function parseAddress(address: ConnectionAddress): ParsedAddress | null {
+  const match = typeof address === 'string' ? ADDRESS.exec(address) : null;
+  if (match === null) return null;
+  const localId = Number(match[3]);
+  if (localId < 1) return null;
+  return { nodeId: match[1] ?? null, workerId: Number(match[2]), localId };
 }
 
 /** Connections of one worker, keyed by their address. */
 export class ConnectionRegistry<T> {
   /** The id of the worker this registry belongs to (its threadId). */
   readonly workerId: number;
+  /** The id of this worker's node in a cluster, or null on a single node. */
+  readonly nodeId: string | null;
+  #prefix: string;
   #nextId: number;
   #byAddress: Map<ConnectionAddress, T>;
 
-  constructor(workerId: number) {
+  constructor(workerId: number, nodeId: string | null = null) {
+    if (nodeId !== null && !isValidNodeId(nodeId)) throw new RangeError(`node id ${JSON.stringify(nodeId)} must be 1..32 lower-case letters or digits`);
     this.workerId = workerId;
+    this.nodeId = nodeId;
+    this.#prefix = nodeId === null ? `${workerId}.` : `${nodeId}.${workerId}.`;
     this.#nextId = 1;
     this.#byAddress = new Map();
   }
@@ -37,7 +61,7 @@ export class ConnectionRegistry<T> {
 
   /** A new address on this worker (never handed out before); `add()` the connection under it once it exists. */
   nextAddress(): ConnectionAddress {
-    return `${this.workerId}.${this.#nextId++}`;
+    return `${this.#prefix}${this.#nextId++}`;
   }
 
   /** Registers a connection under an address from `nextAddress()`. */
@@ -57,7 +81,8 @@ export class ConnectionRegistry<T> {
 
   /** True when the address names this worker (whether or not the connection still exists). */
   isLocal(address: ConnectionAddress): boolean {
-    return parseAddress(address)?.workerId === this.workerId;
+    const parsed = parseAddress(address);
+    return parsed !== null && parsed.workerId === this.workerId && parsed.nodeId === this.nodeId;
   }
 
   /** Every registered connection, in registration order. */

@@ -6,8 +6,10 @@
  */
 import { availableParallelism } from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
+import type { Broker } from './broker.ts';
 import { CpuPool } from './cpu-pool.ts';
 import { PubSub, type PubSubOptions, DEFAULT_PUBSUB_OPTIONS } from './pubsub/pubsub.ts';
+import { RedisBroker, type BrokerConfig } from './redis-broker.ts';
 import { Router } from './routing.ts';
 import { BroadcastChannelBus, type WorkerBus } from './worker-bus.ts';
 
@@ -15,9 +17,11 @@ import { BroadcastChannelBus, type WorkerBus } from './worker-bus.ts';
 export interface AppServices {
   readonly pubsub: PubSub;
   readonly router: Router;
+  /** The cluster broker of this worker, or null on a single node. */
+  readonly broker: Broker | null;
   /** The CPU pool, created on first use; null when CPU methods cannot run in a pool here (then they run inline). */
   cpuPool(): CpuPool | null;
-  /** Say bye to the other workers and release channels and the CPU pool. */
+  /** Say bye to the other workers and release channels, the broker and the CPU pool. */
   close(): Promise<void>;
 }
 
@@ -26,18 +30,20 @@ export interface AppServicesOptions extends Partial<PubSubOptions> {
   readonly createCpuPool: () => CpuPool | null;
 }
 
-/** Wire a bus to fresh pub/sub and routing tables and introduce this worker to the others. */
-export function createAppServices(bus: WorkerBus, options: AppServicesOptions): AppServices {
-  const pubsub = new PubSub(bus, options);
-  const router = new Router(bus);
+/** Wire a bus (and a broker) to fresh pub/sub and routing tables and introduce this worker to the others. */
+export function createAppServices(bus: WorkerBus, options: AppServicesOptions, broker: Broker | null = null): AppServices {
+  const pubsub = new PubSub(bus, options, broker);
+  const router = new Router(bus, broker);
   let pool: CpuPool | null | undefined;
   bus.listen((message) => {
     if (!pubsub.receive(message)) router.receive(message);
   });
+  broker?.listen({ publication: pubsub.receiveFromBroker, event: router.receiveEvent });
   pubsub.start();
   return {
     pubsub,
     router,
+    broker,
     cpuPool() {
       if (pool === undefined) pool = options.createCpuPool();
       return pool;
@@ -45,7 +51,7 @@ export function createAppServices(bus: WorkerBus, options: AppServicesOptions): 
     async close() {
       pubsub.stop();
       bus.close();
-      await pool?.close();
+      await Promise.all([pool?.close(), broker?.close()]);
     },
   };
 }
@@ -79,6 +85,8 @@ export interface WorkerServicesConfig {
   readonly app: string;
   /** URL of the CPU pool thread's entry module. */
   readonly cpuWorkerFilename: string;
+  /** The cluster broker's URL and this node's id, or null on a single node. */
+  readonly broker?: BrokerConfig | null;
 }
 
 /**
@@ -88,6 +96,7 @@ export interface WorkerServicesConfig {
  */
 export function createWorkerServices(config: WorkerServicesConfig): AppServices {
   serverNamespace = `${config.namespace}.app`;
+  const broker = (config.broker ?? null) === null ? null : new RedisBroker(config.broker!, config.workerId, { subscriber: true });
   return createAppServices(new BroadcastChannelBus(serverNamespace, config.workerId), {
     ...DEFAULT_PUBSUB_OPTIONS,
     createCpuPool: () =>
@@ -97,5 +106,28 @@ export function createWorkerServices(config: WorkerServicesConfig): AppServices 
         maxThreads: Math.max(1, Math.floor(availableParallelism() / 2)),
         idleTimeoutMs: 30_000,
       }),
-  });
+  }, broker);
+}
+
+/** What the primary thread's services are made from (src/server/server.ts). */
+export interface HostServicesConfig {
+  /** The primary's id on the bus: its threadId (never a connection worker's). */
+  readonly workerId: number;
+  /** Prefix of this server's channels: the server's control channel name. */
+  readonly namespace: string;
+  readonly broker: BrokerConfig | null;
+}
+
+/**
+ * The services of the primary thread, for `server.publish()` and
+ * `server.sendTo()`: it joins its workers' bus as a worker with no
+ * connections (it learns their interest and forwards publications to the
+ * interested ones only, in batches, with the same flow control), and the
+ * broker as a publisher only. Its share of the primary's event loop is one
+ * small message per topic interest change of a worker (the accept path
+ * itself never waits on it).
+ */
+export function createHostServices(config: HostServicesConfig): AppServices {
+  const broker = config.broker === null ? null : new RedisBroker(config.broker, config.workerId, { subscriber: false });
+  return createAppServices(new BroadcastChannelBus(`${config.namespace}.app`, config.workerId), { ...DEFAULT_PUBSUB_OPTIONS, createCpuPool: () => null }, broker);
 }

@@ -34,5 +34,5 @@ export function requiresSubprotocol(app: App): boolean {
 export function createSession(app: App, handle: ConnectionHandle, services: AppServices): Session {
   const codec = speaksShoal(app) ? findCodec(handle.protocol) : undefined;
   if (codec !== undefined) return new ProtocolSession(app, handle, codec, services);
-  return new RawSession(app, handle);
+  return new RawSession(app, handle, services);
 }

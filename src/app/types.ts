@@ -68,29 +68,60 @@ export interface Context<State = Record<string, unknown>> {
   readonly upgradeData: unknown;
   /** Per-connection state, owned by this connection's handlers (no locks needed: one message at a time). */
   state: State;
-  /** Send an event to this connection (Shoal subprotocols only). */
+  /** Send an event to this connection (Shoal subprotocols only: a raw connection throws SubprotocolRequiredError). */
   send(event: string, data?: unknown): void;
   /** Send one raw WebSocket message (text for strings unless isBinary), whatever the protocol. */
   sendRaw(data: Uint8Array | string, isBinary?: boolean): void;
   /**
-   * Send an event to any connection, on any worker, by its address (best
-   * effort). False when the address is malformed or names a connection of
-   * this worker that has gone; true otherwise (an event for another worker
-   * is sent without knowing whether its connection is still there).
+   * Send an event to any connection, on any worker (and node, with a
+   * broker), by its address (best effort). False when the address is
+   * malformed, names a connection of this worker that has gone, or another
+   * node while the broker is not connected; true otherwise (an event for
+   * another worker is sent without knowing whether its connection is still
+   * there). A raw connection receives `data` alone, as a publication
+   * (docs/subprotocol.md §7).
    */
   sendTo(address: ConnectionAddress, event: string, data?: unknown): boolean;
   /**
-   * Publish to every subscriber of `topic` on every worker (docs/subprotocol.md §7).
-   * Returns the number of subscribers of this worker written to (those on other
-   * workers are not counted). Throws AppError OVERLOADED, before anything is
-   * sent, when another worker is too far behind.
+   * Publish to every subscriber of `topic` on every worker and node
+   * (docs/subprotocol.md §7). Subprotocol subscribers receive `[4, topic, data]`;
+   * raw subscribers receive `data` itself as one message: bytes as binary,
+   * a string as text (`isBinary` overrides either), any other value as JSON
+   * text. Returns the number of subscribers of this worker written to (those
+   * on other workers are not counted). Throws AppError OVERLOADED, before
+   * anything is sent, when another worker (or the broker's buffer) is too far
+   * behind, and BROKER_UNAVAILABLE when the cluster broker is not connected.
    */
-  publish(topic: string, data?: unknown): number;
+  publish(topic: string, data?: unknown, isBinary?: boolean): number;
   /** Subscribe this connection; resolves when every worker knows the interest. Throws past the subscription limit. */
   subscribe(topic: string): Promise<void>;
   /** Unsubscribe this connection; false when it was not subscribed. */
   unsubscribe(topic: string): boolean;
   close(code?: number, reason?: string): void;
+}
+
+/**
+ * What code in the host process (the thread that called `createServer`) can
+ * do with a listening server: `ShoalServer` itself, handed to `App.onStart`.
+ */
+export interface HostServer {
+  /**
+   * Publish to every subscriber of `topic` on every worker (and node, with a
+   * broker), as `ctx.publish` does (docs/subprotocol.md §7); a string or
+   * bytes travel to raw subscribers as they are. Throws AppError OVERLOADED
+   * or BROKER_UNAVAILABLE, before anything is sent, like `ctx.publish`.
+   */
+  publish(topic: string, data: unknown, options?: PublishOptions): void;
+  /** Send an event to one connection by its address, as `ctx.sendTo` (best effort). */
+  sendTo(address: ConnectionAddress, event: string, data?: unknown): boolean;
+  /** Resolves when no worker (nor the broker) has too much of this thread's publications still to deliver: a feed that awaits it never gets OVERLOADED. */
+  whenDrained(): Promise<void>;
+}
+
+/** Options of `server.publish()`. */
+export interface PublishOptions {
+  /** For raw subscribers: send a string as binary (true) or bytes as text (false); see `Context.publish`. */
+  readonly isBinary?: boolean;
 }
 
 /** A request method: a plain handler, or one with options (timeout, run on the CPU pool). */
@@ -125,6 +156,14 @@ export interface App<State = Record<string, unknown>> {
   authorizeSubscribe?(ctx: Context<State>, topic: string): boolean | Promise<boolean>;
   /** Per-connection limits of the Shoal subprotocols. */
   limits?: AppLimits;
+  /**
+   * Runs once in the host process (never in the workers) when the server is
+   * listening: `shoal serve --app` and `createServer().listen()` call it with
+   * the server, e.g. to start a feed that publishes. A function it returns
+   * (or resolves to) runs when the server closes, before the connections
+   * are closed. A throw or rejection makes `listen()` fail and the server close.
+   */
+  onStart?(server: HostServer): void | (() => void | Promise<void>) | Promise<void | (() => void | Promise<void>)>;
 }
 
 /** Per-connection limits of the Shoal subprotocols (docs/subprotocol.md §8); each has a default. */

@@ -2,7 +2,8 @@
  * The app layer's messages between worker threads, in one place, and the bus
  * that carries them: one BroadcastChannel every worker listens on (control:
  * hello, bye, topic interest) and one per worker (directed: snapshots, acks,
- * publications, sendTo). The primary thread is never on this path.
+ * publications, sendTo). The primary thread joins it only as a publisher
+ * (`server.publish()`, `server.sendTo()`: src/server/host-publisher.ts).
  *
  * Payloads that reach clients travel as msgpack bytes (one exact-size
  * Uint8Array, copied once per receiving worker by the structured clone:
@@ -57,7 +58,8 @@ export interface AckMessage {
 
 /**
  * Directed: the publications of one event-loop turn for the receiver, each a
- * complete binary frame (header + msgpack of `[4, topic, data]`), back to back.
+ * complete frame back to back: the msgpack frame of `[4, topic, data]` or,
+ * for a raw publication, the raw frame (pubsub/deliver-publication.ts, PublicationForm).
  */
 export interface PublishMessage {
   readonly t: 'pub';
@@ -66,6 +68,8 @@ export interface PublishMessage {
   readonly seq: number;
   /** The topic of each frame, in order. */
   readonly topics: readonly string[];
+  /** The PublicationForm of each frame, in order. */
+  readonly forms: Uint8Array;
   /** End offset of each frame in `frames` (the first starts at 0). */
   readonly ends: readonly number[];
   readonly frames: Uint8Array;

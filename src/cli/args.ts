@@ -38,6 +38,8 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'permessage-deflate', option: 'perMessageDeflate', kind: 'boolean', help: 'compress messages for clients that offer permessage-deflate (RFC 7692)' },
   { flag: 'admin-port', option: 'adminPort', kind: 'integer', help: 'HTTP port for /healthz, /metrics, /stats (0: any free port; default: off)' },
   { flag: 'admin-host', option: 'adminHost', kind: 'string', help: 'interface of the admin port' },
+  { flag: 'broker', option: 'broker', kind: 'string', help: 'cluster broker, redis://[:password@]host:port[/db] or rediss:// (default: single node)' },
+  { flag: 'broker-password', option: 'brokerPassword', kind: 'string', help: 'broker password when the URL has none (prefer the env var)' },
 ];
 
 /** The SHOAL_* variable of a flag: `max-message-size` -> `SHOAL_MAX_MESSAGE_SIZE`. */

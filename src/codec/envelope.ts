@@ -92,6 +92,8 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   /** A publication was refused: another worker has too much of this worker's publications still to deliver. */
   OVERLOADED: 'OVERLOADED',
+  /** A publication was refused: the cluster broker (--broker) is not connected, so it could not reach the other nodes. */
+  BROKER_UNAVAILABLE: 'BROKER_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -108,7 +108,10 @@ export class AdminServer {
     switch (path) {
       case '/healthz': {
         const health = healthOf(this.#source);
-        send(response, health.ok ? 200 : 503, 'text/plain; charset=utf-8', health.ok ? 'ok\n' : `${health.reason}\n`);
+        // The broker's state is reported, not judged: a node without its broker still serves its own clients.
+        const broker = this.#source.broker();
+        const brokerLine = broker === null ? '' : `broker: ${broker.state}\n`;
+        send(response, health.ok ? 200 : 503, 'text/plain; charset=utf-8', health.ok ? `ok\n${brokerLine}` : `${health.reason}\n${brokerLine}`);
         return;
       }
       case '/stats': {

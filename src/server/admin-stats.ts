@@ -10,6 +10,7 @@
  * scrape, so message and byte totals cover finished connections only.
  */
 import type { ConnectionStats, WorkerLoad } from '../transport/messages.ts';
+import type { BrokerState, BrokerStats } from '../app/broker.ts';
 import type { PrimaryStats } from '../transport/primary.ts';
 
 /** Where a server is in its life, for /healthz. */
@@ -22,6 +23,13 @@ export interface AdminSource {
   readonly state: ServerState;
   /** Workers that are up, with their connections. */
   workers(): readonly WorkerLoad[];
+  /** The cluster broker as the primary's own connection sees it (server.publish), or null on a single node. */
+  broker(): BrokerStatus | null;
+}
+
+/** The broker's state and the primary connection's counters (src/app/broker.ts). */
+export interface BrokerStatus extends Readonly<BrokerStats> {
+  readonly state: BrokerState;
 }
 
 /** The /healthz verdict: ok, or the reason it is not. */
@@ -126,6 +134,8 @@ export interface AdminSnapshot {
   readonly closeCodes: Readonly<Record<string, number>>;
   readonly writePauses: number;
   readonly closeTimeouts: number;
+  /** null on a single node. */
+  readonly broker: BrokerStatus | null;
 }
 
 /** The /stats snapshot at this moment; `uptimeMs` since the server started listening. */
@@ -135,6 +145,7 @@ export function adminSnapshot(source: AdminSource, tally: ConnectionTally, uptim
     healthy: healthOf(source).ok,
     uptimeSeconds: Math.round(uptimeMs) / 1000,
     stats: { ...source.stats },
+    broker: source.broker(),
     workers: source.workers().map((worker) => ({ workerId: worker.workerId, connections: worker.connections })),
     handshakes: {
       upgraded: tally.upgraded,

@@ -53,6 +53,13 @@ export interface ServerOptions {
   adminPort: number | null;
   /** Interface of the admin port. Loopback by default: metrics are not for the public. */
   adminHost: string;
+  /**
+   * The cluster broker: redis://[:password@]host:port[/db] or rediss://… (TLS);
+   * null (the default) runs a single node. docs/deploy.md, "Running several nodes".
+   */
+  broker: string | null;
+  /** Password for the broker when its URL carries none (SHOAL_BROKER_PASSWORD keeps it out of `ps`); null: none. */
+  brokerPassword: string | null;
 }
 
 /** What `perMessageDeflate` accepts: a switch, or the policy with any defaults overridden. */
@@ -78,10 +85,12 @@ export const DEFAULT_OPTIONS = {
   perMessageDeflate: false,
   adminPort: null,
   adminHost: '127.0.0.1',
+  broker: null,
+  brokerPassword: null,
 } as const satisfies Partial<ServerOptions>;
 
 /** Options that are integers and their smallest allowed value. */
-const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'app' | 'perMessageDeflate' | 'adminPort' | 'adminHost'>, number>> = {
+const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'app' | 'perMessageDeflate' | 'adminPort' | 'adminHost' | 'broker' | 'brokerPassword'>, number>> = {
   port: 0,
   workers: 1,
   maxMessageBytes: 1,
@@ -126,7 +135,22 @@ export function resolveServerOptions(partial: Partial<ServerOptions> = {}): Serv
   if (adminPort !== null && adminPort !== 0 && adminPort === options.port) throw new RangeError(`adminPort must differ from port ${options.port}`);
   if (typeof options.adminHost !== 'string' || options.adminHost === '') throw new RangeError('adminHost must be a non-empty string');
   options.perMessageDeflate = resolvePerMessageDeflate(options.perMessageDeflate);
+  if (options.broker !== null) checkBrokerUrl(options.broker);
+  if (options.brokerPassword !== null && typeof options.brokerPassword !== 'string') throw new RangeError('brokerPassword must be a string or null');
   return options;
+}
+
+/** Throws a RangeError unless `url` is redis://host[:port][/db] or rediss://… */
+function checkBrokerUrl(url: unknown): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    throw new RangeError(`broker must be a URL such as redis://127.0.0.1:6379, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new RangeError(`broker must be a redis:// or rediss:// URL, got ${parsed.protocol}//`);
+  if (parsed.hostname === '') throw new RangeError('broker URL must name a host');
+  if (parsed.pathname !== '' && parsed.pathname !== '/' && !/^\/\d+$/.test(parsed.pathname)) throw new RangeError(`broker URL path must be a database number, got ${parsed.pathname}`);
 }
 
 /**

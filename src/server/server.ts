@@ -1,9 +1,18 @@
 /**
  * The programmatic face of Shoal: `createServer(options)`, `listen()`,
- * `close()`. Used by the CLI and the tests; the work happens in
- * src/transport (primary thread) and the worker pool.
+ * `close()`, and `publish()`/`sendTo()` from the host process. Used by the
+ * CLI and the tests; the work happens in src/transport (primary thread) and
+ * the worker pool; `publish()`/`sendTo()` go through this thread's app
+ * services (src/app/services.ts, createHostServices).
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { threadId } from 'node:worker_threads';
+import { checkName } from '../app/context.ts';
+import { isRawData } from '../app/pubsub/raw-message.ts';
+import type { BrokerConfig } from '../app/redis-broker.ts';
+import { createHostServices, type AppServices } from '../app/services.ts';
+import type { ConnectionAddress, HostServer, PublishOptions } from '../app/types.ts';
 import { AdminServer } from './admin-server.ts';
 import type { AdminSource, ServerState } from './admin-stats.ts';
 import { Primary, type PrimaryStats } from '../transport/primary.ts';
@@ -34,9 +43,13 @@ export interface AdminAddress {
  * connection, `connectionLost` (Error) for each connection lost with its
  * worker, `error` after listen.
  */
-export class ShoalServer extends EventEmitter {
+export class ShoalServer extends EventEmitter implements HostServer {
   readonly options: ServerOptions;
   #primary: Primary | null;
+  /** This thread's pub/sub and routing, from `listen()` on. */
+  #host: AppServices | null;
+  /** What the app's onStart returned to run at close. */
+  #onStop: (() => void | Promise<void>) | null;
   #address: ListeningAddress | null;
   #admin: AdminServer | null;
   #adminAddress: AdminAddress | null;
@@ -46,6 +59,8 @@ export class ShoalServer extends EventEmitter {
     super();
     this.options = options;
     this.#primary = null;
+    this.#host = null;
+    this.#onStop = null;
     this.#address = null;
     this.#admin = null;
     this.#adminAddress = null;
@@ -81,7 +96,8 @@ export class ShoalServer extends EventEmitter {
     if (this.#primary !== null) throw new Error('server is already listening');
     const options = this.options;
     const app = resolveAppSpecifier(options.app);
-    await loadApp(app);
+    const appModule = await loadApp(app);
+    const broker = brokerConfig(options);
     const primary = new Primary({
       host: options.host,
       port: options.port,
@@ -104,6 +120,7 @@ export class ShoalServer extends EventEmitter {
         mailboxBytes: options.mailboxBytes,
         maxBackpressureBytes: options.maxBackpressureBytes,
         perMessageDeflate: resolvePerMessageDeflate(options.perMessageDeflate),
+        broker,
       },
     });
     const admin = options.adminPort === null ? null : new AdminServer(this.#adminSource(primary), { host: options.adminHost, port: options.adminPort });
@@ -114,6 +131,9 @@ export class ShoalServer extends EventEmitter {
     primary.on('connectionLost', (error: unknown) => this.emit('connectionLost', error));
     primary.on('error', (error: unknown) => this.emit('error', error));
     this.#primary = primary;
+    // On the bus before the workers start: they learn of this thread from its hello or it of them from theirs.
+    const host = createHostServices({ workerId: threadId, namespace: primary.controlChannel, broker });
+    this.#host = host;
     let bound;
     let adminBound = null;
     try {
@@ -121,7 +141,9 @@ export class ShoalServer extends EventEmitter {
       if (admin !== null) adminBound = await admin.listen();
     } catch (error) {
       await primary.close(true);
+      await host.close();
       this.#primary = null;
+      this.#host = null;
       throw error;
     }
     this.#address = { host: bound.address, port: bound.port, url: `ws://${hostInUrl(bound)}:${bound.port}/` };
@@ -130,7 +152,48 @@ export class ShoalServer extends EventEmitter {
       this.#adminAddress = { host: adminBound.address, port: adminBound.port, url: `http://${hostInUrl(adminBound)}:${adminBound.port}/` };
     }
     this.#state = 'serving';
+    if (appModule.onStart !== undefined) {
+      try {
+        const stop = await appModule.onStart(this);
+        if (typeof stop === 'function') this.#onStop = stop;
+      } catch (error) {
+        await this.close(true);
+        throw error;
+      }
+    }
     return this.#address;
+  }
+
+  /**
+   * Publish from the host process to every subscriber of `topic` on every
+   * worker (and node, with a broker); see HostServer.publish. Throws before
+   * `listen()` has resolved, for a bad topic, for data that cannot be
+   * encoded, and AppError OVERLOADED / BROKER_UNAVAILABLE.
+   */
+  publish(topic: string, data: unknown, options?: PublishOptions): void {
+    checkName(topic, 'topic');
+    this.#services('publish').pubsub.publish(topic, data, options?.isBinary, isRawData(data));
+  }
+
+  /** Send an event to one connection of any worker (or node) by its address; see Context.sendTo. */
+  sendTo(address: ConnectionAddress, event: string, data?: unknown): boolean {
+    checkName(event, 'event name');
+    return this.#services('sendTo').router.sendTo(address, event, data);
+  }
+
+  /** Resolves when the workers (and the broker) have caught up with this thread's publications. */
+  whenDrained(): Promise<void> {
+    return this.#services('whenDrained').pubsub.whenDrained();
+  }
+
+  /** This server's node id in a cluster (the first part of its addresses), or null without a broker or before listen(). */
+  get nodeId(): string | null {
+    return this.#host?.broker?.nodeId ?? null;
+  }
+
+  #services(method: string): AppServices {
+    if (this.#host === null || this.#state !== 'serving') throw new Error(`server.${method}() needs a listening server`);
+    return this.#host;
   }
 
   /** What the admin endpoints read: the primary's counters and workers, and this server's state. */
@@ -144,6 +207,10 @@ export class ShoalServer extends EventEmitter {
         return state();
       },
       workers: () => primary.workerLoads(),
+      broker: () => {
+        const broker = this.#host?.broker ?? null;
+        return broker === null ? null : { state: broker.state, ...broker.stats };
+      },
     };
   }
 
@@ -154,12 +221,31 @@ export class ShoalServer extends EventEmitter {
    */
   async close(force: boolean = false): Promise<void> {
     if (this.#primary === null) return;
+    const onStop = this.#onStop;
+    this.#onStop = null;
+    if (onStop !== null) {
+      try {
+        await onStop();
+      } catch (error) {
+        console.error("shoal: the app's onStart cleanup failed:", error);
+      }
+    }
     // The admin port stays up during the drain and answers /healthz with 503.
     if (this.#state !== 'stopped') this.#state = 'shutting-down';
     await this.#primary.close(force);
+    // A second close() (a second signal) may be waiting here too: the host services close once.
+    const host = this.#host;
+    this.#host = null;
+    await host?.close();
     this.#state = 'stopped';
     await this.#admin?.close();
   }
+}
+
+/** The broker of the workers and of this thread, with a fresh node id; null without `broker`. */
+function brokerConfig(options: ServerOptions): BrokerConfig | null {
+  if (options.broker === null) return null;
+  return { url: options.broker, nodeId: randomBytes(6).toString('hex'), password: options.brokerPassword };
 }
 
 function hostInUrl(address: { address: string; family: string }): string {

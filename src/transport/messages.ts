@@ -6,6 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate-negotiation.ts';
+import type { BrokerConfig } from '../app/redis-broker.ts';
 
 /** Per-worker configuration, passed once as piscina's `workerData`. */
 export interface WorkerConfig {
@@ -24,6 +25,8 @@ export interface WorkerConfig {
   readonly perMessageDeflate: PerMessageDeflateOptions;
   /** Name of the BroadcastChannel carrying `ControlMessage`s for this server. */
   readonly controlChannel: string;
+  /** The cluster broker's URL and this node's id (src/app/redis-broker.ts), or null on a single node. */
+  readonly broker: BrokerConfig | null;
 }
 
 /**

@@ -99,6 +99,8 @@ export class Primary extends EventEmitter {
   #server: Server;
   #pool: ConnectionPool;
   #control: BroadcastChannel;
+  /** Name of this server's control channel; its workers' channels start with it. */
+  readonly controlChannel: string;
   #closing: Promise<void> | null;
   #forced: boolean;
   #idleWaiters: (() => void)[];
@@ -108,6 +110,7 @@ export class Primary extends EventEmitter {
     this.options = options;
     this.stats = emptyPrimaryStats();
     const controlChannel = `shoal.control.${process.pid}.${++channelCounter}.${Date.now()}`;
+    this.controlChannel = controlChannel;
     this.#control = new BroadcastChannel(controlChannel);
     this.#control.unref();
     this.#pool = new ConnectionPool(

@@ -36,6 +36,7 @@ export function startConnectionWorker(config: WorkerConfig, port: LaneTask['port
     namespace: config.controlChannel,
     app: config.app,
     cpuWorkerFilename: CPU_WORKER_URL,
+    broker: config.broker,
   });
   const host = new ConnectionHost(config, loadApp(config.app), services, workerId);
   const stopSweeper = startSweeper(sweepIntervalMs(config), (now) => host.sweep(now));

@@ -65,8 +65,8 @@ export class EnvelopeClient {
   }
 }
 
-/** The worker part of an address. */
-export const workerOf = (address: string): string => address.split('.')[0];
+/** The worker part of an address (with its node, on a cluster). */
+export const workerOf = (address: string): string => address.slice(0, address.lastIndexOf('.'));
 
 /**
  * Open connections until at least `perWorker` of them sit on each of

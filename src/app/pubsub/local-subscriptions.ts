@@ -1,34 +1,45 @@
 /**
  * The local side of the interest table: topic -> the connections of this
- * worker subscribed to it, and how many of them use each codec (so a
- * publication is encoded once per codec in use, never once per subscriber).
- * It reports when a topic gains its first or loses its last local
- * subscriber: those are the moments other workers must be told.
+ * worker subscribed to it, and how many of them use each format (a Shoal
+ * codec, or raw WebSocket messages), so a publication is framed once per
+ * format in use, never once per subscriber. It reports when a topic gains
+ * its first or loses its last local subscriber: those are the moments other
+ * workers (and the broker) must be told.
  */
 import type { Codec } from '../../codec/envelope.ts';
 import { msgpackCodec } from '../../codec/msgpack.ts';
 import type { ConnectionHandle } from '../types.ts';
 
-/** A connection that can hold subscriptions: its handle, its codec, and its set of topics (owned by PubSub). */
+/** What a subscriber receives publications as: a Shoal codec's envelope, or (null) the raw data as one WebSocket message. */
+export type SubscriberFormat = Codec | null;
+
+/** A connection that can hold subscriptions: its handle, its format, and its set of topics (owned by PubSub). */
 export interface Subscriber {
   readonly handle: ConnectionHandle;
-  readonly codec: Codec;
+  /** The connection's Shoal codec, or null for a raw connection (no subprotocol). */
+  readonly codec: SubscriberFormat;
   readonly topics: Set<string>;
 }
 
-/** One topic's local subscribers and how many of them use each codec. */
+/** One topic's local subscribers and how many of them use each format. */
 export class TopicSubscribers {
   readonly subscribers: Set<Subscriber>;
-  readonly codecs: Map<Codec, number>;
+  /** format -> number of subscribers (null: raw connections). */
+  readonly codecs: Map<SubscriberFormat, number>;
 
   constructor() {
     this.subscribers = new Set();
     this.codecs = new Map();
   }
 
-  /** True when some of the topic's subscribers use a codec other than msgpack. */
+  /** True when some of the topic's subscribers use a Shoal codec other than msgpack. */
   get hasOtherCodecs(): boolean {
-    return this.codecs.size > (this.codecs.has(msgpackCodec) ? 1 : 0);
+    return this.codecs.size > (this.codecs.has(msgpackCodec) ? 1 : 0) + (this.codecs.has(null) ? 1 : 0);
+  }
+
+  /** True when some of the topic's subscribers are raw connections. */
+  get hasRaw(): boolean {
+    return this.codecs.has(null);
   }
 }
 

@@ -8,6 +8,7 @@
  * pending batch first, so the channel keeps publication order.
  */
 import type { BusMessage, PublishMessage, WorkerBus, WorkerId } from '../worker-bus.ts';
+import type { PublicationForm } from './deliver-publication.ts';
 
 /** The counters the batcher keeps (fields of PubSubStats). */
 export interface BatcherStats {
@@ -19,6 +20,7 @@ export interface BatcherStats {
 class PendingBatch {
   readonly workerId: WorkerId;
   topics: string[];
+  forms: number[];
   frames: Uint8Array[];
   bytes: number;
   /** Batches posted to this worker so far (echoed in its acknowledgements). */
@@ -27,6 +29,7 @@ class PendingBatch {
   constructor(workerId: WorkerId) {
     this.workerId = workerId;
     this.topics = [];
+    this.forms = [];
     this.frames = [];
     this.bytes = 0;
     this.seq = 0;
@@ -58,7 +61,7 @@ export class PublicationBatcher {
   }
 
   /** Add a publication to this turn's batch for a worker; the flush is scheduled on the turn's first. */
-  add(workerId: WorkerId, topic: string, frame: Uint8Array): void {
+  add(workerId: WorkerId, topic: string, form: PublicationForm, frame: Uint8Array): void {
     let batch = this.#batches.get(workerId);
     if (batch === undefined) {
       batch = new PendingBatch(workerId);
@@ -66,6 +69,7 @@ export class PublicationBatcher {
     }
     // The frame is a view into the codec's output buffer, whose bytes are never rewritten; it is copied into the batch at the flush.
     batch.topics.push(topic);
+    batch.forms.push(form);
     batch.frames.push(frame);
     batch.bytes += frame.length;
     this.#stats.forwarded++;
@@ -100,6 +104,7 @@ export class PublicationBatcher {
 
   #post(batch: PendingBatch): void {
     const { frames, topics } = batch;
+    const forms = Uint8Array.from(batch.forms);
     // One exact-size buffer: a structured clone copies a view's whole underlying buffer, and one
     // postMessage per turn instead of one per publication.
     const bytes = new Uint8Array(batch.bytes);
@@ -114,19 +119,20 @@ export class PublicationBatcher {
     batch.bytes = 0;
     batch.frames = [];
     batch.topics = [];
+    batch.forms = [];
     batch.seq++;
     this.#stats.batches++;
-    const message: PublishMessage = { t: 'pub', from: this.#bus.workerId, seq: batch.seq, topics, ends, frames: bytes };
+    const message: PublishMessage = { t: 'pub', from: this.#bus.workerId, seq: batch.seq, topics, forms, ends, frames: bytes };
     this.#bus.postTo(batch.workerId, message);
   }
 }
 
-/** Calls `visit` with each publication of a received batch, in order: its topic and its frame (a view of the batch). */
-export function forEachBatchedPublication(batch: PublishMessage, visit: (topic: string, frame: Uint8Array) => void): void {
-  const { topics, ends, frames } = batch;
+/** Calls `visit` with each publication of a received batch, in order: its topic, form and frame (a view of the batch). */
+export function forEachBatchedPublication(batch: PublishMessage, visit: (topic: string, form: PublicationForm, frame: Uint8Array) => void): void {
+  const { topics, forms, ends, frames } = batch;
   let start = 0;
   for (let i = 0; i < topics.length; i++) {
-    visit(topics[i], frames.subarray(start, ends[i]));
+    visit(topics[i], forms[i] as PublicationForm, frames.subarray(start, ends[i]));
     start = ends[i];
   }
 }

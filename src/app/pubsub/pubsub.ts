@@ -8,8 +8,12 @@
  * them.
  *
  * A publication is written at once to the local subscribers, and forwarded
- * as its msgpack frame only to the workers that announced interest in its
- * topic (the receiving worker writes it as is to its msgpack subscribers).
+ * as one frame (its msgpack envelope, or its raw frame for a raw publisher:
+ * deliver-publication.ts) only to the workers that announced interest in
+ * its topic (the receiving worker writes it as is to the subscribers of that
+ * format), and, with a broker, to the other nodes (broker.ts): the broker
+ * delivers another node's publications to this worker's subscribers only,
+ * every interested worker having its own interest registered there.
  *
  * Guarantees (docs/subprotocol.md §7):
  * - Each subscriber receives a publication at most once (a connection is in
@@ -28,11 +32,9 @@
  *   has a backlog is presumed gone: its interest is forgotten and nobody
  *   waits for it; if it speaks again it is asked for its interest anew.
  */
-import type { PublicationMessage } from '../../codec/envelope.ts';
-import { MessageType } from '../../codec/envelope.ts';
-import { encodeMsgpackFrame, msgpackCodec } from '../../codec/msgpack.ts';
+import type { Broker } from '../broker.ts';
 import type { BusMessage, PublishMessage, WorkerBus, WorkerId } from '../worker-bus.ts';
-import { deliverForwardedPublication, deliverPublication, otherCodecFrames } from './deliver-publication.ts';
+import { deliverPublication, framePublication, frameReceivedPublication, type PublicationForm } from './deliver-publication.ts';
 import { ForwardFlowControl } from './forward-flow-control.ts';
 import { InterestAnnouncer } from './interest-announcer.ts';
 import { LocalSubscriptions, type Subscriber } from './local-subscriptions.ts';
@@ -84,6 +86,8 @@ export interface PubSubStats {
   overloaded: number;
   /** Workers presumed gone because they stopped acknowledging publications. */
   stalls: number;
+  /** Deliveries left out because the data could not be encoded for a subscriber's format (logged). */
+  undeliverable: number;
 }
 
 /**
@@ -99,12 +103,18 @@ export class PubSub {
   #announcer: InterestAnnouncer;
   #flowControl: ForwardFlowControl;
   #batcher: PublicationBatcher;
+  /** The cluster broker, or null on a single node. */
+  #broker: Broker | null;
+  /** Broker registrations of new interest not confirmed yet, by topic. */
+  #brokerPending: Map<string, Promise<void>>;
   #stopped: boolean;
 
-  constructor(bus: WorkerBus, options: Partial<PubSubOptions> = {}) {
+  constructor(bus: WorkerBus, options: Partial<PubSubOptions> = {}, broker: Broker | null = null) {
     const resolved: PubSubOptions = { ...DEFAULT_PUBSUB_OPTIONS, ...options };
-    this.stats = { published: 0, delivered: 0, forwarded: 0, batches: 0, received: 0, overloaded: 0, stalls: 0 };
+    this.stats = { published: 0, delivered: 0, forwarded: 0, batches: 0, received: 0, overloaded: 0, stalls: 0, undeliverable: 0 };
     this.#bus = bus;
+    this.#broker = broker;
+    this.#brokerPending = new Map();
     this.#local = new LocalSubscriptions();
     this.#remote = new WorkerInterest();
     this.#announcer = new InterestAnnouncer(bus, resolved.confirmTimeoutMs, (workerId) => this.#remote.silent(workerId));
@@ -151,14 +161,21 @@ export class PubSub {
     return this.#flowControl.backlog(workerId);
   }
 
-  /** True while some worker's backlog is past `forwardHighWaterBytes` (and not yet back under half of it). */
-  get congested(): boolean {
-    return this.#flowControl.congested;
+  /** The cluster broker, or null on a single node. */
+  get broker(): Broker | null {
+    return this.#broker;
   }
 
-  /** Resolves when no worker is congested (at once when none is). Never rejects. */
+  /** True while some worker's backlog is past `forwardHighWaterBytes` (and not yet back under half of it), or the broker's outgoing buffer is. */
+  get congested(): boolean {
+    return this.#flowControl.congested || this.#broker?.congested === true;
+  }
+
+  /** Resolves when no worker is congested, nor the broker (at once when none is). Never rejects. */
   whenDrained(): Promise<void> {
-    return this.#flowControl.whenDrained();
+    const broker = this.#broker;
+    if (broker === null || !broker.congested) return this.#flowControl.whenDrained();
+    return Promise.all([this.#flowControl.whenDrained(), broker.whenDrained()]).then(() => {});
   }
 
   /**
@@ -167,16 +184,35 @@ export class PubSub {
    * workers have acknowledged (see the guarantees at the top of this file).
    */
   subscribe(subscriber: Subscriber, topic: string): Promise<void> {
-    if (subscriber.topics.has(topic)) return this.#announcer.confirmed(topic);
+    if (subscriber.topics.has(topic)) return this.#confirmed(topic);
     subscriber.topics.add(topic);
-    if (this.#local.add(subscriber, topic)) return this.#announcer.announce(topic, true, this.#remote.known);
-    return this.#announcer.confirmed(topic);
+    if (!this.#local.add(subscriber, topic)) return this.#confirmed(topic);
+    const workers = this.#announcer.announce(topic, true, this.#remote.known);
+    if (this.#broker === null) return workers;
+    const broker = this.#broker.interest(topic, true);
+    this.#brokerPending.set(topic, broker);
+    return Promise.all([workers, broker]).then(() => {
+      if (this.#brokerPending.get(topic) === broker) this.#brokerPending.delete(topic);
+    });
+  }
+
+  /** Resolves when the topic's latest interest is acknowledged by the workers and the broker. */
+  #confirmed(topic: string): Promise<void> {
+    const broker = this.#brokerPending.get(topic);
+    const workers = this.#announcer.confirmed(topic);
+    return broker === undefined ? workers : Promise.all([workers, broker]).then(() => {});
   }
 
   /** Unsubscribe a connection from a topic; false when it was not subscribed. */
   unsubscribe(subscriber: Subscriber, topic: string): boolean {
     if (!subscriber.topics.delete(topic)) return false;
-    if (this.#local.remove(subscriber, topic)) void this.#announcer.announce(topic, false, this.#remote.known);
+    if (this.#local.remove(subscriber, topic)) {
+      void this.#announcer.announce(topic, false, this.#remote.known);
+      if (this.#broker !== null) {
+        this.#brokerPending.delete(topic);
+        void this.#broker.interest(topic, false);
+      }
+    }
     return true;
   }
 
@@ -186,30 +222,36 @@ export class PubSub {
   }
 
   /**
-   * Publish to every subscriber of a topic on every worker. Encoding and the
-   * backlog check happen before anything is sent, so a value that cannot be
-   * encoded, or an interested worker at `forwardMaxBytes` (AppError
-   * OVERLOADED), throws without a partial delivery. Returns the number of
-   * local subscribers written to. Callers that can wait should check
-   * `congested` afterwards (see forward-flow-control.ts).
+   * Publish to every subscriber of a topic on every worker (and node, with a
+   * broker). Encoding and the backlog checks happen before anything is sent,
+   * so a value that cannot be encoded, an interested worker at
+   * `forwardMaxBytes` (AppError OVERLOADED), or a broker that is not
+   * connected or full (BROKER_UNAVAILABLE, OVERLOADED) throws without a
+   * partial delivery. `isBinary` only matters to raw subscribers, and `raw`
+   * (a raw publisher) sends a string or bytes in the RAW form
+   * (deliver-publication.ts). Returns the number of local subscribers written
+   * to. Callers that can wait should check `congested` afterwards (see
+   * forward-flow-control.ts).
    */
-  publish(topic: string, data: unknown): number {
+  publish(topic: string, data: unknown, isBinary?: boolean, raw: boolean = false): number {
     const entry = this.#local.get(topic);
     const remote = this.#remote.workersFor(topic);
-    if (entry === undefined && remote === undefined) return 0;
-    const message: PublicationMessage = [MessageType.PUBLICATION, topic, data];
-    const msgpackFrame = remote !== undefined || entry!.codecs.has(msgpackCodec) ? encodeMsgpackFrame(message) : null;
-    const otherFrames = entry === undefined || !entry.hasOtherCodecs ? null : otherCodecFrames(entry, message);
+    const broker = this.#broker;
+    if (entry === undefined && remote === undefined && broker === null) return 0;
+    if (broker !== null) broker.admit(topic);
     if (remote !== undefined) this.#flowControl.admit(topic, remote);
+    const publication = framePublication(entry, topic, data, isBinary, raw, remote !== undefined || broker !== null);
     this.stats.published++;
+    const travelling = publication.travelling!;
     if (remote !== undefined) {
       for (const workerId of remote) {
-        this.#batcher.add(workerId, topic, msgpackFrame!);
-        this.#flowControl.queued(workerId, msgpackFrame!.length);
+        this.#batcher.add(workerId, topic, publication.form, travelling);
+        this.#flowControl.queued(workerId, travelling.length);
       }
     }
+    if (broker !== null) broker.publish(topic, publication.form, travelling);
     if (entry === undefined) return 0;
-    const written = deliverPublication(entry, msgpackFrame, otherFrames);
+    const written = deliverPublication(entry, publication.frames);
     this.stats.delivered += written;
     return written;
   }
@@ -273,12 +315,22 @@ export class PubSub {
     if (!this.#stopped) this.#batcher.postTo(message.from, { t: 'pubAck', from: this.#bus.workerId, seq: message.seq, bytes: message.frames.length });
   }
 
-  /** Bound once: delivers one publication of a received batch. */
-  readonly #deliverForwarded = (topic: string, frame: Uint8Array): void => {
+  /** Bound once: delivers one publication of a received batch, or one from the broker. */
+  readonly #deliverForwarded = (topic: string, form: PublicationForm, frame: Uint8Array): void => {
     this.stats.received++;
     const entry = this.#local.get(topic);
     // The last local subscriber may have left while the publication was in flight.
     if (entry === undefined) return;
-    this.stats.delivered += deliverForwardedPublication(entry, topic, frame);
+    this.stats.delivered += deliverPublication(entry, frameReceivedPublication(entry, topic, form, frame, this.#undeliverable));
+  };
+
+  /** Bound once: a publication of another node, from the broker (which sends this worker only those of its topics). */
+  readonly receiveFromBroker = (topic: string, form: PublicationForm, frame: Uint8Array): void => {
+    if (!this.#stopped) this.#deliverForwarded(topic, form, frame);
+  };
+
+  /** Bound once: counts deliveries left out because the data could not be encoded for some subscribers. */
+  readonly #undeliverable = (subscribers: number): void => {
+    this.stats.undeliverable += subscribers;
   };
 }

@@ -3,11 +3,28 @@ import { ConnectionRegistry, parseAddress } from '../../../src/app/registry.ts';
 
 describe('parseAddress', () => {
   it('splits worker id and local id', () => {
-    expect(parseAddress('3.17')).toEqual({ workerId: 3, localId: 17 });
-    expect(parseAddress('0.1')).toEqual({ workerId: 0, localId: 1 });
+    expect(parseAddress('3.17')).toEqual({ nodeId: null, workerId: 3, localId: 17 });
+    expect(parseAddress('0.1')).toEqual({ nodeId: null, workerId: 0, localId: 1 });
   });
-  it.each(['', '3', '.1', '.5', '3.', 'a.1', 'x.1', '1.b', '1.0', '-1.2', '1.2.3'])('rejects %j', (address) => {
+  it('splits the node id of a cluster address', () => {
+    expect(parseAddress('a1b2c3.3.17')).toEqual({ nodeId: 'a1b2c3', workerId: 3, localId: 17 });
+  });
+  it.each(['', '3', '.1', '.5', '3.', 'a.1', 'x.1', '1.b', '1.0', '-1.2', '1.2.3.4', 'A.1.2', 'a-b.1.2', '.1.2', 'ab..2', 'ab.1.0'])('rejects %j', (address) => {
     expect(parseAddress(address)).toBeNull();
+  });
+});
+
+describe('ConnectionRegistry of a cluster node', () => {
+  it('hands out addresses that carry the node, and tells them from other nodes\' ones', () => {
+    const registry = new ConnectionRegistry<string>(4, 'n0de');
+    const address = registry.nextAddress();
+    expect(parseAddress(address)).toEqual({ nodeId: 'n0de', workerId: 4, localId: 1 });
+    expect(registry.isLocal(address)).toBe(true);
+    expect(registry.isLocal('other.4.1')).toBe(false);
+    expect(registry.isLocal('4.1')).toBe(false);
+  });
+  it('refuses a node id that cannot be part of an address', () => {
+    expect(() => new ConnectionRegistry<string>(4, 'a.b')).toThrow(RangeError);
   });
 });
 

@@ -16,7 +16,7 @@ function primaryStats(overrides: Partial<PrimaryStats> = {}): PrimaryStats {
 }
 
 function source(state: ServerState, workers: WorkerLoad[], stats: PrimaryStats = primaryStats()): AdminSource {
-  return { stats, state, workers: () => workers };
+  return { stats, state, workers: () => workers, broker: () => null };
 }
 
 function finished(overrides: Partial<ConnectionStats>): ConnectionStats {
@@ -105,6 +105,7 @@ describe('adminSnapshot', () => {
     const snapshot = adminSnapshot(source('serving', workers, stats), tally, 1234.5);
     expect(snapshot).toEqual({
       state: 'serving',
+      broker: null,
       healthy: true,
       uptimeSeconds: 1.235,
       stats,

@@ -18,6 +18,7 @@ function fakeSource(): { source: AdminSource; stats: PrimaryStats; workers: Work
       return state;
     },
     workers: () => workers,
+    broker: () => null,
   };
   return { source, stats, workers, setState: (next) => (state = next) };
 }

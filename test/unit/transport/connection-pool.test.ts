@@ -37,6 +37,7 @@ describe('pickLane (least-connections balancer)', () => {
 describe('ConnectionPool with a real worker', () => {
   const options = resolveServerOptions({ workers: 1 });
   const workerData: WorkerConfig = {
+    broker: null,
     app: resolveAppSpecifier('echo'),
     maxMessageBytes: options.maxMessageBytes,
     maxHeadBytes: options.maxHeadBytes,

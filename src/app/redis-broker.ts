@@ -1,0 +1,467 @@
+/**
+ * The Redis implementation of the broker interface (broker.ts), on ioredis:
+ * Redis (or Valkey) pub/sub between the nodes of a cluster. Each connection
+ * worker has its own two connections (one publishing, one subscribed) and
+ * the primary a publishing one for `server.publish()`:
+ * - a worker subscribes to the channel of a topic (`shoal:p:<topic>`) only
+ *   while it has local subscribers of it, and always to its own event channel
+ *   (`shoal:to:<node>.<worker>`) for `sendTo`; subscription changes are
+ *   collected during an event-loop turn and sent as one SUBSCRIBE and one
+ *   UNSUBSCRIBE. A subscription made while the connection is down is made
+ *   when it comes back, and every live topic is subscribed again after a
+ *   reconnect.
+ * - publications and events of one turn go out as one pipeline, in the order
+ *   they were made, on the worker's one publishing connection: Redis keeps
+ *   that order to every subscriber, so per-publisher order holds across
+ *   nodes. Each message carries its node's id, and a node drops its own
+ *   publications when Redis sends them back (its workers delivered them
+ *   already: never twice to one connection).
+ * - at most once: a publication lost with a connection is not sent again
+ *   (`autoResendUnfulfilledCommands: false`); it is counted in `lost`.
+ * - the outgoing buffer (bytes sent and not yet acknowledged by Redis) is
+ *   bounded: past `highWaterBytes` publishers are held as between workers,
+ *   at `maxBytes` a publication is refused with OVERLOADED.
+ * - a connection that does not answer a PING for `stallTimeoutMs` is
+ *   dropped and made again (a stalled network or a stopped Redis: TCP alone
+ *   may not notice for minutes); reconnects back off exponentially up to 2 s.
+ *   Each loss is a gap (`gaps`, `gapMs`).
+ *
+ * Why per-worker connections rather than one per node: a worker's
+ * publications go straight from its thread to Redis and back to the
+ * interested workers of other nodes with no hop through another thread, and
+ * no thread of a node becomes the one that carries all of its cross-node
+ * traffic. The cost: two connections per worker per node, and a node with
+ * several interested workers receives a publication once per worker.
+ */
+import { Buffer } from 'node:buffer';
+import { Redis, type RedisOptions } from 'ioredis';
+import { ErrorCode } from '../codec/envelope.ts';
+import { emptyBrokerStats, type Broker, type BrokerReceiver, type BrokerState, type BrokerStats } from './broker.ts';
+import { AppError } from './define-app.ts';
+import type { PublicationForm } from './pubsub/deliver-publication.ts';
+
+/** What a node's workers (and its primary) need to reach the broker. */
+export interface BrokerConfig {
+  /** redis://[:password@]host:port[/db] or rediss://… (TLS). */
+  readonly url: string;
+  /** This node's id (registry.ts: the first part of its addresses). */
+  readonly nodeId: string;
+  /** Password for Redis AUTH when the URL has none (SHOAL_BROKER_PASSWORD), else null. */
+  readonly password: string | null;
+}
+
+export interface RedisBrokerOptions {
+  /** Subscribe (a connection worker); false for a publish-only broker (the primary). */
+  readonly subscriber: boolean;
+  /** Outgoing bytes past which publishers are held. */
+  readonly highWaterBytes: number;
+  /** Outgoing bytes at which a publication is refused with OVERLOADED. */
+  readonly maxBytes: number;
+  /** Interval of the PING that detects a stalled connection. */
+  readonly pingIntervalMs: number;
+  /** A connection with a PING unanswered for this long is dropped and made again. */
+  readonly stallTimeoutMs: number;
+  /** Longest wait for Redis to confirm a subscription before `interest()` resolves anyway. */
+  readonly confirmTimeoutMs: number;
+}
+
+export const DEFAULT_REDIS_BROKER_OPTIONS: RedisBrokerOptions = {
+  subscriber: true,
+  highWaterBytes: 1024 * 1024,
+  maxBytes: 16 * 1024 * 1024,
+  pingIntervalMs: 1000,
+  stallTimeoutMs: 3000,
+  confirmTimeoutMs: 2000,
+};
+
+/** Format version of the broker's messages (first byte). */
+const VERSION = 1;
+const PREFIX = 'shoal:';
+const TOPIC_PREFIX = `${PREFIX}p:`;
+/** Channels per SUBSCRIBE/UNSUBSCRIBE command when resubscribing many topics. */
+const CHANNELS_PER_COMMAND = 1000;
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** The Redis channel of a topic. */
+export function topicChannel(topic: string): string {
+  return TOPIC_PREFIX + topic;
+}
+
+/** The Redis channel of the events (sendTo) for one worker of one node. */
+export function eventChannel(nodeId: string, workerId: number): string {
+  return `${PREFIX}to:${nodeId}.${workerId}`;
+}
+
+/** Exponential backoff with jitter, 50 ms doubling up to 2 s; never gives up. */
+function retryDelay(attempt: number): number {
+  const base = Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
+  return Math.round(base / 2 + Math.random() * (base / 2));
+}
+
+/** One ioredis connection with its stall watch. */
+class WatchedConnection {
+  readonly redis: Redis;
+  ready: boolean;
+  /** performance.now() when the outstanding PING was sent, or 0. */
+  pingSentAt: number;
+
+  constructor(redis: Redis) {
+    this.redis = redis;
+    this.ready = false;
+    this.pingSentAt = 0;
+  }
+}
+
+export class RedisBroker implements Broker {
+  readonly nodeId: string;
+  readonly stats: BrokerStats;
+  #options: RedisBrokerOptions;
+  #workerId: number;
+  #nodeTag: Buffer;
+  #pub: WatchedConnection;
+  #sub: WatchedConnection | null;
+  #receiver: BrokerReceiver | null;
+  #state: BrokerState;
+  /** performance.now() when the current gap started (0 when none). */
+  #gapStartedAt: number;
+  #everReady: boolean;
+  /** Topics this worker has subscribers of (what Redis should have). */
+  #wanted: Set<string>;
+  /** Topics subscribed on the current subscriber connection (sent, maybe not confirmed yet). */
+  #subscribed: Set<string>;
+  /** Settled when the next subscription flush is confirmed (or times out). */
+  #nextConfirm: PromiseWithResolvers<void> | null;
+  /** This turn's messages: channel, message, in order. */
+  #queue: (string | Buffer)[];
+  #queuedBytes: number;
+  #flushScheduled: boolean;
+  #drained: PromiseWithResolvers<void> | null;
+  #pingTimer: ReturnType<typeof setInterval> | null;
+  /** Reported once per loss, not at every retry. */
+  #errorLogged: boolean;
+  #closed: boolean;
+
+  constructor(config: BrokerConfig, workerId: number, options: Partial<RedisBrokerOptions> = {}) {
+    this.nodeId = config.nodeId;
+    this.stats = emptyBrokerStats();
+    this.#options = { ...DEFAULT_REDIS_BROKER_OPTIONS, ...options };
+    this.#workerId = workerId;
+    this.#nodeTag = Buffer.from(config.nodeId, 'latin1');
+    this.#receiver = null;
+    this.#state = 'connecting';
+    this.#gapStartedAt = 0;
+    this.#everReady = false;
+    this.#wanted = new Set();
+    this.#subscribed = new Set();
+    this.#nextConfirm = null;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#flushScheduled = false;
+    this.#drained = null;
+    this.#errorLogged = false;
+    this.#closed = false;
+    const redisOptions: RedisOptions = {
+      lazyConnect: true,
+      // Commands are refused at once while disconnected (nothing queues without bound) and never resent (at most once).
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      autoResubscribe: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 5000,
+      retryStrategy: retryDelay,
+      connectionName: `shoal-${config.nodeId}-${workerId}`,
+      ...(config.password === null ? {} : { password: config.password }),
+    };
+    this.#pub = this.#connect(new Redis(config.url, redisOptions), 'publish');
+    this.#sub = this.#options.subscriber ? this.#connect(new Redis(config.url, redisOptions), 'subscribe') : null;
+    this.#sub?.redis.on('messageBuffer', (channel: Buffer, message: Buffer) => this.#message(channel, message));
+    this.#pingTimer = setInterval(() => this.#watch(), this.#options.pingIntervalMs);
+    this.#pingTimer.unref();
+  }
+
+  get state(): BrokerState {
+    return this.#state;
+  }
+
+  get congested(): boolean {
+    return this.stats.outgoingBytes > this.#options.highWaterBytes;
+  }
+
+  listen(receiver: BrokerReceiver): void {
+    this.#receiver = receiver;
+  }
+
+  interest(topic: string, on: boolean): Promise<void> {
+    if (on) this.#wanted.add(topic);
+    else this.#wanted.delete(topic);
+    if (this.#sub === null || !this.#sub.ready) return RESOLVED;
+    this.#scheduleFlush();
+    if (!on) return RESOLVED;
+    this.#nextConfirm ??= Promise.withResolvers<void>();
+    return this.#nextConfirm.promise;
+  }
+
+  admit(topic: string): void {
+    if (this.#state !== 'ready') {
+      this.stats.unavailable++;
+      throw new AppError(ErrorCode.BROKER_UNAVAILABLE, `publication on ${JSON.stringify(topic)} refused: the broker is ${this.#state}`);
+    }
+    if (this.stats.outgoingBytes >= this.#options.maxBytes) {
+      this.stats.overloaded++;
+      throw new AppError(ErrorCode.OVERLOADED, `publication on ${JSON.stringify(topic)} refused: ${this.stats.outgoingBytes} bytes not yet acknowledged by the broker`);
+    }
+  }
+
+  publish(topic: string, form: PublicationForm, frame: Uint8Array): void {
+    const tag = this.#nodeTag;
+    const message = Buffer.allocUnsafe(3 + tag.length + frame.length);
+    message[0] = VERSION;
+    message[1] = form;
+    message[2] = tag.length;
+    tag.copy(message, 3);
+    message.set(frame, 3 + tag.length);
+    this.stats.published++;
+    this.#enqueue(topicChannel(topic), message);
+  }
+
+  sendTo(nodeId: string, workerId: number, address: string, payload: Uint8Array): boolean {
+    if (this.#state !== 'ready' || this.stats.outgoingBytes >= this.#options.maxBytes) {
+      this.stats.unavailable++;
+      return false;
+    }
+    const addressLength = Buffer.byteLength(address);
+    const message = Buffer.allocUnsafe(3 + addressLength + payload.length);
+    message[0] = VERSION;
+    message.writeUInt16BE(addressLength, 1);
+    message.write(address, 3, 'latin1');
+    message.set(payload, 3 + addressLength);
+    this.stats.sentTo++;
+    this.#enqueue(eventChannel(nodeId, workerId), message);
+    return true;
+  }
+
+  whenDrained(): Promise<void> {
+    if (!this.congested) return RESOLVED;
+    this.#drained ??= Promise.withResolvers<void>();
+    return this.#drained.promise;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#flush();
+    this.#state = 'closed';
+    if (this.#pingTimer !== null) clearInterval(this.#pingTimer);
+    this.#pingTimer = null;
+    this.#nextConfirm?.resolve();
+    this.#nextConfirm = null;
+    this.#drained?.resolve();
+    this.#drained = null;
+    const quit = async (connection: WatchedConnection | null): Promise<void> => {
+      if (connection === null) return;
+      try {
+        if (connection.ready) await connection.redis.quit();
+      } catch {
+        // Already gone: nothing to close politely.
+      }
+      connection.redis.disconnect();
+    };
+    await Promise.all([quit(this.#pub), quit(this.#sub)]);
+  }
+
+  #connect(redis: Redis, role: string): WatchedConnection {
+    const connection = new WatchedConnection(redis);
+    redis.on('ready', () => {
+      connection.ready = true;
+      connection.pingSentAt = 0;
+      if (connection === this.#sub) this.#resubscribe();
+      this.#updateState();
+    });
+    redis.on('close', () => {
+      connection.ready = false;
+      connection.pingSentAt = 0;
+      if (connection === this.#sub) {
+        this.#subscribed.clear();
+        // interest() resolves at once while not connected; so does what was waiting for this connection.
+        this.#nextConfirm?.resolve();
+        this.#nextConfirm = null;
+      }
+      this.#updateState();
+    });
+    redis.on('error', (error: Error) => {
+      if (this.#errorLogged || this.#closed) return;
+      this.#errorLogged = true;
+      console.error(`shoal: broker (${role} connection of worker ${this.#workerId}): ${error.message}; retrying with backoff`);
+    });
+    redis.connect().catch(() => {
+      // Reported by the 'error' event; ioredis keeps retrying (retryStrategy).
+    });
+    return connection;
+  }
+
+  #updateState(): void {
+    if (this.#closed) return;
+    const ready = this.#pub.ready && (this.#sub === null || this.#sub.ready);
+    const now = performance.now();
+    if (ready && this.#state !== 'ready') {
+      if (this.#gapStartedAt !== 0) this.stats.gapMs += Math.round(now - this.#gapStartedAt);
+      this.#gapStartedAt = 0;
+      this.#everReady = true;
+      this.#errorLogged = false;
+      this.#state = 'ready';
+      if (this.stats.gaps > 0) console.error(`shoal: broker connections of worker ${this.#workerId} are back`);
+    } else if (!ready && this.#state === 'ready') {
+      this.stats.gaps++;
+      this.#gapStartedAt = now;
+      this.#state = 'reconnecting';
+      // Publishers held for the broker are released: what was in flight is lost or acknowledged.
+      this.#releaseDrained();
+    } else if (!ready && this.#everReady) {
+      this.#state = 'reconnecting';
+    }
+  }
+
+  /** A fresh subscriber connection: subscribe to this worker's event channel and to every topic it has subscribers of. */
+  #resubscribe(): void {
+    const sub = this.#sub as WatchedConnection;
+    this.#subscribed.clear();
+    const channels = [eventChannel(this.nodeId, this.#workerId)];
+    if (this.#everReady) this.stats.resubscribed += this.#wanted.size;
+    sub.redis.subscribe(...channels).catch((error: unknown) => this.#subscriptionFailed(error));
+    this.#scheduleFlush();
+  }
+
+  #enqueue(channel: string, message: Buffer): void {
+    this.#queue.push(channel, message);
+    this.#queuedBytes += message.length;
+    this.stats.outgoingBytes += message.length;
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#flush);
+  }
+
+  /** Bound once: sends this turn's subscription changes and messages. */
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    this.#flushSubscriptions();
+    if (this.#queue.length === 0) return;
+    const queue = this.#queue;
+    const bytes = this.#queuedBytes;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    const pipeline = this.#pub.redis.pipeline();
+    for (let i = 0; i < queue.length; i += 2) pipeline.publish(queue[i] as string, queue[i + 1] as Buffer);
+    pipeline.exec().then(
+      (results) => {
+        let failed = 0;
+        for (const [error] of results ?? []) if (error !== null) failed++;
+        this.#settled(bytes, failed);
+      },
+      () => this.#settled(bytes, queue.length / 2),
+    );
+  };
+
+  #flushSubscriptions(): void {
+    const sub = this.#sub;
+    if (sub === null || !sub.ready) return;
+    const add: string[] = [];
+    const remove: string[] = [];
+    for (const topic of this.#wanted) if (!this.#subscribed.has(topic)) add.push(topic);
+    for (const topic of this.#subscribed) if (!this.#wanted.has(topic)) remove.push(topic);
+    for (const topic of add) this.#subscribed.add(topic);
+    for (const topic of remove) this.#subscribed.delete(topic);
+    const confirm = this.#nextConfirm;
+    this.#nextConfirm = null;
+    const sent: Promise<unknown>[] = [];
+    for (let i = 0; i < remove.length; i += CHANNELS_PER_COMMAND) {
+      sent.push(sub.redis.unsubscribe(...remove.slice(i, i + CHANNELS_PER_COMMAND).map(topicChannel)));
+    }
+    for (let i = 0; i < add.length; i += CHANNELS_PER_COMMAND) {
+      sent.push(sub.redis.subscribe(...add.slice(i, i + CHANNELS_PER_COMMAND).map(topicChannel)));
+    }
+    if (confirm === null) {
+      for (const promise of sent) promise.catch((error: unknown) => this.#subscriptionFailed(error));
+      return;
+    }
+    // A stalled Redis must not hold `$subscribe` replies for ever: resolve at the timeout anyway.
+    const timer = setTimeout(confirm.resolve, this.#options.confirmTimeoutMs);
+    timer.unref();
+    Promise.all(sent).then(
+      () => {
+        clearTimeout(timer);
+        confirm.resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        this.#subscriptionFailed(error);
+        confirm.resolve();
+      },
+    );
+  }
+
+  /** A SUBSCRIBE lost with its connection: the next connection subscribes everything again. */
+  #subscriptionFailed(error: unknown): void {
+    if (this.#closed) return;
+    if (this.#sub?.ready === true) console.error(`shoal: broker subscription of worker ${this.#workerId} failed:`, error);
+  }
+
+  #settled(bytes: number, failed: number): void {
+    this.stats.outgoingBytes -= bytes;
+    this.stats.lost += failed;
+    if (this.#drained !== null && this.stats.outgoingBytes <= this.#options.highWaterBytes / 2) this.#releaseDrained();
+  }
+
+  #releaseDrained(): void {
+    const drained = this.#drained;
+    this.#drained = null;
+    drained?.resolve();
+  }
+
+  /** A message on a subscribed channel: a publication of another node, or an event for this worker. */
+  #message(channel: Buffer, message: Buffer): void {
+    const receiver = this.#receiver;
+    if (receiver === null || message.length < 3 || message[0] !== VERSION) return;
+    // channel: "shoal:p:<topic>" or "shoal:to:<node>.<worker>"
+    if (channel[PREFIX.length] === 0x70 /* p */) {
+      const tagLength = message[2];
+      const tagEnd = 3 + tagLength;
+      if (tagLength === this.#nodeTag.length && this.#nodeTag.equals(message.subarray(3, tagEnd))) return;
+      this.stats.received++;
+      // A copy: the frame is written to sockets later, and the message is a view into the client's read buffer.
+      receiver.publication(channel.toString('utf8', TOPIC_PREFIX.length), message[1] as PublicationForm, Uint8Array.prototype.slice.call(message, tagEnd));
+      return;
+    }
+    const addressLength = message.readUInt16BE(1);
+    this.stats.receivedTo++;
+    receiver.event(message.toString('latin1', 3, 3 + addressLength), Uint8Array.prototype.slice.call(message, 3 + addressLength));
+  }
+
+  /** Every ping interval: a connection with a PING unanswered for `stallTimeoutMs` is dropped and made again. */
+  #watch(): void {
+    for (const connection of [this.#pub, this.#sub]) {
+      if (connection === null || !connection.ready) continue;
+      const now = performance.now();
+      if (connection.pingSentAt !== 0) {
+        if (now - connection.pingSentAt < this.#options.stallTimeoutMs) continue;
+        console.error(`shoal: broker connection of worker ${this.#workerId} answered no PING for ${Math.round(now - connection.pingSentAt)} ms; reconnecting`);
+        connection.pingSentAt = 0;
+        connection.redis.disconnect(true);
+        continue;
+      }
+      connection.pingSentAt = now;
+      connection.redis.ping().then(
+        () => {
+          connection.pingSentAt = 0;
+        },
+        () => {
+          // The connection was lost; 'close' handles it.
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Raw topics on one node with 2 workers, over loopback with `ws` clients:
+ * raw connections subscribe and publish (bytes and text they choose, framed
+ * once per worker), raw and subprotocol subscribers of one topic each get
+ * every publication in their own form (docs/subprotocol.md §7), the host
+ * process publishes and sends with `server.publish`/`server.sendTo`, and the
+ * app's onStart runs in the host with its cleanup at close.
+ */
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { RawClient } from './raw-client.ts';
+import { EnvelopeClient, JSON_PROTOCOL, MSGPACK_PROTOCOL, spreadOverWorkers, workerOf } from './shoal-helpers.ts';
+import { hostState } from './apps/raw-pubsub-app.ts';
+
+const APP = fileURLToPath(new URL('./apps/raw-pubsub-app.ts', import.meta.url));
+
+let server: TestServer;
+const raws: RawClient[] = [];
+const envelopes: EnvelopeClient[] = [];
+let nextId = 1;
+
+beforeAll(async () => {
+  server = await startServer({ app: APP, workers: 2 });
+});
+afterAll(async () => {
+  for (const client of raws) client.close();
+  for (const client of envelopes) client.close();
+  await server.close();
+});
+
+async function raw(): Promise<RawClient> {
+  const client = await RawClient.open(`${server.origin}/`);
+  raws.push(client);
+  return client;
+}
+
+async function envelope(protocol: string): Promise<{ client: EnvelopeClient; address: string }> {
+  const client = await EnvelopeClient.open(`${server.origin}/`, protocol);
+  envelopes.push(client);
+  const welcome = (await client.next((m) => Array.isArray(m) && m[1] === 'welcome')) as [0, string, { address: string }];
+  return { client, address: welcome[2].address };
+}
+
+/** Two raw clients on each worker. */
+async function rawOnBothWorkers(): Promise<RawClient[][]> {
+  const spread = await spreadOverWorkers(raw, async (client) => client.address, 2, 2);
+  return [...spread.values()];
+}
+
+const publication = (topic: string) => (m: unknown) => Array.isArray(m) && m[0] === 4 && m[1] === topic;
+
+describe('raw topics', () => {
+  it('deliver raw publications to raw and subprotocol subscribers on both workers, each in its own form', async () => {
+    const rawGroups = await rawOnBothWorkers();
+    const rawSubs = rawGroups.flat();
+    const msgpack = await envelope(MSGPACK_PROTOCOL);
+    const json = await envelope(JSON_PROTOCOL);
+    for (const client of rawSubs) expect(await client.subscribe('mixed')).toBe(true);
+    for (const { client } of [msgpack, json]) expect(await client.call(nextId++, '$subscribe', 'mixed')).toEqual([2, nextId - 1, null]);
+
+    const publisher = rawGroups[0][0];
+    await publisher.command({ pub: 'mixed', text: 'hello' });
+    await publisher.command({ pub: 'mixed', bytes: [1, 2, 3] });
+    await publisher.command({ pub: 'mixed', value: { a: 1 } });
+    // A subprotocol publisher's value reaches raw subscribers as JSON text.
+    expect(await msgpack.client.call(nextId++, 'publish', { topic: 'mixed', data: { b: 2 } })).toEqual([2, nextId - 1, expect.any(Number)]);
+
+    for (const client of rawSubs) {
+      const messages = [];
+      for (let i = 0; i < 4; i++) messages.push(await client.next((m) => m.isBinary || !m.data.toString().startsWith('{"done"')));
+      expect(messages.map((m) => [m.isBinary, m.isBinary ? [...m.data] : m.data.toString()])).toEqual([
+        [false, 'hello'],
+        [true, [1, 2, 3]],
+        [false, '{"a":1}'],
+        [false, '{"b":2}'],
+      ]);
+    }
+    const fromMsgpack = [];
+    const fromJson = [];
+    for (let i = 0; i < 4; i++) {
+      fromMsgpack.push(await msgpack.client.next(publication('mixed')));
+      fromJson.push(await json.client.next(publication('mixed')));
+    }
+    expect(fromMsgpack).toEqual([
+      [4, 'mixed', 'hello'],
+      [4, 'mixed', new Uint8Array([1, 2, 3])],
+      [4, 'mixed', { a: 1 }],
+      [4, 'mixed', { b: 2 }],
+    ]);
+    // JSON has no binary type: bytes arrive as base64.
+    expect(fromJson).toEqual([
+      [4, 'mixed', 'hello'],
+      [4, 'mixed', 'AQID'],
+      [4, 'mixed', { a: 1 }],
+      [4, 'mixed', { b: 2 }],
+    ]);
+  });
+
+  it('reach every raw subscriber on every worker exactly once, in order per publisher, and stop at unsubscribe', async () => {
+    const groups = await rawOnBothWorkers();
+    const subscribers = groups.flat();
+    for (const client of subscribers) await client.subscribe('seq');
+    const publishers = groups.map((group) => group[0]);
+    const COUNT = 300;
+    await Promise.all(publishers.map((p, index) => p.command({ pubMany: 'seq', from: `p${index}`, count: COUNT })));
+    for (const client of subscribers) {
+      const seen = new Map<string, number[]>();
+      for (let i = 0; i < COUNT * publishers.length; i++) {
+        const text = await client.nextText((t) => t.startsWith('{"from"'));
+        const { from, seq } = JSON.parse(text) as { from: string; seq: number };
+        seen.set(from, [...(seen.get(from) ?? []), seq]);
+      }
+      for (const seqs of seen.values()) expect(seqs).toEqual([...Array(COUNT).keys()]);
+      expect(seen.size).toBe(publishers.length);
+    }
+    const [quitter, ...others] = subscribers;
+    expect(await quitter.command({ unsub: 'seq' })).toBe(true);
+    await publishers[1].command({ pub: 'seq', text: 'after' });
+    for (const client of others) expect(await client.nextText((t) => t === 'after')).toBe('after');
+    // The quitter's next message is the answer to a later command, not the publication.
+    expect(await quitter.command({ unsub: 'seq' })).toBe(false);
+    expect(quitter.inbox.some((m) => m.data.toString() === 'after')).toBe(false);
+  });
+});
+
+describe('publishing and sending from the host process', () => {
+  it('server.publish reaches raw and subprotocol subscribers on both workers', async () => {
+    const subscribers = (await rawOnBothWorkers()).flat();
+    const msgpack = await envelope(MSGPACK_PROTOCOL);
+    for (const client of subscribers) await client.subscribe('host');
+    await msgpack.client.call(nextId++, '$subscribe', 'host');
+    server.server.publish('host', 'text from the host');
+    server.server.publish('host', new Uint8Array([9, 8]));
+    server.server.publish('host', 'binary text', { isBinary: true });
+    for (const client of subscribers) {
+      expect((await client.next((m) => !m.data.toString().startsWith('{"done"'))).data.toString()).toBe('text from the host');
+      const bytes = await client.next((m) => m.isBinary);
+      expect([...bytes.data]).toEqual([9, 8]);
+      const binaryText = await client.next((m) => m.isBinary);
+      expect(binaryText.data.toString()).toBe('binary text');
+    }
+    expect(await msgpack.client.next(publication('host'))).toEqual([4, 'host', 'text from the host']);
+    expect(await msgpack.client.next(publication('host'))).toEqual([4, 'host', new Uint8Array([9, 8])]);
+  });
+
+  it('server.sendTo and a raw connection\'s sendTo reach raw and subprotocol connections on any worker', async () => {
+    const groups = await rawOnBothWorkers();
+    const targets = groups.map((group) => group[1]);
+    for (const target of targets) expect(server.server.sendTo(target.address, 'ignored', { hi: target.address })).toBe(true);
+    for (const target of targets) expect(await target.nextText((t) => t.startsWith('{"hi"'))).toBe(JSON.stringify({ hi: target.address }));
+    const msgpack = await envelope(MSGPACK_PROTOCOL);
+    // From a raw connection on each worker to the msgpack connection: an event.
+    for (const group of groups) expect(await group[0].command({ to: msgpack.address, event: 'note', value: group[0].address })).toBe(true);
+    const notes = [await msgpack.client.next((m) => Array.isArray(m) && m[1] === 'note'), await msgpack.client.next((m) => Array.isArray(m) && m[1] === 'note')];
+    expect(new Set(notes.map((m) => (m as unknown[])[2]))).toEqual(new Set(groups.map((g) => g[0].address)));
+    expect(new Set(groups.map((g) => workerOf(g[0].address))).size).toBe(2);
+    expect(server.server.sendTo('not an address', 'x')).toBe(false);
+  });
+
+  it('runs the app\'s onStart in the host: its feed publishes from outside any handler', async () => {
+    expect(hostState.started).toBe(1);
+    const client = await raw();
+    await client.subscribe('ticks');
+    expect(await client.nextText((t) => t.startsWith('tick '))).toMatch(/^tick \d+$/);
+  });
+});
+
+describe('onStart cleanup', () => {
+  it('runs when the server closes', async () => {
+    const second = await startServer({ app: APP, workers: 1 });
+    const stoppedBefore = hostState.stopped;
+    await second.close();
+    expect(hostState.stopped).toBe(stoppedBefore + 1);
+  });
+});
