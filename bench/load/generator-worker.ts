@@ -13,6 +13,8 @@ import { BroadcastDriver } from './scenarios/broadcast.ts';
 import { ConnectDriver } from './scenarios/connect.ts';
 import type { ScenarioDriver } from './scenarios/driver.ts';
 import { EchoDriver } from './scenarios/echo.ts';
+import { RawBroadcastDriver } from './scenarios/raw-broadcast.ts';
+import { SocketIoBroadcastDriver } from './scenarios/socketio-broadcast.ts';
 import { IdleDriver } from './scenarios/idle.ts';
 import { RejectDriver } from './scenarios/reject.ts';
 import { RpcDriver } from './scenarios/rpc.ts';
@@ -28,6 +30,10 @@ function createDriver(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Arr
       return new RpcDriver(setup, recorder, mask);
     case 'broadcast':
       return new BroadcastDriver(setup, recorder, mask);
+    case 'raw-broadcast':
+      return new RawBroadcastDriver(setup, recorder, mask);
+    case 'socketio-broadcast':
+      return new SocketIoBroadcastDriver(setup, recorder, mask);
     case 'connect':
       return new ConnectDriver(setup, recorder, mask);
     case 'idle':

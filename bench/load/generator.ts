@@ -25,6 +25,10 @@ export const SATURATION_THRESHOLD = 0.9;
 export interface LoadRunSpec {
   kind: SocketScenarioKind;
   target: ConnectTarget;
+  /** Broadcast scenarios: where publishers connect (another node), or null for `target`. */
+  publisherTarget: ConnectTarget | null;
+  /** Broadcast scenarios: publications per second over all threads, paced; 0 = closed loop. */
+  publishRate: number;
   threads: number;
   /** Connections (echo, rpc, idle) or concurrent handshake loops (connect). */
   connections: number;
@@ -152,6 +156,8 @@ export async function runLoad(spec: LoadRunSpec, hooks: LoadRunHooks = {}, signa
         threadCount: threads,
         kind: spec.kind,
         target: spec.target,
+        publisherTarget: spec.publisherTarget,
+        publishRate: share(spec.publishRate, threads, i),
         connections: share(spec.connections, threads, i),
         subscribers: share(spec.subscribers, threads, i),
         publishers: share(spec.publishers, threads, i),

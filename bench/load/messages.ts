@@ -5,8 +5,12 @@
  */
 import type { ConnectTarget } from './bench-connection.ts';
 
-/** Scenarios that run on the generator threads (`reject` is the http scenario's rejected-upgrade flood). */
-export type SocketScenarioKind = 'echo' | 'rpc' | 'broadcast' | 'connect' | 'idle' | 'reject';
+/**
+ * Scenarios that run on the generator threads (`reject` is the http
+ * scenario's rejected-upgrade flood; `socketio-broadcast` is the broadcast
+ * driver on Socket.IO's wire, for the cross-node scenario's Socket.IO peer).
+ */
+export type SocketScenarioKind = 'echo' | 'rpc' | 'broadcast' | 'raw-broadcast' | 'socketio-broadcast' | 'connect' | 'idle' | 'reject';
 
 /** A generator thread's share of one scenario run (passed as workerData). */
 export interface ThreadSetup {
@@ -14,6 +18,10 @@ export interface ThreadSetup {
   threadCount: number;
   kind: SocketScenarioKind;
   target: ConnectTarget;
+  /** Broadcast scenarios: where publishers connect when not to `target` (another node: cross-node), else null. */
+  publisherTarget: ConnectTarget | null;
+  /** Broadcast scenarios: this thread's publications per second in total, paced; 0 = as fast as answers come back. */
+  publishRate: number;
   /** Connections this thread opens (echo, rpc, idle), or concurrent loops (connect, reject). */
   connections: number;
   /** broadcast: subscribers and publishers of this thread. */

@@ -11,11 +11,15 @@ export class BenchUsageError extends Error {
   }
 }
 
-export type ScenarioName = 'echo' | 'rpc' | 'broadcast' | 'connect' | 'idle' | 'http';
-export const SCENARIO_NAMES: readonly ScenarioName[] = ['echo', 'rpc', 'broadcast', 'connect', 'idle', 'http'];
+export type ScenarioName = 'echo' | 'rpc' | 'broadcast' | 'raw-broadcast' | 'cross-node' | 'connect' | 'idle' | 'http';
+export const SCENARIO_NAMES: readonly ScenarioName[] = ['echo', 'rpc', 'broadcast', 'raw-broadcast', 'cross-node', 'connect', 'idle', 'http'];
+/** The scenarios whose rate is deliveries (a fan-out): they also report deliveries per server CPU-second. */
+export const FAN_OUT_SCENARIOS: readonly ScenarioName[] = ['broadcast', 'raw-broadcast', 'cross-node'];
 
-export type PeerName = 'ws' | 'bun' | 'uws';
-export const PEER_NAMES: readonly PeerName[] = ['ws', 'bun', 'uws'];
+export type PeerName = 'ws' | 'bun' | 'uws' | 'socketio';
+export const PEER_NAMES: readonly PeerName[] = ['ws', 'bun', 'uws', 'socketio'];
+/** Peers when --against is not given: these, plus socketio when a cross-node scenario is asked for. */
+export const DEFAULT_PEERS: readonly PeerName[] = ['ws', 'bun', 'uws'];
 
 /** One scenario run with all its parameters resolved. */
 export interface ScenarioSpec {
@@ -87,10 +91,14 @@ target
   --target URL             a running server, ws://127.0.0.1:PORT/PATH (loopback only)
   --server-pid PID         with --target: read that process's CPU and memory from /proc
   --workers LIST           Shoal worker counts to sweep (default: 1,2,4,... up to the cores)
-  --against LIST           peers: ws,bun,uws or none (default: ws,bun,uws)
+  --against LIST           peers: ws,bun,uws,socketio or none (default: ws,bun,uws, and socketio
+                           when cross-node is asked for; socketio runs cross-node only)
 scenarios
   --scenarios LIST         comma list of NAME[:key=value...]; names: ${SCENARIO_NAMES.join(', ')}
                            keys: size, inflight, connections, subscribers, publishers, concurrency
+                           raw-broadcast: broadcast on raw connections (no Shoal subprotocol)
+                           cross-node: a redis-server and two nodes (Shoal --broker, Socket.IO + redis
+                           adapter), publishers on node A, subscribers on node B; at full and half rate
                            (default: ${DEFAULT_SUITE.join(',')})
   --duration S             measured seconds per scenario (default 3)
   --warmup S               warm-up seconds before each window (default 1)
@@ -207,8 +215,8 @@ export function parseScenarioSpec(text: string, defaults: Defaults): ScenarioSpe
     connections:
       values.connections ??
       (scenario === 'idle' ? defaults.idleConnections : scenario === 'http' ? defaults.httpConnections : defaults.connections),
-    inflight: values.inflight ?? (scenario === 'broadcast' ? Math.min(defaults.inflight, 4) : defaults.inflight),
-    payloadBytes: values.size ?? (scenario === 'broadcast' ? 16 : defaults.size),
+    inflight: values.inflight ?? (FAN_OUT_SCENARIOS.includes(scenario) ? Math.min(defaults.inflight, 4) : defaults.inflight),
+    payloadBytes: values.size ?? (FAN_OUT_SCENARIOS.includes(scenario) ? 16 : defaults.size),
     subscribers: values.subscribers ?? defaults.subscribers,
     publishers: values.publishers ?? defaults.publishers,
     concurrency: values.concurrency ?? defaults.concurrency,
@@ -232,6 +240,10 @@ function labelOf(spec: ScenarioSpec): string {
       return `rpc x${spec.inflight}, ${spec.connections} conn`;
     case 'broadcast':
       return `broadcast ${spec.publishers} pub -> ${spec.subscribers} sub x${spec.inflight}`;
+    case 'raw-broadcast':
+      return `raw-broadcast ${spec.publishers} pub -> ${spec.subscribers} sub x${spec.inflight}`;
+    case 'cross-node':
+      return `cross-node ${spec.publishers} pub (node A) -> ${spec.subscribers} sub (node B) x${spec.inflight}`;
     case 'connect':
       return `connect, ${spec.concurrency} concurrent`;
     case 'idle':
@@ -248,7 +260,7 @@ export function parseBenchArgs(argv: readonly string[], cpus: number): BenchOpti
     target: null,
     serverPid: null,
     workers: defaultWorkerSweep(cpus),
-    peers: [...PEER_NAMES],
+    peers: [...DEFAULT_PEERS],
     scenarios: [],
     warmupMs: 1000,
     durationMs: 3000,
@@ -274,6 +286,7 @@ export function parseBenchArgs(argv: readonly string[], cpus: number): BenchOpti
   };
   let scenarioTexts: string[] = [...DEFAULT_SUITE];
   let spawnFlag = false;
+  let againstGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -293,6 +306,7 @@ export function parseBenchArgs(argv: readonly string[], cpus: number): BenchOpti
         options.workers = list(flag, value()).map((item) => positiveInt(flag, item));
         break;
       case '--against': {
+        againstGiven = true;
         const names = list(flag, value());
         if (names.length === 1 && names[0] === 'none') options.peers = [];
         else {
@@ -374,6 +388,7 @@ export function parseBenchArgs(argv: readonly string[], cpus: number): BenchOpti
   if (spawnFlag && options.target !== null) throw new BenchUsageError('--spawn and --target exclude each other');
   if (options.serverPid !== null && options.mode !== 'target') throw new BenchUsageError('--server-pid goes with --target');
   options.scenarios = scenarioTexts.map((text) => parseScenarioSpec(text, defaults));
+  if (!againstGiven && options.scenarios.some((spec) => spec.name === 'cross-node')) options.peers.push('socketio');
   const labels = new Set<string>();
   for (const spec of options.scenarios) {
     if (labels.has(spec.label)) throw new BenchUsageError(`scenario "${spec.label}" is listed twice`);

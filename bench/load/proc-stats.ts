@@ -101,3 +101,26 @@ export class ProcessSampler {
     return { cpu, rssPeakBytes: this.peakRss, rssBytes: readRssBytes(this.pid) };
   }
 }
+
+/**
+ * Samples several processes over one window as one server (a cluster's
+ * nodes): CPU summed (cores), RSS summed (peak: the sum of each one's peak).
+ */
+export class ProcessGroupSampler {
+  private readonly samplers: ProcessSampler[];
+
+  constructor(pids: readonly number[]) {
+    this.samplers = pids.map((pid) => new ProcessSampler(pid));
+  }
+
+  start(): void {
+    for (const sampler of this.samplers) sampler.start();
+  }
+
+  /** null for a figure that any process could not give. */
+  stop(): { cpu: number | null; rssPeakBytes: number | null; rssBytes: number | null } {
+    const each = this.samplers.map((sampler) => sampler.stop());
+    const sum = (values: (number | null)[]): number | null => (values.length === 0 || values.includes(null) ? null : values.reduce<number>((a, b) => a + b!, 0));
+    return { cpu: sum(each.map((e) => e.cpu)), rssPeakBytes: sum(each.map((e) => e.rssPeakBytes)), rssBytes: sum(each.map((e) => e.rssBytes)) };
+  }
+}

@@ -3,6 +3,7 @@
  * ratios against each peer measured in the same run, the targets with what
  * ran, and the warnings.
  */
+import { FAN_OUT_SCENARIOS } from './options.ts';
 import type { BenchReport, Ratio, ScenarioResult } from './results.ts';
 
 function pad(text: string, width: number, right: boolean): string {
@@ -44,9 +45,15 @@ function percent(share: number | null): string {
 function extraCell(result: ScenarioResult): string {
   const extra = result.extra;
   switch (result.scenario) {
-    case 'broadcast': {
+    case 'broadcast':
+    case 'raw-broadcast':
+    case 'cross-node': {
       const ratio = typeof extra.deliveryRatio === 'number' ? `${(extra.deliveryRatio * 100).toFixed(1)}% delivered` : 'n/a delivered';
-      return `${formatCount(Number(extra.publishesPerSec ?? 0))} publishes/s, ${ratio}`;
+      const perCpu = typeof extra.deliveriesPerCpuSecond === 'number' ? formatCount(extra.deliveriesPerCpuSecond) : 'n/a';
+      const parts = [`${perCpu} deliveries/CPU-s`, `${formatCount(Number(extra.publishesPerSec ?? 0))} publishes/s`, ratio];
+      if (typeof extra.targetPublishesPerSec === 'number') parts.push(`paced at ${formatCount(extra.targetPublishesPerSec)}/s`);
+      if ('redisCpuCores' in extra) parts.push(`redis CPU ${percent(typeof extra.redisCpuCores === 'number' ? extra.redisCpuCores : null)}`);
+      return parts.join(', ');
     }
     case 'idle':
       return `${typeof extra.bytesPerConnection === 'number' ? formatBytes(extra.bytesPerConnection) : 'n/a'}/conn (RSS ${formatBytes(
@@ -83,7 +90,7 @@ export function formatScenarioTable(report: BenchReport, label: string): string 
     'srv CPU',
     'srv RSS',
     'gen CPU',
-    first.scenario === 'broadcast' || first.scenario === 'idle' || first.scenario === 'http' ? 'notes' : '',
+    FAN_OUT_SCENARIOS.includes(first.scenario) || first.scenario === 'idle' || first.scenario === 'http' ? 'notes' : '',
   ];
   const body: string[][] = [header];
   const notRun: string[] = [];
@@ -114,8 +121,10 @@ export function formatScenarioTable(report: BenchReport, label: string): string 
   lines.push(...notRun);
   const samples = rows.flatMap((r) => r.errorSamples.slice(0, 2).map((sample) => `   ${names.get(r.target) ?? r.target}: ${sample}`));
   if (samples.length > 0) lines.push('   errors seen:', ...samples);
-  const ratioLine = formatRatios(report.ratios.filter((ratio) => ratio.label === label), names);
-  if (ratioLine !== '') lines.push(ratioLine);
+  for (const metric of ['rate', 'bytesPerConnection', 'ratePerCpuSecond'] as const) {
+    const ratioLine = formatRatios(report.ratios.filter((ratio) => ratio.label === label && ratio.metric === metric), names);
+    if (ratioLine !== '') lines.push(ratioLine);
+  }
   return lines.join('\n');
 }
 
@@ -123,11 +132,11 @@ function formatRatios(ratios: readonly Ratio[], names: Map<string, string>): str
   if (ratios.length === 0) return '';
   const bySubject = new Map<string, Ratio[]>();
   for (const ratio of ratios) bySubject.set(ratio.target, [...(bySubject.get(ratio.target) ?? []), ratio]);
-  const memory = ratios[0].metric === 'bytesPerConnection';
   const parts = [...bySubject].map(
     ([subject, list]) => `${names.get(subject) ?? subject}: ${list.map((r) => `${r.ratio.toFixed(2)}x ${names.get(r.peer) ?? r.peer}`).join(', ')}`,
   );
-  return `   ratio (${memory ? 'peer memory per connection / Shoal\'s' : 'rate / peer rate'}; >1 = Shoal better): ${parts.join('; ')}`;
+  const what = { rate: 'rate / peer rate', bytesPerConnection: "peer memory per connection / Shoal's", ratePerCpuSecond: 'deliveries per server CPU-second / peer\'s' }[ratios[0].metric];
+  return `   ratio (${what}; >1 = Shoal better): ${parts.join('; ')}`;
 }
 
 function truncate(text: string, length: number): string {

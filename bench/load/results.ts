@@ -5,6 +5,7 @@
  */
 import type { LatencySummary } from './histogram.ts';
 import type { ErrorCounts } from './messages.ts';
+import { FAN_OUT_SCENARIOS } from './options.ts';
 import type { ScenarioName } from './options.ts';
 
 /** The JSON document's format tag; bump the number on incompatible changes. */
@@ -79,10 +80,11 @@ export interface Ratio {
   label: string;
   target: string;
   peer: string;
-  metric: 'rate' | 'bytesPerConnection';
+  /** rate; bytesPerConnection (idle); ratePerCpuSecond (fan-out scenarios: deliveries per server CPU-second). */
+  metric: 'rate' | 'bytesPerConnection' | 'ratePerCpuSecond';
   targetValue: number;
   peerValue: number;
-  /** > 1 means Shoal did better: rate / peer rate, or peer bytes / Shoal bytes for memory. */
+  /** > 1 means Shoal did better: rate / peer rate (also per CPU-second), or peer bytes / Shoal bytes for memory. */
   ratio: number;
 }
 
@@ -140,6 +142,11 @@ export function computeRatios(targets: readonly TargetReport[], results: readonl
             peerValue: theirs.rate.value,
             ratio: mine.rate.value / theirs.rate.value,
           });
+          const a = mine.extra.deliveriesPerCpuSecond;
+          const b = theirs.extra.deliveriesPerCpuSecond;
+          if (FAN_OUT_SCENARIOS.includes(mine.scenario) && typeof a === 'number' && typeof b === 'number' && a > 0 && b > 0) {
+            ratios.push({ label, target: subject.id, peer: peer.id, metric: 'ratePerCpuSecond', targetValue: a, peerValue: b, ratio: a / b });
+          }
         }
       }
     }

@@ -9,9 +9,11 @@ import os from 'node:os';
 import { runLoad } from './generator.ts';
 import type { LoadRunOutcome, LoadRunSpec } from './generator.ts';
 import type { ErrorCounts, SocketScenarioKind } from './messages.ts';
-import type { BenchOptions, ScenarioSpec } from './options.ts';
+import type { BenchOptions, LoopbackTarget, ScenarioSpec } from './options.ts';
+import { startCluster } from './cluster-targets.ts';
+import type { RunningCluster } from './cluster-targets.ts';
 import { allowedCpus, hasTaskset, pinThisProcess, planPinning } from './pinning.ts';
-import { ProcessSampler, readOpenFileLimit, readRssBytes } from './proc-stats.ts';
+import { ProcessGroupSampler, ProcessSampler, readOpenFileLimit, readRssBytes } from './proc-stats.ts';
 import type { Progress } from './progress.ts';
 import { RESULT_FORMAT, computeRatios } from './results.ts';
 import type { BenchReport, RateUnit, ScenarioResult, TargetReport } from './results.ts';
@@ -80,6 +82,8 @@ function rateUnitOf(spec: ScenarioSpec): RateUnit {
     case 'rpc':
       return 'messages/s';
     case 'broadcast':
+    case 'raw-broadcast':
+    case 'cross-node':
       return 'deliveries/s';
     case 'connect':
       return 'handshakes/s';
@@ -96,6 +100,8 @@ function latencyOfScenario(spec: ScenarioSpec): string {
     case 'rpc':
       return 'round trip';
     case 'broadcast':
+    case 'raw-broadcast':
+    case 'cross-node':
       return 'publish to delivery';
     case 'connect':
     case 'idle':
@@ -107,7 +113,20 @@ function latencyOfScenario(spec: ScenarioSpec): string {
 
 /** The labels one scenario spec produces (http runs two floods). */
 export function resultLabels(spec: ScenarioSpec): string[] {
-  return spec.name === 'http' ? [`${spec.label}: rejected upgrades (400)`, `${spec.label}: health endpoint`] : [spec.label];
+  if (spec.name === 'http') return [`${spec.label}: rejected upgrades (400)`, `${spec.label}: health endpoint`];
+  if (spec.name === 'cross-node') return [spec.label, `${spec.label}: at half the maximum rate`];
+  return [spec.label];
+}
+
+/** What one socket scenario run measures: where it connects and whose CPU it reads. */
+interface MeasuredServer {
+  endpoint: LoopbackTarget;
+  /** Where publishers connect (another node), or null for `endpoint`. */
+  publisherEndpoint: LoopbackTarget | null;
+  /** The server's processes (CPU and RSS summed); empty when unknown. */
+  pids: readonly number[];
+  /** Another process whose CPU is reported on its own (the cross-node scenario's Redis), or null. */
+  sidePid: number | null;
 }
 
 /** Run everything the options ask for; never throws for a server's misbehaviour (only for aborts). */
@@ -142,40 +161,21 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
       }
       const report: TargetReport = { id: plan.id, name: plan.name, kind: plan.kind, workers: plan.workers, status: 'ok', reason: null, description: null, url: null };
       targets.push(report);
-      io.progress.note(`starting ${plan.name}`);
-      let target: RunningTarget;
-      try {
-        target = await startTarget(plan, { pinPrefix: pinning.serverPrefix }, options.target === null ? null : { endpoint: options.target, pid: options.serverPid });
-      } catch (error) {
-        const skipped = error instanceof TargetSkipped;
-        report.status = skipped ? 'skipped' : 'failed';
-        report.reason = (error as Error).message;
-        io.progress.note(`${plan.name}: ${skipped ? 'skipped' : 'FAILED'}: ${report.reason}`);
-        for (const spec of options.scenarios) {
-          for (const label of resultLabels(spec)) results.push(emptyResult(plan, spec, label, report.status, `${plan.name} ${report.status}: ${report.reason}`));
+      const singleSpecs = options.scenarios.filter((spec) => spec.name !== 'cross-node');
+      if (plan.peer === 'socketio') {
+        for (const spec of singleSpecs) {
+          for (const label of resultLabels(spec)) results.push(emptyResult(plan, spec, label, 'skipped', 'socketio peer: runs the cross-node scenario only'));
         }
-        continue;
+      } else if (singleSpecs.length > 0) {
+        await runSingleServer(plan, report, singleSpecs, options, io, pinning.serverPrefix, results, warnings);
       }
-      report.description = target.description;
-      report.url = `ws://${target.endpoint.host.includes(':') ? `[${target.endpoint.host}]` : target.endpoint.host}:${target.endpoint.port}${target.endpoint.path}`;
-      io.progress.note(`${plan.name}: ${target.description} at ${report.url}`);
-      try {
-        for (const spec of options.scenarios) {
-          if (io.signal.aborted) break;
-          for (const result of await runScenario(plan, target, spec, options, io)) {
-            results.push(result);
-            if (result.generator.saturated) {
-              warnings.push(
-                `${plan.name}, ${result.label}: a generator thread was ${Math.round(result.generator.cpuMax * 100)}% busy; ` +
-                  'this result measures the client, not the server (use --threads, or --pin on a machine with more cores)',
-              );
-            }
-            if (result.generator.hitMessageCap) warnings.push(`${plan.name}, ${result.label}: stopped at --max-messages before the window ended`);
-          }
-          await sleep(SETTLE_BETWEEN_MS);
+      for (const spec of options.scenarios) {
+        if (spec.name !== 'cross-node' || io.signal.aborted) continue;
+        for (const result of await runCrossNode(plan, report, spec, options, io, pinning.serverPrefix)) {
+          results.push(result);
+          noteGenerator(plan, result, warnings);
         }
-      } finally {
-        await target.stop();
+        await sleep(SETTLE_BETWEEN_MS);
       }
     }
   } finally {
@@ -205,14 +205,68 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
   };
 }
 
+/** The generator warnings of one result. */
+function noteGenerator(plan: TargetPlan, result: ScenarioResult, warnings: string[]): void {
+  if (result.generator.saturated) {
+    warnings.push(
+      `${plan.name}, ${result.label}: a generator thread was ${Math.round(result.generator.cpuMax * 100)}% busy; ` +
+        'this result measures the client, not the server (use --threads, or --pin on a machine with more cores)',
+    );
+  }
+  if (result.generator.hitMessageCap) warnings.push(`${plan.name}, ${result.label}: stopped at --max-messages before the window ended`);
+}
+
+/** Start one server for `plan`, run the single-server scenarios against it, stop it. */
+async function runSingleServer(
+  plan: TargetPlan,
+  report: TargetReport,
+  specs: readonly ScenarioSpec[],
+  options: BenchOptions,
+  io: SuiteIo,
+  pinPrefix: readonly string[],
+  results: ScenarioResult[],
+  warnings: string[],
+): Promise<void> {
+  io.progress.note(`starting ${plan.name}`);
+  let target: RunningTarget;
+  try {
+    target = await startTarget(plan, { pinPrefix }, options.target === null ? null : { endpoint: options.target, pid: options.serverPid });
+  } catch (error) {
+    const skipped = error instanceof TargetSkipped;
+    report.status = skipped ? 'skipped' : 'failed';
+    report.reason = (error as Error).message;
+    io.progress.note(`${plan.name}: ${skipped ? 'skipped' : 'FAILED'}: ${report.reason}`);
+    for (const spec of specs) {
+      for (const label of resultLabels(spec)) results.push(emptyResult(plan, spec, label, report.status, `${plan.name} ${report.status}: ${report.reason}`));
+    }
+    return;
+  }
+  report.description = target.description;
+  report.url = `ws://${target.endpoint.host.includes(':') ? `[${target.endpoint.host}]` : target.endpoint.host}:${target.endpoint.port}${target.endpoint.path}`;
+  io.progress.note(`${plan.name}: ${target.description} at ${report.url}`);
+  try {
+    for (const spec of specs) {
+      if (io.signal.aborted) break;
+      for (const result of await runScenario(plan, target, spec, options, io)) {
+        results.push(result);
+        noteGenerator(plan, result, warnings);
+      }
+      await sleep(SETTLE_BETWEEN_MS);
+    }
+  } finally {
+    await target.stop();
+  }
+}
+
 async function runScenario(plan: TargetPlan, target: RunningTarget, spec: ScenarioSpec, options: BenchOptions, io: SuiteIo): Promise<ScenarioResult[]> {
   const labels = resultLabels(spec);
+  const server: MeasuredServer = { endpoint: target.endpoint, publisherEndpoint: null, pids: target.pid === null ? [] : [target.pid], sidePid: null };
   if (!target.isAlive()) {
     const reason = `the server is no longer running; its last output: ${target.output().split('\n').slice(-5).join(' | ')}`;
     return labels.map((label) => emptyResult(plan, spec, label, 'failed', reason));
   }
   if (spec.name === 'http') {
-    const rejected = await runSocketScenario(plan, target, spec, labels[0], 'reject', options, io);
+    const rejected = await runSocketScenario(plan, server, spec, labels[0], 'reject', options, io);
     if (io.signal.aborted) return [rejected];
     await sleep(SETTLE_BETWEEN_MS);
     return [rejected, await runHealthScenario(plan, target, spec, labels[1], options, io)];
@@ -221,26 +275,84 @@ async function runScenario(plan: TargetPlan, target: RunningTarget, spec: Scenar
     const reason = idleFdProblem(spec.connections, target.pid);
     if (reason !== null) return [emptyResult(plan, spec, labels[0], 'skipped', reason)];
   }
-  return [await runSocketScenario(plan, target, spec, labels[0], spec.name, options, io)];
+  const kind: SocketScenarioKind = spec.name === 'cross-node' ? 'broadcast' : spec.name;
+  return [await runSocketScenario(plan, server, spec, labels[0], kind, options, io)];
+}
+
+/**
+ * The cross-node scenario for one plan: Redis and two nodes of their own,
+ * publishers on node A, subscribers on node B; first as fast as answers
+ * come back, then paced at half the publications per second that run
+ * reached (where its latency is read). Everything is stopped afterwards.
+ */
+async function runCrossNode(
+  plan: TargetPlan,
+  report: TargetReport,
+  spec: ScenarioSpec,
+  options: BenchOptions,
+  io: SuiteIo,
+  pinPrefix: readonly string[],
+): Promise<ScenarioResult[]> {
+  const [maxLabel, halfLabel] = resultLabels(spec);
+  io.progress.note(`starting Redis and 2 nodes of ${plan.name}`);
+  let cluster: RunningCluster;
+  try {
+    cluster = await startCluster(plan, { pinPrefix });
+  } catch (error) {
+    const status = error instanceof TargetSkipped ? 'skipped' : 'failed';
+    const reason = (error as Error).message;
+    io.progress.note(`${plan.name}, ${spec.label}: ${status}: ${reason}`);
+    return [emptyResult(plan, spec, maxLabel, status, reason), emptyResult(plan, spec, halfLabel, status, reason)];
+  }
+  if (report.description === null) {
+    report.description = cluster.description;
+    report.url = `ws://${cluster.subscriberEndpoint.host}:${cluster.subscriberEndpoint.port}${cluster.subscriberEndpoint.path}`;
+  }
+  io.progress.note(`${plan.name}: ${cluster.description}`);
+  try {
+    const server: MeasuredServer = { endpoint: cluster.subscriberEndpoint, publisherEndpoint: cluster.publisherEndpoint, pids: cluster.nodePids, sidePid: cluster.redisPid };
+    const kind: SocketScenarioKind = plan.peer === 'socketio' ? 'socketio-broadcast' : 'broadcast';
+    const max = await runSocketScenario(plan, server, spec, maxLabel, kind, options, io);
+    max.extra.cluster = cluster.description;
+    const maxPublishes = max.status === 'ok' ? Number(max.extra.publishesPerSec) : 0;
+    if (!(maxPublishes >= 2)) {
+      return [max, emptyResult(plan, spec, halfLabel, 'skipped', `no maximum rate to halve (${max.reason ?? 'no publication was answered'})`)];
+    }
+    if (!cluster.isAlive()) return [max, emptyResult(plan, spec, halfLabel, 'failed', `the cluster is no longer running: ${cluster.output()}`)];
+    await sleep(SETTLE_BETWEEN_MS);
+    const targetRate = Math.round(maxPublishes / 2);
+    const half = await runSocketScenario(plan, server, spec, halfLabel, kind, options, io, targetRate);
+    half.extra.cluster = cluster.description;
+    half.extra.targetPublishesPerSec = targetRate;
+    return [max, half];
+  } finally {
+    await cluster.stop();
+  }
 }
 
 async function runSocketScenario(
   plan: TargetPlan,
-  target: RunningTarget,
+  target: MeasuredServer,
   spec: ScenarioSpec,
   label: string,
   kind: SocketScenarioKind,
   options: BenchOptions,
   io: SuiteIo,
+  publishRate: number = 0,
 ): Promise<ScenarioResult> {
-  const sampler = target.pid === null ? null : new ProcessSampler(target.pid);
+  const sampler = target.pids.length === 0 ? null : new ProcessGroupSampler(target.pids);
+  const sideSampler = target.sidePid === null ? null : new ProcessSampler(target.sidePid);
+  let side: number | null = null;
+  const pid = target.pids.length === 1 ? target.pids[0] : null;
   let server: { cpu: number | null; rssPeakBytes: number | null; rssBytes: number | null } = { cpu: null, rssPeakBytes: null, rssBytes: null };
   const idle = { rssBefore: null as number | null, rssAfter: null as number | null };
-  if (kind === 'idle' && target.pid !== null) idle.rssBefore = readRssBytes(target.pid);
+  if (kind === 'idle' && pid !== null) idle.rssBefore = readRssBytes(pid);
   const loops = kind === 'connect' ? spec.concurrency : spec.connections;
   const runSpec: LoadRunSpec = {
     kind,
     target: { ...target.endpoint, protocols: [] },
+    publisherTarget: target.publisherEndpoint === null ? null : { ...target.publisherEndpoint, protocols: [] },
+    publishRate,
     threads: options.threads,
     connections: loops,
     subscribers: spec.subscribers,
@@ -261,14 +373,18 @@ async function runSocketScenario(
       runSpec,
       {
         afterReady: async () => {
-          if (kind === 'idle' && target.pid !== null) {
+          if (kind === 'idle' && pid !== null) {
             await sleep(IDLE_SETTLE_MS);
-            idle.rssAfter = readRssBytes(target.pid);
+            idle.rssAfter = readRssBytes(pid);
           }
         },
-        onWindowStart: () => sampler?.start(),
+        onWindowStart: () => {
+          sampler?.start();
+          sideSampler?.start();
+        },
         onWindowEnd: () => {
           if (sampler !== null) server = sampler.stop();
+          if (sideSampler !== null) side = sideSampler.stop().cpu;
         },
         onProgress: (completed, phase) => io.progress.update(completed, phase),
       },
@@ -276,18 +392,21 @@ async function runSocketScenario(
     );
   } catch (error) {
     if (sampler !== null) sampler.stop();
+    if (sideSampler !== null) sideSampler.stop();
     io.progress.end(`${plan.name}, ${label}: FAILED: ${(error as Error).message}`);
     return emptyResult(plan, spec, label, 'failed', (error as Error).message);
   }
   const result = toResult(plan, spec, label, outcome, server, options.threads);
-  if (kind === 'broadcast') {
+  if (kind === 'broadcast' || kind === 'raw-broadcast' || kind === 'socketio-broadcast') {
     const windowSec = outcome.windowMs / 1000;
     const publishes = outcome.secondary;
     result.extra = {
       publishesPerSec: windowSec > 0 ? publishes / windowSec : 0,
       deliveryRatio: publishes > 0 ? outcome.messages / (publishes * spec.subscribers) : null,
       subscribersReady: outcome.openAtReady - spec.publishers,
+      deliveriesPerCpuSecond: server.cpu !== null && server.cpu > 0 ? result.rate.value / server.cpu : null,
     };
+    if (target.sidePid !== null) result.extra.redisCpuCores = side;
   } else if (kind === 'idle') {
     const held = outcome.openAtReady;
     result.rate = { value: outcome.openAtEnd, unit: 'connections' };

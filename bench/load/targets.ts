@@ -15,12 +15,12 @@ import { ServerProcess, findFreePort } from './server-process.ts';
 /** True when the harness runs from the repository's TypeScript sources, false in the published build. */
 export const FROM_SOURCE = import.meta.url.endsWith('.ts');
 /** .ts in the repository, .js in the published build (dist/ mirrors bench/). */
-const EXTENSION = FROM_SOURCE ? '.ts' : '.js';
+export const EXTENSION = FROM_SOURCE ? '.ts' : '.js';
 /** The package root: the repository (bench/load is two levels down) or the installed package (dist/bench/load, three). */
 export const PACKAGE_ROOT = fileURLToPath(new URL(FROM_SOURCE ? '../../' : '../../../', import.meta.url));
 /** bench/load and bench/peers, next to this file in both layouts. */
 const LOAD_DIR = fileURLToPath(new URL('./', import.meta.url));
-const PEERS_DIR = fileURLToPath(new URL('../peers/', import.meta.url));
+export const PEERS_DIR = fileURLToPath(new URL('../peers/', import.meta.url));
 /** Resolves packages the way the peer servers do (from bench/peers: the package's, then the project's node_modules). */
 const peerRequire = createRequire(new URL('../peers/', import.meta.url));
 
@@ -97,6 +97,8 @@ export async function startTarget(
           return startPeer('bun', [findBun(), path.join(PEERS_DIR, `bun-server${EXTENSION}`)], context);
         case 'uws':
           return startUws(context);
+        case 'socketio':
+          throw new TargetSkipped('socketio peer: runs the cross-node scenario only (a Socket.IO node with the Redis adapter)');
       }
   }
 }
@@ -125,9 +127,10 @@ function findAdminFlag(): string | null {
   return match === null ? null : `--${match[1]}`;
 }
 
-async function startShoal(workers: number, context: StartContext): Promise<RunningTarget> {
+/** Start `shoal serve` with the benchmark app; `extraArgs` go last (e.g. --broker for a cluster node). */
+export async function startShoal(workers: number, context: StartContext, extraArgs: readonly string[] = []): Promise<RunningTarget> {
   const port = await findFreePort();
-  const args = ['serve', '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--app', path.join(LOAD_DIR, `bench-app${EXTENSION}`)];
+  const args = ['serve', '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--app', path.join(LOAD_DIR, `bench-app${EXTENSION}`), ...extraArgs];
   const adminFlag = findAdminFlag();
   let healthUrl: string | null = null;
   if (adminFlag !== null) {
@@ -140,11 +143,12 @@ async function startShoal(workers: number, context: StartContext): Promise<Runni
   return running(server, { host: '127.0.0.1', port: server.port ?? port, path: '/' }, description, healthUrl);
 }
 
-async function startPeer(name: PeerName, command: readonly string[], context: StartContext): Promise<RunningTarget> {
+/** Start a peer server script; `extraArgs` follow `--port N`. A peer that does not start is skipped with its own error line. */
+export async function startPeer(name: PeerName, command: readonly string[], context: StartContext, extraArgs: readonly string[] = []): Promise<RunningTarget> {
   const port = await findFreePort();
   let server: ServerProcess;
   try {
-    server = await spawnReady(command, context, ['--port', String(port)]);
+    server = await spawnReady(command, context, ['--port', String(port), ...extraArgs]);
   } catch (error) {
     throw new TargetSkipped(`${name} peer did not start: ${firstPeerError((error as Error).message)}`);
   }
@@ -168,7 +172,7 @@ function firstPeerError(message: string): string {
  * devDependencies, or the user's project when Shoal is installed); otherwise the
  * peer is skipped with the command that installs it.
  */
-function requirePeerPackage(peer: PeerName, names: readonly string[], advice: string): void {
+export function requirePeerPackage(peer: PeerName, names: readonly string[], advice: string): void {
   for (const name of names) {
     try {
       peerRequire.resolve(`${name}/package.json`);

@@ -1,24 +1,24 @@
 /**
  * Peer server: Bun's built-in WebSocket server (Bun.serve), one process.
  * Echo without a subprotocol; the benchmark envelope (peer-protocol.mjs) on
- * the Shoal msgpack subprotocol, pub/sub through Bun's native
- * ws.subscribe / server.publish.
+ * the Shoal msgpack subprotocol, and raw pub/sub on the raw-broadcast
+ * protocol, both through Bun's native ws.subscribe / server.publish.
  *
  *   node_modules/.bin/bun bench/peers/bun-server.ts --port 9001
  */
-import { handleEnvelope, parsePort, readyLine, selectProtocol } from './peer-protocol.mjs';
-import type { EnvelopeOps } from './peer-protocol.mjs';
+import { MSGPACK_PROTOCOL, handleEnvelope, handleRawPubSub, parsePort, readyLine, selectProtocol } from './peer-protocol.mjs';
+import type { EnvelopeOps, RawPubSubOps } from './peer-protocol.mjs';
 
 /** The part of Bun's API this peer uses (the project does not depend on bun-types). */
 interface BunSocket {
-  data: { msgpack: boolean };
+  data: { protocol: string | null };
   send(data: Uint8Array | string, compress?: boolean): number;
   subscribe(topic: string): void;
   close(code?: number, reason?: string): void;
 }
 interface BunServer {
   port: number;
-  upgrade(request: Request, options: { data: { msgpack: boolean }; headers?: Record<string, string> }): boolean;
+  upgrade(request: Request, options: { data: { protocol: string | null }; headers?: Record<string, string> }): boolean;
   publish(topic: string, data: Uint8Array): number;
   stop(closeActiveConnections?: boolean): void;
 }
@@ -46,6 +46,12 @@ const ops: EnvelopeOps<BunSocket> = {
   publish: (topic, data) => void server.publish(topic, data),
   close: (socket, code, reason) => socket.close(code, reason),
 };
+const rawOps: RawPubSubOps<BunSocket> = {
+  sendText: (socket, text) => void socket.send(text),
+  subscribe: (socket, topic) => socket.subscribe(topic),
+  publish: (topic, data) => void server.publish(topic, data),
+  close: (socket, code, reason) => socket.close(code, reason),
+};
 
 server = Bun.serve({
   hostname: '127.0.0.1',
@@ -56,7 +62,7 @@ server = Bun.serve({
     }
     const protocol = selectProtocol(request.headers.get('sec-websocket-protocol'));
     const upgraded = bunServer.upgrade(request, {
-      data: { msgpack: protocol !== null },
+      data: { protocol },
       headers: protocol === null ? undefined : { 'Sec-WebSocket-Protocol': protocol },
     });
     // Bun refuses upgrades with a missing/invalid key or version; answer like the other servers.
@@ -64,7 +70,9 @@ server = Bun.serve({
   },
   websocket: {
     message(socket, message) {
-      if (!socket.data.msgpack) socket.send(message);
+      const { protocol } = socket.data;
+      if (protocol === null) socket.send(message);
+      else if (protocol !== MSGPACK_PROTOCOL) handleRawPubSub(socket, message, typeof message !== 'string', rawOps);
       else if (typeof message === 'string') socket.close(1003, 'text frame on the msgpack protocol');
       else handleEnvelope(socket, message, ops);
     },

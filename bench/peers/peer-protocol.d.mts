@@ -9,8 +9,18 @@ export interface EnvelopeOps<S> {
   close(socket: S, code: number, reason: string): void;
 }
 
+/** What a peer server offers handleRawPubSub: publish sends the bytes themselves, answers are text. */
+export interface RawPubSubOps<S> {
+  sendText(socket: S, text: string): void;
+  subscribe(socket: S, topic: string): void;
+  publish(topic: string, data: Uint8Array): void;
+  close(socket: S, code: number, reason: string): void;
+}
+
 export const MSGPACK_PROTOCOL: string;
+export const RAW_PUBSUB_PROTOCOL: string;
 export function selectProtocol(header: string | null | undefined): string | null;
 export function handleEnvelope<S>(socket: S, data: Uint8Array, ops: EnvelopeOps<S>): void;
+export function handleRawPubSub<S>(socket: S, data: Uint8Array | string, isBinary: boolean, ops: RawPubSubOps<S>): void;
 export function parsePort(argv: readonly string[]): number;
 export function readyLine(name: string, port: number, detail: string): string;

@@ -8,17 +8,50 @@
 //   [1, id, "publish", [topic, data]]  -> [4, topic, data] to every subscriber, then [2, id, null]
 //   anything else that is a request    -> [3, id, {code: "UNKNOWN_METHOD", message}]
 // A message that is not msgpack or not a request closes the connection with 1007.
+//
+// Raw pub/sub (raw-broadcast scenario; connections that negotiate RAW_PUBSUB_PROTOCOL):
+//   text "sub <topic>"                 -> subscribe, then the same text back
+//   binary [n, <topic: n bytes>, ...data] -> data (binary) to every subscriber, then text "ok"
 import { Packr } from 'msgpackr';
 
 /** The Shoal msgpack subprotocol name (src/codec/envelope.ts MSGPACK_PROTOCOL). */
 export const MSGPACK_PROTOCOL = 'v1.msgpack.shoal.dev';
 
-const packr = new Packr({ useRecords: false });
+/** The raw pub/sub protocol of the raw-broadcast scenario (bench/load/wire.ts RAW_PUBSUB_PROTOCOL). */
+export const RAW_PUBSUB_PROTOCOL = 'raw-pubsub.bench.shoal.dev';
 
-/** The protocol to answer for a Sec-WebSocket-Protocol header value: MSGPACK_PROTOCOL when offered, else null. */
+const packr = new Packr({ useRecords: false });
+const textDecoder = new TextDecoder();
+
+/** The protocol to answer for a Sec-WebSocket-Protocol header value: MSGPACK_PROTOCOL or RAW_PUBSUB_PROTOCOL when offered, else null. */
 export function selectProtocol(header) {
   if (!header) return null;
-  return header.split(',').some((name) => name.trim() === MSGPACK_PROTOCOL) ? MSGPACK_PROTOCOL : null;
+  const offered = header.split(',').map((name) => name.trim());
+  return offered.includes(MSGPACK_PROTOCOL) ? MSGPACK_PROTOCOL : offered.includes(RAW_PUBSUB_PROTOCOL) ? RAW_PUBSUB_PROTOCOL : null;
+}
+
+/**
+ * Handle one message of a raw pub/sub connection through the server's `ops`
+ * (`ops.publish` gets the data bytes themselves; `ops.sendText` answers).
+ */
+export function handleRawPubSub(socket, data, isBinary, ops) {
+  if (isBinary) {
+    const end = 1 + (data[0] ?? 0);
+    if (end === 1 || data.length < end) {
+      ops.close(socket, 1007, 'publish without a topic');
+      return;
+    }
+    ops.publish(textDecoder.decode(data.subarray(1, end)), data.subarray(end));
+    ops.sendText(socket, 'ok');
+    return;
+  }
+  const text = typeof data === 'string' ? data : textDecoder.decode(data);
+  if (!text.startsWith('sub ')) {
+    ops.close(socket, 1003, 'unknown command');
+    return;
+  }
+  ops.subscribe(socket, text.slice(4));
+  ops.sendText(socket, text);
 }
 
 /** Handle one binary message of a msgpack connection through the server's `ops`. */

@@ -1,6 +1,7 @@
 // Peer server: uWebSockets.js, one process (uWS is single-threaded per App).
 // Echo without a subprotocol; the benchmark envelope (peer-protocol.mjs) on the
-// Shoal msgpack subprotocol, pub/sub through uWS's native ws.subscribe / app.publish.
+// Shoal msgpack subprotocol, and raw pub/sub on the raw-broadcast protocol, both
+// through uWS's native ws.subscribe / app.publish.
 //
 // Plain JavaScript: the only uWS builds that load on this platform may need an
 // older Node than the one that runs the rest of the bench (no type stripping).
@@ -15,7 +16,7 @@
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { handleEnvelope, parsePort, readyLine, selectProtocol } from './peer-protocol.mjs';
+import { MSGPACK_PROTOCOL, handleEnvelope, handleRawPubSub, parsePort, readyLine, selectProtocol } from './peer-protocol.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -65,6 +66,12 @@ const ops = {
   publish: (topic, data) => app.publish(topic, data, true),
   close: (socket, code, reason) => socket.end(code, reason),
 };
+const rawOps = {
+  sendText: (socket, text) => socket.send(text, false),
+  subscribe: (socket, topic) => socket.subscribe(topic),
+  publish: (topic, data) => app.publish(topic, data, true),
+  close: (socket, code, reason) => socket.end(code, reason),
+};
 
 app = uws.App();
 app.ws('/*', {
@@ -83,10 +90,12 @@ app.ws('/*', {
       return;
     }
     const protocol = selectProtocol(req.getHeader('sec-websocket-protocol'));
-    res.upgrade({ msgpack: protocol !== null }, key, protocol ?? '', req.getHeader('sec-websocket-extensions'), context);
+    res.upgrade({ protocol }, key, protocol ?? '', req.getHeader('sec-websocket-extensions'), context);
   },
   message: (socket, message, isBinary) => {
-    if (!socket.getUserData().msgpack) socket.send(message, isBinary);
+    const { protocol } = socket.getUserData();
+    if (protocol === null) socket.send(message, isBinary);
+    else if (protocol !== MSGPACK_PROTOCOL) handleRawPubSub(socket, new Uint8Array(message), isBinary, rawOps);
     else if (!isBinary) socket.end(1003, 'text frame on the msgpack protocol');
     else handleEnvelope(socket, new Uint8Array(message), ops);
   },

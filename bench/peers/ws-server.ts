@@ -10,8 +10,8 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { handleEnvelope, parsePort, readyLine, selectProtocol } from './peer-protocol.mjs';
-import type { EnvelopeOps } from './peer-protocol.mjs';
+import { MSGPACK_PROTOCOL, handleEnvelope, handleRawPubSub, parsePort, readyLine, selectProtocol } from './peer-protocol.mjs';
+import type { EnvelopeOps, RawPubSubOps } from './peer-protocol.mjs';
 
 const topics = new Map<string, Set<WebSocket>>();
 
@@ -31,6 +31,12 @@ const ops: EnvelopeOps<WebSocket> = {
   },
   close: (socket, code, reason) => socket.close(code, reason),
 };
+const rawOps: RawPubSubOps<WebSocket> = {
+  sendText: (socket, text) => socket.send(text),
+  subscribe: ops.subscribe,
+  publish: ops.publish,
+  close: ops.close,
+};
 
 const server = http.createServer((_req, res) => {
   res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' });
@@ -46,6 +52,11 @@ const wss = new WebSocketServer({
 wss.on('connection', (socket) => {
   if (socket.protocol === '') {
     socket.on('message', (data, isBinary) => socket.send(data as Buffer, { binary: isBinary }));
+  } else if (socket.protocol !== MSGPACK_PROTOCOL) {
+    socket.on('message', (data, isBinary) => handleRawPubSub(socket, data as Buffer, isBinary, rawOps));
+    socket.on('close', () => {
+      for (const subscribers of topics.values()) subscribers.delete(socket);
+    });
   } else {
     socket.on('message', (data, isBinary) => {
       if (!isBinary) socket.close(1003, 'text frame on the msgpack protocol');

@@ -1,21 +1,16 @@
 /**
- * `broadcast`: S subscribers join one topic, K publishers each keep P
- * `publish` requests in flight. Every publication carries its send time, so
- * each delivery is timed publish-to-delivery (epoch clock, comparable across
- * generator threads). Deliveries are the messages; answered publishes are
- * the secondary count.
+ * `broadcast` (and `cross-node` against Shoal): S subscribers join one topic
+ * with `$subscribe`, K publishers each keep P `publish` requests in flight,
+ * on the Shoal msgpack subprotocol (scenarios/fan-out.ts does the rest).
+ * Deliveries are the messages; answered publishes are the secondary count.
  */
 import { Opcode } from '../../../src/protocol/constants.ts';
 import { encodeFrame } from '../../../src/protocol/frame-encoder.ts';
 import type { BenchConnection } from '../bench-connection.ts';
-import type { LoadRecorder } from '../load-recorder.ts';
-import type { ThreadSetup } from '../messages.ts';
 import { BENCH_TOPIC, MSGPACK_PROTOCOL, MessageType, PUBLISH_METHOD, SUBSCRIBE_METHOD, packr } from '../wire.ts';
 import type { PublicationData } from '../wire.ts';
-import { BaseDriver, ringSizeFor } from './driver.ts';
+import { FanOutDriver, PUBLISHER, SUBSCRIBER } from './fan-out.ts';
 
-const SUBSCRIBER = 0;
-const PUBLISHER = 1;
 /** The id of each subscriber's one subscribe request. */
 const SUBSCRIBE_ID = 0;
 
@@ -57,75 +52,16 @@ export function readPublicationTime(data: Buffer, padBytes: number): number {
   return Number.NaN;
 }
 
-/** Milliseconds since the epoch with sub-millisecond precision, the same clock in every thread. */
-export function epochNow(): number {
-  return performance.timeOrigin + performance.now();
-}
+/** Fan-out on the Shoal msgpack subprotocol: `$subscribe` and `publish` requests, `[4, topic, data]` deliveries. */
+export class BroadcastDriver extends FanOutDriver {
+  protected readonly protocols: readonly string[] = [MSGPACK_PROTOCOL];
 
-/** Fan-out: K publishers, S subscribers, publish-to-delivery latency. */
-export class BroadcastDriver extends BaseDriver {
-  private readonly pad: Uint8Array;
-  private readonly inflightLimit: number;
-  private readonly subscribed: Set<BenchConnection>;
-  private awaitingSubscribe: number;
-  private subscribeDone: (() => void) | null;
-
-  constructor(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Array) {
-    super(setup, recorder, mask);
-    this.pad = new Uint8Array(setup.payloadBytes);
-    this.inflightLimit = setup.inflight;
-    this.subscribed = new Set();
-    this.awaitingSubscribe = 0;
-    this.subscribeDone = null;
+  protected beginJoin(conn: BenchConnection): void {
+    conn.write(encodeFrame(Opcode.BINARY, packr.pack([MessageType.REQUEST, SUBSCRIBE_ID, SUBSCRIBE_METHOD, BENCH_TOPIC]), { mask: this.mask }));
   }
 
-  async setup(): Promise<void> {
-    const { subscribers, publishers } = this.setupInfo;
-    const subscribedAll = new Promise<void>((resolve) => {
-      this.subscribeDone = resolve;
-    });
-    await this.openConnections(subscribers + publishers, [MSGPACK_PROTOCOL], ringSizeFor(this.inflightLimit), (i) =>
-      i < subscribers ? SUBSCRIBER : PUBLISHER,
-    );
-    if (this.awaitingSubscribe > 0) await subscribedAll;
-    this.subscribeDone = null;
-  }
-
-  protected opened(conn: BenchConnection): void {
-    if (conn.role === SUBSCRIBER) {
-      this.awaitingSubscribe++;
-      // Timed like any request, so a server that never answers the subscribe counts a timeout.
-      conn.sendTimes[conn.head] = performance.now();
-      conn.sendIds[conn.head] = SUBSCRIBE_ID;
-      conn.inflight = 1;
-      conn.write(encodeFrame(Opcode.BINARY, packr.pack([MessageType.REQUEST, SUBSCRIBE_ID, SUBSCRIBE_METHOD, BENCH_TOPIC]), { mask: this.mask }));
-    } else if (this.sending) {
-      this.kick(conn);
-    }
-  }
-
-  protected override ended(conn: BenchConnection): void {
-    if (conn.role === SUBSCRIBER && !this.subscribed.delete(conn) && conn.openedAt !== 0) this.subscribeSettled();
-  }
-
-  private subscribeSettled(): void {
-    this.awaitingSubscribe--;
-    if (this.awaitingSubscribe === 0) this.subscribeDone?.();
-  }
-
-  protected override kick(conn: BenchConnection): void {
-    if (conn.role !== PUBLISHER) return;
-    while (this.sending && conn.inflight < this.inflightLimit) this.publishOne(conn);
-  }
-
-  private publishOne(conn: BenchConnection): void {
-    if (!this.takeBudget()) return;
-    const id = conn.nextId++;
-    const slot = (conn.head + conn.inflight) & (conn.sendTimes.length - 1);
-    conn.sendTimes[slot] = performance.now();
-    conn.sendIds[slot] = id;
-    conn.inflight++;
-    const data: PublicationData = { t: epochNow(), pad: this.pad };
+  protected writePublication(conn: BenchConnection, id: number, sentAt: number): void {
+    const data: PublicationData = { t: sentAt, pad: this.pad };
     conn.write(encodeFrame(Opcode.BINARY, packr.pack([MessageType.REQUEST, id, PUBLISH_METHOD, [BENCH_TOPIC, data]]), { mask: this.mask }));
   }
 
@@ -133,7 +69,7 @@ export class BroadcastDriver extends BaseDriver {
     if (conn.role === SUBSCRIBER && isBinary) {
       const sentAt = readPublicationTime(data, this.pad.length);
       if (!Number.isNaN(sentAt)) {
-        this.recorder.record(epochNow() - sentAt, data.length);
+        this.delivered(sentAt, data.length);
         return;
       }
     }
@@ -154,20 +90,15 @@ export class BroadcastDriver extends BaseDriver {
         conn.fail('protocol', 'publication without the bench topic and timestamp');
         return;
       }
-      this.recorder.record(epochNow() - publication.t, data.length);
+      this.delivered(publication.t, data.length);
       return;
     }
-    if (message[0] === MessageType.REPLY && conn.inflight > 0 && message[1] === conn.sendIds[conn.head]) {
-      conn.head = (conn.head + 1) & (conn.sendTimes.length - 1);
-      conn.inflight--;
-      if (conn.role === SUBSCRIBER) {
-        this.subscribed.add(conn);
-        this.subscribeSettled();
-      } else {
-        if (this.recorder.measuring) this.recorder.secondary++;
-        if (this.sending && conn.isOpen) this.publishOne(conn);
+    if (message[0] === MessageType.REPLY && typeof message[1] === 'number') {
+      if (conn.role === SUBSCRIBER && !this.hasJoined(conn) && message[1] === SUBSCRIBE_ID) {
+        this.joined(conn);
+        return;
       }
-      return;
+      if (conn.role === PUBLISHER && this.acknowledged(conn, message[1])) return;
     }
     conn.fail('protocol', `unexpected message: ${JSON.stringify(message).slice(0, 120)}`);
   }

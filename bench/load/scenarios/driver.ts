@@ -3,7 +3,7 @@
  * opening connections with a concurrency limit, timeouts, and a bounded close.
  */
 import { BenchConnection, ConnState, clientMaxMessageBytes } from '../bench-connection.ts';
-import type { ConnectionOwner } from '../bench-connection.ts';
+import type { ConnectTarget, ConnectionOwner } from '../bench-connection.ts';
 import type { LoadRecorder } from '../load-recorder.ts';
 import type { ThreadSetup } from '../messages.ts';
 
@@ -137,12 +137,17 @@ export abstract class BaseDriver implements ConnectionOwner, ScenarioDriver {
     });
   }
 
+  /** Where a connection of `role` connects, offering `protocols` (the run's target unless a scenario says otherwise). */
+  protected targetFor(_role: number, protocols: readonly string[]): ConnectTarget {
+    return { ...this.setupInfo.target, protocols };
+  }
+
   /** Create, register and connect one connection. */
   protected addConnection(protocols: readonly string[], ringSize: number, role: number): BenchConnection {
     const conn = new BenchConnection(
       this.nextIndex++,
       this,
-      { ...this.setupInfo.target, protocols },
+      this.targetFor(role, protocols),
       ringSize,
       this.mask,
       clientMaxMessageBytes(this.setupInfo.payloadBytes),

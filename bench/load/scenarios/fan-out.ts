@@ -1,0 +1,196 @@
+/**
+ * What every broadcast scenario does on a generator thread, whatever the
+ * wire: S subscribers join a topic (on `target`), K publishers (on
+ * `publisherTarget` when it is set: another node of a cluster) keep up to P
+ * publications in flight, each answered by the server; every publication
+ * carries its send time (epoch clock, comparable across threads and
+ * processes) so each delivery is timed publish-to-delivery.
+ *
+ * Publishing is closed-loop (the next publication leaves when an answer
+ * comes back) unless `publishRate` is set: then a 1 ms timer paces this
+ * thread's publishers at that many publications per second in total, still
+ * at most P in flight per publisher (a server that cannot keep up shows as a
+ * lower publishes/s, not as a growing backlog in the generator).
+ *
+ * The wire (msgpack envelope, raw messages, Socket.IO packets) is the
+ * subclass's: it writes the join and publish messages and classifies what
+ * arrives by calling `delivered`, `acknowledged` or `joined`.
+ */
+import type { BenchConnection, ConnectTarget } from '../bench-connection.ts';
+import type { LoadRecorder } from '../load-recorder.ts';
+import type { ThreadSetup } from '../messages.ts';
+import { BaseDriver, ringSizeFor } from './driver.ts';
+
+export const SUBSCRIBER = 0;
+export const PUBLISHER = 1;
+/** How often a paced run sends what is due. */
+const PACE_INTERVAL_MS = 1;
+
+/** Milliseconds since the epoch with sub-millisecond precision, the same clock in every thread. */
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Fan-out on some wire: joins, paced or closed-loop publishing, delivery latency. */
+export abstract class FanOutDriver extends BaseDriver {
+  protected readonly pad: Uint8Array;
+  protected readonly inflightLimit: number;
+  /** Connections that finished their join step (subscribed, or ready to publish). */
+  private readonly joinedSet: Set<BenchConnection>;
+  private readonly publishers: BenchConnection[];
+  private awaitingJoin: number;
+  private joinDone: (() => void) | null;
+  private pacer: NodeJS.Timeout | null;
+  private paceStartedAt: number;
+  private paceSent: number;
+  private nextPublisher: number;
+
+  constructor(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Array) {
+    super(setup, recorder, mask);
+    this.pad = new Uint8Array(setup.payloadBytes);
+    this.inflightLimit = setup.inflight;
+    this.joinedSet = new Set();
+    this.publishers = [];
+    this.awaitingJoin = 0;
+    this.joinDone = null;
+    this.pacer = null;
+    this.paceStartedAt = 0;
+    this.paceSent = 0;
+    this.nextPublisher = 0;
+  }
+
+  /** The subprotocols every connection offers. */
+  protected abstract readonly protocols: readonly string[];
+  /** Start the join step of a connection that `needsJoin` (write its subscribe or connect message). */
+  protected abstract beginJoin(conn: BenchConnection): void;
+  /** Write one publication with this request id, carrying `sentAt` (epoch ms). */
+  protected abstract writePublication(conn: BenchConnection, id: number, sentAt: number): void;
+
+  /** Which connections must finish a join step before the run starts: subscribers (they subscribe). */
+  protected needsJoin(conn: BenchConnection): boolean {
+    return conn.role === SUBSCRIBER;
+  }
+
+  async setup(): Promise<void> {
+    const { subscribers, publishers } = this.setupInfo;
+    const joinedAll = new Promise<void>((resolve) => {
+      this.joinDone = resolve;
+    });
+    await this.openConnections(subscribers + publishers, this.protocols, ringSizeFor(this.inflightLimit), (i) => (i < subscribers ? SUBSCRIBER : PUBLISHER));
+    if (this.awaitingJoin > 0) await joinedAll;
+    this.joinDone = null;
+  }
+
+  /** Publishers connect to `publisherTarget` when the run has one (cross-node). */
+  protected override targetFor(role: number, protocols: readonly string[]): ConnectTarget {
+    const target = role === PUBLISHER && this.setupInfo.publisherTarget !== null ? this.setupInfo.publisherTarget : this.setupInfo.target;
+    return { ...target, protocols };
+  }
+
+  protected opened(conn: BenchConnection): void {
+    if (conn.role === PUBLISHER) this.publishers.push(conn);
+    if (this.needsJoin(conn)) {
+      this.awaitingJoin++;
+      // Timed like any request, so a server that never answers the join counts a timeout.
+      conn.sendTimes[conn.head] = performance.now();
+      conn.sendIds[conn.head] = -1;
+      conn.inflight = 1;
+      this.beginJoin(conn);
+    } else {
+      this.joinedSet.add(conn);
+      if (this.sending) this.kick(conn);
+    }
+  }
+
+  /** The join step of `conn` is answered. */
+  protected joined(conn: BenchConnection): void {
+    conn.inflight = 0;
+    conn.head = (conn.head + 1) & (conn.sendTimes.length - 1);
+    this.joinedSet.add(conn);
+    this.joinSettled();
+    if (this.sending) this.kick(conn);
+  }
+
+  /** True once `conn` finished its join step. */
+  protected hasJoined(conn: BenchConnection): boolean {
+    return this.joinedSet.has(conn);
+  }
+
+  protected override ended(conn: BenchConnection): void {
+    const index = this.publishers.indexOf(conn);
+    if (index !== -1) this.publishers.splice(index, 1);
+    if (!this.joinedSet.delete(conn) && conn.openedAt !== 0 && this.needsJoin(conn)) this.joinSettled();
+  }
+
+  private joinSettled(): void {
+    this.awaitingJoin--;
+    if (this.awaitingJoin === 0) this.joinDone?.();
+  }
+
+  override start(): void {
+    super.start();
+    if (this.setupInfo.publishRate > 0) {
+      this.paceStartedAt = performance.now();
+      this.paceSent = 0;
+      this.pacer = setInterval(() => this.pace(), PACE_INTERVAL_MS);
+    }
+  }
+
+  override stop(): void {
+    if (this.pacer !== null) clearInterval(this.pacer);
+    this.pacer = null;
+    super.stop();
+  }
+
+  protected override kick(conn: BenchConnection): void {
+    if (conn.role !== PUBLISHER || !this.joinedSet.has(conn) || this.setupInfo.publishRate > 0) return;
+    while (this.sending && conn.inflight < this.inflightLimit) this.publishOne(conn);
+  }
+
+  /** Paced runs: send what is due, round robin over the publishers with room; what none has room for is skipped. */
+  private pace(): void {
+    const due = Math.floor((this.setupInfo.publishRate * (performance.now() - this.paceStartedAt)) / 1000) - this.paceSent;
+    let sent = 0;
+    let idle = 0;
+    while (sent < due && this.sending && idle < this.publishers.length) {
+      const conn = this.publishers[this.nextPublisher++ % this.publishers.length];
+      if (conn.isOpen && this.joinedSet.has(conn) && conn.inflight < this.inflightLimit) {
+        this.publishOne(conn);
+        sent++;
+        idle = 0;
+      } else {
+        idle++;
+      }
+    }
+    this.paceSent += Math.max(due, 0);
+  }
+
+  private publishOne(conn: BenchConnection): void {
+    if (!this.takeBudget()) return;
+    const id = conn.nextId++;
+    const slot = (conn.head + conn.inflight) & (conn.sendTimes.length - 1);
+    conn.sendTimes[slot] = performance.now();
+    conn.sendIds[slot] = id;
+    conn.inflight++;
+    this.writePublication(conn, id, epochNow());
+  }
+
+  /** A delivery to a subscriber, published at `sentAt` (epoch ms). */
+  protected delivered(sentAt: number, bytes: number): void {
+    this.recorder.record(epochNow() - sentAt, bytes);
+  }
+
+  /**
+   * The server answered the publication `id` of `conn` (null: the wire has
+   * no ids, answers come in order); false when nothing with that id was in
+   * flight (the caller fails the connection).
+   */
+  protected acknowledged(conn: BenchConnection, id: number | null): boolean {
+    if (conn.inflight === 0 || (id !== null && id !== conn.sendIds[conn.head])) return false;
+    conn.head = (conn.head + 1) & (conn.sendTimes.length - 1);
+    conn.inflight--;
+    if (this.recorder.measuring) this.recorder.secondary++;
+    if (this.sending && conn.isOpen && this.setupInfo.publishRate === 0) this.publishOne(conn);
+    return true;
+  }
+}
