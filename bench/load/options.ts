@@ -91,8 +91,9 @@ target
   --target URL             a running server, ws://127.0.0.1:PORT/PATH (loopback only)
   --server-pid PID         with --target: read that process's CPU and memory from /proc
   --workers LIST           Shoal worker counts to sweep (default: 1,2,4,... up to the cores)
-  --against LIST           peers: ws,bun,uws,socketio or none (default: ws,bun,uws, and socketio
-                           when cross-node is asked for; socketio runs cross-node only)
+  --against LIST           peers: ws,bun,uws,socketio or none (default: ws,bun,uws, plus socketio
+                           with cross-node, socketio alone when every scenario is cross-node;
+                           socketio runs cross-node only, the others everything else)
 scenarios
   --scenarios LIST         comma list of NAME[:key=value...]; names: ${SCENARIO_NAMES.join(', ')}
                            keys: size, inflight, connections, subscribers, publishers, concurrency
@@ -388,7 +389,10 @@ export function parseBenchArgs(argv: readonly string[], cpus: number): BenchOpti
   if (spawnFlag && options.target !== null) throw new BenchUsageError('--spawn and --target exclude each other');
   if (options.serverPid !== null && options.mode !== 'target') throw new BenchUsageError('--server-pid goes with --target');
   options.scenarios = scenarioTexts.map((text) => parseScenarioSpec(text, defaults));
-  if (!againstGiven && options.scenarios.some((spec) => spec.name === 'cross-node')) options.peers.push('socketio');
+  // Only socketio has a cluster mode: a run of cross-node alone compares with it alone.
+  if (!againstGiven && options.scenarios.some((spec) => spec.name === 'cross-node')) {
+    options.peers = options.scenarios.every((spec) => spec.name === 'cross-node') ? ['socketio'] : [...options.peers, 'socketio'];
+  }
   const labels = new Set<string>();
   for (const spec of options.scenarios) {
     if (labels.has(spec.label)) throw new BenchUsageError(`scenario "${spec.label}" is listed twice`);

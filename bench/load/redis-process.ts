@@ -40,6 +40,6 @@ export async function startRedis(pinPrefix: readonly string[]): Promise<RedisSer
   const port = await findFreePort();
   const full = [...pinPrefix, binary, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'notice'];
   const server = await ServerProcess.start({ command: full[0], args: full.slice(1), cwd: process.cwd(), readyPattern: /Ready to accept connections/ });
-  const version = /Redis version=(\S+)/.exec(server.output())?.[1] ?? /v=(\S+)/.exec(server.output())?.[1] ?? 'unknown version';
+  const version = /Redis version=([^,\s]+)/.exec(server.output())?.[1] ?? 'unknown version';
   return { url: `redis://127.0.0.1:${port}`, process: server, version: `redis-server ${version}` };
 }

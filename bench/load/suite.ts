@@ -13,7 +13,7 @@ import type { BenchOptions, LoopbackTarget, ScenarioSpec } from './options.ts';
 import { startCluster } from './cluster-targets.ts';
 import type { RunningCluster } from './cluster-targets.ts';
 import { allowedCpus, hasTaskset, pinThisProcess, planPinning } from './pinning.ts';
-import { ProcessGroupSampler, ProcessSampler, readOpenFileLimit, readRssBytes } from './proc-stats.ts';
+import { ProcessGroupSampler, ProcessSampler, readCpuMs, readOpenFileLimit, readRssBytes } from './proc-stats.ts';
 import type { Progress } from './progress.ts';
 import { RESULT_FORMAT, computeRatios } from './results.ts';
 import type { BenchReport, RateUnit, ScenarioResult, TargetReport } from './results.ts';
@@ -177,6 +177,12 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
         }
         await sleep(SETTLE_BETWEEN_MS);
       }
+      // A target that never started (every scenario of it skipped) says why.
+      const own = results.filter((r) => r.target === plan.id);
+      if (report.status === 'ok' && report.description === null && own.length > 0 && own.every((r) => r.status === 'skipped')) {
+        report.status = 'skipped';
+        report.reason = [...new Set(own.map((r) => r.reason))].join('; ');
+      }
     }
   } finally {
     if (pinning.enabled) pinThisProcess(cpuIds);
@@ -203,6 +209,25 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
     ratios: computeRatios(targets, results),
     warnings,
   };
+}
+
+/** CPU share per process below which a server counts as quiet, and the longest wait for it. */
+const QUIET_CPU = 0.1;
+const QUIET_TIMEOUT_MS = 10_000;
+const QUIET_SAMPLE_MS = 200;
+
+/** Wait (at most QUIET_TIMEOUT_MS) until every process uses less than QUIET_CPU of a core over a sample. */
+async function waitForQuiet(pids: readonly number[]): Promise<void> {
+  const deadline = performance.now() + QUIET_TIMEOUT_MS;
+  while (performance.now() < deadline) {
+    const before = pids.map((pid) => readCpuMs(pid));
+    await sleep(QUIET_SAMPLE_MS);
+    const busy = pids.some((pid, i) => {
+      const now = readCpuMs(pid);
+      return now !== null && before[i] !== null && (now - before[i]!) / QUIET_SAMPLE_MS >= QUIET_CPU;
+    });
+    if (!busy) return;
+  }
 }
 
 /** The generator warnings of one result. */
@@ -314,12 +339,15 @@ async function runCrossNode(
     const kind: SocketScenarioKind = plan.peer === 'socketio' ? 'socketio-broadcast' : 'broadcast';
     const max = await runSocketScenario(plan, server, spec, maxLabel, kind, options, io);
     max.extra.cluster = cluster.description;
-    const maxPublishes = max.status === 'ok' ? Number(max.extra.publishesPerSec) : 0;
+    // The maximum is what node B's subscribers received, in publications per second: node A answers
+    // publishers without waiting for node B, so its answered rate overstates what the cluster carries.
+    const maxPublishes = max.status === 'ok' ? max.rate.value / spec.subscribers : 0;
     if (!(maxPublishes >= 2)) {
-      return [max, emptyResult(plan, spec, halfLabel, 'skipped', `no maximum rate to halve (${max.reason ?? 'no publication was answered'})`)];
+      return [max, emptyResult(plan, spec, halfLabel, 'skipped', `no maximum rate to halve (${max.reason ?? 'no publication was delivered'})`)];
     }
     if (!cluster.isAlive()) return [max, emptyResult(plan, spec, halfLabel, 'failed', `the cluster is no longer running: ${cluster.output()}`)];
-    await sleep(SETTLE_BETWEEN_MS);
+    // What node B had queued when the first run's connections closed must not load the second run.
+    await waitForQuiet([...cluster.nodePids, cluster.redisPid]);
     const targetRate = Math.round(maxPublishes / 2);
     const half = await runSocketScenario(plan, server, spec, halfLabel, kind, options, io, targetRate);
     half.extra.cluster = cluster.description;

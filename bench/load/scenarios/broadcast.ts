@@ -69,7 +69,7 @@ export class BroadcastDriver extends FanOutDriver {
     if (conn.role === SUBSCRIBER && isBinary) {
       const sentAt = readPublicationTime(data, this.pad.length);
       if (!Number.isNaN(sentAt)) {
-        this.delivered(sentAt, data.length);
+        this.delivered(conn, sentAt, data.length);
         return;
       }
     }
@@ -90,7 +90,7 @@ export class BroadcastDriver extends FanOutDriver {
         conn.fail('protocol', 'publication without the bench topic and timestamp');
         return;
       }
-      this.delivered(publication.t, data.length);
+      this.delivered(conn, publication.t, data.length);
       return;
     }
     if (message[0] === MessageType.REPLY && typeof message[1] === 'number') {

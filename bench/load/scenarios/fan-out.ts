@@ -7,10 +7,19 @@
  * processes) so each delivery is timed publish-to-delivery.
  *
  * Publishing is closed-loop (the next publication leaves when an answer
- * comes back) unless `publishRate` is set: then a 1 ms timer paces this
- * thread's publishers at that many publications per second in total, still
- * at most P in flight per publisher (a server that cannot keep up shows as a
- * lower publishes/s, not as a growing backlog in the generator).
+ * comes back, P in flight per publisher) unless `publishRate` is set: then
+ * a 1 ms timer paces this thread's publishers at that many publications per
+ * second in total, whatever the answers, with at most PACED_INFLIGHT
+ * unanswered per publisher as a safety bound (a server that cannot keep up
+ * shows as a lower publishes/s, not as a growing backlog in the generator).
+ *
+ * Across nodes (`publisherTarget` set, closed loop) the answer to a
+ * publication comes from node A, which knows nothing of node B: a window
+ * on answers would let node A take publications faster than node B can
+ * deliver them, and measure a backlog. There the window is end to end:
+ * the thread's publications not yet received by one of its subscribers
+ * (the witness) are limited to P per publisher, so the rate is what the
+ * whole cluster sustains.
  *
  * The wire (msgpack envelope, raw messages, Socket.IO packets) is the
  * subclass's: it writes the join and publish messages and classifies what
@@ -25,6 +34,8 @@ export const SUBSCRIBER = 0;
 export const PUBLISHER = 1;
 /** How often a paced run sends what is due. */
 const PACE_INTERVAL_MS = 1;
+/** Paced runs: unanswered publications per publisher past which what is due is skipped. */
+export const PACED_INFLIGHT = 256;
 
 /** Milliseconds since the epoch with sub-millisecond precision, the same clock in every thread. */
 export function epochNow(): number {
@@ -44,11 +55,17 @@ export abstract class FanOutDriver extends BaseDriver {
   private paceStartedAt: number;
   private paceSent: number;
   private nextPublisher: number;
+  /** Cross-node closed loop: the window is publications not yet seen by the witness. */
+  private readonly endToEnd: boolean;
+  private witness: BenchConnection | null;
+  /** This thread's publications (by send time, unique per thread) not yet seen by the witness -> performance.now() at send. */
+  private readonly unseen: Map<number, number>;
+  private lastSentAt: number;
 
   constructor(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Array) {
     super(setup, recorder, mask);
     this.pad = new Uint8Array(setup.payloadBytes);
-    this.inflightLimit = setup.inflight;
+    this.inflightLimit = setup.publishRate > 0 ? Math.max(setup.inflight, PACED_INFLIGHT) : setup.inflight;
     this.joinedSet = new Set();
     this.publishers = [];
     this.awaitingJoin = 0;
@@ -57,6 +74,10 @@ export abstract class FanOutDriver extends BaseDriver {
     this.paceStartedAt = 0;
     this.paceSent = 0;
     this.nextPublisher = 0;
+    this.endToEnd = setup.publisherTarget !== null && setup.publishRate === 0;
+    this.witness = null;
+    this.unseen = new Map();
+    this.lastSentAt = 0;
   }
 
   /** The subprotocols every connection offers. */
@@ -107,6 +128,7 @@ export abstract class FanOutDriver extends BaseDriver {
     conn.inflight = 0;
     conn.head = (conn.head + 1) & (conn.sendTimes.length - 1);
     this.joinedSet.add(conn);
+    if (this.endToEnd && conn.role === SUBSCRIBER && this.witness === null) this.witness = conn;
     this.joinSettled();
     if (this.sending) this.kick(conn);
   }
@@ -120,6 +142,22 @@ export abstract class FanOutDriver extends BaseDriver {
     const index = this.publishers.indexOf(conn);
     if (index !== -1) this.publishers.splice(index, 1);
     if (!this.joinedSet.delete(conn) && conn.openedAt !== 0 && this.needsJoin(conn)) this.joinSettled();
+    if (conn === this.witness) {
+      // Another subscriber takes over; what the old one had not seen no longer holds the window.
+      this.witness = null;
+      for (const other of this.joinedSet) if (other.role === SUBSCRIBER && other.isOpen) this.witness = other;
+      this.unseen.clear();
+      this.kickAll();
+    }
+  }
+
+  override sweep(now: number): void {
+    super.sweep(now);
+    // A publication the witness never gets (lost, or its subscription gone) must not shrink the window for good.
+    for (const [sentAt, at] of this.unseen) {
+      if (now - at <= this.setupInfo.timeoutMs) break;
+      this.unseen.delete(sentAt);
+    }
   }
 
   private joinSettled(): void {
@@ -144,7 +182,27 @@ export abstract class FanOutDriver extends BaseDriver {
 
   protected override kick(conn: BenchConnection): void {
     if (conn.role !== PUBLISHER || !this.joinedSet.has(conn) || this.setupInfo.publishRate > 0) return;
-    while (this.sending && conn.inflight < this.inflightLimit) this.publishOne(conn);
+    while (this.sending && this.mayPublish(conn)) this.publishOne(conn);
+  }
+
+  /** Closed loop: room in the connection's window of answers, and across nodes in the end-to-end window. */
+  private mayPublish(conn: BenchConnection): boolean {
+    if (conn.inflight >= this.inflightLimit) return false;
+    return !this.endToEnd || this.witness === null || this.unseen.size < this.inflightLimit * this.publishers.length;
+  }
+
+  /** Fill the end-to-end window, one publication per publisher in turn. */
+  private kickAll(): void {
+    let progress = true;
+    while (progress && this.sending) {
+      progress = false;
+      for (const conn of this.publishers) {
+        if (this.sending && conn.isOpen && this.joinedSet.has(conn) && this.setupInfo.publishRate === 0 && this.mayPublish(conn)) {
+          this.publishOne(conn);
+          progress = true;
+        }
+      }
+    }
   }
 
   /** Paced runs: send what is due, round robin over the publishers with room; what none has room for is skipped. */
@@ -172,12 +230,17 @@ export abstract class FanOutDriver extends BaseDriver {
     conn.sendTimes[slot] = performance.now();
     conn.sendIds[slot] = id;
     conn.inflight++;
-    this.writePublication(conn, id, epochNow());
+    // Send times are unique within the thread (1 µs apart at least): the witness's deliveries are matched by them.
+    const sentAt = Math.max(epochNow(), this.lastSentAt + 0.001);
+    this.lastSentAt = sentAt;
+    if (this.endToEnd && this.witness !== null) this.unseen.set(sentAt, performance.now());
+    this.writePublication(conn, id, sentAt);
   }
 
-  /** A delivery to a subscriber, published at `sentAt` (epoch ms). */
-  protected delivered(sentAt: number, bytes: number): void {
+  /** A delivery to subscriber `conn`, published at `sentAt` (epoch ms). */
+  protected delivered(conn: BenchConnection, sentAt: number, bytes: number): void {
     this.recorder.record(epochNow() - sentAt, bytes);
+    if (conn === this.witness && this.unseen.delete(sentAt)) this.kickAll();
   }
 
   /**
@@ -190,7 +253,8 @@ export abstract class FanOutDriver extends BaseDriver {
     conn.head = (conn.head + 1) & (conn.sendTimes.length - 1);
     conn.inflight--;
     if (this.recorder.measuring) this.recorder.secondary++;
-    if (this.sending && conn.isOpen && this.setupInfo.publishRate === 0) this.publishOne(conn);
+    if (this.endToEnd) this.kick(conn);
+    else if (this.sending && conn.isOpen && this.setupInfo.publishRate === 0) this.publishOne(conn);
     return true;
   }
 }

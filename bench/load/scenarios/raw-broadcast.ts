@@ -40,7 +40,7 @@ export class RawBroadcastDriver extends FanOutDriver {
   onMessage(conn: BenchConnection, data: Buffer, isBinary: boolean): void {
     if (conn.role === SUBSCRIBER) {
       if (isBinary && data.length === TIME_BYTES + this.pad.length) {
-        this.delivered(data.readDoubleBE(0), data.length);
+        this.delivered(conn, data.readDoubleBE(0), data.length);
         return;
       }
       if (!isBinary && !this.hasJoined(conn) && data.toString() === SUBSCRIBE_TEXT) {

@@ -58,7 +58,7 @@ export class SocketIoBroadcastDriver extends FanOutDriver {
     if (!isBinary && conn.role === SUBSCRIBER && startsWith(data, DELIVERY_PREFIX)) {
       const sentAt = Number.parseFloat(data.toString('latin1', DELIVERY_PREFIX.length, DELIVERY_PREFIX.length + 32));
       if (!Number.isNaN(sentAt)) {
-        this.delivered(sentAt, data.length);
+        this.delivered(conn, sentAt, data.length);
         return;
       }
     } else if (!isBinary && data.length > 0) {
