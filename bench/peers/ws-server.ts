@@ -1,8 +1,9 @@
 /**
  * Peer server: the `ws` package on Node's http server, one process, one
  * thread. Echo for connections without a subprotocol; the benchmark envelope
- * (peer-protocol.mjs) on the Shoal msgpack subprotocol; pub/sub is a loop over
- * the topic's subscribers (ws has no native pub/sub).
+ * (peer-protocol.mjs) on the Shoal msgpack subprotocol and raw pub/sub on the
+ * raw-broadcast protocol; pub/sub is a loop over the topic's subscribers (ws
+ * has no native pub/sub).
  *
  *   node bench/peers/ws-server.ts --port 9001
  */
