@@ -36,6 +36,11 @@ export class RawSession implements Session, Context {
     this.#handle = handle;
   }
 
+  /** The client's IP address (a getter: read from the connection only when asked). */
+  get remoteAddress(): string {
+    return this.#handle.remoteAddress;
+  }
+
   onOpen(): void | Promise<void> {
     return this.#app.onOpen?.(this);
   }

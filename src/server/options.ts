@@ -3,7 +3,9 @@
  * else, and `resolveServerOptions` turns a partial set into a checked full set.
  */
 import { availableParallelism } from 'node:os';
+import { normalizeOriginPattern } from '../protocol/origin-policy.ts';
 import { resolvePerMessageDeflateOptions, type PerMessageDeflateOptions } from '../protocol/permessage-deflate-negotiation.ts';
+import { parseAddressRange } from '../transport/trusted-proxies.ts';
 
 /** Everything `createServer` and `shoal serve` accept. */
 export interface ServerOptions {
@@ -53,6 +55,26 @@ export interface ServerOptions {
   adminPort: number | null;
   /** Interface of the admin port. Loopback by default: metrics are not for the public. */
   adminHost: string;
+  /** Largest request body given to the app's `http` handler; a bigger one gets 413 and the connection is closed. */
+  maxBodyBytes: number;
+  /**
+   * Origins allowed to open a WebSocket: exact origins (`https://chat.example.com`) or one
+   * wildcard label (`https://*.example.com`); other Origin headers get 403. null (the
+   * default) accepts every origin; docs/deploy.md says why a browser-facing server should set it.
+   */
+  allowedOrigins: string[] | null;
+  /** Proxies (IP addresses or CIDRs) whose Forwarded / X-Forwarded-For headers name the client. */
+  trustProxy: string[];
+  /** Every connection starts with a PROXY protocol v1 or v2 header (HAProxy `send-proxy`, cloud TCP load balancers). */
+  proxyProtocol: boolean;
+  /** PEM certificate chain file: serve TLS (wss://, https://) in the workers. Needs `tlsKey`. */
+  tlsCert: string | null;
+  /** PEM private key file of `tlsCert`. */
+  tlsKey: string | null;
+  /** File holding the key's passphrase (first line); the CLI also reads SHOAL_TLS_PASSPHRASE. */
+  tlsPassphraseFile: string | null;
+  /** The key's passphrase itself (programmatic use; never a command-line flag). */
+  tlsPassphrase: string | null;
 }
 
 /** What `perMessageDeflate` accepts: a switch, or the policy with any defaults overridden. */
@@ -78,10 +100,31 @@ export const DEFAULT_OPTIONS = {
   perMessageDeflate: false,
   adminPort: null,
   adminHost: '127.0.0.1',
+  maxBodyBytes: 1024 * 1024,
+  allowedOrigins: null,
+  trustProxy: [],
+  proxyProtocol: false,
+  tlsCert: null,
+  tlsKey: null,
+  tlsPassphraseFile: null,
+  tlsPassphrase: null,
 } as const satisfies Partial<ServerOptions>;
 
 /** Options that are integers and their smallest allowed value. */
-const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'app' | 'perMessageDeflate' | 'adminPort' | 'adminHost'>, number>> = {
+type NonIntegerOption =
+  | 'host'
+  | 'app'
+  | 'perMessageDeflate'
+  | 'adminPort'
+  | 'adminHost'
+  | 'allowedOrigins'
+  | 'trustProxy'
+  | 'proxyProtocol'
+  | 'tlsCert'
+  | 'tlsKey'
+  | 'tlsPassphraseFile'
+  | 'tlsPassphrase';
+const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, NonIntegerOption>, number>> = {
   port: 0,
   workers: 1,
   maxMessageBytes: 1,
@@ -97,6 +140,7 @@ const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'a
   maxConnectionsPerWorker: 1,
   maxConnections: 1,
   acceptBacklog: 0,
+  maxBodyBytes: 0,
 };
 
 /** Fills in defaults and checks ranges; throws a RangeError naming the option. */
@@ -126,6 +170,24 @@ export function resolveServerOptions(partial: Partial<ServerOptions> = {}): Serv
   if (adminPort !== null && adminPort !== 0 && adminPort === options.port) throw new RangeError(`adminPort must differ from port ${options.port}`);
   if (typeof options.adminHost !== 'string' || options.adminHost === '') throw new RangeError('adminHost must be a non-empty string');
   options.perMessageDeflate = resolvePerMessageDeflate(options.perMessageDeflate);
+  if (options.allowedOrigins !== null) {
+    if (!Array.isArray(options.allowedOrigins) || options.allowedOrigins.length === 0) {
+      throw new RangeError('allowedOrigins must be null (any origin) or a non-empty list of origins');
+    }
+    // Throws a RangeError naming the bad entry.
+    options.allowedOrigins = options.allowedOrigins.map(normalizeOriginPattern);
+  }
+  if (!Array.isArray(options.trustProxy)) throw new RangeError('trustProxy must be a list of addresses or CIDRs');
+  for (const entry of options.trustProxy) parseAddressRange(entry);
+  if (typeof options.proxyProtocol !== 'boolean') throw new RangeError('proxyProtocol must be true or false');
+  if ((options.tlsCert === null) !== (options.tlsKey === null)) throw new RangeError('tlsCert and tlsKey go together: give both or neither');
+  for (const name of ['tlsCert', 'tlsKey', 'tlsPassphraseFile', 'tlsPassphrase'] as const) {
+    const value = options[name];
+    if (value !== null && (typeof value !== 'string' || value === '')) throw new RangeError(`${name} must be a non-empty string`);
+  }
+  if (options.tlsCert === null && (options.tlsPassphraseFile !== null || options.tlsPassphrase !== null)) {
+    throw new RangeError('tlsPassphraseFile needs tlsCert and tlsKey');
+  }
   return options;
 }
 
