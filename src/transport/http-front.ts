@@ -173,6 +173,8 @@ export class HttpFront {
   }
 
   #handlerFailed(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+    // The client went away (or a limit cut the request) while the handler read it: not the handler's fault.
+    if (req.socket.destroyed || res.writableEnded || (req.destroyed && !req.complete)) return;
     console.error(`shoal: http handler failed for ${req.method} ${req.url}:`, error);
     const stats = this.#connections.get(req.socket)?.carried.stats;
     if (stats !== undefined) stats.httpHandlerErrors++;
