@@ -156,10 +156,13 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
 
 /** Rewrites option names in a validation message to the flag names the user typed. */
 function flagNamesIn(message: string): string {
+  let text = message;
   for (const spec of SERVE_FLAGS) {
-    if (message.startsWith(`${spec.option} `)) return `--${spec.flag}${message.slice(spec.option.length)}`;
+    if (text.startsWith(`${spec.option} `)) text = `--${spec.flag}${text.slice(spec.option.length)}`;
+    // Other camel-cased option names in the message ("tlsCert and tlsKey ..."); plain words such as "port" stay.
+    else if (/[A-Z]/.test(spec.option)) text = text.replace(new RegExp(`(^|[^\\w-])${spec.option}\\b`, 'g'), `$1--${spec.flag}`);
   }
-  return message;
+  return text;
 }
 
 function defaultText(spec: FlagSpec): string {

@@ -56,7 +56,7 @@ function serialize(origin: ParsedOrigin): string {
 export function normalizeOriginPattern(pattern: string): string {
   const parsed = typeof pattern === 'string' ? parseOrigin(pattern.trim()) : null;
   if (parsed === null) {
-    throw new RangeError(`allowedOrigins: ${JSON.stringify(pattern)} is not an origin such as https://chat.example.com or https://*.example.com`);
+    throw new RangeError(`allowedOrigins entry ${JSON.stringify(pattern)} is not an origin such as https://chat.example.com or https://*.example.com`);
   }
   return serialize(parsed);
 }

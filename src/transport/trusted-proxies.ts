@@ -25,7 +25,7 @@ export function parseAddressRange(entry: string): AddressRange {
   const prefixText = slash === -1 ? String(max) : text.slice(slash + 1);
   const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : -1;
   if (version === 0 || prefix < 0 || prefix > max) {
-    throw new RangeError(`trustProxy: ${JSON.stringify(entry)} is not an IP address or CIDR such as 10.0.0.0/8 or ::1`);
+    throw new RangeError(`trustProxy entry ${JSON.stringify(entry)} is not an IP address or CIDR such as 10.0.0.0/8 or ::1`);
   }
   return { address, prefix, family: version === 6 ? 'ipv6' : 'ipv4' };
 }
