@@ -53,6 +53,11 @@ export class ShoalContext<State = Record<string, unknown>> implements Context<St
     this.publishedWhileCongested = false;
   }
 
+  /** The client's IP address (a getter: read from the connection only when asked). */
+  get remoteAddress(): string {
+    return this.handle.remoteAddress;
+  }
+
   /** Send an event to this connection. Throws when `data` cannot be encoded. */
   send(event: string, data?: unknown): void {
     checkName(event, 'event name');

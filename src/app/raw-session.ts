@@ -62,6 +62,11 @@ export class RawSession implements Session, Context, Subscriber, Routable {
     this.#publishedWhileCongested = false;
   }
 
+  /** The client's IP address (a getter: read from the connection only when asked). */
+  get remoteAddress(): string {
+    return this.handle.remoteAddress;
+  }
+
   onOpen(): unknown {
     this.#services.router.register(this);
     return this.#app.onOpen?.(this);

@@ -106,6 +106,16 @@ async function serve(argv: string[]): Promise<number> {
     process.stderr.write(`shoal: ${(error as Error).message}\n`);
     return 1;
   }
+  // SIGHUP: new TLS connections use the certificate and key as they are on disk now; a bad file keeps the old ones.
+  const onHangup = (): void => {
+    try {
+      server.reloadTls();
+      process.stdout.write('shoal: SIGHUP: TLS certificate and key reloaded\n');
+    } catch (error) {
+      process.stderr.write(`shoal: SIGHUP: keeping the old TLS certificate: ${(error as Error).message}\n`);
+    }
+  };
+  if (options.tlsCert !== null) process.on('SIGHUP', onHangup);
   const label = options.app === ECHO_APP ? 'echo app' : `app ${basename(options.app)}`;
   const workers = options.workers === 1 ? '1 worker' : `${options.workers} workers`;
   process.stdout.write(`shoal: ${label} listening on ${address.url} with ${workers}\n`);
@@ -114,6 +124,7 @@ async function serve(argv: string[]): Promise<number> {
   const received = await signal;
   process.stdout.write(`shoal: ${received}: closing connections (up to ${options.drainTimeoutMs} ms)\n`);
   await server.close();
+  process.off('SIGHUP', onHangup);
   process.off('SIGTERM', force);
   process.off('SIGINT', force);
   process.stdout.write('shoal: stopped\n');

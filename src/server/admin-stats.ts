@@ -9,7 +9,7 @@
  * finished connection reports. Nothing crosses threads per message or per
  * scrape, so message and byte totals cover finished connections only.
  */
-import type { ConnectionStats, WorkerLoad } from '../transport/messages.ts';
+import { EDGE_REFUSALS, type ConnectionStats, type WorkerLoad } from '../transport/messages.ts';
 import type { BrokerState, BrokerStats } from '../app/broker.ts';
 import type { PrimaryStats } from '../transport/primary.ts';
 
@@ -89,6 +89,14 @@ export class ConnectionTally {
   writePauses: number;
   /** Connections whose socket was destroyed because the peer did not finish closing in time. */
   closeTimeouts: number;
+  /** Connections refused at the edge (PROXY header, TLS, Origin) by reason (EDGE_REFUSALS). */
+  readonly edgeRefusals: Map<string, number>;
+  /** Requests served by the app's `http` handler. */
+  httpRequests: number;
+  /** Of those, requests whose handler threw or rejected (500). */
+  httpHandlerErrors: number;
+  /** Connections on the HTTP side ended by an error answer, by status (400, 408, 413, 431). */
+  readonly httpRefusals: Map<string, number>;
 
   constructor() {
     this.upgraded = 0;
@@ -97,17 +105,28 @@ export class ConnectionTally {
     this.closes = new Map();
     this.writePauses = 0;
     this.closeTimeouts = 0;
+    this.edgeRefusals = new Map();
+    this.httpRequests = 0;
+    this.httpHandlerErrors = 0;
+    this.httpRefusals = new Map();
   }
 
   /** Adds one finished connection. */
   record(stats: ConnectionStats): void {
     this.writePauses += stats.writePauses;
     if (stats.closeTimedOut) this.closeTimeouts++;
+    // Stats from an older worker may lack the edge fields.
+    this.httpRequests += stats.httpRequests ?? 0;
+    this.httpHandlerErrors += stats.httpHandlerErrors ?? 0;
+    if ((stats.httpRefusalStatus ?? 0) !== 0) increment(this.httpRefusals, refusalStatusLabel(stats.httpRefusalStatus));
+    const edge = stats.edgeRefusal ?? '';
+    if (edge !== '') increment(this.edgeRefusals, (EDGE_REFUSALS as readonly string[]).includes(edge) ? edge : 'other');
     if (stats.handshakeStatus === SWITCHING_PROTOCOLS) {
       this.upgraded++;
       increment(this.closes, closeCodeLabel(stats.closeCode));
     } else if (stats.handshakeStatus === 0) {
-      this.abandoned++;
+      // A connection that served HTTP requests, or was refused at the edge, did not abandon a handshake.
+      if (edge === '' && (stats.httpRequests ?? 0) === 0 && (stats.httpRefusalStatus ?? 0) === 0) this.abandoned++;
     } else {
       increment(this.refusals, refusalStatusLabel(stats.handshakeStatus));
     }
@@ -136,6 +155,13 @@ export interface AdminSnapshot {
   readonly closeTimeouts: number;
   /** null on a single node. */
   readonly broker: BrokerStatus | null;
+  /** Connections refused at the edge, by reason (proxy_header_malformed, tls_handshake_failed, origin_not_allowed, ...). */
+  readonly edgeRefusals: Readonly<Record<string, number>>;
+  readonly http: {
+    readonly requests: number;
+    readonly handlerErrors: number;
+    readonly refusals: Readonly<Record<string, number>>;
+  };
 }
 
 /** The /stats snapshot at this moment; `uptimeMs` since the server started listening. */
@@ -155,5 +181,7 @@ export function adminSnapshot(source: AdminSource, tally: ConnectionTally, uptim
     closeCodes: Object.fromEntries(tally.closes),
     writePauses: tally.writePauses,
     closeTimeouts: tally.closeTimeouts,
+    edgeRefusals: Object.fromEntries(tally.edgeRefusals),
+    http: { requests: tally.httpRequests, handlerErrors: tally.httpHandlerErrors, refusals: Object.fromEntries(tally.httpRefusals) },
   };
 }

@@ -96,6 +96,10 @@ export function createMetricsRegistry(source: AdminSource, tally: ConnectionTall
   mirrorLabelledCounter(registry, 'shoal_closes_total', 'Upgraded connections that ended, by close code (1006: no close frame)', 'code', () => tally.closes);
   mirrorCounter(registry, 'shoal_write_pauses_total', 'Times finished connections stopped reading for a full send buffer', () => tally.writePauses);
   mirrorCounter(registry, 'shoal_close_timeouts_total', 'Connections destroyed because the peer did not finish closing in time', () => tally.closeTimeouts);
+  mirrorLabelledCounter(registry, 'shoal_edge_refusals_total', 'Connections refused before the app: bad or late PROXY header, failed TLS handshake, Origin not allowed', 'reason', () => tally.edgeRefusals);
+  mirrorCounter(registry, 'shoal_http_requests_total', "Requests served by the app's http handler", () => tally.httpRequests);
+  mirrorCounter(registry, 'shoal_http_handler_errors_total', "Requests whose http handler threw or rejected (answered 500, connection closed)", () => tally.httpHandlerErrors);
+  mirrorLabelledCounter(registry, 'shoal_http_refusals_total', 'HTTP connections ended by an error answer (bad request, timeout, body or head too large), by status', 'status', () => tally.httpRefusals);
   new Gauge({
     name: 'shoal_workers_alive',
     help: 'Worker threads serving connections',

@@ -3,7 +3,9 @@
  * else, and `resolveServerOptions` turns a partial set into a checked full set.
  */
 import { availableParallelism } from 'node:os';
+import { normalizeOriginPattern } from '../protocol/origin-policy.ts';
 import { resolvePerMessageDeflateOptions, type PerMessageDeflateOptions } from '../protocol/permessage-deflate-negotiation.ts';
+import { parseAddressRange } from '../transport/trusted-proxies.ts';
 
 /** Everything `createServer` and `shoal serve` accept. */
 export interface ServerOptions {
@@ -60,6 +62,26 @@ export interface ServerOptions {
   broker: string | null;
   /** Password for the broker when its URL carries none (SHOAL_BROKER_PASSWORD keeps it out of `ps`); null: none. */
   brokerPassword: string | null;
+  /** Largest request body given to the app's `http` handler; a bigger one gets 413 and the connection is closed. */
+  maxBodyBytes: number;
+  /**
+   * Origins allowed to open a WebSocket: exact origins (`https://chat.example.com`) or one
+   * wildcard label (`https://*.example.com`); other Origin headers get 403. null (the
+   * default) accepts every origin; docs/deploy.md says why a browser-facing server should set it.
+   */
+  allowedOrigins: string[] | null;
+  /** Proxies (IP addresses or CIDRs) whose Forwarded / X-Forwarded-For headers name the client. */
+  trustProxy: string[];
+  /** Every connection starts with a PROXY protocol v1 or v2 header (HAProxy `send-proxy`, cloud TCP load balancers). */
+  proxyProtocol: boolean;
+  /** PEM certificate chain file: serve TLS (wss://, https://) in the workers. Needs `tlsKey`. */
+  tlsCert: string | null;
+  /** PEM private key file of `tlsCert`. */
+  tlsKey: string | null;
+  /** File holding the key's passphrase (first line); the CLI also reads SHOAL_TLS_PASSPHRASE. */
+  tlsPassphraseFile: string | null;
+  /** The key's passphrase itself (programmatic use; never a command-line flag). */
+  tlsPassphrase: string | null;
 }
 
 /** What `perMessageDeflate` accepts: a switch, or the policy with any defaults overridden. */
@@ -85,12 +107,35 @@ export const DEFAULT_OPTIONS = {
   perMessageDeflate: false,
   adminPort: null,
   adminHost: '127.0.0.1',
+  maxBodyBytes: 1024 * 1024,
+  allowedOrigins: null,
+  trustProxy: [],
+  proxyProtocol: false,
+  tlsCert: null,
+  tlsKey: null,
+  tlsPassphraseFile: null,
+  tlsPassphrase: null,
   broker: null,
   brokerPassword: null,
 } as const satisfies Partial<ServerOptions>;
 
 /** Options that are integers and their smallest allowed value. */
-const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'app' | 'perMessageDeflate' | 'adminPort' | 'adminHost' | 'broker' | 'brokerPassword'>, number>> = {
+type NonIntegerOption =
+  | 'host'
+  | 'app'
+  | 'perMessageDeflate'
+  | 'adminPort'
+  | 'adminHost'
+  | 'allowedOrigins'
+  | 'trustProxy'
+  | 'proxyProtocol'
+  | 'tlsCert'
+  | 'tlsKey'
+  | 'tlsPassphraseFile'
+  | 'tlsPassphrase'
+  | 'broker'
+  | 'brokerPassword';
+const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, NonIntegerOption>, number>> = {
   port: 0,
   workers: 1,
   maxMessageBytes: 1,
@@ -106,6 +151,7 @@ const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'a
   maxConnectionsPerWorker: 1,
   maxConnections: 1,
   acceptBacklog: 0,
+  maxBodyBytes: 0,
 };
 
 /** Fills in defaults and checks ranges; throws a RangeError naming the option. */
@@ -137,6 +183,24 @@ export function resolveServerOptions(partial: Partial<ServerOptions> = {}): Serv
   options.perMessageDeflate = resolvePerMessageDeflate(options.perMessageDeflate);
   if (options.broker !== null) checkBrokerUrl(options.broker);
   if (options.brokerPassword !== null && typeof options.brokerPassword !== 'string') throw new RangeError('brokerPassword must be a string or null');
+  if (options.allowedOrigins !== null) {
+    if (!Array.isArray(options.allowedOrigins) || options.allowedOrigins.length === 0) {
+      throw new RangeError('allowedOrigins must be null (any origin) or a non-empty list of origins');
+    }
+    // Throws a RangeError naming the bad entry.
+    options.allowedOrigins = options.allowedOrigins.map(normalizeOriginPattern);
+  }
+  if (!Array.isArray(options.trustProxy)) throw new RangeError('trustProxy must be a list of addresses or CIDRs');
+  for (const entry of options.trustProxy) parseAddressRange(entry);
+  if (typeof options.proxyProtocol !== 'boolean') throw new RangeError('proxyProtocol must be true or false');
+  if ((options.tlsCert === null) !== (options.tlsKey === null)) throw new RangeError('tlsCert and tlsKey go together: give both or neither');
+  for (const name of ['tlsCert', 'tlsKey', 'tlsPassphraseFile', 'tlsPassphrase'] as const) {
+    const value = options[name];
+    if (value !== null && (typeof value !== 'string' || value === '')) throw new RangeError(`${name} must be a non-empty string`);
+  }
+  if (options.tlsCert === null && (options.tlsPassphraseFile !== null || options.tlsPassphrase !== null)) {
+    throw new RangeError('tlsPassphraseFile needs tlsCert and tlsKey');
+  }
   return options;
 }
 

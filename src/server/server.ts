@@ -21,12 +21,14 @@ import { loadApp, resolveAppSpecifier } from '../app/load-app.ts';
 import { CONNECTION_WORKER_URL } from '../workers/entry-urls.ts';
 import { resolvePerMessageDeflate, resolveServerOptions, type ServerOptions } from './options.ts';
 import { assertSupportedRuntime } from './runtime.ts';
+import { loadTlsMaterial, newTicketKeys, type TlsSources } from './tls-files.ts';
+import type { WorkerTls } from '../transport/messages.ts';
 
 /** Where a listening server can be reached. */
 export interface ListeningAddress {
   readonly host: string;
   readonly port: number;
-  /** ws://host:port/ (IPv6 hosts in brackets). */
+  /** ws://host:port/ (wss:// with TLS; IPv6 hosts in brackets). */
   readonly url: string;
 }
 
@@ -98,6 +100,9 @@ export class ShoalServer extends EventEmitter implements HostServer {
     const app = resolveAppSpecifier(options.app);
     const appModule = await loadApp(app);
     const broker = brokerConfig(options);
+    // Read and check the certificate before any worker starts: a bad file fails listen() with one line.
+    const tls = this.#tlsSources();
+    const workerTls: WorkerTls | null = tls === null ? null : { ...loadTlsMaterial(tls), ticketKeys: newTicketKeys() };
     const primary = new Primary({
       host: options.host,
       port: options.port,
@@ -121,6 +126,11 @@ export class ShoalServer extends EventEmitter implements HostServer {
         maxBackpressureBytes: options.maxBackpressureBytes,
         perMessageDeflate: resolvePerMessageDeflate(options.perMessageDeflate),
         broker,
+        maxBodyBytes: options.maxBodyBytes,
+        allowedOrigins: options.allowedOrigins,
+        trustProxy: options.trustProxy,
+        proxyProtocol: options.proxyProtocol,
+        tls: workerTls,
       },
     });
     const admin = options.adminPort === null ? null : new AdminServer(this.#adminSource(primary), { host: options.adminHost, port: options.adminPort });
@@ -146,7 +156,7 @@ export class ShoalServer extends EventEmitter implements HostServer {
       this.#host = null;
       throw error;
     }
-    this.#address = { host: bound.address, port: bound.port, url: `ws://${hostInUrl(bound)}:${bound.port}/` };
+    this.#address = { host: bound.address, port: bound.port, url: `${workerTls === null ? 'ws' : 'wss'}://${hostInUrl(bound)}:${bound.port}/` };
     if (admin !== null && adminBound !== null) {
       this.#admin = admin;
       this.#adminAddress = { host: adminBound.address, port: adminBound.port, url: `http://${hostInUrl(adminBound)}:${adminBound.port}/` };
@@ -194,6 +204,24 @@ export class ShoalServer extends EventEmitter implements HostServer {
   #services(method: string): AppServices {
     if (this.#host === null || this.#state !== 'serving') throw new Error(`server.${method}() needs a listening server`);
     return this.#host;
+  }
+
+  /**
+   * Reads the TLS certificate, key and passphrase again (SIGHUP) and, when
+   * they are usable, has every worker use them for new connections; open
+   * connections keep theirs. Throws (and changes nothing) when a file is
+   * missing, unreadable or the key does not fit the certificate.
+   */
+  reloadTls(): void {
+    const sources = this.#tlsSources();
+    if (sources === null) throw new Error('this server was started without TLS (--tls-cert, --tls-key)');
+    if (this.#primary === null) throw new Error('server is not listening');
+    this.#primary.reloadTls(loadTlsMaterial(sources));
+  }
+
+  #tlsSources(): TlsSources | null {
+    const { tlsCert, tlsKey, tlsPassphraseFile, tlsPassphrase } = this.options;
+    return tlsCert === null || tlsKey === null ? null : { tlsCert, tlsKey, tlsPassphraseFile, tlsPassphrase };
   }
 
   /** What the admin endpoints read: the primary's counters and workers, and this server's state. */

@@ -27,6 +27,25 @@ export interface WorkerConfig {
   readonly controlChannel: string;
   /** The cluster broker's URL and this node's id (src/app/redis-broker.ts), or null on a single node. */
   readonly broker: BrokerConfig | null;
+  /** Largest request body the app's `http` handler is given; bigger ones get 413. */
+  readonly maxBodyBytes: number;
+  /** Origins allowed to upgrade (exact, or `https://*.example.com`); null: every origin. */
+  readonly allowedOrigins: readonly string[] | null;
+  /** Peers (addresses or CIDRs) whose Forwarded / X-Forwarded-For headers are believed. */
+  readonly trustProxy: readonly string[];
+  /** Every connection starts with a PROXY protocol v1 or v2 header. */
+  readonly proxyProtocol: boolean;
+  /** TLS in the worker (the files already read and checked by the primary); null: plain TCP. */
+  readonly tls: WorkerTls | null;
+}
+
+/** The TLS material a worker needs: PEM text, and the ticket keys every worker shares. */
+export interface WorkerTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly passphrase: string | undefined;
+  /** 48 bytes made once by the primary: a ticket issued by one worker resumes on any other. */
+  readonly ticketKeys: Uint8Array;
 }
 
 /**
@@ -70,7 +89,30 @@ export interface ConnectionStats {
   slowConsumer: boolean;
   /** True when the socket had to be destroyed because the peer did not finish closing in time. */
   closeTimedOut: boolean;
+  /**
+   * Why the connection was refused before (or instead of) the HTTP answer,
+   * as a metrics label: '' for none, else one of EDGE_REFUSALS.
+   */
+  edgeRefusal: EdgeRefusal | '';
+  /** Requests served by the app's `http` handler on this connection. */
+  httpRequests: number;
+  /** Of those, requests whose handler threw or rejected (answered 500, connection closed). */
+  httpHandlerErrors: number;
+  /** Status of the error answer that ended this connection's HTTP requests (400, 408, 413, 431); 0 for none. */
+  httpRefusalStatus: number;
 }
+
+/** Refusals of the edge (PROXY header, TLS, Origin), each a metrics label. */
+export const EDGE_REFUSALS = [
+  'proxy_header_malformed',
+  'proxy_header_timeout',
+  'tls_handshake_failed',
+  'tls_handshake_timeout',
+  'origin_not_allowed',
+] as const;
+
+/** One of EDGE_REFUSALS. */
+export type EdgeRefusal = (typeof EDGE_REFUSALS)[number];
 
 /** Close every connection with this code and reason (graceful shutdown). */
 export interface ShutdownMessage {
@@ -79,8 +121,16 @@ export interface ShutdownMessage {
   readonly reason: string;
 }
 
+/** Use this certificate and key for new TLS connections (SIGHUP; already read and checked by the primary). */
+export interface TlsReloadMessage {
+  readonly type: 'tls';
+  readonly cert: string;
+  readonly key: string;
+  readonly passphrase: string | undefined;
+}
+
 /** Messages on the control BroadcastChannel, primary to workers. */
-export type ControlMessage = ShutdownMessage;
+export type ControlMessage = ShutdownMessage | TlsReloadMessage;
 
 /** A stats object with every counter at zero. */
 export function emptyConnectionStats(workerId: number): ConnectionStats {
@@ -98,6 +148,10 @@ export function emptyConnectionStats(workerId: number): ConnectionStats {
     writePauses: 0,
     slowConsumer: false,
     closeTimedOut: false,
+    edgeRefusal: '',
+    httpRequests: 0,
+    httpHandlerErrors: 0,
+    httpRefusalStatus: 0,
   };
 }
 

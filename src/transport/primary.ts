@@ -160,6 +160,12 @@ export class Primary extends EventEmitter {
     return address;
   }
 
+  /** Tells every worker to use this certificate and key for new TLS connections (already checked by the caller). */
+  reloadTls(material: { readonly cert: string; readonly key: string; readonly passphrase: string | undefined }): void {
+    const message: ControlMessage = { type: 'tls', cert: material.cert, key: material.key, passphrase: material.passphrase };
+    this.#control.postMessage(message);
+  }
+
   /**
    * Graceful shutdown: stop accepting, close every connection with 1001
    * "going away", wait up to the drain timeout, then stop the workers.

@@ -93,8 +93,13 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   parser: HandshakeParser | null;
   connection: ServerConnection | null;
   actor: ConnectionActor | null;
-  /** When the binding was created (clock.now). */
+  /** When the connection's handshake deadline started (clock.now): the binding's creation, or an earlier stage's (connection-edge.ts). */
   readonly startedAt: number;
+  /**
+   * The client's address when it is not the socket's peer (a PROXY protocol
+   * header, or a trusted proxy's Forwarded header); null: the socket's.
+   */
+  clientAddress: string | null;
   /** clock.now of the last byte received. */
   lastReadAt: number;
   lastPingAt: number;
@@ -115,14 +120,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
    */
   #slabFrameLimit: number;
 
-  constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number) {
+  constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number, startedAt: number = clock.now) {
     this.socket = socket;
     this.stats = emptyConnectionStats(workerId);
     this.phase = BindingPhase.HANDSHAKE;
     this.parser = null;
     this.connection = null;
     this.actor = null;
-    this.startedAt = clock.now;
+    this.startedAt = startedAt;
+    this.clientAddress = null;
     this.lastReadAt = clock.now;
     this.lastPingAt = clock.now;
     this.closeDeadline = 0;
@@ -152,7 +158,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
    * connection storm when every upgrade read it (--cpu-prof).
    */
   get remoteAddress(): string {
-    return this.socket.remoteAddress ?? '';
+    return this.clientAddress ?? this.socket.remoteAddress ?? '';
   }
 
   /** True while the WebSocket connection is OPEN. */
@@ -225,6 +231,25 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     // 138-189 us per refusal, 1 worker, 3 runs each).
     if (headComplete) this.socket.once('finish', destroyWhenSent);
     this.socket.end(response);
+  }
+
+  /**
+   * Lets go of the socket before the 101 (for the HTTP handler, or to wrap it
+   * in TLS after a PROXY header): removes this binding's listeners and
+   * leaves the socket paused, unread since the last 'data' event. The
+   * binding is DONE without a `closed` call; its stats go with the socket.
+   */
+  detach(): Socket {
+    const socket = this.socket;
+    socket.pause();
+    socket.off('data', onSocketData);
+    socket.off('drain', onSocketDrain);
+    socket.off('close', onSocketClose);
+    socket.off('error', onSocketError);
+    bindings.delete(socket);
+    this.phase = BindingPhase.DONE;
+    this.parser = null;
+    return socket;
   }
 
   // ConnectionHandler: events from the protocol core.

@@ -45,6 +45,14 @@ export function startConnectionWorker(config: WorkerConfig, port: LaneTask['port
   control.onmessage = (event: unknown) => {
     const message = (event as { data: ControlMessage }).data;
     if (message.type === 'shutdown') host.shutdown(message.code, message.reason);
+    else if (message.type === 'tls') {
+      try {
+        host.reloadTls(message);
+      } catch (error) {
+        // The primary checked the files; a worker that still cannot use them keeps the old ones.
+        console.error(`shoal: worker ${workerId} keeps its old TLS certificate:`, (error as Error).message);
+      }
+    }
   };
   const lane = new WorkerLane(port, workerId, (received, done) => host.serve(received, done));
   return {

@@ -30,12 +30,15 @@ class CpuContext implements Context {
   readonly address: ConnectionAddress;
   readonly protocol: string | null;
   readonly upgradeData: unknown;
+  /** Not carried to the CPU pool: always ''. */
+  readonly remoteAddress: string;
   state: Record<string, unknown>;
 
   constructor(address: ConnectionAddress, protocol: string | null) {
     this.address = address;
     this.protocol = protocol;
     this.upgradeData = undefined;
+    this.remoteAddress = '';
     this.state = {};
   }
 

@@ -98,6 +98,9 @@ describe('adminSnapshot', () => {
     const tally = new ConnectionTally();
     tally.record(finished({ handshakeStatus: 101, closeCode: 1001 }));
     tally.record(finished({ handshakeStatus: 404 }));
+    tally.record(finished({ handshakeStatus: 0, edgeRefusal: 'tls_handshake_failed' }));
+    tally.record(finished({ handshakeStatus: 0, httpRequests: 3, httpHandlerErrors: 1 }));
+    tally.record(finished({ handshakeStatus: 0, httpRequests: 1, httpRefusalStatus: 413 }));
     const workers = [
       { workerId: 1, connections: 2 },
       { workerId: 2, connections: 0 },
@@ -114,6 +117,9 @@ describe('adminSnapshot', () => {
       closeCodes: { '1001': 1 },
       writePauses: 0,
       closeTimeouts: 0,
+      // Refused at the edge or served HTTP: not abandoned handshakes.
+      edgeRefusals: { tls_handshake_failed: 1 },
+      http: { requests: 4, handlerErrors: 1, refusals: { '413': 1 } },
     });
     // A snapshot, not a view: later counts do not change it.
     stats.accepted++;

@@ -50,6 +50,11 @@ describe('ConnectionPool with a real worker', () => {
     maxBackpressureBytes: options.maxBackpressureBytes,
     perMessageDeflate: resolvePerMessageDeflate(options.perMessageDeflate),
     controlChannel: `shoal.test.pool.${process.pid}`,
+    maxBodyBytes: options.maxBodyBytes,
+    allowedOrigins: null,
+    trustProxy: [],
+    proxyProtocol: false,
+    tls: null,
   };
 
   it('serves a dispatched handle on its lane, reports it as ended with its stats, and caps the young generation', async () => {
