@@ -2,7 +2,7 @@
  * The one-way import rule of src/ (docs/architecture.md, "Folders"): a
  * folder imports only from folders below it, or from itself.
  *
- *   cli, index.ts  ->  server  ->  workers  ->  transport  ->  actors  ->  app  ->  codec  ->  protocol
+ *   cli, index.ts  ->  server  ->  workers  ->  transport  ->  actors  ->  app  ->  telemetry  ->  codec  ->  protocol
  *
  * `client` stands aside: it may import `codec`, `protocol`, and `app` for
  * types only, and what it loads at run time must hold no Node-only module
@@ -29,6 +29,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['transport'],
   ['actors'],
   ['app'],
+  ['telemetry'],
   ['codec'],
   ['protocol'],
 ];
