@@ -5,6 +5,7 @@
  * made unless the app asks for one with `data.toString()`.
  */
 import { CloseCode } from '../protocol/constants.ts';
+import { log, type Logger } from '../telemetry/logger.ts';
 import type { App, ConnectionAddress, ConnectionHandle, Context, Session } from './types.ts';
 
 /** Thrown by the Context methods that only exist on the Shoal subprotocols. */
@@ -26,6 +27,7 @@ export class RawSession implements Session, Context {
   state: Record<string, unknown>;
   #app: App;
   #handle: ConnectionHandle;
+  #log: Logger | null;
 
   constructor(app: App, handle: ConnectionHandle) {
     this.address = handle.address;
@@ -34,6 +36,13 @@ export class RawSession implements Session, Context {
     this.state = {};
     this.#app = app;
     this.#handle = handle;
+    this.#log = null;
+  }
+
+  /** The worker's logger bound to this connection (a pino child, made on first use). */
+  get log(): Logger {
+    this.#log ??= log().child({ conn: this.address, peer: this.#handle.remoteAddress });
+    return this.#log;
   }
 
   onOpen(): void | Promise<void> {

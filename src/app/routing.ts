@@ -9,6 +9,8 @@
 import type { Codec, EventMessage } from '../codec/envelope.ts';
 import { MessageType } from '../codec/envelope.ts';
 import { decodeMsgpack, encodeMsgpack, msgpackCodec } from '../codec/msgpack.ts';
+import { log } from '../telemetry/logger.ts';
+import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { ConnectionRegistry, parseAddress } from './registry.ts';
 import type { ConnectionAddress, ConnectionHandle } from './types.ts';
 import type { BusMessage, WorkerBus } from './worker-bus.ts';
@@ -97,7 +99,7 @@ export class Router {
       try {
         target.handle.send(target.codec.encode(decodeMsgpack(message.payload) as EventMessage), target.codec.binary);
       } catch (error) {
-        console.error(`shoal: event for ${message.address} cannot be encoded for ${target.codec.protocol}:`, error);
+        logPeerCaused(log(), 'warn', `event_unencodable:${target.codec.protocol}`, { err: error, conn: message.address, protocol: target.codec.protocol }, 'an event sent with sendTo cannot be encoded for its target; dropped');
         this.stats.dropped++;
         return true;
       }

@@ -38,6 +38,8 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'permessage-deflate', option: 'perMessageDeflate', kind: 'boolean', help: 'compress messages for clients that offer permessage-deflate (RFC 7692)' },
   { flag: 'admin-port', option: 'adminPort', kind: 'integer', help: 'HTTP port for /healthz, /metrics, /stats (0: any free port; default: off)' },
   { flag: 'admin-host', option: 'adminHost', kind: 'string', help: 'interface of the admin port' },
+  { flag: 'log-level', option: 'logLevel', kind: 'string', help: 'lowest level logged: trace, debug, info, warn, error, fatal or silent' },
+  { flag: 'log-format', option: 'logFormat', kind: 'string', help: 'json or pretty (default: pretty when stderr is a terminal, json otherwise)' },
 ];
 
 /** The SHOAL_* variable of a flag: `max-message-size` -> `SHOAL_MAX_MESSAGE_SIZE`. */
@@ -146,7 +148,7 @@ function flagNamesIn(message: string): string {
 }
 
 function defaultText(spec: FlagSpec): string {
-  const value = (DEFAULT_OPTIONS as Partial<Record<keyof ServerOptions, string | number | boolean | null>>)[spec.option];
+  const value = (DEFAULT_OPTIONS as unknown as Partial<Record<keyof ServerOptions, string | number | boolean | null>>)[spec.option];
   if (value === undefined || value === null) return '';
   if (typeof value === 'boolean') return value ? ' [on]' : ' [off]';
   if (spec.kind === 'bytes' && typeof value === 'number') {

@@ -5,7 +5,7 @@
  * One per worker; the delay monitor's timer runs in native code and does not
  * keep the thread alive.
  */
-import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type EventLoopUtilization, type ELDHistogram } from 'node:perf_hooks';
 
 /** Sampling period of the delay monitor: prom-client's choice for the same metric. */
 export const EVENT_LOOP_RESOLUTION_MS = 10;
@@ -20,7 +20,7 @@ export interface EventLoopSample {
 }
 
 export class EventLoopMonitor {
-  #delay: IntervalHistogram;
+  #delay: ELDHistogram;
   #lastUtilization: EventLoopUtilization;
 
   constructor() {

@@ -83,3 +83,48 @@ export class HistogramFamily {
     }
   }
 }
+
+/** One cumulative series in the primary: a label set's counts over every worker since the start. */
+export interface HistogramSeriesTotal {
+  readonly labels: readonly string[];
+  /** Per bucket, not cumulative; one more entry than the buckets, for +Inf. */
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** The sum of every worker's HistogramDeltas, per metric and label set (the primary keeps one). */
+export class HistogramTotals {
+  #byName: Map<string, Map<string, HistogramSeriesTotal>>;
+
+  constructor() {
+    this.#byName = new Map();
+  }
+
+  /** Adds one delta (a worker's report). */
+  add(delta: HistogramDelta): void {
+    let series = this.#byName.get(delta.name);
+    if (series === undefined) {
+      series = new Map();
+      this.#byName.set(delta.name, series);
+    }
+    const key = delta.labels.join('\u0000');
+    let total = series.get(key);
+    if (total === undefined) {
+      total = { labels: delta.labels, counts: new Array<number>(delta.counts.length).fill(0), sum: 0, count: 0 };
+      series.set(key, total);
+    }
+    const counts = delta.counts;
+    for (let i = 0; i < counts.length && i < total.counts.length; i++) {
+      const n = counts[i] as number;
+      total.counts[i] = (total.counts[i] as number) + n;
+      total.count += n;
+    }
+    total.sum += delta.sum;
+  }
+
+  /** Every series of one metric (none before its first observation). */
+  series(name: string): Iterable<HistogramSeriesTotal> {
+    return this.#byName.get(name)?.values() ?? [];
+  }
+}

@@ -16,6 +16,9 @@ import { CloseCode, Opcode } from '../protocol/constants.ts';
 import { ConnectionState, ServerConnection, type ConnectionHandler } from '../protocol/connection.ts';
 import type { HandshakeParser } from '../protocol/handshake-parser.ts';
 import type { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
+import { log } from '../telemetry/logger.ts';
+import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
+import { workerCounters } from '../telemetry/worker-metrics.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
 import { COALESCE_MAX_BYTES, writeSlab } from './write-slab.ts';
@@ -93,7 +96,10 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   parser: HandshakeParser | null;
   connection: ServerConnection | null;
   actor: ConnectionActor | null;
-  /** When the binding was created (clock.now). */
+  /**
+   * When the binding was created: performance.now(), the origin of clock.now,
+   * but precise (the handshake duration histogram reads it).
+   */
   readonly startedAt: number;
   /** clock.now of the last byte received. */
   lastReadAt: number;
@@ -122,7 +128,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     this.parser = null;
     this.connection = null;
     this.actor = null;
-    this.startedAt = clock.now;
+    this.startedAt = performance.now();
     this.lastReadAt = clock.now;
     this.lastPingAt = clock.now;
     this.closeDeadline = 0;
@@ -163,6 +169,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   /** Handles one socket read. */
   receive(chunk: Buffer): void {
     this.stats.bytesIn += chunk.length;
+    workerCounters.bytesIn += chunk.length;
     this.lastReadAt = clock.now;
     const phase = this.phase;
     if (phase === BindingPhase.OPEN || phase === BindingPhase.CLOSING) {
@@ -240,6 +247,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   onWrite(data: Uint8Array): void {
     const length = data.length;
     this.stats.bytesOut += length;
+    workerCounters.bytesOut += length;
     if (writeSlab.owner === this) {
       if (length <= COALESCE_MAX_BYTES) {
         writeSlab.append(data);
@@ -278,6 +286,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     // into the write slab, skipping one allocation per message.
     if (writeSlab.owner === this && typeof data !== 'string' && data.length < this.#slabFrameLimit && connection.state === ConnectionState.OPEN) {
       this.stats.bytesOut += data.length + 2;
+      workerCounters.bytesOut += data.length + 2;
       writeSlab.appendSmallFrame(isBinary ? Opcode.BINARY : Opcode.TEXT, data);
       return;
     }
@@ -331,7 +340,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     }
     const config = this.#config;
     if (this.phase === BindingPhase.HANDSHAKE) {
-      if (now - this.startedAt >= config.handshakeTimeoutMs) this.#delegate.handshakeTimedOut(this);
+      if (now >= this.startedAt + config.handshakeTimeoutMs) this.#delegate.handshakeTimedOut(this);
       return;
     }
     if (this.phase !== BindingPhase.OPEN) return;
@@ -349,7 +358,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
    * connection with 1011 (or just destroy the socket before the upgrade).
    */
   failInternal(error: unknown): void {
-    console.error('shoal: internal error on a connection, closing it:', error);
+    logPeerCaused(log(), 'error', 'connection_internal_error', { err: error, conn: this.actor?.address, peer: this.remoteAddress }, 'internal error on a connection; closing it');
     const connection = this.connection;
     if (connection !== null && connection.state !== ConnectionState.CLOSED && this.phase !== BindingPhase.DONE) {
       if (this.closeDeadline === 0) this.closeDeadline = clock.now + this.#config.closeTimeoutMs;

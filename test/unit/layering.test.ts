@@ -282,7 +282,7 @@ describe('layering of src/', () => {
     const read: Read = (file) => fixtures[relative(SRC, file).split(sep).join('/')] ?? '';
     const paths = Object.keys(fixtures).map((name) => join(SRC, ...name.split('/')));
     expect(layeringViolations(paths, read)).toEqual([
-      "src/protocol/low.ts:1 imports '../server/server.ts': protocol may not import server, which is above it (order: cli index.ts -> server -> workers -> transport -> actors -> app -> codec -> protocol)",
+      "src/protocol/low.ts:1 imports '../server/server.ts': protocol may not import server, which is above it (order: cli index.ts -> server -> workers -> transport -> actors -> app -> telemetry -> codec -> protocol)",
       "src/client/entry.ts:2 imports '../app/define-app.ts': client may import only codec, protocol (and app for types, with `import type`), not app",
     ]);
     expect(nodeOnlyImportsFrom(join(SRC, 'client', 'entry.ts'), read)).toEqual([

@@ -15,6 +15,8 @@
 import type { Codec, PublicationMessage } from '../../codec/envelope.ts';
 import { decodeMsgpack, msgpackCodec } from '../../codec/msgpack.ts';
 import { readFrameHeaderLength } from '../../protocol/frame-header.ts';
+import { log } from '../../telemetry/logger.ts';
+import { logPeerCaused } from '../../telemetry/rate-limited-log.ts';
 import type { TopicSubscribers } from './local-subscriptions.ts';
 
 /**
@@ -57,7 +59,7 @@ export function deliverForwardedPublication(entry: TopicSubscribers, topic: stri
         otherFrames.set(codec, codec.encodeFrame(message));
       } catch (error) {
         // e.g. a 64-bit integer beyond 2^53 that JSON cannot carry: those subscribers miss this one.
-        console.error(`shoal: publication on ${JSON.stringify(topic)} cannot be encoded for ${codec.protocol}:`, error);
+        logPeerCaused(log(), 'warn', `publication_unencodable:${codec.protocol}`, { err: error, topic, protocol: codec.protocol }, 'a forwarded publication cannot be encoded for some subscribers; they miss it');
       }
     }
   }

@@ -31,6 +31,7 @@
 import type { PublicationMessage } from '../../codec/envelope.ts';
 import { MessageType } from '../../codec/envelope.ts';
 import { encodeMsgpackFrame, msgpackCodec } from '../../codec/msgpack.ts';
+import { epochNow, workerHistograms } from '../../telemetry/worker-metrics.ts';
 import type { BusMessage, PublishMessage, WorkerBus, WorkerId } from '../worker-bus.ts';
 import { deliverForwardedPublication, deliverPublication, otherCodecFrames } from './deliver-publication.ts';
 import { ForwardFlowControl } from './forward-flow-control.ts';
@@ -67,6 +68,12 @@ export const DEFAULT_PUBSUB_OPTIONS: PubSubOptions = {
   ackTimeoutMs: 5000,
   scheduleFlush: (flush) => setImmediate(flush),
 };
+
+/** Fan-out and write-delay series (telemetry/metric-definitions.ts). */
+const localFanout = workerHistograms.fanout.series('local');
+const forwardedFanout = workerHistograms.fanout.series('forwarded');
+const localWriteDelay = workerHistograms.writeDelay.series('local');
+const forwardedWriteDelay = workerHistograms.writeDelay.series('forwarded');
 
 /** Counters for tests and metrics. */
 export interface PubSubStats {
@@ -156,6 +163,11 @@ export class PubSub {
     return this.#flowControl.congested;
   }
 
+  /** Bytes forwarded to all other workers and not acknowledged yet (the worker's report). */
+  get backlogBytes(): number {
+    return this.#flowControl.totalBacklog;
+  }
+
   /** Resolves when no worker is congested (at once when none is). Never rejects. */
   whenDrained(): Promise<void> {
     return this.#flowControl.whenDrained();
@@ -194,6 +206,7 @@ export class PubSub {
    * `congested` afterwards (see forward-flow-control.ts).
    */
   publish(topic: string, data: unknown): number {
+    const startedAt = performance.now();
     const entry = this.#local.get(topic);
     const remote = this.#remote.workersFor(topic);
     if (entry === undefined && remote === undefined) return 0;
@@ -211,6 +224,8 @@ export class PubSub {
     if (entry === undefined) return 0;
     const written = deliverPublication(entry, msgpackFrame, otherFrames);
     this.stats.delivered += written;
+    localFanout.observe(written);
+    localWriteDelay.observe((performance.now() - startedAt) / 1000);
     return written;
   }
 
@@ -269,6 +284,9 @@ export class PubSub {
 
   #receiveBatch(message: PublishMessage): void {
     forEachBatchedPublication(message, this.#deliverForwarded);
+    // Every publication of the batch waited at most this long: from the batch's first one to the end of its delivery here.
+    const delay = (epochNow() - message.at) / 1000;
+    for (let i = 0; i < message.topics.length; i++) forwardedWriteDelay.observe(delay);
     // Written to the subscribers' connections (their send buffers are bounded by the slow-consumer policy).
     if (!this.#stopped) this.#batcher.postTo(message.from, { t: 'pubAck', from: this.#bus.workerId, seq: message.seq, bytes: message.frames.length });
   }
@@ -279,6 +297,8 @@ export class PubSub {
     const entry = this.#local.get(topic);
     // The last local subscriber may have left while the publication was in flight.
     if (entry === undefined) return;
-    this.stats.delivered += deliverForwardedPublication(entry, topic, frame);
+    const written = deliverForwardedPublication(entry, topic, frame);
+    this.stats.delivered += written;
+    forwardedFanout.observe(written);
   };
 }
