@@ -90,7 +90,31 @@ export function relayLines(target: Logger, lines: string): void {
       continue;
     }
     const { level, time: _time, pid: _pid, msg, ...fields } = entry;
+    if (isSerializedError(fields.err)) fields.err = revivedError(fields.err);
     const method = typeof level === 'string' && RELAY_LEVELS.has(level) ? (level as 'info') : 'info';
     target[method](fields, typeof msg === 'string' ? msg : '');
   }
+}
+
+/** What pino's error serializer made of an Error: `type`, `message`, `stack`, and its own fields. */
+interface SerializedError {
+  type: string;
+  message: string;
+  stack?: string;
+  [field: string]: unknown;
+}
+
+function isSerializedError(value: unknown): value is SerializedError {
+  return typeof value === 'object' && value !== null && typeof (value as SerializedError).type === 'string' && typeof (value as SerializedError).message === 'string';
+}
+
+/**
+ * An object pino's error serializer turns back into the same `err` fields:
+ * it reads the type from the constructor's name, so the object gets a
+ * constructor of that name (a plain object would come out as type "Object").
+ */
+function revivedError(serialized: SerializedError): object {
+  const { type, ...fields } = serialized;
+  const constructor = { [type]: function () {} }[type] as () => void;
+  return Object.assign(Object.create(constructor.prototype as object) as object, fields);
 }
