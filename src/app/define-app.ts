@@ -17,6 +17,7 @@
  * `defineApp` also checks the app when its module loads (names, handler
  * types, timeouts), so mistakes fail `shoal serve` at start, not per request.
  */
+import type { Logger } from '../telemetry/logger.ts';
 import { isValidName, MAX_NAME_LENGTH, RESERVED_PREFIX } from '../codec/envelope.ts';
 import type { App, AppLimits, ConnectionAddress, UpgradeDecision, UpgradeRequest } from './types.ts';
 
@@ -56,6 +57,8 @@ export interface TypedContext<S> {
   readonly protocol: string | null;
   readonly upgradeData: unknown;
   state: StateOf<S>;
+  /** The server's logger bound to this connection (see Context.log). */
+  readonly log: Logger;
   send<K extends keyof ServerEventsOf<S> & string>(event: K, data: ServerEventsOf<S>[K]): void;
   sendRaw(data: Uint8Array | string, isBinary?: boolean): void;
   /** False when the address is malformed or a connection of this worker that has gone (see Context.sendTo). */

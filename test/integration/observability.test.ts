@@ -12,6 +12,7 @@ import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Logger } from '../../src/telemetry/logger.ts';
 import { RawClient } from '../helpers/raw-socket.ts';
 import { fixtureApp, startServer, type TestServer } from '../helpers/server.ts';
 import { EnvelopeClient } from './shoal-helpers.ts';
@@ -29,7 +30,7 @@ afterEach(async () => {
 });
 
 /** Log lines a programmatic pino logger received, parsed. */
-function captureLogger(level = 'info'): { logger: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+function captureLogger(level = 'info'): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { logger, lines };
