@@ -7,11 +7,12 @@
  * in alternating rounds of one invocation.
  *
  *   git worktree add /tmp/shoal-base <commit> && ln -s "$PWD/node_modules" /tmp/shoal-base/
- *   node bench/observability-cost.ts --base /tmp/shoal-base [--rounds 3] [--duration 5]
+ *   node bench/observability-cost.ts --base /tmp/shoal-base [--rounds 3] [--duration 5] [--scenarios ...] [--on-args '...']
  *
  * Prints each round's rates and the median ratio per scenario (on / off).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -20,10 +21,16 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const SCENARIOS = 'echo:size=32:inflight=32,rpc';
 
 const { values } = parseArgs({
-  options: { base: { type: 'string' }, rounds: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' } },
+  options: {
+    base: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '5' },
+    scenarios: { type: 'string', default: 'echo:size=32:inflight=32,rpc' },
+    // `--on-args ''` measures this tree with no admin port and no scraping (the workers' cost alone).
+    'on-args': { type: 'string', default: '--admin-port 0 --log-level info --log-format json' },
+  },
 });
 if (values.base === undefined) {
   process.stderr.write('usage: node bench/observability-cost.ts --base <worktree of the commit to compare with> [--rounds 3] [--duration 5]\n');
@@ -84,21 +91,34 @@ function scrapeEverySecond(admin: string): () => number {
 }
 
 interface BenchJson {
-  results: { label: string; status: string; rate: { value: number } | null }[];
+  results: { label: string; status: string; rate: { value: number } | null; server: { cpuCores: number } | null }[];
 }
 
-function bench(server: Running, dir: string, name: string): Map<string, number> {
+/** A scenario's rate and the server CPU it took per message (microseconds: less sensitive to a busy machine than the rate). */
+interface Measure {
+  rate: number;
+  cpuUsPerMessage: number;
+}
+
+/** Runs `shoal bench --target` against `server` (asynchronously: the scraper keeps running meanwhile). */
+async function bench(server: Running, dir: string, name: string): Promise<Map<string, Measure>> {
   const file = path.join(dir, `${name}.json`);
-  const run = spawnSync(
+  const run = spawn(
     process.execPath,
-    [path.join(ROOT, 'bin/shoal.js'), 'bench', '--target', server.url, '--server-pid', String(server.child.pid), '--against', 'none', '--scenarios', SCENARIOS, '--duration', values.duration as string, '--json', file, '--quiet'],
-    { encoding: 'utf8', timeout: 600_000 },
+    [path.join(ROOT, 'bin/shoal.js'), 'bench', '--target', server.url, '--server-pid', String(server.child.pid), '--against', 'none', '--scenarios', values.scenarios as string, '--duration', values.duration as string, '--json', file, '--quiet'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  if (run.status !== 0) throw new Error(`shoal bench failed (${run.status}): ${run.stderr}`);
+  let stderr = '';
+  run.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [status] = (await once(run, 'exit')) as [number | null];
+  if (status !== 0) throw new Error(`shoal bench failed (${status}): ${stderr}`);
   const json = JSON.parse(readFileSync(file, 'utf8')) as BenchJson;
-  const rates = new Map<string, number>();
-  for (const result of json.results) if (result.status === 'ok' && result.rate !== null) rates.set(result.label, result.rate.value);
-  return rates;
+  const measures = new Map<string, Measure>();
+  for (const result of json.results) {
+    if (result.status !== 'ok' || result.rate === null) continue;
+    measures.set(result.label, { rate: result.rate.value, cpuUsPerMessage: ((result.server?.cpuCores ?? NaN) / result.rate.value) * 1e6 });
+  }
+  return measures;
 }
 
 const median = (xs: number[]): number => {
@@ -108,34 +128,42 @@ const median = (xs: number[]): number => {
 };
 
 const dir = mkdtempSync(path.join(tmpdir(), 'shoal-obs-cost-'));
-const off: Map<string, number>[] = [];
-const on: Map<string, number>[] = [];
+const off: Map<string, Measure>[] = [];
+const on: Map<string, Measure>[] = [];
 try {
   for (let round = 1; round <= rounds; round++) {
     const base = await startServer(baseRoot, []);
     try {
-      off.push(bench(base, dir, `off-${round}`));
+      off.push(await bench(base, dir, `off-${round}`));
     } finally {
       await stop(base);
     }
-    const current = await startServer(ROOT, ['--admin-port', '0', '--log-level', 'info', '--log-format', 'json']);
-    const stopScraping = scrapeEverySecond(current.admin as string);
+    const current = await startServer(ROOT, (values['on-args'] as string).split(' ').filter((arg) => arg !== ''));
+    const stopScraping = current.admin === null ? () => 0 : scrapeEverySecond(current.admin);
     try {
-      on.push(bench(current, dir, `on-${round}`));
+      on.push(await bench(current, dir, `on-${round}`));
     } finally {
       const scrapes = stopScraping();
       await stop(current);
       process.stdout.write(`round ${round}: ${scrapes} scrapes of /metrics, ${current.stderrBytes()} bytes of log\n`);
     }
-    for (const [label, rate] of off.at(-1) as Map<string, number>) {
-      process.stdout.write(`  ${label}: off ${Math.round(rate)}/s, on ${Math.round(on.at(-1)?.get(label) ?? NaN)}/s\n`);
+    for (const [label, measure] of off.at(-1) as Map<string, Measure>) {
+      const current = on.at(-1)?.get(label);
+      process.stdout.write(
+        `  ${label}: off ${Math.round(measure.rate)}/s ${measure.cpuUsPerMessage.toFixed(3)} us CPU/msg, on ${Math.round(current?.rate ?? NaN)}/s ${current?.cpuUsPerMessage.toFixed(3)} us CPU/msg\n`,
+      );
     }
   }
   process.stdout.write(`\nmedian of ${rounds} alternating rounds, 1 worker, on = admin port + /metrics every 1 s + info JSON logs:\n`);
-  for (const label of (off[0] as Map<string, number>).keys()) {
-    const offRate = median(off.map((rates) => rates.get(label) ?? NaN));
-    const onRate = median(on.map((rates) => rates.get(label) ?? NaN));
-    process.stdout.write(`  ${label}: off ${Math.round(offRate)}/s, on ${Math.round(onRate)}/s, on/off ${(onRate / offRate).toFixed(3)}\n`);
+  for (const label of (off[0] as Map<string, Measure>).keys()) {
+    const offRate = median(off.map((m) => m.get(label)?.rate ?? NaN));
+    const onRate = median(on.map((m) => m.get(label)?.rate ?? NaN));
+    const offCpu = median(off.map((m) => m.get(label)?.cpuUsPerMessage ?? NaN));
+    const onCpu = median(on.map((m) => m.get(label)?.cpuUsPerMessage ?? NaN));
+    process.stdout.write(
+      `  ${label}: rate off ${Math.round(offRate)}/s, on ${Math.round(onRate)}/s (on/off ${(onRate / offRate).toFixed(3)}); ` +
+        `server CPU per message off ${offCpu.toFixed(3)} us, on ${onCpu.toFixed(3)} us (on/off ${(onCpu / offCpu).toFixed(3)})\n`,
+    );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -45,6 +45,7 @@ import type { Histogram } from '../telemetry/histogram.ts';
 import { log } from '../telemetry/logger.ts';
 import { OTHER_LABEL, requestOutcomeLabel } from '../telemetry/metric-definitions.ts';
 import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
+import { observeSince, startedNow } from '../telemetry/read-clock.ts';
 import { workerHistograms } from '../telemetry/worker-metrics.ts';
 import { ShoalContext } from './context.ts';
 import { AppError, isAppError } from './define-app.ts';
@@ -307,8 +308,8 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
   }
 
   #request(id: number, method: string, data: unknown): void | Promise<void> {
-    // Request duration: from here to the reply's send (shoal_request_duration_seconds).
-    const startedAt = performance.now();
+    // Request duration: from here to the reply's send (shoal_request_duration_seconds; one clock read per socket read, telemetry/read-clock.ts).
+    const startedAt = startedNow();
     const entry = this.table.methods.get(method);
     const series = entry === undefined ? UNKNOWN_METHOD_SERIES : entry.series;
     const outstanding = this.#outstanding;
@@ -475,7 +476,7 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
       return;
     }
     this.handle.send(encoded, this.codec.binary);
-    series.ok.observe((performance.now() - startedAt) / 1000);
+    observeSince(series.ok, startedAt);
   }
 
   /** Sends the error reply and counts the request under its code in its series. */
@@ -490,7 +491,7 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
       encoded = this.codec.encode([MessageType.ERROR, id, { code: body.code, message: body.message }]);
     }
     this.handle.send(encoded, this.codec.binary);
-    series.failed(body.code).observe((performance.now() - startedAt) / 1000);
+    observeSince(series.failed(body.code), startedAt);
   }
 
   #sendErrorEvent(body: ErrorBody): void {

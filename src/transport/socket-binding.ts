@@ -18,6 +18,7 @@ import type { HandshakeParser } from '../protocol/handshake-parser.ts';
 import type { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
 import { log } from '../telemetry/logger.ts';
 import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
+import { beginRead, endRead } from '../telemetry/read-clock.ts';
 import { workerCounters } from '../telemetry/worker-metrics.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
@@ -387,6 +388,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     socket.cork();
     this.#inRead = true;
     writeSlab.begin(this);
+    beginRead();
     try {
       (this.connection as ServerConnection).receiveData(chunk);
     } catch (error) {
@@ -394,6 +396,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
       // a bug below them. It costs this connection, never the worker.
       this.failInternal(error);
     } finally {
+      endRead();
       writeSlab.end();
       this.#inRead = false;
       socket.uncork();

@@ -31,6 +31,7 @@
 import type { PublicationMessage } from '../../codec/envelope.ts';
 import { MessageType } from '../../codec/envelope.ts';
 import { encodeMsgpackFrame, msgpackCodec } from '../../codec/msgpack.ts';
+import { observeSince, startedNow } from '../../telemetry/read-clock.ts';
 import { epochNow, workerHistograms } from '../../telemetry/worker-metrics.ts';
 import type { BusMessage, PublishMessage, WorkerBus, WorkerId } from '../worker-bus.ts';
 import { deliverForwardedPublication, deliverPublication, otherCodecFrames } from './deliver-publication.ts';
@@ -206,7 +207,6 @@ export class PubSub {
    * `congested` afterwards (see forward-flow-control.ts).
    */
   publish(topic: string, data: unknown): number {
-    const startedAt = performance.now();
     const entry = this.#local.get(topic);
     const remote = this.#remote.workersFor(topic);
     if (entry === undefined && remote === undefined) return 0;
@@ -222,10 +222,12 @@ export class PubSub {
       }
     }
     if (entry === undefined) return 0;
+    const startedAt = startedNow();
     const written = deliverPublication(entry, msgpackFrame, otherFrames);
     this.stats.delivered += written;
     localFanout.observe(written);
-    localWriteDelay.observe((performance.now() - startedAt) / 1000);
+    // The writes leave when the read that published ends (the sockets are corked until then).
+    observeSince(localWriteDelay, startedAt);
     return written;
   }
 
