@@ -13,7 +13,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { HistogramDefinition, HistogramTotals } from '../telemetry/histogram.ts';
-import { WORKER_HISTOGRAMS } from '../telemetry/metric-definitions.ts';
+import { REQUEST_DURATION, WORKER_HISTOGRAMS } from '../telemetry/metric-definitions.ts';
 import type { WorkerGauges } from '../telemetry/worker-metrics.ts';
 import type { AdminSource, ConnectionTally } from './admin-stats.ts';
 import type { PrimaryStats } from '../transport/primary.ts';
@@ -188,6 +188,18 @@ export function createMetricsRegistry(source: AdminSource, tally: ConnectionTall
     });
   }
   for (const definition of WORKER_HISTOGRAMS) registry.registerMetric(new SummedHistogram(definition, source.histograms) as unknown as Metric);
+  new Counter({
+    name: 'shoal_requests_total',
+    help: 'Requests answered, by method and outcome (exact; shoal_request_duration_seconds times a sample of them)',
+    labelNames: ['method', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const series of source.histograms.series(REQUEST_DURATION.name)) {
+        this.inc({ method: series.labels[0] ?? '', outcome: series.labels[1] ?? '' }, series.total);
+      }
+    },
+  });
   new Gauge({
     name: 'shoal_ready',
     help: '1 while /readyz answers 200 (serving, every worker up and reporting), 0 otherwise',

@@ -22,6 +22,8 @@ export interface HistogramDelta {
   /** Observations per bucket (not cumulative); one more entry than `buckets`, for +Inf. */
   readonly counts: readonly number[];
   readonly sum: number;
+  /** Events counted, observed or not (`Histogram.skip`): at least the observations. */
+  readonly total: number;
 }
 
 /** One series: the counts of one label set. */
@@ -31,6 +33,8 @@ export class Histogram {
   counts: number[];
   sum: number;
   count: number;
+  /** Events counted, observed or skipped. */
+  total: number;
 
   constructor(bounds: readonly number[], labels: readonly string[]) {
     this.bounds = bounds;
@@ -38,6 +42,12 @@ export class Histogram {
     this.counts = new Array<number>(bounds.length + 1).fill(0);
     this.sum = 0;
     this.count = 0;
+    this.total = 0;
+  }
+
+  /** Counts an event whose value was not measured (a sampled histogram's other events). */
+  skip(): void {
+    this.total++;
   }
 
   /** Counts `value` in the first bucket whose bound is >= it (Prometheus `le`). */
@@ -48,6 +58,7 @@ export class Histogram {
     this.counts[i] = (this.counts[i] as number) + 1;
     this.sum += value;
     this.count++;
+    this.total++;
   }
 }
 
@@ -75,11 +86,12 @@ export class HistogramFamily {
   /** What every series collected since the last drain (series with nothing new are left out); counts restart at zero. */
   drain(into: HistogramDelta[]): void {
     for (const series of this.#series.values()) {
-      if (series.count === 0) continue;
-      into.push({ name: this.definition.name, labels: series.labels, counts: series.counts, sum: series.sum });
+      if (series.total === 0) continue;
+      into.push({ name: this.definition.name, labels: series.labels, counts: series.counts, sum: series.sum, total: series.total });
       series.counts = new Array<number>(series.bounds.length + 1).fill(0);
       series.sum = 0;
       series.count = 0;
+      series.total = 0;
     }
   }
 }
@@ -91,6 +103,8 @@ export interface HistogramSeriesTotal {
   readonly counts: number[];
   sum: number;
   count: number;
+  /** Events counted, observed or not. */
+  total: number;
 }
 
 /** The sum of every worker's HistogramDeltas, per metric and label set (the primary keeps one). */
@@ -111,7 +125,7 @@ export class HistogramTotals {
     const key = delta.labels.join('\u0000');
     let total = series.get(key);
     if (total === undefined) {
-      total = { labels: delta.labels, counts: new Array<number>(delta.counts.length).fill(0), sum: 0, count: 0 };
+      total = { labels: delta.labels, counts: new Array<number>(delta.counts.length).fill(0), sum: 0, count: 0, total: 0 };
       series.set(key, total);
     }
     const counts = delta.counts;
@@ -121,6 +135,7 @@ export class HistogramTotals {
       total.count += n;
     }
     total.sum += delta.sum;
+    total.total += delta.total;
   }
 
   /** Every series of one metric (none before its first observation). */

@@ -24,7 +24,7 @@ export const HANDSHAKE_DURATION: HistogramDefinition = {
 
 export const REQUEST_DURATION: HistogramDefinition = {
   name: 'shoal_request_duration_seconds',
-  help: 'Time from a request being dispatched to its reply being written, by method and outcome (ok or the error code)',
+  help: 'Time from a request being dispatched to its reply being written, by method and outcome (ok or the error code); the requests of one socket read in 8 (shoal_requests_total counts them all)',
   labelNames: ['method', 'outcome'],
   buckets: LATENCY_BUCKETS,
 };
