@@ -5,8 +5,9 @@
  * where its own lines go (stderr or the programmatic logger), so the lines
  * of every thread leave through one writer and never interleave mid-line.
  *
- * Measured against pino's own options (bench/micro/log-destinations.ts): see
- * docs/operations.md, "Why the workers log through the primary".
+ * Why this rather than pino's asynchronous destination or a transport
+ * thread: docs/operations.md, "Why the workers log through the primary"
+ * (argued, not yet measured).
  *
  * Bounded: past MAX_PENDING_CHARS in one turn, lines are dropped and the
  * next batch starts with a line saying how many.
