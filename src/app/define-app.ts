@@ -18,6 +18,7 @@
  * types, timeouts), so mistakes fail `shoal serve` at start, not per request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../telemetry/logger.ts';
 import { isValidName, MAX_NAME_LENGTH, RESERVED_PREFIX } from '../codec/envelope.ts';
 import type { App, AppLimits, ConnectionAddress, UpgradeDecision, UpgradeRequest } from './types.ts';
 
@@ -59,6 +60,8 @@ export interface TypedContext<S> {
   /** The client's IP address (see Context.remoteAddress). */
   readonly remoteAddress: string;
   state: StateOf<S>;
+  /** The server's logger bound to this connection (see Context.log). */
+  readonly log: Logger;
   send<K extends keyof ServerEventsOf<S> & string>(event: K, data: ServerEventsOf<S>[K]): void;
   sendRaw(data: Uint8Array | string, isBinary?: boolean): void;
   /** False when the address is malformed or a connection of this worker that has gone (see Context.sendTo). */

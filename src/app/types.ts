@@ -26,6 +26,8 @@ export type UpgradeDecision =
   | { accept: true; protocol?: string | null; data?: unknown }
   | { accept: false; status: number; reason: string };
 
+import type { Logger } from '../telemetry/logger.ts';
+
 /** The local and global identity of a connection: "<workerId>.<localId>". */
 export type ConnectionAddress = string;
 
@@ -71,6 +73,12 @@ export interface Context<State = Record<string, unknown>> {
   readonly remoteAddress: string;
   /** Per-connection state, owned by this connection's handlers (no locks needed: one message at a time). */
   state: State;
+  /**
+   * The server's logger bound to this connection: its lines carry `conn`
+   * (the address) and `peer` (the client's IP) besides `worker` and the
+   * time. pino's API: `ctx.log.info({ room }, 'joined')`. Created on first use.
+   */
+  readonly log: Logger;
   /** Send an event to this connection (Shoal subprotocols only: a raw connection throws SubprotocolRequiredError). */
   send(event: string, data?: unknown): void;
   /** Send one raw WebSocket message (text for strings unless isBinary), whatever the protocol. */

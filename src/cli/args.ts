@@ -47,6 +47,8 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'tls-cert', option: 'tlsCert', kind: 'string', help: 'PEM certificate (chain) file: serve wss:// and https:// (SIGHUP reloads it)' },
   { flag: 'tls-key', option: 'tlsKey', kind: 'string', help: 'PEM private key file of --tls-cert' },
   { flag: 'tls-passphrase-file', option: 'tlsPassphraseFile', kind: 'string', help: "file holding the key's passphrase (or SHOAL_TLS_PASSPHRASE; never a flag value)" },
+  { flag: 'log-level', option: 'logLevel', kind: 'string', help: 'lowest level logged: trace, debug, info, warn, error, fatal or silent' },
+  { flag: 'log-format', option: 'logFormat', kind: 'string', help: 'json or pretty (default: pretty when stderr is a terminal, json otherwise)' },
 ];
 
 /** The key's passphrase itself: environment only, so it never shows in a process listing. */
@@ -168,7 +170,7 @@ function flagNamesIn(message: string): string {
 }
 
 function defaultText(spec: FlagSpec): string {
-  const value = (DEFAULT_OPTIONS as Partial<Record<keyof ServerOptions, unknown>>)[spec.option];
+  const value = (DEFAULT_OPTIONS as unknown as Partial<Record<keyof ServerOptions, unknown>>)[spec.option];
   if (value === undefined || value === null || Array.isArray(value)) return '';
   if (typeof value === 'boolean') return value ? ' [on]' : ' [off]';
   if (spec.kind === 'bytes' && typeof value === 'number') {

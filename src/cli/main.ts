@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { createServer } from '../server/server.ts';
 import { ECHO_APP } from '../app/load-app.ts';
+import { setThreadLogger } from '../telemetry/logger.ts';
 import { mainHelp, parseServeArgs, serveHelp } from './args.ts';
 
 /**
@@ -97,7 +98,7 @@ async function serve(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
-  server.on('error', (error: Error) => process.stderr.write(`shoal: server error: ${error.message}\n`));
+  server.on('error', (error: Error) => server.logger?.error({ err: error }, 'server error'));
   let address;
   try {
     address = await server.listen();
@@ -116,6 +117,8 @@ async function serve(argv: string[]): Promise<number> {
     }
   };
   if (options.tlsCert !== null) process.on('SIGHUP', onHangup);
+  // The primary's module-level log() is the server's logger from now on.
+  if (server.logger !== null) setThreadLogger(server.logger);
   const label = options.app === ECHO_APP ? 'echo app' : `app ${basename(options.app)}`;
   const workers = options.workers === 1 ? '1 worker' : `${options.workers} workers`;
   process.stdout.write(`shoal: ${label} listening on ${address.url} with ${workers}\n`);

@@ -1,14 +1,16 @@
 /**
  * What the admin endpoints report, without the HTTP: the server as the
  * primary sees it (`AdminSource`), the tally of finished connections'
- * handshake outcomes and close codes (`ConnectionTally`), the health verdict
- * and the /stats snapshot. Pure: no sockets, no timers.
+ * handshake outcomes and close codes (`ConnectionTally`), the health and
+ * readiness verdicts and the /stats snapshot. Pure: no sockets, no timers.
  *
  * Everything here is what the primary already knows: its own counters, the
- * per-worker connection counts of the pool, and the ConnectionStats each
- * finished connection reports. Nothing crosses threads per message or per
- * scrape, so message and byte totals cover finished connections only.
+ * per-worker connection counts of the pool, the ConnectionStats each
+ * finished connection reports, and the workers' periodic reports (message
+ * and byte counts of open connections included, histograms, gauges). Nothing
+ * crosses threads per message or per scrape.
  */
+import type { HistogramTotals } from '../telemetry/histogram.ts';
 import { EDGE_REFUSALS, type ConnectionStats, type WorkerLoad } from '../transport/messages.ts';
 import type { BrokerState, BrokerStats } from '../app/broker.ts';
 import type { PrimaryStats } from '../transport/primary.ts';
@@ -23,6 +25,10 @@ export interface AdminSource {
   readonly state: ServerState;
   /** Workers that are up, with their connections. */
   workers(): readonly WorkerLoad[];
+  /** True when every worker serves its lane and has reported lately (for /readyz). */
+  allWorkersServing(): boolean;
+  /** The workers' histograms, summed. */
+  readonly histograms: HistogramTotals;
   /** The cluster broker as the primary's own connection sees it (server.publish), or null on a single node. */
   broker(): BrokerStatus | null;
 }
@@ -40,6 +46,19 @@ const STATE_REASONS: Readonly<Record<Exclude<ServerState, 'serving'>, string>> =
   'shutting-down': 'server is shutting down',
   stopped: 'server is stopped',
 };
+
+/**
+ * Ready (/readyz) when the server is accepting connections (not starting,
+ * not draining) and every worker serves its lane and has reported within
+ * the last few seconds. A load balancer takes the server out of rotation
+ * when this fails; /healthz stays the looser "at least one worker".
+ */
+export function readinessOf(source: AdminSource): Health {
+  const state = source.state;
+  if (state !== 'serving') return { ok: false, reason: STATE_REASONS[state] };
+  if (!source.allWorkersServing()) return { ok: false, reason: 'a worker is not serving (starting, replaced, or not reporting)' };
+  return { ok: true };
+}
 
 /** Healthy when the server is accepting connections and at least one worker is up. */
 export function healthOf(source: AdminSource): Health {
@@ -172,7 +191,7 @@ export function adminSnapshot(source: AdminSource, tally: ConnectionTally, uptim
     uptimeSeconds: Math.round(uptimeMs) / 1000,
     stats: { ...source.stats },
     broker: source.broker(),
-    workers: source.workers().map((worker) => ({ workerId: worker.workerId, connections: worker.connections })),
+    workers: source.workers().map((worker) => ({ workerId: worker.workerId, connections: worker.connections, gauges: worker.gauges })),
     handshakes: {
       upgraded: tally.upgraded,
       abandoned: tally.abandoned,

@@ -6,6 +6,8 @@ import { availableParallelism } from 'node:os';
 import { normalizeOriginPattern } from '../protocol/origin-policy.ts';
 import { resolvePerMessageDeflateOptions, type PerMessageDeflateOptions } from '../protocol/permessage-deflate-negotiation.ts';
 import { parseAddressRange } from '../transport/trusted-proxies.ts';
+import { isLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger, type LogLevel } from '../telemetry/logger.ts';
+import { DEFAULT_LOG_RATE_LIMIT, type LogRateLimit } from '../telemetry/rate-limited-log.ts';
 
 /** Everything `createServer` and `shoal serve` accept. */
 export interface ServerOptions {
@@ -82,12 +84,24 @@ export interface ServerOptions {
   tlsPassphraseFile: string | null;
   /** The key's passphrase itself (programmatic use; never a command-line flag). */
   tlsPassphrase: string | null;
+  /** Lowest level logged (docs/operations.md); ignored when `logger` is given (its own level counts). */
+  logLevel: LogLevel;
+  /** `json` lines or `pretty` lines for people; by default pretty when stderr is a terminal, json otherwise. Ignored with `logger`. */
+  logFormat: LogFormat;
+  /**
+   * A pino (or pino-compatible) logger that receives every line, the
+   * workers' included (they arrive through the primary); null: Shoal logs to
+   * stderr with `logLevel` and `logFormat`.
+   */
+  logger: Logger | null;
+  /** Lines caused by peers (a failing handler, a failing upgrade hook): at most `lines` per cause per `intervalMs`, then one line with the suppressed count. */
+  logRateLimit: LogRateLimit;
 }
 
 /** What `perMessageDeflate` accepts: a switch, or the policy with any defaults overridden. */
 export type PerMessageDeflateSetting = boolean | Partial<PerMessageDeflateOptions>;
 
-/** The defaults of every option except `workers` and `maxConnections`, which depend on the machine. */
+/** The defaults of every option except `workers`, `maxConnections` and `logFormat`, which depend on the machine. */
 export const DEFAULT_OPTIONS = {
   port: 9001,
   host: '127.0.0.1',
@@ -117,6 +131,9 @@ export const DEFAULT_OPTIONS = {
   tlsPassphrase: null,
   broker: null,
   brokerPassword: null,
+  logLevel: 'info',
+  logger: null,
+  logRateLimit: DEFAULT_LOG_RATE_LIMIT,
 } as const satisfies Partial<ServerOptions>;
 
 /** Options that are integers and their smallest allowed value. */
@@ -134,7 +151,11 @@ type NonIntegerOption =
   | 'tlsPassphraseFile'
   | 'tlsPassphrase'
   | 'broker'
-  | 'brokerPassword';
+  | 'brokerPassword'
+  | 'logLevel'
+  | 'logFormat'
+  | 'logger'
+  | 'logRateLimit';
 const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, NonIntegerOption>, number>> = {
   port: 0,
   workers: 1,
@@ -163,6 +184,7 @@ export function resolveServerOptions(partial: Partial<ServerOptions> = {}): Serv
     workers,
     maxConnectionsPerWorker,
     maxConnections: workers * maxConnectionsPerWorker,
+    logFormat: defaultLogFormat(),
     ...withoutUndefined(partial),
   };
   for (const [name, minimum] of Object.entries(INTEGER_MINIMUMS)) {
@@ -180,6 +202,18 @@ export function resolveServerOptions(partial: Partial<ServerOptions> = {}): Serv
   }
   if (adminPort !== null && adminPort !== 0 && adminPort === options.port) throw new RangeError(`adminPort must differ from port ${options.port}`);
   if (typeof options.adminHost !== 'string' || options.adminHost === '') throw new RangeError('adminHost must be a non-empty string');
+  if (!isLogLevel(options.logLevel)) throw new RangeError(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
+  if (!(LOG_FORMATS as readonly string[]).includes(options.logFormat)) {
+    throw new RangeError(`logFormat must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(options.logFormat)}`);
+  }
+  const logger = options.logger;
+  if (logger !== null && (typeof logger !== 'object' || typeof logger.error !== 'function' || typeof logger.child !== 'function')) {
+    throw new RangeError('logger must be null or a pino-compatible logger (info, warn, error, ..., child)');
+  }
+  const limit = options.logRateLimit;
+  if (typeof limit !== 'object' || limit === null || !Number.isSafeInteger(limit.lines) || limit.lines < 1 || !Number.isSafeInteger(limit.intervalMs) || limit.intervalMs < 1) {
+    throw new RangeError('logRateLimit must be { lines, intervalMs } with integers >= 1');
+  }
   options.perMessageDeflate = resolvePerMessageDeflate(options.perMessageDeflate);
   if (options.broker !== null) checkBrokerUrl(options.broker);
   if (options.brokerPassword !== null && typeof options.brokerPassword !== 'string') throw new RangeError('brokerPassword must be a string or null');
@@ -215,6 +249,11 @@ function checkBrokerUrl(url: unknown): void {
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new RangeError(`broker must be a redis:// or rediss:// URL, got ${parsed.protocol}//`);
   if (parsed.hostname === '') throw new RangeError('broker URL must name a host');
   if (parsed.pathname !== '' && parsed.pathname !== '/' && !/^\/\d+$/.test(parsed.pathname)) throw new RangeError(`broker URL path must be a database number, got ${parsed.pathname}`);
+}
+
+/** Lines for people on a terminal, JSON lines for everything else (a file, a pipe, a log collector). */
+export function defaultLogFormat(): LogFormat {
+  return process.stderr.isTTY === true ? 'pretty' : 'json';
 }
 
 /**

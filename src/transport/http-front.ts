@@ -15,6 +15,8 @@
  * gets a 500 (or, once its headers are out, a destroyed socket) and costs
  * only its connection.
  */
+import { log } from '../telemetry/logger.ts';
+import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { listHasToken } from '../protocol/http-syntax.ts';
@@ -175,7 +177,7 @@ export class HttpFront {
   #handlerFailed(req: IncomingMessage, res: ServerResponse, error: unknown): void {
     // The client went away (or a limit cut the request) while the handler read it: not the handler's fault.
     if (req.socket.destroyed || res.writableEnded || (req.destroyed && !req.complete)) return;
-    console.error(`shoal: http handler failed for ${req.method} ${req.url}:`, error);
+    logPeerCaused(log(), 'error', 'http_handler_failed', { err: error, method: req.method, url: req.url }, 'the http handler failed; answered 500 and closed the connection');
     const stats = this.#connections.get(req.socket)?.carried.stats;
     if (stats !== undefined) stats.httpHandlerErrors++;
     if (res.headersSent) {

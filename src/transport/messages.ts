@@ -7,6 +7,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate-negotiation.ts';
 import type { BrokerConfig } from '../app/redis-broker.ts';
+import type { LogLevel } from '../telemetry/logger.ts';
+import type { LogRateLimit } from '../telemetry/rate-limited-log.ts';
+import type { WorkerCounters, WorkerGauges, WorkerReport } from '../telemetry/worker-metrics.ts';
 
 /** Per-worker configuration, passed once as piscina's `workerData`. */
 export interface WorkerConfig {
@@ -25,6 +28,10 @@ export interface WorkerConfig {
   readonly perMessageDeflate: PerMessageDeflateOptions;
   /** Name of the BroadcastChannel carrying `ControlMessage`s for this server. */
   readonly controlChannel: string;
+  /** Lines below this level are not even formatted in the worker. */
+  readonly logLevel: LogLevel;
+  /** Lines caused by peers, per cause per interval (telemetry/rate-limited-log.ts). */
+  readonly logRateLimit: LogRateLimit;
   /** The cluster broker's URL and this node's id (src/app/redis-broker.ts), or null on a single node. */
   readonly broker: BrokerConfig | null;
   /** Largest request body the app's `http` handler is given; bigger ones get 413. */
@@ -59,10 +66,18 @@ export interface LaneTask {
   readonly port: MessagePort;
 }
 
-/** Worker to primary on a lane: the lane serves connections now; connections that ended (batched, see worker-lane.ts). */
+/**
+ * Worker to primary on a lane: the lane serves connections now; connections
+ * that ended (batched, see worker-lane.ts), with the message and byte counts
+ * since the previous report so the totals include them; the worker's
+ * periodic report (workers/worker-reporter.ts); log lines (a batch of JSON
+ * lines, telemetry/batched-line-destination.ts).
+ */
 export type LaneMessage =
   | { readonly type: 'ready'; readonly workerId: number }
-  | { readonly type: 'ended'; readonly stats: readonly ConnectionStats[] };
+  | { readonly type: 'ended'; readonly stats: readonly ConnectionStats[]; readonly counters: WorkerCounters }
+  | { readonly type: 'report'; readonly report: WorkerReport }
+  | { readonly type: 'log'; readonly lines: string };
 
 /**
  * What a worker reports of each connection once its socket has closed (in the
@@ -161,4 +176,6 @@ export interface WorkerLoad {
   readonly workerId: number;
   /** Connections handed to the worker that have not ended. */
   readonly connections: number;
+  /** What the worker measured of itself in its latest report; null before the first. */
+  readonly gauges: WorkerGauges | null;
 }

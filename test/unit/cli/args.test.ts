@@ -141,3 +141,25 @@ describe('edge flags (issue #10)', () => {
     expect(parseServeArgs(['--tls-passphrase', 'x'], {})).toMatchObject({ kind: 'error' });
   });
 });
+
+describe('log flags (issue #13)', () => {
+  it('reads --log-level and --log-format, and their SHOAL_ variables', () => {
+    const parsed = parseServeArgs(['--log-level', 'debug', '--log-format', 'pretty'], {});
+    expect(parsed.kind === 'serve' && [parsed.options.logLevel, parsed.options.logFormat]).toEqual(['debug', 'pretty']);
+    const fromEnv = parseServeArgs([], { SHOAL_LOG_LEVEL: 'warn', SHOAL_LOG_FORMAT: 'json' });
+    expect(fromEnv.kind === 'serve' && [fromEnv.options.logLevel, fromEnv.options.logFormat]).toEqual(['warn', 'json']);
+  });
+
+  it('names the flag and the accepted values for a bad one', () => {
+    expect(parseServeArgs(['--log-level', 'loud'], {})).toEqual({
+      kind: 'error',
+      message: '--log-level must be one of trace, debug, info, warn, error, fatal, silent, got "loud"',
+    });
+    expect(parseServeArgs([], { SHOAL_LOG_FORMAT: 'xml' })).toEqual({ kind: 'error', message: '--log-format must be one of json, pretty, got "xml"' });
+  });
+
+  it('lists both in --help with their variables', () => {
+    expect(serveHelp()).toContain('--log-level');
+    expect(serveHelp()).toContain('--log-format');
+  });
+});
