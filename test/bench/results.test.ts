@@ -3,7 +3,7 @@ import { computeRatios } from '../../bench/load/results.ts';
 import type { ScenarioResult, TargetReport } from '../../bench/load/results.ts';
 
 function target(id: string, kind: TargetReport['kind'], status: TargetReport['status'] = 'ok'): TargetReport {
-  return { id, name: id, kind, workers: kind === 'shoal' ? 1 : null, status, reason: null, description: null, url: null };
+  return { id, name: id, kind, workers: kind === 'shoal' ? 1 : null, tls: false, status, reason: null, description: null, url: null };
 }
 
 function result(targetId: string, label: string, rate: number, extra: ScenarioResult['extra'] = {}, status: ScenarioResult['status'] = 'ok'): ScenarioResult {
