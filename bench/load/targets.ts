@@ -38,10 +38,8 @@ export interface TargetPlan {
   /** Shoal's worker threads; null for others. */
   workers: number | null;
   peer: PeerName | null;
-  /** Served over TLS (wss://) with the run's certificate. */
+  /** Served over TLS (wss://) with the run's certificate; its plain twin's id is this id without "-tls". */
   tls: boolean;
-  /** The TLS variant's plain twin (same server without TLS), whose rates the TLS cost divides by; null otherwise. */
-  plainId: string | null;
 }
 
 /** A started (or external) server. */
@@ -89,11 +87,11 @@ export interface StartContext {
 export function planTargets(mode: 'spawn' | 'target', workers: readonly number[], peers: readonly PeerName[], tls = false): TargetPlan[] {
   const plain: TargetPlan[] =
     mode === 'spawn'
-      ? workers.map((n) => ({ id: `shoal-w${n}`, name: `shoal w${n}`, kind: 'shoal', workers: n, peer: null, tls: false, plainId: null }))
-      : [{ id: 'target', name: 'target', kind: 'external', workers: null, peer: null, tls: false, plainId: null }];
-  for (const peer of peers) plain.push({ id: peer, name: peer, kind: 'peer', workers: null, peer, tls: false, plainId: null });
+      ? workers.map((n) => ({ id: `shoal-w${n}`, name: `shoal w${n}`, kind: 'shoal', workers: n, peer: null, tls: false }))
+      : [{ id: 'target', name: 'target', kind: 'external', workers: null, peer: null, tls: false }];
+  for (const peer of peers) plain.push({ id: peer, name: peer, kind: 'peer', workers: null, peer, tls: false });
   if (!tls) return plain;
-  return plain.flatMap((plan) => [plan, { ...plan, id: `${plan.id}-tls`, name: `${plan.name} tls`, tls: true, plainId: plan.id }]);
+  return plain.flatMap((plan) => [plan, { ...plan, id: `${plan.id}-tls`, name: `${plan.name} tls`, tls: true }]);
 }
 
 /** Start a plan's server (external targets are checked for a listening port only). */
