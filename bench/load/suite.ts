@@ -6,6 +6,9 @@
  * cannot start is reported as skipped.
  */
 import os from 'node:os';
+import path from 'node:path';
+import { BENCH_TLS_SERVERNAME, makeBenchCertificate } from './bench-certificate.ts';
+import type { BenchCertificate } from './bench-certificate.ts';
 import { runLoad } from './generator.ts';
 import type { LoadRunOutcome, LoadRunSpec } from './generator.ts';
 import type { ErrorCounts, SocketScenarioKind } from './messages.ts';
@@ -13,8 +16,9 @@ import type { BenchOptions, ScenarioSpec } from './options.ts';
 import { allowedCpus, hasTaskset, pinThisProcess, planPinning } from './pinning.ts';
 import { ProcessSampler, readOpenFileLimit, readRssBytes } from './proc-stats.ts';
 import type { Progress } from './progress.ts';
-import { RESULT_FORMAT, computeRatios } from './results.ts';
+import { RESULT_FORMAT, TLS_LABEL_SUFFIX, computeRatios, computeTlsCost } from './results.ts';
 import type { BenchReport, RateUnit, ScenarioResult, TargetReport } from './results.ts';
+import { HTTP_BODY } from '../peers/peer-protocol.mjs';
 import { runHttpFlood } from './scenarios/http.ts';
 import { EXPECTED_STATUS } from './scenarios/reject.ts';
 import type { HttpFloodOutcome } from './scenarios/http.ts';
@@ -105,9 +109,13 @@ function latencyOfScenario(spec: ScenarioSpec): string {
   }
 }
 
-/** The labels one scenario spec produces (http runs two floods). */
-export function resultLabels(spec: ScenarioSpec): string[] {
-  return spec.name === 'http' ? [`${spec.label}: rejected upgrades (400)`, `${spec.label}: health endpoint`] : [spec.label];
+/**
+ * The labels one scenario spec produces: http runs three floods (the health
+ * endpoint last); a TLS target's labels end with TLS_LABEL_SUFFIX.
+ */
+export function resultLabels(spec: ScenarioSpec, tls = false): string[] {
+  if (spec.name === 'http') return [`${spec.label}: rejected upgrades (400)`, `${spec.label}: app handler GET /`, `${spec.label}: health endpoint`];
+  return [tls ? `${spec.label}${TLS_LABEL_SUFFIX}` : spec.label];
 }
 
 /** Run everything the options ask for; never throws for a server's misbehaviour (only for aborts). */
@@ -133,31 +141,48 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
 
   const targets: TargetReport[] = [];
   const results: ScenarioResult[] = [];
-  const plans = planTargets(options.mode, options.workers, options.peers);
+  const plans = planTargets(options.mode, options.workers, options.peers, options.tls);
+  // --tls: one certificate for the whole run, made now and removed at the end (finally below).
+  let certificate: BenchCertificate | null = null;
+  let certificateError: string | null = null;
+  if (options.tls) {
+    try {
+      certificate = makeBenchCertificate();
+      io.progress.note(`TLS: a self-signed ECDSA P-256 certificate for ${BENCH_TLS_SERVERNAME} in ${path.dirname(certificate.certFile)} (removed at the end)`);
+    } catch (error) {
+      certificateError = (error as Error).message;
+      warnings.push(`--tls: ${certificateError}; the TLS targets are skipped`);
+    }
+  }
   try {
     for (const plan of plans) {
       if (io.signal.aborted) {
-        targets.push({ id: plan.id, name: plan.name, kind: plan.kind, workers: plan.workers, status: 'skipped', reason: 'the run was interrupted', description: null, url: null });
+        targets.push({ id: plan.id, name: plan.name, kind: plan.kind, workers: plan.workers, tls: plan.tls, status: 'skipped', reason: 'the run was interrupted', description: null, url: null });
         continue;
       }
-      const report: TargetReport = { id: plan.id, name: plan.name, kind: plan.kind, workers: plan.workers, status: 'ok', reason: null, description: null, url: null };
+      const report: TargetReport = { id: plan.id, name: plan.name, kind: plan.kind, workers: plan.workers, tls: plan.tls, status: 'ok', reason: null, description: null, url: null };
       targets.push(report);
       io.progress.note(`starting ${plan.name}`);
       let target: RunningTarget;
       try {
-        target = await startTarget(plan, { pinPrefix: pinning.serverPrefix }, options.target === null ? null : { endpoint: options.target, pid: options.serverPid });
+        if (plan.tls && certificate === null) throw new TargetSkipped(certificateError ?? 'no TLS certificate');
+        target = await startTarget(
+          plan,
+          { pinPrefix: pinning.serverPrefix, certificate },
+          options.target === null ? null : { endpoint: options.target, pid: options.serverPid },
+        );
       } catch (error) {
         const skipped = error instanceof TargetSkipped;
         report.status = skipped ? 'skipped' : 'failed';
         report.reason = (error as Error).message;
         io.progress.note(`${plan.name}: ${skipped ? 'skipped' : 'FAILED'}: ${report.reason}`);
         for (const spec of options.scenarios) {
-          for (const label of resultLabels(spec)) results.push(emptyResult(plan, spec, label, report.status, `${plan.name} ${report.status}: ${report.reason}`));
+          for (const label of resultLabels(spec, plan.tls)) results.push(emptyResult(plan, spec, label, report.status, `${plan.name} ${report.status}: ${report.reason}`));
         }
         continue;
       }
       report.description = target.description;
-      report.url = `ws://${target.endpoint.host.includes(':') ? `[${target.endpoint.host}]` : target.endpoint.host}:${target.endpoint.port}${target.endpoint.path}`;
+      report.url = `${target.tls === null ? 'ws' : 'wss'}://${target.endpoint.host.includes(':') ? `[${target.endpoint.host}]` : target.endpoint.host}:${target.endpoint.port}${target.endpoint.path}`;
       io.progress.note(`${plan.name}: ${target.description} at ${report.url}`);
       try {
         for (const spec of options.scenarios) {
@@ -180,6 +205,7 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
     }
   } finally {
     if (pinning.enabled) pinThisProcess(cpuIds);
+    certificate?.remove();
   }
   return {
     format: RESULT_FORMAT,
@@ -201,12 +227,13 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
     targets,
     results,
     ratios: computeRatios(targets, results),
+    tlsCost: computeTlsCost(targets, results),
     warnings,
   };
 }
 
 async function runScenario(plan: TargetPlan, target: RunningTarget, spec: ScenarioSpec, options: BenchOptions, io: SuiteIo): Promise<ScenarioResult[]> {
-  const labels = resultLabels(spec);
+  const labels = resultLabels(spec, plan.tls);
   if (!target.isAlive()) {
     const reason = `the server is no longer running; its last output: ${target.output().split('\n').slice(-5).join(' | ')}`;
     return labels.map((label) => emptyResult(plan, spec, label, 'failed', reason));
@@ -215,7 +242,10 @@ async function runScenario(plan: TargetPlan, target: RunningTarget, spec: Scenar
     const rejected = await runSocketScenario(plan, target, spec, labels[0], 'reject', options, io);
     if (io.signal.aborted) return [rejected];
     await sleep(SETTLE_BETWEEN_MS);
-    return [rejected, await runHealthScenario(plan, target, spec, labels[1], options, io)];
+    const app = await runAutocannonScenario(plan, target, spec, labels[1], 'app', options, io);
+    if (io.signal.aborted) return [rejected, app];
+    await sleep(SETTLE_BETWEEN_MS);
+    return [rejected, app, await runAutocannonScenario(plan, target, spec, labels[2], 'health', options, io)];
   }
   if (spec.name === 'idle') {
     const reason = idleFdProblem(spec.connections, target.pid);
@@ -240,7 +270,7 @@ async function runSocketScenario(
   const loops = kind === 'connect' ? spec.concurrency : spec.connections;
   const runSpec: LoadRunSpec = {
     kind,
-    target: { ...target.endpoint, protocols: [] },
+    target: { ...target.endpoint, protocols: [], tls: target.tls },
     threads: options.threads,
     connections: loops,
     subscribers: spec.subscribers,
@@ -361,21 +391,30 @@ function idleFdProblem(connections: number, serverPid: number | null): string | 
   return null;
 }
 
-async function runHealthScenario(
+/**
+ * An autocannon flood of the http scenario: `app` is `GET /` on the server's
+ * own port (Shoal's bench app `http` handler, the peers' HTTP handlers), which
+ * must answer 200 with HTTP_BODY; `health` is the admin health endpoint.
+ */
+async function runAutocannonScenario(
   plan: TargetPlan,
   target: RunningTarget,
   spec: ScenarioSpec,
   label: string,
+  endpoint: 'app' | 'health',
   options: BenchOptions,
   io: SuiteIo,
 ): Promise<ScenarioResult> {
-  if (target.healthUrl === null) {
+  const url = endpoint === 'app' ? target.httpUrl : target.healthUrl;
+  if (url === null) {
     const reason =
-      plan.kind === 'peer'
-        ? `${plan.name} has no admin endpoints`
-        : plan.kind === 'external'
-          ? 'an external target has no known admin endpoint'
-          : 'this Shoal build has no admin port (shoal serve --help lists no --admin-port)';
+      endpoint === 'app'
+        ? 'an external target has no known HTTP route'
+        : plan.kind === 'peer'
+          ? `${plan.name} has no admin endpoints`
+          : plan.kind === 'external'
+            ? 'an external target has no known admin endpoint'
+            : 'this Shoal build has no admin port (shoal serve --help lists no --admin-port)';
     return emptyResult(plan, spec, label, 'skipped', reason);
   }
   const sampler = target.pid === null ? null : new ProcessSampler(target.pid);
@@ -384,9 +423,10 @@ async function runHealthScenario(
   try {
     const outcome = await runHttpFlood(
       {
-        url: target.healthUrl,
+        url,
         headers: {},
         expectStatus: 200,
+        expectBody: endpoint === 'app' ? HTTP_BODY : undefined,
         connections: spec.connections,
         warmupMs: options.warmupMs,
         durationMs: options.durationMs,
@@ -404,7 +444,7 @@ async function runHealthScenario(
       },
     );
     const result = toResult(plan, spec, label, outcome, server, 1);
-    result.extra = { expectedStatus: 200, statusCounts: outcome.statusCounts, url: target.healthUrl };
+    result.extra = { expectedStatus: 200, statusCounts: outcome.statusCounts, url };
     io.progress.end(summaryLine(plan, result));
     return result;
   } catch (error) {
