@@ -19,6 +19,8 @@ declare module 'autocannon' {
     timeout?: number;
     method?: string;
     headers?: Record<string, string>;
+    /** Answers with another body count as mismatches. */
+    expectBody?: string;
   }
   interface Result {
     requests: Percentiles;
@@ -28,6 +30,7 @@ declare module 'autocannon' {
     errors: number;
     timeouts: number;
     non2xx: number;
+    mismatches: number;
     statusCodeStats?: Record<string, { count: number | string }>;
   }
   interface Instance extends PromiseLike<Result> {

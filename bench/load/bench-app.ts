@@ -2,11 +2,14 @@
  * The Shoal app the benchmark spawns (`shoal serve --app bench/load/bench-app.ts`):
  * raw echo for connections without a subprotocol; raw pub/sub for connections
  * that negotiate RAW_PUBSUB_PROTOCOL (still raw connections: ctx.subscribe and
- * ctx.publish from `onMessage`); and on the msgpack subprotocol the methods the
- * rpc and broadcast scenarios call (bench/load/wire.ts).
+ * ctx.publish from `onMessage`); on the msgpack subprotocol the methods the
+ * rpc and broadcast scenarios call (bench/load/wire.ts); plain HTTP through
+ * the app's `http` handler: `GET /` answers HTTP_BODY (the http scenario),
+ * anything else 404.
  * The peer servers implement the same thing in bench/peers/peer-protocol.mjs.
  */
 import type { App, Context } from '../../src/app/types.ts';
+import { HTTP_BODY } from '../peers/peer-protocol.mjs';
 import { RAW_PUBLISH_ACK, RAW_PUBSUB_PROTOCOL, RAW_SUBSCRIBE_PREFIX, parseRawPublish } from './wire.ts';
 
 /**
@@ -31,6 +34,15 @@ const app: App = {
   // The rpc scenario allows up to 1024 requests in flight per connection (--inflight); Shoal's default is 64.
   limits: { maxOutstandingRequests: 1024 },
   protocols: [RAW_PUBSUB_PROTOCOL],
+  http(req, res) {
+    if (req.method === 'GET' && req.url === '/') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end(HTTP_BODY);
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain' });
+    res.end('not found\n');
+  },
   onMessage(ctx, data, isBinary) {
     if (ctx.protocol === RAW_PUBSUB_PROTOCOL) return rawPubSub(ctx, data as Buffer, isBinary);
     ctx.sendRaw(data, isBinary);

@@ -10,6 +10,7 @@
  *        \__________________\______________________\_______ any failure _______________________/
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { CloseCode, Opcode } from '../../src/protocol/constants.ts';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
 import { encodeClose, encodePong } from '../../src/protocol/frame-encoder.ts';
@@ -53,6 +54,12 @@ export interface ConnectTarget {
   port: number;
   path: string;
   protocols: readonly string[];
+  /**
+   * wss://: the certificate to trust (the only CA) and the server name to send
+   * and check; null for ws://. Every connection makes a full TLS handshake (no
+   * session resumption), as a new client would.
+   */
+  tls: { ca: string; servername: string } | null;
 }
 
 /** A client WebSocket connection over a raw socket, driven by a scenario. */
@@ -126,12 +133,17 @@ export class BenchConnection {
     );
   }
 
-  /** Open the TCP connection and send the upgrade request; the owner hears onOpen or onEnd. */
+  /** Open the TCP connection (and the TLS session) and send the upgrade request; the owner hears onOpen or onEnd. */
   connect(): void {
     this.startedAt = performance.now();
-    const socket = net.connect({ host: this.target.host, port: this.target.port, noDelay: true });
+    const { host, port } = this.target;
+    const secure = this.target.tls;
+    const socket =
+      secure === null
+        ? net.connect({ host, port, noDelay: true })
+        : tls.connect({ host, port, ca: secure.ca, servername: secure.servername, ALPNProtocols: ['http/1.1'] }).setNoDelay(true);
     this.socket = socket;
-    socket.on('connect', () => {
+    socket.on(secure === null ? 'connect' : 'secureConnect', () => {
       this.state = ConnState.HANDSHAKE;
       socket.write(
         buildUpgradeRequest({

@@ -58,6 +58,11 @@ export interface BenchOptions {
   maxMessages: number;
   timeoutMs: number;
   pin: boolean;
+  /**
+   * --tls: every target runs twice in a row, without and with TLS (a certificate
+   * the run makes with openssl), so the TLS cost is a ratio from one run.
+   */
+  tls: boolean;
   /** Output files; null = the default path under bench/results (unless noFiles). */
   jsonPath: string | null;
   reportPath: string | null;
@@ -68,6 +73,15 @@ export interface BenchOptions {
 
 /** Idle connections above this need --idle-connections explicitly and enough file descriptors. */
 export const DEFAULT_MAX_IDLE_CONNECTIONS = 10_000;
+
+/**
+ * The suite of `--tls`: handshakes/s, echo 32 B pipelined and echo 16 KiB
+ * (connect first: a full TLS handshake per connection is the cost TLS adds most to).
+ */
+export const TLS_SUITE: readonly string[] = ['connect', 'echo:size=32', 'echo:size=16384:inflight=4'];
+
+/** Scenarios that run over TLS with --tls: those on the generator's WebSocket connections. */
+export const TLS_SCENARIOS: readonly ScenarioName[] = ['echo', 'rpc', 'broadcast', 'connect', 'idle'];
 
 /** The default suite, in run order (idle first, on a fresh server, so its memory reading is clean). */
 export const DEFAULT_SUITE: readonly string[] = [
@@ -81,10 +95,12 @@ export const DEFAULT_SUITE: readonly string[] = [
   'http',
 ];
 
-export const USAGE = `usage: shoal bench [options]
+export const USAGE = `usage: shoal bench [http] [options]
 
 Runs load scenarios against Shoal (started here, a worker-count sweep) or any
 ws:// server on this machine, and side by side against peer servers.
+\`shoal bench http\` is \`--scenarios http\`: rejected upgrades, the app's http
+handler (GET /) and the health endpoint.
 
 target
   --spawn                  start Shoal for each --workers count (default)
@@ -116,6 +132,10 @@ generator
   --max-messages N         cap per scenario run (default 50000000)
   --timeout-ms MS          an answer later than this is a timeout error (default 5000)
   --pin                    pin server and generator to separate cores with taskset
+  --tls                    run every target without and with TLS (wss://, a certificate made
+                           with openssl for the run) and report TLS rate / plain rate
+                           (default scenarios with --tls: ${TLS_SUITE.join(',')};
+                           scenarios with a TLS variant: ${TLS_SCENARIOS.join(', ')})
 output
   --json FILE              JSON results (default bench/results/ in the repository, ./shoal-bench-results/ installed; schema: docs/bench-json-schema.md)
   --report FILE            HTML report with charts (default next to the JSON, bench-<time>.html)
@@ -269,6 +289,7 @@ export function parseBenchArgs(argv: readonly string[], cpus: number): BenchOpti
     maxMessages: 50_000_000,
     timeoutMs: 5000,
     pin: false,
+    tls: false,
     jsonPath: null,
     reportPath: null,
     noFiles: false,
@@ -285,10 +306,16 @@ export function parseBenchArgs(argv: readonly string[], cpus: number): BenchOpti
     idleConnections: 2000,
     httpConnections: 32,
   };
-  let scenarioTexts: string[] = [...DEFAULT_SUITE];
+  let scenarioTexts: string[] | null = null;
   let spawnFlag = false;
   let againstGiven = false;
-  for (let i = 0; i < argv.length; i++) {
+  let start = 0;
+  // `shoal bench http`: the one mode word, the http scenario alone.
+  if (argv[0] === 'http') {
+    scenarioTexts = ['http'];
+    start = 1;
+  }
+  for (let i = start; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     const value = (): string | undefined => inline ?? argv[++i];
@@ -319,6 +346,7 @@ export function parseBenchArgs(argv: readonly string[], cpus: number): BenchOpti
         break;
       }
       case '--scenarios':
+        if (start === 1) throw new BenchUsageError('`shoal bench http` runs the http scenario; --scenarios goes without it');
         scenarioTexts = list(flag, value());
         break;
       case '--duration':
@@ -364,6 +392,9 @@ export function parseBenchArgs(argv: readonly string[], cpus: number): BenchOpti
       case '--pin':
         options.pin = true;
         break;
+      case '--tls':
+        options.tls = true;
+        break;
       case '--json':
         options.jsonPath = value() ?? '';
         if (options.jsonPath === '') throw new BenchUsageError('--json needs a file name');
@@ -388,7 +419,14 @@ export function parseBenchArgs(argv: readonly string[], cpus: number): BenchOpti
   }
   if (spawnFlag && options.target !== null) throw new BenchUsageError('--spawn and --target exclude each other');
   if (options.serverPid !== null && options.mode !== 'target') throw new BenchUsageError('--server-pid goes with --target');
-  options.scenarios = scenarioTexts.map((text) => parseScenarioSpec(text, defaults));
+  if (options.tls && options.mode === 'target') throw new BenchUsageError('--tls starts the servers itself; it does not go with --target');
+  options.scenarios = (scenarioTexts ?? (options.tls ? TLS_SUITE : DEFAULT_SUITE)).map((text) => parseScenarioSpec(text, defaults));
+  if (options.tls) {
+    const plainOnly = options.scenarios.filter((spec) => !TLS_SCENARIOS.includes(spec.name));
+    if (plainOnly.length > 0) {
+      throw new BenchUsageError(`--tls: scenario ${plainOnly[0].name} has no TLS variant; with --tls: ${TLS_SCENARIOS.join(', ')}`);
+    }
+  }
   // Only socketio has a cluster mode: a run of cross-node alone compares with it alone.
   if (!againstGiven && options.scenarios.some((spec) => spec.name === 'cross-node')) {
     options.peers = options.scenarios.every((spec) => spec.name === 'cross-node') ? ['socketio'] : [...options.peers, 'socketio'];

@@ -158,6 +158,16 @@ export function renderHtmlReport(report: BenchReport): string {
   const targets = report.targets
     .map((t) => `<li><b>${escapeHtml(t.name)}</b>: ${escapeHtml(t.status === 'ok' ? `${t.description} at ${t.url}` : `${t.status}: ${t.reason}`)}</li>`)
     .join('');
+  const names = new Map(report.targets.map((t) => [t.id, t.name]));
+  const tlsCost =
+    report.tlsCost.length === 0
+      ? ''
+      : `<h2>TLS cost</h2><p>Rate over TLS / rate without TLS, same server, same run (1 = free).</p><table><tr><th>scenario</th><th>target</th><th>plain rate</th><th>TLS rate</th><th>TLS / plain</th></tr>${report.tlsCost
+          .map(
+            (c) =>
+              `<tr><td>${escapeHtml(c.label)}</td><td>${escapeHtml(names.get(c.plainTarget) ?? c.plainTarget)}</td><td class="num">${Math.round(c.plainRate).toLocaleString('en-US')}</td><td class="num">${Math.round(c.tlsRate).toLocaleString('en-US')}</td><td class="num">${c.ratio.toFixed(2)}x</td></tr>`,
+          )
+          .join('')}</table>`;
   const warnings = report.warnings.length === 0 ? '' : `<h3>Warnings</h3><ul class="warn">${report.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>shoal bench ${escapeHtml(report.startedAt)}</title>
@@ -181,6 +191,7 @@ ${env.generatorThreads} generator thread(s), ${env.warmupSec} s warm-up + ${env.
 <ul>${targets}</ul>
 ${warnings}
 ${labels.map((label) => section(report, label)).join('\n')}
+${tlsCost}
 </body></html>
 `;
 }

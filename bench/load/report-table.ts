@@ -4,7 +4,7 @@
  * ran, and the warnings.
  */
 import { FAN_OUT_SCENARIOS } from './options.ts';
-import type { BenchReport, Ratio, ScenarioResult } from './results.ts';
+import type { BenchReport, Ratio, ScenarioResult, TlsCost } from './results.ts';
 
 function pad(text: string, width: number, right: boolean): string {
   return right ? text.padStart(width) : text.padEnd(width);
@@ -144,12 +144,25 @@ function truncate(text: string, length: number): string {
   return oneLine.length > length ? `${oneLine.slice(0, length - 3)}...` : oneLine;
 }
 
+/** The --tls section: per scenario, each target's TLS rate / its plain rate. */
+export function formatTlsCost(costs: readonly TlsCost[], names: Map<string, string>): string {
+  if (costs.length === 0) return '';
+  const rows = [['scenario', 'target', 'plain rate', 'TLS rate', 'TLS / plain']];
+  for (const cost of costs) {
+    rows.push([cost.label, names.get(cost.plainTarget) ?? cost.plainTarget, formatCount(cost.plainRate), formatCount(cost.tlsRate), `${cost.ratio.toFixed(2)}x`]);
+  }
+  return `== TLS cost (rate over TLS / rate without TLS, same server, same run; 1 = free)\n${formatColumns(rows, new Set([2, 3, 4]))}`;
+}
+
 /** The whole terminal report. */
 export function formatReport(report: BenchReport): string {
   const labels = [...new Set(report.results.map((r) => r.label))];
   const sections = labels.map((label) => formatScenarioTable(report, label));
+  const tlsCost = formatTlsCost(report.tlsCost, new Map(report.targets.map((t) => [t.id, t.name])));
+  if (tlsCost !== '') sections.push(tlsCost);
+  const nameWidth = Math.max(10, ...report.targets.map((t) => t.name.length));
   const targets = report.targets.map(
-    (t) => `  ${t.name.padEnd(10)} ${t.status === 'ok' ? `${t.description} at ${t.url}` : `${t.status}: ${t.reason}`}`,
+    (t) => `  ${t.name.padEnd(nameWidth)} ${t.status === 'ok' ? `${t.description} at ${t.url}` : `${t.status}: ${t.reason}`}`,
   );
   const env = report.environment;
   const footer = [

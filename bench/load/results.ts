@@ -19,6 +19,8 @@ export interface TargetReport {
   name: string;
   kind: 'shoal' | 'peer' | 'external';
   workers: number | null;
+  /** Served over TLS (--tls); its id is its plain twin's id + "-tls". */
+  tls: boolean;
   status: 'ok' | 'skipped' | 'failed';
   /** Why it was skipped or failed; null when ok. */
   reason: string | null;
@@ -88,6 +90,22 @@ export interface Ratio {
   ratio: number;
 }
 
+/** What a TLS target's labels end with (its rows get their own tables, beside the peers' TLS rows). */
+export const TLS_LABEL_SUFFIX = ' over TLS';
+
+/** One target's rate over TLS divided by its rate without TLS, same scenario, same run (--tls). */
+export interface TlsCost {
+  /** The scenario's label without TLS_LABEL_SUFFIX. */
+  label: string;
+  /** The TLS target ("shoal-w1-tls") and its plain twin ("shoal-w1"). */
+  target: string;
+  plainTarget: string;
+  plainRate: number;
+  tlsRate: number;
+  /** tlsRate / plainRate: 0.6 = TLS costs 40% of the rate. */
+  ratio: number;
+}
+
 /** The whole JSON document. */
 export interface BenchReport {
   format: typeof RESULT_FORMAT;
@@ -109,6 +127,8 @@ export interface BenchReport {
   targets: TargetReport[];
   results: ScenarioResult[];
   ratios: Ratio[];
+  /** --tls only (empty otherwise): each TLS target against itself without TLS. */
+  tlsCost: TlsCost[];
   warnings: string[];
 }
 
@@ -152,4 +172,22 @@ export function computeRatios(targets: readonly TargetReport[], results: readonl
     }
   }
   return ratios;
+}
+
+/** TLS rate / plain rate for every TLS target whose plain twin measured the same scenario with a non-zero rate. */
+export function computeTlsCost(targets: readonly TargetReport[], results: readonly ScenarioResult[]): TlsCost[] {
+  const costs: TlsCost[] = [];
+  const byKey = new Map(results.map((r) => [`${r.target}\u0000${r.label}`, r]));
+  for (const target of targets) {
+    if (!target.tls || !target.id.endsWith('-tls')) continue;
+    const plainTarget = target.id.slice(0, -'-tls'.length);
+    for (const secure of results) {
+      if (secure.target !== target.id || secure.status !== 'ok' || !secure.label.endsWith(TLS_LABEL_SUFFIX)) continue;
+      const label = secure.label.slice(0, -TLS_LABEL_SUFFIX.length);
+      const plain = byKey.get(`${plainTarget}\u0000${label}`);
+      if (plain === undefined || plain.status !== 'ok' || plain.rate.value <= 0 || secure.rate.value <= 0) continue;
+      costs.push({ label, target: target.id, plainTarget, plainRate: plain.rate.value, tlsRate: secure.rate.value, ratio: secure.rate.value / plain.rate.value });
+    }
+  }
+  return costs;
 }

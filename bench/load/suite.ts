@@ -6,6 +6,9 @@
  * cannot start is reported as skipped.
  */
 import os from 'node:os';
+import path from 'node:path';
+import { BENCH_TLS_SERVERNAME, makeBenchCertificate } from './bench-certificate.ts';
+import type { BenchCertificate } from './bench-certificate.ts';
 import { runLoad } from './generator.ts';
 import type { LoadRunOutcome, LoadRunSpec } from './generator.ts';
 import type { ErrorCounts, SocketScenarioKind } from './messages.ts';
@@ -15,13 +18,14 @@ import type { RunningCluster } from './cluster-targets.ts';
 import { allowedCpus, hasTaskset, pinThisProcess, planPinning } from './pinning.ts';
 import { ProcessGroupSampler, ProcessSampler, readCpuMs, readOpenFileLimit, readRssBytes } from './proc-stats.ts';
 import type { Progress } from './progress.ts';
-import { RESULT_FORMAT, computeRatios } from './results.ts';
+import { RESULT_FORMAT, TLS_LABEL_SUFFIX, computeRatios, computeTlsCost } from './results.ts';
 import type { BenchReport, RateUnit, ScenarioResult, TargetReport } from './results.ts';
+import { HTTP_BODY } from '../peers/peer-protocol.mjs';
 import { runHttpFlood } from './scenarios/http.ts';
 import { EXPECTED_STATUS } from './scenarios/reject.ts';
 import type { HttpFloodOutcome } from './scenarios/http.ts';
 import { TargetSkipped, planTargets, startTarget } from './targets.ts';
-import type { RunningTarget, TargetPlan } from './targets.ts';
+import type { RunningTarget, StartContext, TargetPlan } from './targets.ts';
 
 /** Pause between scenarios so that the previous one's closes are finished. */
 const SETTLE_BETWEEN_MS = 300;
@@ -111,11 +115,15 @@ function latencyOfScenario(spec: ScenarioSpec): string {
   }
 }
 
-/** The labels one scenario spec produces (http runs two floods). */
-export function resultLabels(spec: ScenarioSpec): string[] {
-  if (spec.name === 'http') return [`${spec.label}: rejected upgrades (400)`, `${spec.label}: health endpoint`];
-  if (spec.name === 'cross-node') return [spec.label, `${spec.label}: at half the maximum rate`];
-  return [spec.label];
+/**
+ * The labels one scenario spec produces: http runs three floods (the health
+ * endpoint last), cross-node two runs (the maximum, then half of it); a TLS
+ * target's labels end with TLS_LABEL_SUFFIX.
+ */
+export function resultLabels(spec: ScenarioSpec, tls = false): string[] {
+  if (spec.name === 'http') return [`${spec.label}: rejected upgrades (400)`, `${spec.label}: app handler GET /`, `${spec.label}: health endpoint`];
+  const labels = spec.name === 'cross-node' ? [spec.label, `${spec.label}: at half the maximum rate`] : [spec.label];
+  return tls ? labels.map((label) => `${label}${TLS_LABEL_SUFFIX}`) : labels;
 }
 
 /** What one socket scenario run measures: where it connects and whose CPU it reads. */
@@ -123,6 +131,8 @@ interface MeasuredServer {
   endpoint: LoopbackTarget;
   /** Where publishers connect (another node), or null for `endpoint`. */
   publisherEndpoint: LoopbackTarget | null;
+  /** What the generator trusts and asks for when the server serves TLS; null for ws://. */
+  tls: RunningTarget['tls'];
   /** The server's processes (CPU and RSS summed); empty when unknown. */
   pids: readonly number[];
   /** Another process whose CPU is reported on its own (the cross-node scenario's Redis), or null. */
@@ -152,22 +162,35 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
 
   const targets: TargetReport[] = [];
   const results: ScenarioResult[] = [];
-  const plans = planTargets(options.mode, options.workers, options.peers);
+  const plans = planTargets(options.mode, options.workers, options.peers, options.tls);
+  // --tls: one certificate for the whole run, made now and removed at the end (finally below).
+  let certificate: BenchCertificate | null = null;
+  let certificateError: string | null = null;
+  if (options.tls) {
+    try {
+      certificate = makeBenchCertificate();
+      io.progress.note(`TLS: a self-signed ECDSA P-256 certificate for ${BENCH_TLS_SERVERNAME} in ${path.dirname(certificate.certFile)} (removed at the end)`);
+    } catch (error) {
+      certificateError = (error as Error).message;
+      warnings.push(`--tls: ${certificateError}; the TLS targets are skipped`);
+    }
+  }
+  const context: StartContext = { pinPrefix: pinning.serverPrefix, certificate };
   try {
     for (const plan of plans) {
       if (io.signal.aborted) {
-        targets.push({ id: plan.id, name: plan.name, kind: plan.kind, workers: plan.workers, status: 'skipped', reason: 'the run was interrupted', description: null, url: null });
+        targets.push({ id: plan.id, name: plan.name, kind: plan.kind, workers: plan.workers, tls: plan.tls, status: 'skipped', reason: 'the run was interrupted', description: null, url: null });
         continue;
       }
-      const report: TargetReport = { id: plan.id, name: plan.name, kind: plan.kind, workers: plan.workers, status: 'ok', reason: null, description: null, url: null };
+      const report: TargetReport = { id: plan.id, name: plan.name, kind: plan.kind, workers: plan.workers, tls: plan.tls, status: 'ok', reason: null, description: null, url: null };
       targets.push(report);
       const singleSpecs = options.scenarios.filter((spec) => spec.name !== 'cross-node');
       if (plan.peer === 'socketio') {
         for (const spec of singleSpecs) {
-          for (const label of resultLabels(spec)) results.push(emptyResult(plan, spec, label, 'skipped', 'socketio peer: runs the cross-node scenario only'));
+          for (const label of resultLabels(spec, plan.tls)) results.push(emptyResult(plan, spec, label, 'skipped', 'socketio peer: runs the cross-node scenario only'));
         }
       } else if (singleSpecs.length > 0) {
-        await runSingleServer(plan, report, singleSpecs, options, io, pinning.serverPrefix, results, warnings);
+        await runSingleServer(plan, report, singleSpecs, options, io, context, certificateError, results, warnings);
       }
       for (const spec of options.scenarios) {
         if (spec.name !== 'cross-node' || io.signal.aborted) continue;
@@ -186,6 +209,7 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
     }
   } finally {
     if (pinning.enabled) pinThisProcess(cpuIds);
+    certificate?.remove();
   }
   return {
     format: RESULT_FORMAT,
@@ -207,6 +231,7 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
     targets,
     results,
     ratios: computeRatios(targets, results),
+    tlsCost: computeTlsCost(targets, results),
     warnings,
   };
 }
@@ -241,33 +266,38 @@ function noteGenerator(plan: TargetPlan, result: ScenarioResult, warnings: strin
   if (result.generator.hitMessageCap) warnings.push(`${plan.name}, ${result.label}: stopped at --max-messages before the window ended`);
 }
 
-/** Start one server for `plan`, run the single-server scenarios against it, stop it. */
+/**
+ * Start one server for `plan`, run the single-server scenarios against it, stop
+ * it. A TLS plan without the run's certificate is skipped with `certificateError`.
+ */
 async function runSingleServer(
   plan: TargetPlan,
   report: TargetReport,
   specs: readonly ScenarioSpec[],
   options: BenchOptions,
   io: SuiteIo,
-  pinPrefix: readonly string[],
+  context: StartContext,
+  certificateError: string | null,
   results: ScenarioResult[],
   warnings: string[],
 ): Promise<void> {
   io.progress.note(`starting ${plan.name}`);
   let target: RunningTarget;
   try {
-    target = await startTarget(plan, { pinPrefix }, options.target === null ? null : { endpoint: options.target, pid: options.serverPid });
+    if (plan.tls && context.certificate === null) throw new TargetSkipped(certificateError ?? 'no TLS certificate');
+    target = await startTarget(plan, context, options.target === null ? null : { endpoint: options.target, pid: options.serverPid });
   } catch (error) {
     const skipped = error instanceof TargetSkipped;
     report.status = skipped ? 'skipped' : 'failed';
     report.reason = (error as Error).message;
     io.progress.note(`${plan.name}: ${skipped ? 'skipped' : 'FAILED'}: ${report.reason}`);
     for (const spec of specs) {
-      for (const label of resultLabels(spec)) results.push(emptyResult(plan, spec, label, report.status, `${plan.name} ${report.status}: ${report.reason}`));
+      for (const label of resultLabels(spec, plan.tls)) results.push(emptyResult(plan, spec, label, report.status, `${plan.name} ${report.status}: ${report.reason}`));
     }
     return;
   }
   report.description = target.description;
-  report.url = `ws://${target.endpoint.host.includes(':') ? `[${target.endpoint.host}]` : target.endpoint.host}:${target.endpoint.port}${target.endpoint.path}`;
+  report.url = `${target.tls === null ? 'ws' : 'wss'}://${target.endpoint.host.includes(':') ? `[${target.endpoint.host}]` : target.endpoint.host}:${target.endpoint.port}${target.endpoint.path}`;
   io.progress.note(`${plan.name}: ${target.description} at ${report.url}`);
   try {
     for (const spec of specs) {
@@ -284,8 +314,8 @@ async function runSingleServer(
 }
 
 async function runScenario(plan: TargetPlan, target: RunningTarget, spec: ScenarioSpec, options: BenchOptions, io: SuiteIo): Promise<ScenarioResult[]> {
-  const labels = resultLabels(spec);
-  const server: MeasuredServer = { endpoint: target.endpoint, publisherEndpoint: null, pids: target.pid === null ? [] : [target.pid], sidePid: null };
+  const labels = resultLabels(spec, plan.tls);
+  const server: MeasuredServer = { endpoint: target.endpoint, publisherEndpoint: null, tls: target.tls, pids: target.pid === null ? [] : [target.pid], sidePid: null };
   if (!target.isAlive()) {
     const reason = `the server is no longer running; its last output: ${target.output().split('\n').slice(-5).join(' | ')}`;
     return labels.map((label) => emptyResult(plan, spec, label, 'failed', reason));
@@ -294,7 +324,10 @@ async function runScenario(plan: TargetPlan, target: RunningTarget, spec: Scenar
     const rejected = await runSocketScenario(plan, server, spec, labels[0], 'reject', options, io);
     if (io.signal.aborted) return [rejected];
     await sleep(SETTLE_BETWEEN_MS);
-    return [rejected, await runHealthScenario(plan, target, spec, labels[1], options, io)];
+    const app = await runAutocannonScenario(plan, target, spec, labels[1], 'app', options, io);
+    if (io.signal.aborted) return [rejected, app];
+    await sleep(SETTLE_BETWEEN_MS);
+    return [rejected, app, await runAutocannonScenario(plan, target, spec, labels[2], 'health', options, io)];
   }
   if (spec.name === 'idle') {
     const reason = idleFdProblem(spec.connections, target.pid);
@@ -318,11 +351,11 @@ async function runCrossNode(
   io: SuiteIo,
   pinPrefix: readonly string[],
 ): Promise<ScenarioResult[]> {
-  const [maxLabel, halfLabel] = resultLabels(spec);
+  const [maxLabel, halfLabel] = resultLabels(spec, plan.tls);
   io.progress.note(`starting Redis and 2 nodes of ${plan.name}`);
   let cluster: RunningCluster;
   try {
-    cluster = await startCluster(plan, { pinPrefix });
+    cluster = await startCluster(plan, { pinPrefix, certificate: null });
   } catch (error) {
     const status = error instanceof TargetSkipped ? 'skipped' : 'failed';
     const reason = (error as Error).message;
@@ -335,7 +368,13 @@ async function runCrossNode(
   }
   io.progress.note(`${plan.name}: ${cluster.description}`);
   try {
-    const server: MeasuredServer = { endpoint: cluster.subscriberEndpoint, publisherEndpoint: cluster.publisherEndpoint, pids: cluster.nodePids, sidePid: cluster.redisPid };
+    const server: MeasuredServer = {
+      endpoint: cluster.subscriberEndpoint,
+      publisherEndpoint: cluster.publisherEndpoint,
+      tls: null,
+      pids: cluster.nodePids,
+      sidePid: cluster.redisPid,
+    };
     const kind: SocketScenarioKind = plan.peer === 'socketio' ? 'socketio-broadcast' : 'broadcast';
     const max = await runSocketScenario(plan, server, spec, maxLabel, kind, options, io);
     max.extra.cluster = cluster.description;
@@ -378,8 +417,8 @@ async function runSocketScenario(
   const loops = kind === 'connect' ? spec.concurrency : spec.connections;
   const runSpec: LoadRunSpec = {
     kind,
-    target: { ...target.endpoint, protocols: [] },
-    publisherTarget: target.publisherEndpoint === null ? null : { ...target.publisherEndpoint, protocols: [] },
+    target: { ...target.endpoint, protocols: [], tls: target.tls },
+    publisherTarget: target.publisherEndpoint === null ? null : { ...target.publisherEndpoint, protocols: [], tls: target.tls },
     publishRate,
     threads: options.threads,
     connections: loops,
@@ -508,21 +547,30 @@ function idleFdProblem(connections: number, serverPid: number | null): string | 
   return null;
 }
 
-async function runHealthScenario(
+/**
+ * An autocannon flood of the http scenario: `app` is `GET /` on the server's
+ * own port (Shoal's bench app `http` handler, the peers' HTTP handlers), which
+ * must answer 200 with HTTP_BODY; `health` is the admin health endpoint.
+ */
+async function runAutocannonScenario(
   plan: TargetPlan,
   target: RunningTarget,
   spec: ScenarioSpec,
   label: string,
+  endpoint: 'app' | 'health',
   options: BenchOptions,
   io: SuiteIo,
 ): Promise<ScenarioResult> {
-  if (target.healthUrl === null) {
+  const url = endpoint === 'app' ? target.httpUrl : target.healthUrl;
+  if (url === null) {
     const reason =
-      plan.kind === 'peer'
-        ? `${plan.name} has no admin endpoints`
-        : plan.kind === 'external'
-          ? 'an external target has no known admin endpoint'
-          : 'this Shoal build has no admin port (shoal serve --help lists no --admin-port)';
+      endpoint === 'app'
+        ? 'an external target has no known HTTP route'
+        : plan.kind === 'peer'
+          ? `${plan.name} has no admin endpoints`
+          : plan.kind === 'external'
+            ? 'an external target has no known admin endpoint'
+            : 'this Shoal build has no admin port (shoal serve --help lists no --admin-port)';
     return emptyResult(plan, spec, label, 'skipped', reason);
   }
   const sampler = target.pid === null ? null : new ProcessSampler(target.pid);
@@ -531,9 +579,10 @@ async function runHealthScenario(
   try {
     const outcome = await runHttpFlood(
       {
-        url: target.healthUrl,
+        url,
         headers: {},
         expectStatus: 200,
+        expectBody: endpoint === 'app' ? HTTP_BODY : undefined,
         connections: spec.connections,
         warmupMs: options.warmupMs,
         durationMs: options.durationMs,
@@ -551,7 +600,7 @@ async function runHealthScenario(
       },
     );
     const result = toResult(plan, spec, label, outcome, server, 1);
-    result.extra = { expectedStatus: 200, statusCounts: outcome.statusCounts, url: target.healthUrl };
+    result.extra = { expectedStatus: 200, statusCounts: outcome.statusCounts, url };
     io.progress.end(summaryLine(plan, result));
     return result;
   } catch (error) {

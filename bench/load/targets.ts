@@ -10,6 +10,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoopbackTarget, PeerName } from './options.ts';
+import { BENCH_TLS_SERVERNAME } from './bench-certificate.ts';
+import type { BenchCertificate } from './bench-certificate.ts';
 import { ServerProcess, findFreePort } from './server-process.ts';
 
 /** True when the harness runs from the repository's TypeScript sources, false in the published build. */
@@ -24,23 +26,29 @@ export const PEERS_DIR = fileURLToPath(new URL('../peers/', import.meta.url));
 /** Resolves packages the way the peer servers do (from bench/peers: the package's, then the project's node_modules). */
 const peerRequire = createRequire(new URL('../peers/', import.meta.url));
 
-const READY_PATTERN = /listening on ws:\/\/(?:127\.0\.0\.1|\[::1\]|localhost):(\d+)/;
+const READY_PATTERN = /listening on wss?:\/\/(?:127\.0\.0\.1|\[::1\]|localhost):(\d+)/;
 
 /** A server to measure, before it is started. */
 export interface TargetPlan {
-  /** Unique in a run: "shoal-w2", "ws", "bun", "uws", "target". */
+  /** Unique in a run: "shoal-w2", "ws", "bun", "uws", "target"; "-tls" appended for the TLS variant. */
   id: string;
-  /** Display name: "shoal w2", "ws", ... */
+  /** Display name: "shoal w2", "ws", ...; " tls" appended for the TLS variant. */
   name: string;
   kind: 'shoal' | 'peer' | 'external';
   /** Shoal's worker threads; null for others. */
   workers: number | null;
   peer: PeerName | null;
+  /** Served over TLS (wss://) with the run's certificate; its plain twin's id is this id without "-tls". */
+  tls: boolean;
 }
 
 /** A started (or external) server. */
 export interface RunningTarget {
   endpoint: LoopbackTarget;
+  /** What the generator trusts and asks for when the target serves TLS; null for ws://. */
+  tls: { ca: string; servername: string } | null;
+  /** `http://…/` of the main port for the app-handler flood, or null when the target has no known HTTP route. */
+  httpUrl: string | null;
   /** The process whose CPU and memory are read, or null when unknown. */
   pid: number | null;
   /** What runs, e.g. "Bun 1.4.5 built-in server, single process". */
@@ -62,19 +70,28 @@ export class TargetSkipped extends Error {
   }
 }
 
-/** How servers are started: an optional CPU pinning prefix (e.g. ["taskset", "-c", "0"]). */
+/**
+ * How servers are started: an optional CPU pinning prefix (e.g. ["taskset",
+ * "-c", "0"]) and, for TLS plans, the run's certificate.
+ */
 export interface StartContext {
   pinPrefix: readonly string[];
+  certificate: BenchCertificate | null;
 }
 
-/** The plans of a run, in order: Shoal per worker count (or the external target), then the peers. */
-export function planTargets(mode: 'spawn' | 'target', workers: readonly number[], peers: readonly PeerName[]): TargetPlan[] {
-  const plans: TargetPlan[] =
+/**
+ * The plans of a run, in order: Shoal per worker count (or the external
+ * target), then the peers; with `tls`, each one followed by its TLS variant,
+ * so that the two run back to back on the same machine state.
+ */
+export function planTargets(mode: 'spawn' | 'target', workers: readonly number[], peers: readonly PeerName[], tls = false): TargetPlan[] {
+  const plain: TargetPlan[] =
     mode === 'spawn'
-      ? workers.map((n) => ({ id: `shoal-w${n}`, name: `shoal w${n}`, kind: 'shoal', workers: n, peer: null }))
-      : [{ id: 'target', name: 'target', kind: 'external', workers: null, peer: null }];
-  for (const peer of peers) plans.push({ id: peer, name: peer, kind: 'peer', workers: null, peer });
-  return plans;
+      ? workers.map((n) => ({ id: `shoal-w${n}`, name: `shoal w${n}`, kind: 'shoal', workers: n, peer: null, tls: false }))
+      : [{ id: 'target', name: 'target', kind: 'external', workers: null, peer: null, tls: false }];
+  for (const peer of peers) plain.push({ id: peer, name: peer, kind: 'peer', workers: null, peer, tls: false });
+  if (!tls) return plain;
+  return plain.flatMap((plan) => [plan, { ...plan, id: `${plan.id}-tls`, name: `${plan.name} tls`, tls: true }]);
 }
 
 /** Start a plan's server (external targets are checked for a listening port only). */
@@ -87,25 +104,41 @@ export async function startTarget(
     case 'external':
       return externalTarget(external!.endpoint, external!.pid);
     case 'shoal':
-      return startShoal(plan.workers!, context);
-    case 'peer':
+      return startShoal(plan.workers!, context, tlsArgs(plan, context));
+    case 'peer': {
+      const extraArgs = tlsArgs(plan, context);
       switch (plan.peer!) {
         case 'ws':
           requirePeerPackage('ws', ['ws'], 'install it in your project: npm install -D ws bufferutil');
-          return startPeer('ws', [process.execPath, path.join(PEERS_DIR, `ws-server${EXTENSION}`)], context);
+          return startPeer('ws', [process.execPath, path.join(PEERS_DIR, `ws-server${EXTENSION}`)], context, extraArgs);
         case 'bun':
-          return startPeer('bun', [findBun(), path.join(PEERS_DIR, `bun-server${EXTENSION}`)], context);
+          return startPeer('bun', [findBun(), path.join(PEERS_DIR, `bun-server${EXTENSION}`)], context, extraArgs);
         case 'uws':
-          return startUws(context);
+          return startUws(context, extraArgs);
         case 'socketio':
           throw new TargetSkipped('socketio peer: runs the cross-node scenario only (a Socket.IO node with the Redis adapter)');
       }
+    }
   }
 }
 
-function running(server: ServerProcess, endpoint: LoopbackTarget, description: string, healthUrl: string | null): RunningTarget {
+/** `--tls-cert F --tls-key F` for a TLS plan (Shoal and every peer take the same flags), else nothing. */
+function tlsArgs(plan: TargetPlan, context: StartContext): string[] {
+  if (!plan.tls) return [];
+  if (context.certificate === null) throw new Error(`${plan.name}: a TLS target needs the run's certificate`);
+  return ['--tls-cert', context.certificate.certFile, '--tls-key', context.certificate.keyFile];
+}
+
+/** Whether a server's arguments make it serve TLS (tlsArgs among them). */
+function servesTls(args: readonly string[]): boolean {
+  return args.includes('--tls-cert');
+}
+
+function running(server: ServerProcess, endpoint: LoopbackTarget, description: string, healthUrl: string | null, context: StartContext, tls: boolean): RunningTarget {
   return {
     endpoint,
+    tls: tls && context.certificate !== null ? { ca: context.certificate.certPem, servername: BENCH_TLS_SERVERNAME } : null,
+    httpUrl: tls ? null : `http://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}/`,
     pid: server.pid,
     description,
     healthUrl,
@@ -127,7 +160,10 @@ function findAdminFlag(): string | null {
   return match === null ? null : `--${match[1]}`;
 }
 
-/** Start `shoal serve` with the benchmark app; `extraArgs` go last (e.g. --broker for a cluster node). */
+/**
+ * Start `shoal serve` with the benchmark app; `extraArgs` go last (e.g. --broker
+ * for a cluster node, tlsArgs for a TLS plan).
+ */
 export async function startShoal(workers: number, context: StartContext, extraArgs: readonly string[] = []): Promise<RunningTarget> {
   const port = await findFreePort();
   const args = ['serve', '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--app', path.join(LOAD_DIR, `bench-app${EXTENSION}`), ...extraArgs];
@@ -139,11 +175,16 @@ export async function startShoal(workers: number, context: StartContext, extraAr
     healthUrl = `http://127.0.0.1:${adminPort}/healthz`;
   }
   const server = await spawnReady([process.execPath, path.join(PACKAGE_ROOT, 'bin/shoal.js')], context, args);
-  const description = `Shoal ${workers} worker thread${workers === 1 ? '' : 's'} + primary, Node ${process.version}`;
-  return running(server, { host: '127.0.0.1', port: server.port ?? port, path: '/' }, description, healthUrl);
+  const tls = servesTls(extraArgs);
+  const description = `Shoal ${workers} worker thread${workers === 1 ? '' : 's'} + primary, Node ${process.version}${tls ? ', TLS in the workers' : ''}`;
+  return running(server, { host: '127.0.0.1', port: server.port ?? port, path: '/' }, description, healthUrl, context, tls);
 }
 
-/** Start a peer server script; `extraArgs` follow `--port N`. A peer that does not start is skipped with its own error line. */
+/**
+ * Start a peer server script; `extraArgs` follow `--port N` (e.g. --broker for
+ * a cluster node, tlsArgs for a TLS plan). A peer that does not start is
+ * skipped with its own error line.
+ */
 export async function startPeer(name: PeerName, command: readonly string[], context: StartContext, extraArgs: readonly string[] = []): Promise<RunningTarget> {
   const port = await findFreePort();
   let server: ServerProcess;
@@ -152,7 +193,7 @@ export async function startPeer(name: PeerName, command: readonly string[], cont
   } catch (error) {
     throw new TargetSkipped(`${name} peer did not start: ${firstPeerError((error as Error).message)}`);
   }
-  return running(server, { host: '127.0.0.1', port: server.port ?? port, path: '/' }, describeReadyLine(server.readyLine), null);
+  return running(server, { host: '127.0.0.1', port: server.port ?? port, path: '/' }, describeReadyLine(server.readyLine), null, context, servesTls(extraArgs));
 }
 
 /** The "(...)" part of a peer's ready line. */
@@ -235,7 +276,7 @@ function nodeVersion(binary: string): string {
   return result.status === 0 ? result.stdout.trim() : 'unknown version';
 }
 
-async function startUws(context: StartContext): Promise<RunningTarget> {
+async function startUws(context: StartContext, extraArgs: readonly string[]): Promise<RunningTarget> {
   requirePeerPackage(
     'uws',
     ['@btc-vision/uwebsockets.js', '@trufflesuite/uws-js-unofficial'],
@@ -244,7 +285,7 @@ async function startUws(context: StartContext): Promise<RunningTarget> {
   const reasons: string[] = [];
   for (const runtime of nodeRuntimes()) {
     try {
-      return await startPeer('uws', [runtime, path.join(PEERS_DIR, 'uws-server.mjs')], context);
+      return await startPeer('uws', [runtime, path.join(PEERS_DIR, 'uws-server.mjs')], context, extraArgs);
     } catch (error) {
       reasons.push(`${runtime} (${nodeVersion(runtime)}): ${(error as Error).message.replace(/^uws peer did not start: /, '')}`);
     }
@@ -263,6 +304,9 @@ async function externalTarget(endpoint: LoopbackTarget, pid: number | null): Pro
   });
   return {
     endpoint,
+    tls: null,
+    // The routes of an external server are unknown: the app-handler flood is skipped.
+    httpUrl: null,
     pid,
     description: pid === null ? 'external server (no --server-pid: CPU and memory unknown)' : `external server, pid ${pid}`,
     healthUrl: null,

@@ -2,11 +2,14 @@
  * Peer server: Bun's built-in WebSocket server (Bun.serve), one process.
  * Echo without a subprotocol; the benchmark envelope (peer-protocol.mjs) on
  * the Shoal msgpack subprotocol, and raw pub/sub on the raw-broadcast
- * protocol, both through Bun's native ws.subscribe / server.publish.
+ * protocol, both through Bun's native ws.subscribe / server.publish. Plain
+ * HTTP: `GET /` answers HTTP_BODY from the fetch handler (the http scenario),
+ * anything else 426. With --tls-cert/--tls-key it serves wss:// through
+ * Bun.serve's `tls` option.
  *
- *   node_modules/.bin/bun bench/peers/bun-server.ts --port 9001
+ *   node_modules/.bin/bun bench/peers/bun-server.ts --port 9001 [--tls-cert cert.pem --tls-key key.pem]
  */
-import { MSGPACK_PROTOCOL, handleEnvelope, handleRawPubSub, parsePort, readyLine, selectProtocol } from './peer-protocol.mjs';
+import { HTTP_BODY, MSGPACK_PROTOCOL, handleEnvelope, handleRawPubSub, parsePort, parseTls, readyLine, selectProtocol } from './peer-protocol.mjs';
 import type { EnvelopeOps, RawPubSubOps } from './peer-protocol.mjs';
 
 /** The part of Bun's API this peer uses (the project does not depend on bun-types). */
@@ -22,11 +25,16 @@ interface BunServer {
   publish(topic: string, data: Uint8Array): number;
   stop(closeActiveConnections?: boolean): void;
 }
+interface BunFile {
+  readonly size: number;
+}
 declare const Bun: {
   version: string;
+  file(path: string): BunFile;
   serve(options: {
     hostname: string;
     port: number;
+    tls?: { cert: BunFile; key: BunFile };
     fetch(request: Request, server: BunServer): Response | undefined;
     websocket: {
       message(socket: BunSocket, message: string | Uint8Array): void;
@@ -53,11 +61,17 @@ const rawOps: RawPubSubOps<BunSocket> = {
   close: (socket, code, reason) => socket.close(code, reason),
 };
 
+const tls = parseTls(process.argv.slice(2));
+
 server = Bun.serve({
   hostname: '127.0.0.1',
   port: parsePort(process.argv.slice(2)),
+  tls: tls === null ? undefined : { cert: Bun.file(tls.cert), key: Bun.file(tls.key) },
   fetch(request, bunServer) {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+      if (request.method === 'GET' && new URL(request.url).pathname === '/') {
+        return new Response(HTTP_BODY, { headers: { 'Content-Type': 'text/plain' } });
+      }
       return new Response('this endpoint speaks WebSocket only\n', { status: 426, headers: { Upgrade: 'websocket' } });
     }
     const protocol = selectProtocol(request.headers.get('sec-websocket-protocol'));
@@ -84,7 +98,7 @@ server = Bun.serve({
   },
 });
 
-console.log(readyLine('bun', server.port, `Bun ${Bun.version} built-in server, single process`));
+console.log(readyLine('bun', server.port, `Bun ${Bun.version} built-in server${tls === null ? '' : ' with tls'}, single process`, tls !== null));
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {

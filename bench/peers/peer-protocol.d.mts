@@ -23,4 +23,6 @@ export function selectProtocol(header: string | null | undefined): string | null
 export function handleEnvelope<S>(socket: S, data: Uint8Array, ops: EnvelopeOps<S>): void;
 export function handleRawPubSub<S>(socket: S, data: Uint8Array | string, isBinary: boolean, ops: RawPubSubOps<S>): void;
 export function parsePort(argv: readonly string[]): number;
-export function readyLine(name: string, port: number, detail: string): string;
+export function parseTls(argv: readonly string[]): { cert: string; key: string } | null;
+export const HTTP_BODY: string;
+export function readyLine(name: string, port: number, detail: string, secure?: boolean): string;

@@ -94,7 +94,25 @@ export function parsePort(argv) {
   return port;
 }
 
-/** The line the bench harness waits for. */
-export function readyLine(name, port, detail) {
-  return `peer ${name} listening on ws://127.0.0.1:${port}/ (${detail})`;
+/**
+ * "--tls-cert FILE --tls-key FILE" (both or neither): serve wss:// (and https://)
+ * with them; null without.
+ */
+export function parseTls(argv) {
+  const value = (flag) => {
+    const index = argv.indexOf(flag);
+    return index === -1 ? null : argv[index + 1] ?? null;
+  };
+  const cert = value('--tls-cert');
+  const key = value('--tls-key');
+  if ((cert === null) !== (key === null)) throw new Error('--tls-cert and --tls-key go together');
+  return cert === null ? null : { cert, key };
+}
+
+/** The answer of every server to `GET /` in the http scenario (Shoal: the bench app's http handler). */
+export const HTTP_BODY = 'hello from the bench\n';
+
+/** The line the bench harness waits for (wss:// when the peer serves TLS). */
+export function readyLine(name, port, detail, secure = false) {
+  return `peer ${name} listening on ${secure ? 'wss' : 'ws'}://127.0.0.1:${port}/ (${detail})`;
 }

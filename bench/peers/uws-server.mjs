@@ -11,12 +11,14 @@
 // The trufflesuite package silently falls back to a ws-based JavaScript imitation when
 // its binary does not load; that would not be uWS, so its binary is loaded directly.
 // When nothing loads it prints one "peer-error: <reasons>" line and exits with code 2.
+// Plain HTTP: `GET /` answers HTTP_BODY (the http scenario), anything else 426.
+// With --tls-cert/--tls-key it runs an SSLApp (wss://).
 //
-//   /usr/bin/node bench/peers/uws-server.mjs --port 9001
+//   /usr/bin/node bench/peers/uws-server.mjs --port 9001 [--tls-cert cert.pem --tls-key key.pem]
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { MSGPACK_PROTOCOL, handleEnvelope, handleRawPubSub, parsePort, readyLine, selectProtocol } from './peer-protocol.mjs';
+import { HTTP_BODY, MSGPACK_PROTOCOL, handleEnvelope, handleRawPubSub, parsePort, parseTls, readyLine, selectProtocol } from './peer-protocol.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -73,7 +75,8 @@ const rawOps = {
   close: (socket, code, reason) => socket.end(code, reason),
 };
 
-app = uws.App();
+const tls = parseTls(process.argv.slice(2));
+app = tls === null ? uws.App() : uws.SSLApp({ cert_file_name: tls.cert, key_file_name: tls.key });
 app.ws('/*', {
   compression: uws.DISABLED,
   maxPayloadLength: 64 * 1024 * 1024,
@@ -100,6 +103,11 @@ app.ws('/*', {
     else handleEnvelope(socket, new Uint8Array(message), ops);
   },
 });
+app.get('/', (res, req) => {
+  // This route is more specific than the ws route '/*': hand upgrades on to it.
+  if (req.getHeader('upgrade') !== '') req.setYield(true);
+  else res.writeHeader('Content-Type', 'text/plain').end(HTTP_BODY);
+});
 app.any('/*', (res, req) => {
   // uWS routes an upgrade without a valid key here rather than to `upgrade`: answer it as the others do.
   if (req.getHeader('upgrade') !== '') res.writeStatus('400 Bad Request').end('invalid WebSocket upgrade request\n');
@@ -113,7 +121,8 @@ app.listen('127.0.0.1', parsePort(process.argv.slice(2)), (token) => {
     process.exit(2);
   }
   listenSocket = token;
-  console.log(readyLine('uws', uws.us_socket_local_port(token), `${description} on Node ${process.version}, single process`));
+  const kind = tls === null ? 'App' : 'SSLApp';
+  console.log(readyLine('uws', uws.us_socket_local_port(token), `${description} ${kind} on Node ${process.version}, single process`, tls !== null));
 });
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

@@ -3,15 +3,19 @@
  * thread. Echo for connections without a subprotocol; the benchmark envelope
  * (peer-protocol.mjs) on the Shoal msgpack subprotocol and raw pub/sub on the
  * raw-broadcast protocol; pub/sub is a loop over the topic's subscribers (ws
- * has no native pub/sub).
+ * has no native pub/sub). Plain HTTP: `GET /` answers HTTP_BODY (the http
+ * scenario), anything else 426. With --tls-cert/--tls-key it runs on
+ * `https.createServer` (wss://).
  *
- *   node bench/peers/ws-server.ts --port 9001
+ *   node bench/peers/ws-server.ts --port 9001 [--tls-cert cert.pem --tls-key key.pem]
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { createRequire } from 'node:module';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { MSGPACK_PROTOCOL, handleEnvelope, handleRawPubSub, parsePort, readyLine, selectProtocol } from './peer-protocol.mjs';
+import { HTTP_BODY, MSGPACK_PROTOCOL, handleEnvelope, handleRawPubSub, parsePort, parseTls, readyLine, selectProtocol } from './peer-protocol.mjs';
 import type { EnvelopeOps, RawPubSubOps } from './peer-protocol.mjs';
 
 const topics = new Map<string, Set<WebSocket>>();
@@ -39,10 +43,20 @@ const rawOps: RawPubSubOps<WebSocket> = {
   close: ops.close,
 };
 
-const server = http.createServer((_req, res) => {
+const onRequest: http.RequestListener = (req, res) => {
+  if (req.method === 'GET' && req.url === '/') {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end(HTTP_BODY);
+    return;
+  }
   res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' });
   res.end('this endpoint speaks WebSocket only\n');
-});
+};
+const tls = parseTls(process.argv.slice(2));
+const server =
+  tls === null
+    ? http.createServer(onRequest)
+    : https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key), ALPNProtocols: ['http/1.1'] }, onRequest);
 const wss = new WebSocketServer({
   server,
   perMessageDeflate: false,
@@ -71,7 +85,8 @@ wss.on('connection', (socket) => {
 
 server.listen(parsePort(process.argv.slice(2)), '127.0.0.1', () => {
   const { port } = server.address() as { port: number };
-  console.log(readyLine('ws', port, `ws ${wsVersion()} on Node ${process.version}, single process`));
+  const transport = tls === null ? 'http.createServer' : 'https.createServer';
+  console.log(readyLine('ws', port, `ws ${wsVersion()} on Node ${process.version} ${transport}, single process`, tls !== null));
 });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -5,11 +5,13 @@
  *
  *   npx shoal serve --app examples/chat/app.ts --port 9001 --workers 2
  *
- * or, with the browser page: `npx node examples/chat/serve.ts` (README.md).
+ * then open http://127.0.0.1:9001/: the app's `http` handler serves the page
+ * (page-server.ts) on the same port as the WebSocket (README.md).
  */
 import type { BroadcastChannel } from 'node:worker_threads';
 import { AppError, defineApp, serverChannel } from '@shoal-ws/shoal';
 import { RoomHistory } from './history.ts';
+import { createPageHandler } from './page-server.ts';
 import { ROOM_NAME, type ChatMessage, type ChatSchema } from './schema.ts';
 
 const HISTORY_LIMIT = 50;
@@ -57,6 +59,8 @@ function checkJoined(rooms: string[], room: string): void {
 }
 
 export default defineApp<ChatSchema>({
+  // The page, its script and the client modules, on the WebSocket's port.
+  http: createPageHandler(),
   onOpen(ctx) {
     ctx.state.nick = '';
     ctx.state.rooms = [];

@@ -1,13 +1,13 @@
 /**
- * A tiny static server for the chat page (Shoal's own HTTP handling only
- * does upgrades). It serves the page, and the typed client straight from
+ * The chat page, served by the chat app's own `http` handler on Shoal's port
+ * (app.ts exports it as `http`), beside the WebSocket. It serves the page, and the typed client straight from
  * src/ with its TypeScript types stripped by Node (module.stripTypeScriptTypes),
  * so the browser runs the same client modules as Node, with no bundler;
  * msgpackr's ESM build comes from node_modules through an import map.
  * Only a fixed set of paths is served.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stripTypeScriptTypes } from 'node:module';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -19,21 +19,15 @@ const PUBLIC = new URL('./public/', import.meta.url);
 const SOURCE = /^\/src\/((client|codec)\/[a-z-]+|protocol\/(constants|frame-header))\.ts$/;
 const MSGPACKR = new Set(['index.js', 'pack.js', 'unpack.js', 'iterators.js']);
 
-export interface PageServerOptions {
-  /** The Shoal server the page connects to, e.g. ws://127.0.0.1:9001/. */
-  readonly wsUrl: string;
-}
-
 type Asset = { type: string; body: string };
 
-/** Create (not start) the page server; `listen()` it on a loopback port. */
-export function createPageServer(options: PageServerOptions): Server {
+/** A request handler for the page and its modules (the page opens its WebSocket on the origin it was loaded from). */
+export function createPageHandler(): (request: IncomingMessage, response: ServerResponse) => void {
   const cache = new Map<string, Asset>();
 
   async function load(path: string): Promise<Asset | null> {
     if (path === '/' || path === '/index.html') return { type: 'text/html; charset=utf-8', body: await readFile(new URL('index.html', PUBLIC), 'utf8') };
     if (path === '/chat.js') return { type: 'text/javascript; charset=utf-8', body: await readFile(new URL('chat.js', PUBLIC), 'utf8') };
-    if (path === '/config.json') return { type: 'application/json', body: JSON.stringify({ wsUrl: options.wsUrl }) };
     if (SOURCE.test(path)) {
       const source = await readFile(new URL(`.${path}`, ROOT), 'utf8');
       return { type: 'text/javascript; charset=utf-8', body: stripTypeScriptTypes(source, { mode: 'strip' }) };
@@ -45,7 +39,7 @@ export function createPageServer(options: PageServerOptions): Server {
     return null;
   }
 
-  return createServer((request, response) => {
+  return (request, response) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed');
       return;
@@ -67,5 +61,5 @@ export function createPageServer(options: PageServerOptions): Server {
         response.writeHead(missing ? 404 : 500, { 'content-type': 'text/plain' }).end(missing ? 'not found' : 'internal error');
       },
     );
-  });
+  };
 }

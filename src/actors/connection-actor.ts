@@ -8,6 +8,9 @@
 import { CloseCode } from '../protocol/constants.ts';
 import { isThenable } from '../app/is-thenable.ts';
 import type { ConnectionAddress, ConnectionHandle, Session } from '../app/types.ts';
+import { log } from '../telemetry/logger.ts';
+import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
+import { workerCounters } from '../telemetry/worker-metrics.ts';
 import { Mailbox } from './mailbox.ts';
 
 /** What the actor needs from the socket side (SocketBinding in a worker, a fake in tests). */
@@ -118,6 +121,7 @@ export class ConnectionActor implements ConnectionHandle {
   send(data: Uint8Array | string, isBinary: boolean = typeof data !== 'string'): void {
     if (!this.#transport.isOpen) return;
     this.messagesOut++;
+    workerCounters.messagesOut++;
     this.#transport.send(data, isBinary);
   }
 
@@ -125,6 +129,7 @@ export class ConnectionActor implements ConnectionHandle {
   sendFrame(frame: Uint8Array): void {
     if (!this.#transport.isOpen) return;
     this.messagesOut++;
+    workerCounters.messagesOut++;
     this.#transport.sendFrame(frame);
   }
 
@@ -154,6 +159,7 @@ export class ConnectionActor implements ConnectionHandle {
   deliver(data: Buffer, isBinary: boolean): void {
     if (this.#failed || this.#closePending) return;
     this.messagesIn++;
+    workerCounters.messagesIn++;
     if (this.#busy || this.queued !== 0) {
       const mailbox = (this.#mailbox ??= new Mailbox(this.#limits.mailboxSize, this.#limits.mailboxBytes));
       mailbox.push(data, isBinary);
@@ -224,10 +230,10 @@ export class ConnectionActor implements ConnectionHandle {
 
   #handlerFailed(error: unknown): void {
     if (this.#closed) {
-      console.error(`shoal: onClose handler of ${this.address} failed:`, error);
+      logPeerCaused(log(), 'error', 'on_close_failed', { err: error, conn: this.address }, 'onClose handler failed');
       return;
     }
-    console.error(`shoal: handler of ${this.address} failed, closing with 1011:`, error);
+    logPeerCaused(log(), 'error', 'handler_failed', { err: error, conn: this.address, peer: this.remoteAddress }, 'handler failed; closing the connection with 1011');
     this.#failed = true;
     this.#mailbox?.clear();
     this.close(CloseCode.INTERNAL_ERROR, HANDLER_FAILURE_REASON);

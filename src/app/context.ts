@@ -6,6 +6,7 @@
 import type { Codec, EventMessage } from '../codec/envelope.ts';
 import { isValidName, MAX_NAME_LENGTH, MessageType } from '../codec/envelope.ts';
 import { CloseCode } from '../protocol/constants.ts';
+import { log, type Logger } from '../telemetry/logger.ts';
 import type { Subscriber } from './pubsub/local-subscriptions.ts';
 import type { Routable } from './routing.ts';
 import type { AppServices } from './services.ts';
@@ -39,6 +40,8 @@ export class ShoalContext<State = Record<string, unknown>> implements Context<St
    * fan-out has drained, and clears the flag at each message.
    */
   publishedWhileCongested: boolean;
+  /** `log`, once asked for. */
+  #log: Logger | null;
 
   constructor(handle: ConnectionHandle, codec: Codec, services: AppServices, maxSubscriptions: number) {
     this.address = handle.address;
@@ -51,6 +54,18 @@ export class ShoalContext<State = Record<string, unknown>> implements Context<St
     this.services = services;
     this.maxSubscriptions = maxSubscriptions;
     this.publishedWhileCongested = false;
+    this.#log = null;
+  }
+
+  /** The worker's logger bound to this connection (a pino child, made on first use). */
+  get log(): Logger {
+    this.#log ??= log().child({ conn: this.address, peer: this.handle.remoteAddress });
+    return this.#log;
+  }
+
+  /** The client's IP address (a getter: read from the connection only when asked). */
+  get remoteAddress(): string {
+    return this.handle.remoteAddress;
   }
 
   /** Send an event to this connection. Throws when `data` cannot be encoded. */

@@ -17,6 +17,8 @@
  * `defineApp` also checks the app when its module loads (names, handler
  * types, timeouts), so mistakes fail `shoal serve` at start, not per request.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../telemetry/logger.ts';
 import { isValidName, MAX_NAME_LENGTH, RESERVED_PREFIX } from '../codec/envelope.ts';
 import type { App, AppLimits, ConnectionAddress, UpgradeDecision, UpgradeRequest } from './types.ts';
 
@@ -55,7 +57,11 @@ export interface TypedContext<S> {
   readonly address: ConnectionAddress;
   readonly protocol: string | null;
   readonly upgradeData: unknown;
+  /** The client's IP address (see Context.remoteAddress). */
+  readonly remoteAddress: string;
   state: StateOf<S>;
+  /** The server's logger bound to this connection (see Context.log). */
+  readonly log: Logger;
   send<K extends keyof ServerEventsOf<S> & string>(event: K, data: ServerEventsOf<S>[K]): void;
   sendRaw(data: Uint8Array | string, isBinary?: boolean): void;
   /** False when the address is malformed or a connection of this worker that has gone (see Context.sendTo). */
@@ -86,6 +92,8 @@ export type TypedMethod<S, M> =
 /** An app written against a schema. */
 export interface TypedApp<S> {
   upgrade?(req: UpgradeRequest): UpgradeDecision | Promise<UpgradeDecision>;
+  /** Plain HTTP requests on the server's port (see App.http). */
+  http?(req: IncomingMessage, res: ServerResponse): unknown;
   onOpen?(ctx: TypedContext<S>): unknown;
   onClose?(ctx: TypedContext<S>, code: number, reason: string): unknown;
   onMessage?(ctx: TypedContext<S>, data: Buffer | string, isBinary: boolean): unknown;

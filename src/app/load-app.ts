@@ -10,7 +10,7 @@ import type { App } from './types.ts';
 /** The name of the built-in echo app. */
 export const ECHO_APP = 'echo';
 
-const HOOKS = ['upgrade', 'onOpen', 'onClose', 'onMessage'] as const;
+const HOOKS = ['upgrade', 'http', 'onOpen', 'onClose', 'onMessage'] as const;
 const TABLES = ['events', 'methods'] as const;
 
 /** Turns an `--app` value into what workers load: `echo` or an absolute path. */

@@ -41,6 +41,12 @@ import {
   isValidName,
   parseClientMessage,
 } from '../codec/envelope.ts';
+import type { Histogram } from '../telemetry/histogram.ts';
+import { log } from '../telemetry/logger.ts';
+import { OTHER_LABEL, requestOutcomeLabel } from '../telemetry/metric-definitions.ts';
+import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
+import { observeSince, startedNow } from '../telemetry/read-clock.ts';
+import { workerHistograms } from '../telemetry/worker-metrics.ts';
 import { ShoalContext } from './context.ts';
 import { AppError, isAppError } from './define-app.ts';
 import type { AppServices } from './services.ts';
@@ -55,12 +61,46 @@ export const DEFAULT_LIMITS: Readonly<Required<AppLimits>> = {
 
 type Handler = (ctx: Context<any>, data: any) => unknown;
 
+/** The error codes of the subprotocol: outcome labels of their own; codes an app invents are `other`. */
+const ERROR_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/**
+ * The request-duration series of one method label: `ok` made up front (the
+ * hot path observes into it with no lookup), error outcomes on first use.
+ */
+export class RequestSeries {
+  readonly method: string;
+  readonly ok: Histogram;
+  #byOutcome: Map<string, Histogram>;
+
+  constructor(method: string) {
+    this.method = method;
+    this.ok = workerHistograms.request.series(method, 'ok');
+    this.#byOutcome = new Map();
+  }
+
+  /** The series of an error reply's code. */
+  failed(code: string): Histogram {
+    const outcome = requestOutcomeLabel(code, ERROR_CODES);
+    let series = this.#byOutcome.get(outcome);
+    if (series === undefined) {
+      series = workerHistograms.request.series(this.method, outcome);
+      this.#byOutcome.set(outcome, series);
+    }
+    return series;
+  }
+}
+
+/** Requests for a method the app does not have share the label `other`. */
+const UNKNOWN_METHOD_SERIES = new RequestSeries(OTHER_LABEL);
+
 /** A method, normalised. */
 interface MethodEntry {
   readonly name: string;
   readonly handler: Handler;
   readonly timeoutMs: number;
   readonly cpu: boolean;
+  readonly series: RequestSeries;
 }
 
 /** An app's handlers in lookup tables, built once per app per worker. */
@@ -82,14 +122,15 @@ export class AppTable {
     for (const [name, entry] of Object.entries(app.methods ?? {})) {
       if (name.startsWith('$')) continue;
       if (typeof entry === 'function') {
-        this.methods.set(name, { name, handler: entry, timeoutMs: this.limits.requestTimeoutMs, cpu: false });
+        this.methods.set(name, { name, handler: entry, timeoutMs: this.limits.requestTimeoutMs, cpu: false, series: new RequestSeries(name) });
       } else if (typeof entry === 'object' && entry !== null && typeof entry.handler === 'function') {
         const timeoutMs = entry.timeoutMs ?? this.limits.requestTimeoutMs;
-        this.methods.set(name, { name, handler: entry.handler, timeoutMs, cpu: entry.cpu === true });
+        this.methods.set(name, { name, handler: entry.handler, timeoutMs, cpu: entry.cpu === true, series: new RequestSeries(name) });
       }
     }
-    this.methods.set(SUBSCRIBE_METHOD, { name: SUBSCRIBE_METHOD, handler: builtinSubscribe, timeoutMs: this.limits.requestTimeoutMs, cpu: false });
-    this.methods.set(UNSUBSCRIBE_METHOD, { name: UNSUBSCRIBE_METHOD, handler: builtinUnsubscribe, timeoutMs: this.limits.requestTimeoutMs, cpu: false });
+    const timeoutMs = this.limits.requestTimeoutMs;
+    this.methods.set(SUBSCRIBE_METHOD, { name: SUBSCRIBE_METHOD, handler: builtinSubscribe, timeoutMs, cpu: false, series: new RequestSeries(SUBSCRIBE_METHOD) });
+    this.methods.set(UNSUBSCRIBE_METHOD, { name: UNSUBSCRIBE_METHOD, handler: builtinUnsubscribe, timeoutMs, cpu: false, series: new RequestSeries(UNSUBSCRIBE_METHOD) });
   }
 }
 
@@ -267,25 +308,28 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
   }
 
   #request(id: number, method: string, data: unknown): void | Promise<void> {
+    // Request duration: from here to the reply's send (shoal_request_duration_seconds; one clock read per socket read, telemetry/read-clock.ts).
+    const startedAt = startedNow();
+    const entry = this.table.methods.get(method);
+    const series = entry === undefined ? UNKNOWN_METHOD_SERIES : entry.series;
     const outstanding = this.#outstanding;
     if (outstanding !== null && outstanding.has(id)) {
       // spec §4: ids of outstanding requests must be unique, or replies would be ambiguous.
-      this.#replyError(id, { code: ErrorCode.BAD_REQUEST, message: `request id ${id} is already in use` });
+      this.#replyError(id, { code: ErrorCode.BAD_REQUEST, message: `request id ${id} is already in use` }, series, startedAt);
       return;
     }
     if (this.inFlight >= this.table.limits.maxOutstandingRequests) {
-      this.#replyError(id, { code: ErrorCode.TOO_MANY_REQUESTS, message: `more than ${this.table.limits.maxOutstandingRequests} requests in flight` });
+      this.#replyError(id, { code: ErrorCode.TOO_MANY_REQUESTS, message: `more than ${this.table.limits.maxOutstandingRequests} requests in flight` }, series, startedAt);
       return;
     }
-    const entry = this.table.methods.get(method);
     if (entry === undefined) {
-      this.#replyError(id, { code: ErrorCode.UNKNOWN_METHOD, message: `unknown method ${JSON.stringify(method)}` });
+      this.#replyError(id, { code: ErrorCode.UNKNOWN_METHOD, message: `unknown method ${JSON.stringify(method)}` }, series, startedAt);
       return;
     }
     if (entry.cpu) {
       const pool = this.services.cpuPool();
       if (pool !== null) {
-        this.#runOnPool(id, entry, data);
+        this.#runOnPool(id, entry, data, startedAt);
         return;
       }
     }
@@ -293,21 +337,22 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
     try {
       result = entry.handler(this, data);
     } catch (error) {
-      this.#requestFailed(id, entry.name, error);
+      this.#requestFailed(id, entry, error, startedAt);
       return;
     }
     // Fast path: a synchronous handler is answered at once, with no promise and no timer.
     if (!isThenable(result)) {
-      if (this.publishedWhileCongested) return this.#replyAfterFanOut(id, result);
-      this.#reply(id, result);
+      if (this.publishedWhileCongested) return this.#replyAfterFanOut(id, result, series, startedAt);
+      this.#reply(id, result, series, startedAt);
       return;
     }
     const pending = new Pending(id);
     this.#track(pending);
     return this.#settleWithin(pending, result, entry.timeoutMs, {
-      fulfilled: (value) => (this.publishedWhileCongested ? this.#replyAfterFanOut(id, value) : this.#reply(id, value)),
-      rejected: (error) => this.#requestFailed(id, entry.name, error),
-      timedOut: () => this.#replyError(id, { code: ErrorCode.TIMEOUT, message: `method ${JSON.stringify(entry.name)} did not answer within ${entry.timeoutMs} ms` }),
+      fulfilled: (value) => (this.publishedWhileCongested ? this.#replyAfterFanOut(id, value, series, startedAt) : this.#reply(id, value, series, startedAt)),
+      rejected: (error) => this.#requestFailed(id, entry, error, startedAt),
+      timedOut: () =>
+        this.#replyError(id, { code: ErrorCode.TIMEOUT, message: `method ${JSON.stringify(entry.name)} did not answer within ${entry.timeoutMs} ms` }, series, startedAt),
     });
   }
 
@@ -318,9 +363,9 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
    * mailbox is bounded and stops reading the socket when full), so a
    * publisher cannot outrun the workers delivering its publications.
    */
-  #replyAfterFanOut(id: number, value: unknown): Promise<void> {
+  #replyAfterFanOut(id: number, value: unknown, series: RequestSeries, startedAt: number): Promise<void> {
     this.publishedWhileCongested = false;
-    return this.services.pubsub.whenDrained().then(() => this.#reply(id, value));
+    return this.services.pubsub.whenDrained().then(() => this.#reply(id, value, series, startedAt));
   }
 
   /** The same for an event handler: nothing to answer, the next message waits. */
@@ -370,7 +415,7 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
       (error: unknown) => {
         if (pending.timedOut) {
           this.#zombies--;
-          console.error(`shoal: a handler of ${this.address} failed after its timeout:`, error);
+          logPeerCaused(log(), 'error', 'late_handler_failure', { err: error, conn: this.address }, 'a handler failed after its timeout');
           return;
         }
         this.#finish(pending);
@@ -392,7 +437,7 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
   }
 
   /** A CPU method: runs concurrently on the pool; aborted (thread terminated) at its timeout. */
-  #runOnPool(id: number, entry: MethodEntry, data: unknown): void {
+  #runOnPool(id: number, entry: MethodEntry, data: unknown, startedAt: number): void {
     const pending = new Pending(id);
     pending.abort = new AbortController();
     this.#track(pending);
@@ -401,7 +446,7 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
       pending.timedOut = true;
       this.#untrack(pending);
       pending.abort?.abort();
-      this.#replyError(id, { code: ErrorCode.TIMEOUT, message: `method ${JSON.stringify(entry.name)} did not answer within ${entry.timeoutMs} ms` });
+      this.#replyError(id, { code: ErrorCode.TIMEOUT, message: `method ${JSON.stringify(entry.name)} did not answer within ${entry.timeoutMs} ms` }, entry.series, startedAt);
     }, entry.timeoutMs);
     (this.services.cpuPool() as NonNullable<ReturnType<AppServices['cpuPool']>>)
       .run(entry.name, data, this.address, this.protocol, pending.abort.signal)
@@ -409,40 +454,44 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
         (outcome) => {
           if (pending.timedOut || this.#closed) return;
           this.#finish(pending);
-          if (outcome.ok) this.#reply(id, outcome.value);
-          else this.#replyError(id, { code: outcome.code, message: outcome.message, data: outcome.data });
+          if (outcome.ok) this.#reply(id, outcome.value, entry.series, startedAt);
+          else this.#replyError(id, { code: outcome.code, message: outcome.message, data: outcome.data }, entry.series, startedAt);
         },
         (error: unknown) => {
           if (pending.timedOut || this.#closed) return;
           this.#finish(pending);
-          this.#requestFailed(id, entry.name, error);
+          this.#requestFailed(id, entry, error, startedAt);
         },
       );
   }
 
-  #reply(id: number, value: unknown): void {
+  /** Sends the reply and counts the request as `ok` in its series. */
+  #reply(id: number, value: unknown, series: RequestSeries, startedAt: number): void {
     let encoded: Uint8Array | string;
     try {
       encoded = this.codec.encodeReply(id, value);
     } catch (error) {
-      console.error(`shoal: the result of request ${id} of ${this.address} cannot be encoded:`, error);
-      this.#replyError(id, { code: ErrorCode.HANDLER_ERROR, message: 'the result could not be encoded' });
+      logPeerCaused(log(), 'error', `result_unencodable:${series.method}`, { err: error, conn: this.address, method: series.method, id }, 'the result of a request cannot be encoded');
+      this.#replyError(id, { code: ErrorCode.HANDLER_ERROR, message: 'the result could not be encoded' }, series, startedAt);
       return;
     }
     this.handle.send(encoded, this.codec.binary);
+    observeSince(series.ok, startedAt);
   }
 
-  #replyError(id: number, body: ErrorBody): void {
+  /** Sends the error reply and counts the request under its code in its series. */
+  #replyError(id: number, body: ErrorBody, series: RequestSeries, startedAt: number): void {
     const message: ErrorReplyMessage = [MessageType.ERROR, id, body];
     let encoded: Uint8Array | string;
     try {
       encoded = this.codec.encode(message);
     } catch (error) {
       // Only an AppError's `data` can be unencodable: send the error without it.
-      console.error(`shoal: the error data of request ${id} of ${this.address} cannot be encoded:`, error);
+      logPeerCaused(log(), 'error', `error_data_unencodable:${series.method}`, { err: error, conn: this.address, method: series.method, id }, 'the error data of a request cannot be encoded');
       encoded = this.codec.encode([MessageType.ERROR, id, { code: body.code, message: body.message }]);
     }
     this.handle.send(encoded, this.codec.binary);
+    observeSince(series.failed(body.code), startedAt);
   }
 
   #sendErrorEvent(body: ErrorBody): void {
@@ -450,13 +499,14 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
     this.handle.send(this.codec.encode(message), this.codec.binary);
   }
 
-  #requestFailed(id: number, method: string, error: unknown): void {
+  #requestFailed(id: number, entry: MethodEntry, error: unknown, startedAt: number): void {
     if (isAppError(error)) {
-      this.#replyError(id, error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data });
+      const body = error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data };
+      this.#replyError(id, body, entry.series, startedAt);
       return;
     }
-    console.error(`shoal: method ${JSON.stringify(method)} of ${this.address} failed:`, error);
-    this.#replyError(id, { code: ErrorCode.HANDLER_ERROR, message: INTERNAL_MESSAGE });
+    logPeerCaused(log(), 'error', `method_failed:${entry.name}`, { err: error, conn: this.address, method: entry.name }, 'method handler failed; replied HANDLER_ERROR');
+    this.#replyError(id, { code: ErrorCode.HANDLER_ERROR, message: INTERNAL_MESSAGE }, entry.series, startedAt);
   }
 
   #eventFailed(name: string, error: unknown): void {
@@ -464,7 +514,7 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
       this.#sendErrorEvent({ code: error.code, message: error.message, data: { event: name, ...(error.data === undefined ? {} : { detail: error.data }) } });
       return;
     }
-    console.error(`shoal: event ${JSON.stringify(name)} of ${this.address} failed:`, error);
+    logPeerCaused(log(), 'error', `event_failed:${name}`, { err: error, conn: this.address, event: name }, 'event handler failed; sent HANDLER_ERROR');
     this.#sendErrorEvent({ code: ErrorCode.HANDLER_ERROR, message: INTERNAL_MESSAGE, data: { event: name } });
   }
 }

@@ -19,6 +19,7 @@ import { CloseCode } from '../protocol/constants.ts';
 import type { Routable } from './routing.ts';
 import type { AppServices } from './services.ts';
 import { isThenable } from './is-thenable.ts';
+import { log, type Logger } from '../telemetry/logger.ts';
 import type { App, ConnectionAddress, ConnectionHandle, Context, Session } from './types.ts';
 
 /** Thrown by the Context methods that only exist on the Shoal subprotocols. */
@@ -48,6 +49,7 @@ export class RawSession implements Session, Context, Subscriber, Routable {
   #services: AppServices;
   /** A publish() of this message's handler found another worker or the broker congested. */
   #publishedWhileCongested: boolean;
+  #log: Logger | null;
 
   constructor(app: App, handle: ConnectionHandle, services: AppServices) {
     this.address = handle.address;
@@ -60,6 +62,18 @@ export class RawSession implements Session, Context, Subscriber, Routable {
     this.#app = app;
     this.#services = services;
     this.#publishedWhileCongested = false;
+    this.#log = null;
+  }
+
+  /** The worker's logger bound to this connection (a pino child, made on first use). */
+  get log(): Logger {
+    this.#log ??= log().child({ conn: this.address, peer: this.handle.remoteAddress });
+    return this.#log;
+  }
+
+  /** The client's IP address (a getter: read from the connection only when asked). */
+  get remoteAddress(): string {
+    return this.handle.remoteAddress;
   }
 
   onOpen(): unknown {

@@ -33,6 +33,7 @@
  * traffic. The cost: two connections per worker per node, and a node with
  * several interested workers receives a publication once per worker.
  */
+import { log } from '../telemetry/logger.ts';
 import { Buffer } from 'node:buffer';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ErrorCode } from '../codec/envelope.ts';
@@ -292,7 +293,7 @@ export class RedisBroker implements Broker {
     redis.on('error', (error: Error) => {
       if (this.#errorLogged || this.#closed) return;
       this.#errorLogged = true;
-      console.error(`shoal: broker (${role} connection of worker ${this.#workerId}): ${error.message}; retrying with backoff`);
+      log().warn({ role, err: error }, 'broker connection failed; retrying with backoff');
     });
     redis.connect().catch(() => {
       // Reported by the 'error' event; ioredis keeps retrying (retryStrategy).
@@ -310,7 +311,7 @@ export class RedisBroker implements Broker {
       this.#everReady = true;
       this.#errorLogged = false;
       this.#state = 'ready';
-      if (this.stats.gaps > 0) console.error(`shoal: broker connections of worker ${this.#workerId} are back`);
+      if (this.stats.gaps > 0) log().info({ gaps: this.stats.gaps }, 'broker connections are back');
     } else if (!ready && this.#state === 'ready') {
       this.stats.gaps++;
       this.#gapStartedAt = now;
@@ -407,7 +408,7 @@ export class RedisBroker implements Broker {
   /** A SUBSCRIBE lost with its connection: the next connection subscribes everything again. */
   #subscriptionFailed(error: unknown): void {
     if (this.#closed) return;
-    if (this.#sub?.ready === true) console.error(`shoal: broker subscription of worker ${this.#workerId} failed:`, error);
+    if (this.#sub?.ready === true) log().warn({ err: error }, 'broker subscription failed');
   }
 
   #settled(bytes: number, failed: number): void {
@@ -448,7 +449,7 @@ export class RedisBroker implements Broker {
       const now = performance.now();
       if (connection.pingSentAt !== 0) {
         if (now - connection.pingSentAt < this.#options.stallTimeoutMs) continue;
-        console.error(`shoal: broker connection of worker ${this.#workerId} answered no PING for ${Math.round(now - connection.pingSentAt)} ms; reconnecting`);
+        log().warn({ silentMs: Math.round(now - connection.pingSentAt) }, 'broker connection answered no PING in time; reconnecting');
         connection.pingSentAt = 0;
         connection.redis.disconnect(true);
         continue;

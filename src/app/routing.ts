@@ -17,6 +17,8 @@ import { MessageType } from '../codec/envelope.ts';
 import { decodeMsgpack, encodeMsgpack, msgpackCodec } from '../codec/msgpack.ts';
 import type { Broker } from './broker.ts';
 import { encodeRawFrame } from './pubsub/raw-message.ts';
+import { log } from '../telemetry/logger.ts';
+import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { ConnectionRegistry, parseAddress } from './registry.ts';
 import type { ConnectionAddress, ConnectionHandle } from './types.ts';
 import type { BusMessage, WorkerBus } from './worker-bus.ts';
@@ -123,7 +125,7 @@ export class Router {
         if (target.codec === null) target.handle.sendFrame(encodeRawFrame(message[2]));
         else target.handle.send(target.codec.encode(message), target.codec.binary);
       } catch (error) {
-        console.error(`shoal: event for ${address} cannot be encoded for ${target.codec?.protocol ?? 'a raw connection'}:`, error);
+        logPeerCaused(log(), 'warn', `event_unencodable:${target.codec?.protocol ?? 'raw'}`, { err: error, conn: address, protocol: target.codec?.protocol ?? null }, 'an event sent with sendTo cannot be encoded for its target; dropped');
         this.stats.dropped++;
         return;
       }

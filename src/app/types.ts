@@ -3,6 +3,7 @@
  * handlers get. This file is the contract between the transport/actor layer
  * (src/transport, src/actors) and the subprotocol layer (src/app, src/codec).
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** What the app's `upgrade` hook sees of an upgrade request (already validated per RFC 6455 §4.2.1). */
 export interface UpgradeRequest {
@@ -24,6 +25,8 @@ export type UpgradeDecision =
   | void
   | { accept: true; protocol?: string | null; data?: unknown }
   | { accept: false; status: number; reason: string };
+
+import type { Logger } from '../telemetry/logger.ts';
 
 /** The local and global identity of a connection: "<workerId>.<localId>". */
 export type ConnectionAddress = string;
@@ -66,8 +69,16 @@ export interface Context<State = Record<string, unknown>> {
   readonly address: ConnectionAddress;
   readonly protocol: string | null;
   readonly upgradeData: unknown;
+  /** The client's IP address: the socket's peer, or the client named by a PROXY header or a trusted proxy (docs/deploy.md). */
+  readonly remoteAddress: string;
   /** Per-connection state, owned by this connection's handlers (no locks needed: one message at a time). */
   state: State;
+  /**
+   * The server's logger bound to this connection: its lines carry `conn`
+   * (the address) and `peer` (the client's IP) besides `worker` and the
+   * time. pino's API: `ctx.log.info({ room }, 'joined')`. Created on first use.
+   */
+  readonly log: Logger;
   /** Send an event to this connection (Shoal subprotocols only: a raw connection throws SubprotocolRequiredError). */
   send(event: string, data?: unknown): void;
   /** Send one raw WebSocket message (text for strings unless isBinary), whatever the protocol. */
@@ -136,6 +147,11 @@ export type MethodHandler<State = Record<string, unknown>> =
 export interface App<State = Record<string, unknown>> {
   /** Accept, reject, or pick the subprotocol and attach data; runs in the worker before the 101. */
   upgrade?(req: UpgradeRequest): UpgradeDecision | Promise<UpgradeDecision>;
+  /**
+   * Plain HTTP requests on the server's port (anything that is not a WebSocket upgrade), with
+   * Node's request and response objects; without it they get 400/426 as before (docs/server.md).
+   */
+  http?(req: IncomingMessage, res: ServerResponse): unknown;
   onOpen?(ctx: Context<State>): unknown;
   onClose?(ctx: Context<State>, code: number, reason: string): unknown;
   /** Raw messages of connections that negotiated no subprotocol. */

@@ -73,6 +73,8 @@ export interface PublishMessage {
   /** End offset of each frame in `frames` (the first starts at 0). */
   readonly ends: readonly number[];
   readonly frames: Uint8Array;
+  /** When the batch's first publication was made: epoch milliseconds, sub-millisecond (telemetry/worker-metrics.ts epochNow). */
+  readonly at: number;
 }
 
 /** Directed: the sender has written batch `seq` (`bytes` long) of the receiver to its subscribers. */

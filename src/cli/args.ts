@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_OPTIONS, resolveServerOptions, type ServerOptions } from '../server/options.ts';
 
 /** How a flag's value is read. */
-type ValueKind = 'integer' | 'bytes' | 'duration' | 'string' | 'boolean';
+type ValueKind = 'integer' | 'bytes' | 'duration' | 'string' | 'boolean' | 'list';
 
 interface FlagSpec {
   readonly flag: string;
@@ -40,7 +40,19 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'admin-host', option: 'adminHost', kind: 'string', help: 'interface of the admin port' },
   { flag: 'broker', option: 'broker', kind: 'string', help: 'cluster broker, redis://[:password@]host:port[/db] or rediss:// (default: single node)' },
   { flag: 'broker-password', option: 'brokerPassword', kind: 'string', help: 'broker password when the URL has none (prefer the env var)' },
+  { flag: 'max-body-size', option: 'maxBodyBytes', kind: 'bytes', help: "largest request body for the app's http handler; bigger ones get 413" },
+  { flag: 'allowed-origins', option: 'allowedOrigins', kind: 'list', help: 'origins allowed to upgrade, comma-separated (https://a.example.com, https://*.example.com); others get 403 (default: any)' },
+  { flag: 'trust-proxy', option: 'trustProxy', kind: 'list', help: 'proxies (addresses or CIDRs, comma-separated) whose Forwarded / X-Forwarded-For name the client' },
+  { flag: 'proxy-protocol', option: 'proxyProtocol', kind: 'boolean', help: 'every connection starts with a PROXY protocol v1/v2 header (HAProxy send-proxy, TCP load balancers)' },
+  { flag: 'tls-cert', option: 'tlsCert', kind: 'string', help: 'PEM certificate (chain) file: serve wss:// and https:// (SIGHUP reloads it)' },
+  { flag: 'tls-key', option: 'tlsKey', kind: 'string', help: 'PEM private key file of --tls-cert' },
+  { flag: 'tls-passphrase-file', option: 'tlsPassphraseFile', kind: 'string', help: "file holding the key's passphrase (or SHOAL_TLS_PASSPHRASE; never a flag value)" },
+  { flag: 'log-level', option: 'logLevel', kind: 'string', help: 'lowest level logged: trace, debug, info, warn, error, fatal or silent' },
+  { flag: 'log-format', option: 'logFormat', kind: 'string', help: 'json or pretty (default: pretty when stderr is a terminal, json otherwise)' },
 ];
+
+/** The key's passphrase itself: environment only, so it never shows in a process listing. */
+export const TLS_PASSPHRASE_ENV = 'SHOAL_TLS_PASSPHRASE';
 
 /** The SHOAL_* variable of a flag: `max-message-size` -> `SHOAL_MAX_MESSAGE_SIZE`. */
 export function envName(flag: string): string {
@@ -76,10 +88,14 @@ export function parseSwitch(text: string): boolean | null {
   return SWITCH_WORDS[text.trim().toLowerCase()] ?? null;
 }
 
-function parseValue(spec: FlagSpec, text: string): string | number | boolean | null {
+function parseValue(spec: FlagSpec, text: string): string | string[] | number | boolean | null {
   switch (spec.kind) {
     case 'string':
       return text;
+    case 'list': {
+      const items = text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      return items.length === 0 ? null : items;
+    }
     case 'boolean':
       return parseSwitch(text);
     case 'integer':
@@ -97,6 +113,7 @@ const EXPECTED: Readonly<Record<ValueKind, string>> = {
   duration: 'a duration such as 500, 500ms, 30s or 2m',
   string: 'a value',
   boolean: 'on or off (1/0, true/false, yes/no, on/off)',
+  list: 'a comma-separated list',
 };
 
 /** The outcome of parsing `serve` arguments. */
@@ -117,7 +134,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     return { kind: 'error', message: (error as Error).message.split('\n')[0] };
   }
   if (values.help === true) return { kind: 'help' };
-  const partial: Record<string, string | number | boolean> = {};
+  const partial: Record<string, string | string[] | number | boolean> = {};
   for (const spec of SERVE_FLAGS) {
     const fromFlag = values[spec.flag];
     if (typeof fromFlag === 'boolean') {
@@ -132,6 +149,8 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     if (value === null) return { kind: 'error', message: `${source} must be ${EXPECTED[spec.kind]}, got ${JSON.stringify(text)}` };
     partial[spec.option] = value;
   }
+  const passphrase = env[TLS_PASSPHRASE_ENV];
+  if (passphrase !== undefined && passphrase !== '') partial.tlsPassphrase = passphrase;
   try {
     return { kind: 'serve', options: resolveServerOptions(partial as Partial<ServerOptions>) };
   } catch (error) {
@@ -141,15 +160,18 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
 
 /** Rewrites option names in a validation message to the flag names the user typed. */
 function flagNamesIn(message: string): string {
+  let text = message;
   for (const spec of SERVE_FLAGS) {
-    if (message.startsWith(`${spec.option} `)) return `--${spec.flag}${message.slice(spec.option.length)}`;
+    if (text.startsWith(`${spec.option} `)) text = `--${spec.flag}${text.slice(spec.option.length)}`;
+    // Other camel-cased option names in the message ("tlsCert and tlsKey ..."); plain words such as "port" stay.
+    else if (/[A-Z]/.test(spec.option)) text = text.replace(new RegExp(`(^|[^\\w-])${spec.option}\\b`, 'g'), `$1--${spec.flag}`);
   }
-  return message;
+  return text;
 }
 
 function defaultText(spec: FlagSpec): string {
-  const value = (DEFAULT_OPTIONS as Partial<Record<keyof ServerOptions, string | number | boolean | null>>)[spec.option];
-  if (value === undefined || value === null) return '';
+  const value = (DEFAULT_OPTIONS as unknown as Partial<Record<keyof ServerOptions, unknown>>)[spec.option];
+  if (value === undefined || value === null || Array.isArray(value)) return '';
   if (typeof value === 'boolean') return value ? ' [on]' : ' [off]';
   if (spec.kind === 'bytes' && typeof value === 'number') {
     return value % 1024 ** 2 === 0 ? ` [${value / 1024 ** 2}MiB]` : value % 1024 === 0 ? ` [${value / 1024}KiB]` : ` [${value}]`;
@@ -161,7 +183,7 @@ function defaultText(spec: FlagSpec): string {
 /** `shoal serve --help`. */
 export function serveHelp(): string {
   const width = Math.max(...SERVE_FLAGS.map((spec) => spec.flag.length)) + 9;
-  const lines = SERVE_FLAGS.map((spec) => `  ${`--${spec.flag}${spec.kind === 'boolean' ? '' : ` <${spec.kind === 'string' ? 'value' : spec.kind === 'integer' ? 'n' : spec.kind === 'bytes' ? 'size' : 'time'}>`}`.padEnd(width)} ${spec.help}${defaultText(spec)}`);
+  const lines = SERVE_FLAGS.map((spec) => `  ${`--${spec.flag}${spec.kind === 'boolean' ? '' : ` <${spec.kind === 'string' ? 'value' : spec.kind === 'list' ? 'list' : spec.kind === 'integer' ? 'n' : spec.kind === 'bytes' ? 'size' : 'time'}>`}`.padEnd(width)} ${spec.help}${defaultText(spec)}`);
   return [
     'Usage: shoal serve [options]',
     '',
@@ -175,6 +197,8 @@ export function serveHelp(): string {
     'Every option can also come from the environment: --max-message-size is SHOAL_MAX_MESSAGE_SIZE. Flags win.',
     'Switches take no value (--no-permessage-deflate turns one off); in the environment they read 1/0, true/false, yes/no or on/off.',
     'SIGTERM or SIGINT closes every connection with 1001 "going away" and exits 0 after at most --drain-timeout.',
+    'SIGHUP re-reads --tls-cert and --tls-key; a bad file keeps the old ones (the reason goes to stderr).',
+    `${TLS_PASSPHRASE_ENV}: the passphrase of an encrypted --tls-key (or --tls-passphrase-file).`,
   ].join('\n');
 }
 

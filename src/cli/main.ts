@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { createServer } from '../server/server.ts';
 import { ECHO_APP } from '../app/load-app.ts';
+import { setThreadLogger } from '../telemetry/logger.ts';
 import { mainHelp, parseServeArgs, serveHelp } from './args.ts';
 
 /**
@@ -97,7 +98,7 @@ async function serve(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
-  server.on('error', (error: Error) => process.stderr.write(`shoal: server error: ${error.message}\n`));
+  server.on('error', (error: Error) => server.logger?.error({ err: error }, 'server error'));
   let address;
   try {
     address = await server.listen();
@@ -106,6 +107,18 @@ async function serve(argv: string[]): Promise<number> {
     process.stderr.write(`shoal: ${(error as Error).message}\n`);
     return 1;
   }
+  // SIGHUP: new TLS connections use the certificate and key as they are on disk now; a bad file keeps the old ones.
+  const onHangup = (): void => {
+    try {
+      server.reloadTls();
+      process.stdout.write('shoal: SIGHUP: TLS certificate and key reloaded\n');
+    } catch (error) {
+      process.stderr.write(`shoal: SIGHUP: keeping the old TLS certificate: ${(error as Error).message}\n`);
+    }
+  };
+  if (options.tlsCert !== null) process.on('SIGHUP', onHangup);
+  // The primary's module-level log() is the server's logger from now on.
+  if (server.logger !== null) setThreadLogger(server.logger);
   const label = options.app === ECHO_APP ? 'echo app' : `app ${basename(options.app)}`;
   const workers = options.workers === 1 ? '1 worker' : `${options.workers} workers`;
   process.stdout.write(`shoal: ${label} listening on ${address.url} with ${workers}\n`);
@@ -114,6 +127,7 @@ async function serve(argv: string[]): Promise<number> {
   const received = await signal;
   process.stdout.write(`shoal: ${received}: closing connections (up to ${options.drainTimeoutMs} ms)\n`);
   await server.close();
+  process.off('SIGHUP', onHangup);
   process.off('SIGTERM', force);
   process.off('SIGINT', force);
   process.stdout.write('shoal: stopped\n');

@@ -1,13 +1,15 @@
 /**
  * The admin HTTP port, served by node:http on the primary thread (never on
- * the WebSocket port): `/healthz`, `/metrics` (Prometheus text format) and
- * `/stats` (JSON). GET and HEAD only; no request body is ever read; every
+ * the WebSocket port): `/livez` (the process answers), `/readyz` (every
+ * worker serves, not draining), `/healthz`, `/metrics` (Prometheus text
+ * format) and `/stats` (JSON). GET and HEAD only; no request body is ever read; every
  * response is small and built from counters the primary already has.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { adminSnapshot, ConnectionTally, healthOf, type AdminSource } from './admin-stats.ts';
+import { log, type Logger } from '../telemetry/logger.ts';
+import { adminSnapshot, ConnectionTally, healthOf, readinessOf, type AdminSource, type Health } from './admin-stats.ts';
 import type { ConnectionStats } from '../transport/messages.ts';
 import { createMetricsRegistry } from './metrics.ts';
 
@@ -16,6 +18,8 @@ export interface AdminServerOptions {
   readonly host: string;
   /** 0 asks the OS for a free port. */
   readonly port: number;
+  /** Where its errors go (the thread's logger by default). */
+  readonly logger?: Logger;
 }
 
 /** Admin connections open at once; more are closed on accept (a scraper or a load balancer needs a few). */
@@ -26,7 +30,7 @@ const MAX_HEADER_BYTES = 8 * 1024;
 const HEADERS_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
-const PATHS = ['/healthz', '/metrics', '/stats'] as const;
+const PATHS = ['/livez', '/readyz', '/healthz', '/metrics', '/stats'] as const;
 type AdminPath = (typeof PATHS)[number];
 
 function isAdminPath(path: string): path is AdminPath {
@@ -45,9 +49,11 @@ export class AdminServer {
   #registry: Registry;
   #http: Server;
   #startedAt: number;
+  #logger: Logger;
 
   constructor(source: AdminSource, options: AdminServerOptions) {
     this.options = options;
+    this.#logger = options.logger ?? log();
     this.#source = source;
     this.#tally = new ConnectionTally();
     this.#registry = createMetricsRegistry(source, this.#tally);
@@ -72,7 +78,7 @@ export class AdminServer {
       http.once('error', onError);
       http.listen(this.options.port, this.options.host, () => {
         http.off('error', onError);
-        http.on('error', (error) => console.error('shoal: admin server error:', error));
+        http.on('error', (error) => this.#logger.error({ err: error }, 'admin server error'));
         this.#startedAt = performance.now();
         resolve(http.address() as AddressInfo);
       });
@@ -106,6 +112,13 @@ export class AdminServer {
       return;
     }
     switch (path) {
+      case '/livez':
+        // The primary's event loop answered: that is all liveness means.
+        sendVerdict(response, { ok: true });
+        return;
+      case '/readyz':
+        sendVerdict(response, readinessOf(this.#source));
+        return;
       case '/healthz': {
         const health = healthOf(this.#source);
         // The broker's state is reported, not judged: a node without its broker still serves its own clients.
@@ -123,13 +136,18 @@ export class AdminServer {
         this.#registry.metrics().then(
           (text) => send(response, 200, this.#registry.contentType, text),
           (error: unknown) => {
-            console.error('shoal: collecting metrics failed:', error);
+            this.#logger.error({ err: error }, 'collecting metrics failed');
             send(response, 500, 'text/plain; charset=utf-8', 'internal error while collecting metrics\n');
           },
         );
         return;
     }
   }
+}
+
+/** 200 `ok`, or 503 with the reason, as text. */
+function sendVerdict(response: ServerResponse, verdict: Health): void {
+  send(response, verdict.ok ? 200 : 503, 'text/plain; charset=utf-8', verdict.ok ? 'ok\n' : `${verdict.reason}\n`);
 }
 
 function send(response: ServerResponse, status: number, contentType: string, body: string): void {

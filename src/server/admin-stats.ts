@@ -1,15 +1,17 @@
 /**
  * What the admin endpoints report, without the HTTP: the server as the
  * primary sees it (`AdminSource`), the tally of finished connections'
- * handshake outcomes and close codes (`ConnectionTally`), the health verdict
- * and the /stats snapshot. Pure: no sockets, no timers.
+ * handshake outcomes and close codes (`ConnectionTally`), the health and
+ * readiness verdicts and the /stats snapshot. Pure: no sockets, no timers.
  *
  * Everything here is what the primary already knows: its own counters, the
- * per-worker connection counts of the pool, and the ConnectionStats each
- * finished connection reports. Nothing crosses threads per message or per
- * scrape, so message and byte totals cover finished connections only.
+ * per-worker connection counts of the pool, the ConnectionStats each
+ * finished connection reports, and the workers' periodic reports (message
+ * and byte counts of open connections included, histograms, gauges). Nothing
+ * crosses threads per message or per scrape.
  */
-import type { ConnectionStats, WorkerLoad } from '../transport/messages.ts';
+import type { HistogramTotals } from '../telemetry/histogram.ts';
+import { EDGE_REFUSALS, type ConnectionStats, type WorkerLoad } from '../transport/messages.ts';
 import type { BrokerState, BrokerStats } from '../app/broker.ts';
 import type { PrimaryStats } from '../transport/primary.ts';
 
@@ -23,6 +25,10 @@ export interface AdminSource {
   readonly state: ServerState;
   /** Workers that are up, with their connections. */
   workers(): readonly WorkerLoad[];
+  /** True when every worker serves its lane and has reported lately (for /readyz). */
+  allWorkersServing(): boolean;
+  /** The workers' histograms, summed. */
+  readonly histograms: HistogramTotals;
   /** The cluster broker as the primary's own connection sees it (server.publish), or null on a single node. */
   broker(): BrokerStatus | null;
 }
@@ -40,6 +46,19 @@ const STATE_REASONS: Readonly<Record<Exclude<ServerState, 'serving'>, string>> =
   'shutting-down': 'server is shutting down',
   stopped: 'server is stopped',
 };
+
+/**
+ * Ready (/readyz) when the server is accepting connections (not starting,
+ * not draining) and every worker serves its lane and has reported within
+ * the last few seconds. A load balancer takes the server out of rotation
+ * when this fails; /healthz stays the looser "at least one worker".
+ */
+export function readinessOf(source: AdminSource): Health {
+  const state = source.state;
+  if (state !== 'serving') return { ok: false, reason: STATE_REASONS[state] };
+  if (!source.allWorkersServing()) return { ok: false, reason: 'a worker is not serving (starting, replaced, or not reporting)' };
+  return { ok: true };
+}
 
 /** Healthy when the server is accepting connections and at least one worker is up. */
 export function healthOf(source: AdminSource): Health {
@@ -89,6 +108,14 @@ export class ConnectionTally {
   writePauses: number;
   /** Connections whose socket was destroyed because the peer did not finish closing in time. */
   closeTimeouts: number;
+  /** Connections refused at the edge (PROXY header, TLS, Origin) by reason (EDGE_REFUSALS). */
+  readonly edgeRefusals: Map<string, number>;
+  /** Requests served by the app's `http` handler. */
+  httpRequests: number;
+  /** Of those, requests whose handler threw or rejected (500). */
+  httpHandlerErrors: number;
+  /** Connections on the HTTP side ended by an error answer, by status (400, 408, 413, 431). */
+  readonly httpRefusals: Map<string, number>;
 
   constructor() {
     this.upgraded = 0;
@@ -97,17 +124,28 @@ export class ConnectionTally {
     this.closes = new Map();
     this.writePauses = 0;
     this.closeTimeouts = 0;
+    this.edgeRefusals = new Map();
+    this.httpRequests = 0;
+    this.httpHandlerErrors = 0;
+    this.httpRefusals = new Map();
   }
 
   /** Adds one finished connection. */
   record(stats: ConnectionStats): void {
     this.writePauses += stats.writePauses;
     if (stats.closeTimedOut) this.closeTimeouts++;
+    // Stats from an older worker may lack the edge fields.
+    this.httpRequests += stats.httpRequests ?? 0;
+    this.httpHandlerErrors += stats.httpHandlerErrors ?? 0;
+    if ((stats.httpRefusalStatus ?? 0) !== 0) increment(this.httpRefusals, refusalStatusLabel(stats.httpRefusalStatus));
+    const edge = stats.edgeRefusal ?? '';
+    if (edge !== '') increment(this.edgeRefusals, (EDGE_REFUSALS as readonly string[]).includes(edge) ? edge : 'other');
     if (stats.handshakeStatus === SWITCHING_PROTOCOLS) {
       this.upgraded++;
       increment(this.closes, closeCodeLabel(stats.closeCode));
     } else if (stats.handshakeStatus === 0) {
-      this.abandoned++;
+      // A connection that served HTTP requests, or was refused at the edge, did not abandon a handshake.
+      if (edge === '' && (stats.httpRequests ?? 0) === 0 && (stats.httpRefusalStatus ?? 0) === 0) this.abandoned++;
     } else {
       increment(this.refusals, refusalStatusLabel(stats.handshakeStatus));
     }
@@ -136,6 +174,13 @@ export interface AdminSnapshot {
   readonly closeTimeouts: number;
   /** null on a single node. */
   readonly broker: BrokerStatus | null;
+  /** Connections refused at the edge, by reason (proxy_header_malformed, tls_handshake_failed, origin_not_allowed, ...). */
+  readonly edgeRefusals: Readonly<Record<string, number>>;
+  readonly http: {
+    readonly requests: number;
+    readonly handlerErrors: number;
+    readonly refusals: Readonly<Record<string, number>>;
+  };
 }
 
 /** The /stats snapshot at this moment; `uptimeMs` since the server started listening. */
@@ -146,7 +191,7 @@ export function adminSnapshot(source: AdminSource, tally: ConnectionTally, uptim
     uptimeSeconds: Math.round(uptimeMs) / 1000,
     stats: { ...source.stats },
     broker: source.broker(),
-    workers: source.workers().map((worker) => ({ workerId: worker.workerId, connections: worker.connections })),
+    workers: source.workers().map((worker) => ({ workerId: worker.workerId, connections: worker.connections, gauges: worker.gauges })),
     handshakes: {
       upgraded: tally.upgraded,
       abandoned: tally.abandoned,
@@ -155,5 +200,7 @@ export function adminSnapshot(source: AdminSource, tally: ConnectionTally, uptim
     closeCodes: Object.fromEntries(tally.closes),
     writePauses: tally.writePauses,
     closeTimeouts: tally.closeTimeouts,
+    edgeRefusals: Object.fromEntries(tally.edgeRefusals),
+    http: { requests: tally.httpRequests, handlerErrors: tally.httpHandlerErrors, refusals: Object.fromEntries(tally.httpRefusals) },
   };
 }

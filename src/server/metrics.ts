@@ -1,15 +1,20 @@
 /**
  * The Prometheus metrics of one server (prom-client), read from the primary
  * at scrape time: every metric has a `collect` that copies its value from the
- * primary's counters, the pool's per-worker counts or the ConnectionTally, so
- * the hot path does nothing for metrics. Units are in the names (`_bytes`,
- * `_seconds`, `_total` for counters).
+ * primary's counters, the pool's per-worker counts and the workers' latest
+ * reports, or the ConnectionTally. The workers' hot path only adds to plain
+ * numbers (telemetry/worker-metrics.ts); their histograms arrive as deltas
+ * and are served from the primary's sums (`SummedHistogram`). Units are in
+ * the names (`_bytes`, `_seconds`, `_total` for counters).
  *
  * Process metrics (CPU, memory, event-loop lag of the primary thread, heap
  * and GC of the main isolate) come from prom-client's default collectors,
  * registered once per process: the process is shared by all its servers.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import type { HistogramDefinition, HistogramTotals } from '../telemetry/histogram.ts';
+import { REQUEST_DURATION, WORKER_HISTOGRAMS } from '../telemetry/metric-definitions.ts';
+import type { WorkerGauges } from '../telemetry/worker-metrics.ts';
 import type { AdminSource, ConnectionTally } from './admin-stats.ts';
 import type { PrimaryStats } from '../transport/primary.ts';
 
@@ -59,11 +64,66 @@ const PRIMARY_COUNTERS: readonly [keyof PrimaryStats, string, string][] = [
   ['transferFailures', 'shoal_connection_transfer_failures_total', 'Accepted sockets that could not be handed to a worker'],
   ['slowConsumers', 'shoal_slow_consumers_total', 'Finished connections closed by the slow-consumer policy (1008)'],
   ['mailboxPauses', 'shoal_mailbox_pauses_total', 'Times finished connections stopped reading for a full mailbox'],
-  ['messagesIn', 'shoal_messages_received_total', 'Messages received on finished connections'],
-  ['messagesOut', 'shoal_messages_sent_total', 'Messages sent on finished connections'],
-  ['bytesIn', 'shoal_received_bytes_total', 'Bytes received on finished connections (wire bytes)'],
-  ['bytesOut', 'shoal_sent_bytes_total', 'Bytes sent on finished connections (wire bytes)'],
+  ['messagesIn', 'shoal_messages_received_total', 'Messages received, open connections included (workers report every 0.5 s)'],
+  ['messagesOut', 'shoal_messages_sent_total', 'Messages sent, open connections included (workers report every 0.5 s)'],
+  ['bytesIn', 'shoal_received_bytes_total', 'Wire bytes received, open connections included (workers report every 0.5 s)'],
+  ['bytesOut', 'shoal_sent_bytes_total', 'Wire bytes sent, open connections included (workers report every 0.5 s)'],
 ];
+
+/** Per-worker gauges from the workers' reports: name, help, the field. */
+const WORKER_GAUGES: readonly [string, string, keyof WorkerGauges][] = [
+  ['shoal_worker_mailbox_depth', 'Messages waiting in the mailboxes of each worker', 'mailboxDepth'],
+  ['shoal_worker_send_buffer_bytes', 'Bytes waiting in the send buffers of each worker', 'sendBufferBytes'],
+  ['shoal_worker_pubsub_backlog_bytes', 'Publications each worker forwarded to other workers and not yet acknowledged, in bytes', 'pubsubBacklogBytes'],
+  ['shoal_worker_event_loop_lag_mean_seconds', 'Mean event-loop delay of each worker over its last report interval (0.5 s)', 'eventLoopLagMeanSeconds'],
+  ['shoal_worker_event_loop_lag_p99_seconds', '99th percentile of the event-loop delay of each worker over its last report interval', 'eventLoopLagP99Seconds'],
+  ['shoal_worker_event_loop_lag_max_seconds', 'Largest event-loop delay of each worker over its last report interval', 'eventLoopLagMaxSeconds'],
+  ['shoal_worker_event_loop_utilization', 'Share of its last report interval each worker was busy (0..1)', 'eventLoopUtilization'],
+];
+
+/**
+ * A Prometheus histogram served from the primary's sums of the workers'
+ * deltas. prom-client's Histogram only takes observations, not bucket
+ * counts, so this implements the registry's metric interface itself.
+ */
+/** One sample line, as the registry formats it. */
+interface SampleValue {
+  readonly metricName: string;
+  readonly labels: Readonly<Record<string, string | number>>;
+  readonly value: number;
+}
+
+class SummedHistogram {
+  readonly name: string;
+  readonly help: string;
+  readonly #definition: HistogramDefinition;
+  readonly #totals: HistogramTotals;
+
+  constructor(definition: HistogramDefinition, totals: HistogramTotals) {
+    this.name = definition.name;
+    this.help = definition.help;
+    this.#definition = definition;
+    this.#totals = totals;
+  }
+
+  /** What the registry reads at a scrape. */
+  async get(): Promise<{ name: string; help: string; type: 'histogram'; values: SampleValue[]; aggregator: 'sum' }> {
+    const { name, labelNames, buckets } = this.#definition;
+    const values: SampleValue[] = [];
+    for (const series of this.#totals.series(name)) {
+      const labels: Record<string, string | number> = {};
+      for (let i = 0; i < labelNames.length; i++) labels[labelNames[i] as string] = series.labels[i] ?? '';
+      let cumulative = 0;
+      for (let i = 0; i <= buckets.length; i++) {
+        cumulative += series.counts[i] ?? 0;
+        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: i < buckets.length ? (buckets[i] as number) : '+Inf' }, value: cumulative });
+      }
+      values.push({ metricName: `${name}_sum`, labels, value: series.sum });
+      values.push({ metricName: `${name}_count`, labels, value: series.count });
+    }
+    return { name, help: this.help, type: 'histogram', values, aggregator: 'sum' };
+  }
+}
 
 /** The primary's 503s by cause, as the `reason` label. */
 const REJECTION_REASONS: readonly [keyof PrimaryStats, string][] = [
@@ -96,6 +156,10 @@ export function createMetricsRegistry(source: AdminSource, tally: ConnectionTall
   mirrorLabelledCounter(registry, 'shoal_closes_total', 'Upgraded connections that ended, by close code (1006: no close frame)', 'code', () => tally.closes);
   mirrorCounter(registry, 'shoal_write_pauses_total', 'Times finished connections stopped reading for a full send buffer', () => tally.writePauses);
   mirrorCounter(registry, 'shoal_close_timeouts_total', 'Connections destroyed because the peer did not finish closing in time', () => tally.closeTimeouts);
+  mirrorLabelledCounter(registry, 'shoal_edge_refusals_total', 'Connections refused before the app: bad or late PROXY header, failed TLS handshake, Origin not allowed', 'reason', () => tally.edgeRefusals);
+  mirrorCounter(registry, 'shoal_http_requests_total', "Requests served by the app's http handler", () => tally.httpRequests);
+  mirrorCounter(registry, 'shoal_http_handler_errors_total', "Requests whose http handler threw or rejected (answered 500, connection closed)", () => tally.httpHandlerErrors);
+  mirrorLabelledCounter(registry, 'shoal_http_refusals_total', 'HTTP connections ended by an error answer (bad request, timeout, body or head too large), by status', 'status', () => tally.httpRefusals);
   new Gauge({
     name: 'shoal_workers_alive',
     help: 'Worker threads serving connections',
@@ -113,6 +177,39 @@ export function createMetricsRegistry(source: AdminSource, tally: ConnectionTall
       // Reset first: a replaced worker's label disappears with it.
       this.reset();
       for (const worker of source.workers()) this.set({ worker: String(worker.workerId) }, worker.connections);
+    },
+  });
+  for (const [name, help, field] of WORKER_GAUGES) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['worker'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const worker of source.workers()) if (worker.gauges !== null) this.set({ worker: String(worker.workerId) }, worker.gauges[field]);
+      },
+    });
+  }
+  for (const definition of WORKER_HISTOGRAMS) registry.registerMetric(new SummedHistogram(definition, source.histograms) as unknown as Metric);
+  new Counter({
+    name: 'shoal_requests_total',
+    help: 'Requests answered, by method and outcome (exact; shoal_request_duration_seconds times a sample of them)',
+    labelNames: ['method', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const series of source.histograms.series(REQUEST_DURATION.name)) {
+        this.inc({ method: series.labels[0] ?? '', outcome: series.labels[1] ?? '' }, series.total);
+      }
+    },
+  });
+  new Gauge({
+    name: 'shoal_ready',
+    help: '1 while /readyz answers 200 (serving, every worker up and reporting), 0 otherwise',
+    registers: [registry],
+    collect() {
+      this.set(source.state === 'serving' && source.allWorkersServing() ? 1 : 0);
     },
   });
   new Gauge({

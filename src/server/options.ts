@@ -3,7 +3,11 @@
  * else, and `resolveServerOptions` turns a partial set into a checked full set.
  */
 import { availableParallelism } from 'node:os';
+import { normalizeOriginPattern } from '../protocol/origin-policy.ts';
 import { resolvePerMessageDeflateOptions, type PerMessageDeflateOptions } from '../protocol/permessage-deflate-negotiation.ts';
+import { parseAddressRange } from '../transport/trusted-proxies.ts';
+import { isLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger, type LogLevel } from '../telemetry/logger.ts';
+import { DEFAULT_LOG_RATE_LIMIT, type LogRateLimit } from '../telemetry/rate-limited-log.ts';
 
 /** Everything `createServer` and `shoal serve` accept. */
 export interface ServerOptions {
@@ -60,12 +64,44 @@ export interface ServerOptions {
   broker: string | null;
   /** Password for the broker when its URL carries none (SHOAL_BROKER_PASSWORD keeps it out of `ps`); null: none. */
   brokerPassword: string | null;
+  /** Largest request body given to the app's `http` handler; a bigger one gets 413 and the connection is closed. */
+  maxBodyBytes: number;
+  /**
+   * Origins allowed to open a WebSocket: exact origins (`https://chat.example.com`) or one
+   * wildcard label (`https://*.example.com`); other Origin headers get 403. null (the
+   * default) accepts every origin; docs/deploy.md says why a browser-facing server should set it.
+   */
+  allowedOrigins: string[] | null;
+  /** Proxies (IP addresses or CIDRs) whose Forwarded / X-Forwarded-For headers name the client. */
+  trustProxy: string[];
+  /** Every connection starts with a PROXY protocol v1 or v2 header (HAProxy `send-proxy`, cloud TCP load balancers). */
+  proxyProtocol: boolean;
+  /** PEM certificate chain file: serve TLS (wss://, https://) in the workers. Needs `tlsKey`. */
+  tlsCert: string | null;
+  /** PEM private key file of `tlsCert`. */
+  tlsKey: string | null;
+  /** File holding the key's passphrase (first line); the CLI also reads SHOAL_TLS_PASSPHRASE. */
+  tlsPassphraseFile: string | null;
+  /** The key's passphrase itself (programmatic use; never a command-line flag). */
+  tlsPassphrase: string | null;
+  /** Lowest level logged (docs/operations.md); ignored when `logger` is given (its own level counts). */
+  logLevel: LogLevel;
+  /** `json` lines or `pretty` lines for people; by default pretty when stderr is a terminal, json otherwise. Ignored with `logger`. */
+  logFormat: LogFormat;
+  /**
+   * A pino (or pino-compatible) logger that receives every line, the
+   * workers' included (they arrive through the primary); null: Shoal logs to
+   * stderr with `logLevel` and `logFormat`.
+   */
+  logger: Logger | null;
+  /** Lines caused by peers (a failing handler, a failing upgrade hook): at most `lines` per cause per `intervalMs`, then one line with the suppressed count. */
+  logRateLimit: LogRateLimit;
 }
 
 /** What `perMessageDeflate` accepts: a switch, or the policy with any defaults overridden. */
 export type PerMessageDeflateSetting = boolean | Partial<PerMessageDeflateOptions>;
 
-/** The defaults of every option except `workers` and `maxConnections`, which depend on the machine. */
+/** The defaults of every option except `workers`, `maxConnections` and `logFormat`, which depend on the machine. */
 export const DEFAULT_OPTIONS = {
   port: 9001,
   host: '127.0.0.1',
@@ -85,12 +121,42 @@ export const DEFAULT_OPTIONS = {
   perMessageDeflate: false,
   adminPort: null,
   adminHost: '127.0.0.1',
+  maxBodyBytes: 1024 * 1024,
+  allowedOrigins: null,
+  trustProxy: [],
+  proxyProtocol: false,
+  tlsCert: null,
+  tlsKey: null,
+  tlsPassphraseFile: null,
+  tlsPassphrase: null,
   broker: null,
   brokerPassword: null,
+  logLevel: 'info',
+  logger: null,
+  logRateLimit: DEFAULT_LOG_RATE_LIMIT,
 } as const satisfies Partial<ServerOptions>;
 
 /** Options that are integers and their smallest allowed value. */
-const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'app' | 'perMessageDeflate' | 'adminPort' | 'adminHost' | 'broker' | 'brokerPassword'>, number>> = {
+type NonIntegerOption =
+  | 'host'
+  | 'app'
+  | 'perMessageDeflate'
+  | 'adminPort'
+  | 'adminHost'
+  | 'allowedOrigins'
+  | 'trustProxy'
+  | 'proxyProtocol'
+  | 'tlsCert'
+  | 'tlsKey'
+  | 'tlsPassphraseFile'
+  | 'tlsPassphrase'
+  | 'broker'
+  | 'brokerPassword'
+  | 'logLevel'
+  | 'logFormat'
+  | 'logger'
+  | 'logRateLimit';
+const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, NonIntegerOption>, number>> = {
   port: 0,
   workers: 1,
   maxMessageBytes: 1,
@@ -106,6 +172,7 @@ const INTEGER_MINIMUMS: Readonly<Record<Exclude<keyof ServerOptions, 'host' | 'a
   maxConnectionsPerWorker: 1,
   maxConnections: 1,
   acceptBacklog: 0,
+  maxBodyBytes: 0,
 };
 
 /** Fills in defaults and checks ranges; throws a RangeError naming the option. */
@@ -117,6 +184,7 @@ export function resolveServerOptions(partial: Partial<ServerOptions> = {}): Serv
     workers,
     maxConnectionsPerWorker,
     maxConnections: workers * maxConnectionsPerWorker,
+    logFormat: defaultLogFormat(),
     ...withoutUndefined(partial),
   };
   for (const [name, minimum] of Object.entries(INTEGER_MINIMUMS)) {
@@ -134,9 +202,39 @@ export function resolveServerOptions(partial: Partial<ServerOptions> = {}): Serv
   }
   if (adminPort !== null && adminPort !== 0 && adminPort === options.port) throw new RangeError(`adminPort must differ from port ${options.port}`);
   if (typeof options.adminHost !== 'string' || options.adminHost === '') throw new RangeError('adminHost must be a non-empty string');
+  if (!isLogLevel(options.logLevel)) throw new RangeError(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
+  if (!(LOG_FORMATS as readonly string[]).includes(options.logFormat)) {
+    throw new RangeError(`logFormat must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(options.logFormat)}`);
+  }
+  const logger = options.logger;
+  if (logger !== null && (typeof logger !== 'object' || typeof logger.error !== 'function' || typeof logger.child !== 'function')) {
+    throw new RangeError('logger must be null or a pino-compatible logger (info, warn, error, ..., child)');
+  }
+  const limit = options.logRateLimit;
+  if (typeof limit !== 'object' || limit === null || !Number.isSafeInteger(limit.lines) || limit.lines < 1 || !Number.isSafeInteger(limit.intervalMs) || limit.intervalMs < 1) {
+    throw new RangeError('logRateLimit must be { lines, intervalMs } with integers >= 1');
+  }
   options.perMessageDeflate = resolvePerMessageDeflate(options.perMessageDeflate);
   if (options.broker !== null) checkBrokerUrl(options.broker);
   if (options.brokerPassword !== null && typeof options.brokerPassword !== 'string') throw new RangeError('brokerPassword must be a string or null');
+  if (options.allowedOrigins !== null) {
+    if (!Array.isArray(options.allowedOrigins) || options.allowedOrigins.length === 0) {
+      throw new RangeError('allowedOrigins must be null (any origin) or a non-empty list of origins');
+    }
+    // Throws a RangeError naming the bad entry.
+    options.allowedOrigins = options.allowedOrigins.map(normalizeOriginPattern);
+  }
+  if (!Array.isArray(options.trustProxy)) throw new RangeError('trustProxy must be a list of addresses or CIDRs');
+  for (const entry of options.trustProxy) parseAddressRange(entry);
+  if (typeof options.proxyProtocol !== 'boolean') throw new RangeError('proxyProtocol must be true or false');
+  if ((options.tlsCert === null) !== (options.tlsKey === null)) throw new RangeError('tlsCert and tlsKey go together: give both or neither');
+  for (const name of ['tlsCert', 'tlsKey', 'tlsPassphraseFile', 'tlsPassphrase'] as const) {
+    const value = options[name];
+    if (value !== null && (typeof value !== 'string' || value === '')) throw new RangeError(`${name} must be a non-empty string`);
+  }
+  if (options.tlsCert === null && (options.tlsPassphraseFile !== null || options.tlsPassphrase !== null)) {
+    throw new RangeError('tlsPassphraseFile needs tlsCert and tlsKey');
+  }
   return options;
 }
 
@@ -151,6 +249,11 @@ function checkBrokerUrl(url: unknown): void {
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new RangeError(`broker must be a redis:// or rediss:// URL, got ${parsed.protocol}//`);
   if (parsed.hostname === '') throw new RangeError('broker URL must name a host');
   if (parsed.pathname !== '' && parsed.pathname !== '/' && !/^\/\d+$/.test(parsed.pathname)) throw new RangeError(`broker URL path must be a database number, got ${parsed.pathname}`);
+}
+
+/** Lines for people on a terminal, JSON lines for everything else (a file, a pipe, a log collector). */
+export function defaultLogFormat(): LogFormat {
+  return process.stderr.isTTY === true ? 'pretty' : 'json';
 }
 
 /**

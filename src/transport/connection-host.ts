@@ -11,6 +11,7 @@
  * worker's sweeper calls `sweep`, its control channel `shutdown`.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { ConnectionActor } from '../actors/connection-actor.ts';
 import type { AppServices } from '../app/services.ts';
 import { createSession, requiresSubprotocol, supportedProtocols } from '../app/session.ts';
@@ -23,10 +24,35 @@ import type { RequestHead } from '../protocol/request-head.ts';
 import { negotiatePerMessageDeflate } from '../protocol/permessage-deflate-negotiation.ts';
 import { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
 import { selectSubprotocol } from '../protocol/subprotocol.ts';
+import { OriginPolicy } from '../protocol/origin-policy.ts';
+import { ProxyHeaderParser } from '../protocol/proxy-header.ts';
+import { log } from '../telemetry/logger.ts';
+import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
+import { workerHistograms } from '../telemetry/worker-metrics.ts';
 import type { TcpHandle } from './accept-handles.ts';
 import { adoptSocket } from './adopt-socket.ts';
+import { clock } from './heartbeat.ts';
+import { HttpFront, isWebSocketUpgrade, type CarriedConnection } from './http-front.ts';
 import type { ConnectionStats, WorkerConfig } from './messages.ts';
 import { BindingPhase, SocketBinding, type BindingDelegate } from './socket-binding.ts';
+import { TlsTerminator, type TlsMaterial } from './tls-terminator.ts';
+import { TrustedProxies } from './trusted-proxies.ts';
+
+/** Chunks of an incomplete head kept for the HTTP handler past which they are joined into one. */
+const MAX_KEPT_CHUNKS = 16;
+
+/** The handshake duration histogram (no labels: one series). */
+const handshakeDuration = workerHistograms.handshake.series();
+
+/** What a worker's connections hold at one moment (for its report). */
+export interface ConnectionMeasures {
+  /** Live connections, in any phase. */
+  connections: number;
+  /** Messages waiting in mailboxes. */
+  mailboxDepth: number;
+  /** Bytes waiting in send buffers. */
+  sendBufferBytes: number;
+}
 
 export class ConnectionHost {
   readonly #config: WorkerConfig;
@@ -38,6 +64,19 @@ export class ConnectionHost {
   /** Set by `shutdown`: new upgrades are refused with 503. */
   #shutdown: { code: number; reason: string } | null;
   readonly #delegate: BindingDelegate;
+  /** The app once loaded (null before): decides synchronously whether a head may go to its `http` handler. */
+  #loadedApp: App | null;
+  /** The HTTP side, made on the first plain request of an app with an `http` handler. */
+  #http: HttpFront | null;
+  /** Earlier chunks of heads not complete yet, kept while the app may serve HTTP (the bytes Node's parser will need). */
+  readonly #partialHeads: Map<SocketBinding, Buffer[]>;
+  /** Bindings still reading their PROXY header (`proxyProtocol`). */
+  readonly #proxyHeaders: Map<SocketBinding, ProxyHeaderParser>;
+  readonly #tls: TlsTerminator | null;
+  /** TLS sockets whose TLS handshake has not completed. */
+  readonly #tlsPending: WeakSet<Socket>;
+  readonly #origins: OriginPolicy | null;
+  readonly #trustedProxies: TrustedProxies;
 
   /**
    * `app` is the worker's app, loading; a failure to load shows up as a 500
@@ -51,23 +90,44 @@ export class ConnectionHost {
     this.#workerId = workerId;
     this.#bindings = new Set();
     this.#shutdown = null;
+    this.#loadedApp = null;
+    this.#http = null;
+    this.#partialHeads = new Map();
+    this.#proxyHeaders = new Map();
+    this.#tls = config.tls === null ? null : new TlsTerminator(config.tls);
+    this.#tlsPending = new WeakSet();
+    this.#origins = config.allowedOrigins === null ? null : new OriginPolicy(config.allowedOrigins);
+    this.#trustedProxies = new TrustedProxies(config.trustProxy);
     this.#delegate = {
       handshakeData: (binding, chunk) => this.#handshakeData(binding, chunk),
       handshakeTimedOut: (binding) => {
+        if (this.#proxyHeaders.has(binding) || this.#tlsPending.has(binding.socket)) {
+          // No HTTP answer before the PROXY header or through an unfinished TLS handshake: just close.
+          binding.stats.edgeRefusal = this.#proxyHeaders.has(binding) ? 'proxy_header_timeout' : 'tls_handshake_timeout';
+          binding.socket.destroy();
+          return;
+        }
         binding.refuse(408, buildErrorResponse(408, `request head not received within ${this.#config.handshakeTimeoutMs} ms`));
       },
       closed: (binding) => {
         this.#bindings.delete(binding);
+        if (this.#partialHeads.size > 0) this.#partialHeads.delete(binding);
+        if (this.#proxyHeaders.size > 0) this.#proxyHeaders.delete(binding);
         binding.resolve?.(binding.stats);
         binding.resolve = null;
       },
     };
-    app.catch(() => {});
+    app.then(
+      (loaded) => {
+        this.#loadedApp = loaded;
+      },
+      () => {},
+    );
   }
 
-  /** Live connections, in any phase. */
+  /** Live connections, in any phase (those on the HTTP side included). */
   get size(): number {
-    return this.#bindings.size;
+    return this.#bindings.size + (this.#http?.size ?? 0);
   }
 
   /**
@@ -79,10 +139,54 @@ export class ConnectionHost {
    */
   serve(received: Socket | TcpHandle, done: (stats: ConnectionStats) => void): void {
     const socket = adoptSocket(received);
-    const binding = new SocketBinding(socket, this.#config, this.#delegate, this.#workerId);
+    if (this.#config.proxyProtocol) {
+      // The PROXY header comes first on the wire, before any TLS.
+      const binding = this.#bind(socket, done, performance.now());
+      binding.parser = null;
+      this.#proxyHeaders.set(binding, new ProxyHeaderParser(Math.max(232, this.#config.maxHeadBytes)));
+      return;
+    }
+    if (this.#tls === null) this.#bind(socket, done, performance.now());
+    else this.#bindSecure(socket, done, performance.now());
+  }
+
+  /** A new binding in HANDSHAKE with its head parser, tracked. */
+  #bind(socket: Socket, done: ((stats: ConnectionStats) => void) | null, startedAt: number): SocketBinding {
+    const binding = new SocketBinding(socket, this.#config, this.#delegate, this.#workerId, startedAt);
     binding.parser = new HandshakeParser({ maxHeadBytes: this.#config.maxHeadBytes });
     binding.resolve = done;
     this.#bindings.add(binding);
+    return binding;
+  }
+
+  /** Wraps a plain socket in TLS and binds it; a failed TLS handshake (garbage, plain HTTP) is counted and costs only this socket. */
+  #bindSecure(socket: Socket, done: ((stats: ConnectionStats) => void) | null, startedAt: number): SocketBinding {
+    const secure: TLSSocket = (this.#tls as TlsTerminator).wrap(socket);
+    const pending = this.#tlsPending;
+    pending.add(secure);
+    const binding = this.#bind(secure, done, startedAt);
+    secure.once('secure', () => pending.delete(secure));
+    secure.once('error', () => {
+      if (pending.has(secure) && binding.stats.edgeRefusal === '') binding.stats.edgeRefusal = 'tls_handshake_failed';
+    });
+    return binding;
+  }
+
+  /** New TLS connections use this certificate and key; throws (keeping the old ones) when they are unusable. */
+  reloadTls(material: TlsMaterial): void {
+    if (this.#tls === null) throw new Error('this server was started without TLS');
+    this.#tls.reload(material);
+  }
+
+  /** Walks every connection once (the worker's report, twice a second: about 10 us per 1,000 connections). */
+  measure(): ConnectionMeasures {
+    let mailboxDepth = 0;
+    let sendBufferBytes = 0;
+    for (const binding of this.#bindings) {
+      mailboxDepth += binding.actor?.queued ?? 0;
+      sendBufferBytes += binding.socket.writableLength;
+    }
+    return { connections: this.#bindings.size, mailboxDepth, sendBufferBytes };
   }
 
   /** The sweeper's tick: every binding checks its deadlines. */
@@ -101,9 +205,14 @@ export class ConnectionHost {
     this.#shutdown = { code, reason };
     const refusal = buildErrorResponse(503, 'server is shutting down');
     for (const binding of this.#bindings) binding.goAway(code, reason, refusal);
+    this.#http?.shutdown();
   }
 
   #handshakeData(binding: SocketBinding, chunk: Buffer): void {
+    if (this.#config.proxyProtocol && binding.parser === null) {
+      this.#proxyHeaderData(binding, chunk);
+      return;
+    }
     let head: RequestHead | null;
     try {
       head = (binding.parser as HandshakeParser).push(chunk);
@@ -111,9 +220,98 @@ export class ConnectionHost {
       refuseWith(binding, error);
       return;
     }
-    if (head === null) return;
+    const mayServeHttp = this.#loadedApp === null || this.#loadedApp.http !== undefined;
+    if (head === null) {
+      if (mayServeHttp) this.#keepHeadChunk(binding, chunk);
+      return;
+    }
     const rest = (binding.parser as HandshakeParser).rest;
     binding.parser = null;
+    binding.beginUpgrade();
+    if (mayServeHttp) {
+      const earlier = this.#partialHeads.get(binding);
+      if (earlier !== undefined) this.#partialHeads.delete(binding);
+      if (!isWebSocketUpgrade(head)) {
+        const bytes = earlier === undefined ? chunk : Buffer.concat([...earlier, chunk]);
+        this.#toHttp(binding, head, rest, bytes).catch((error: unknown) => refuseWith(binding, error));
+        return;
+      }
+    }
+    this.#upgrade(binding, head, rest).catch((error: unknown) => refuseWith(binding, error));
+  }
+
+  /** Keeps a chunk of an incomplete head (at most MAX_KEPT_CHUNKS buffers; the parser bounds the bytes). */
+  #keepHeadChunk(binding: SocketBinding, chunk: Buffer): void {
+    let kept = this.#partialHeads.get(binding);
+    if (kept === undefined) {
+      kept = [];
+      this.#partialHeads.set(binding, kept);
+    }
+    kept.push(chunk);
+    if (kept.length > MAX_KEPT_CHUNKS) kept.splice(0, kept.length, Buffer.concat(kept));
+  }
+
+  /** Reads the PROXY header; then the head follows, directly or through TLS. */
+  #proxyHeaderData(binding: SocketBinding, chunk: Buffer): void {
+    const parser = this.#proxyHeaders.get(binding);
+    if (parser === undefined) return;
+    let header;
+    try {
+      header = parser.push(chunk);
+    } catch (error) {
+      // proxy-protocol.txt §2: a receiver "must not try to guess" a broken header; the connection is closed.
+      this.#proxyHeaders.delete(binding);
+      binding.stats.edgeRefusal = 'proxy_header_malformed';
+      binding.socket.destroy();
+      return;
+    }
+    if (header === null) return;
+    this.#proxyHeaders.delete(binding);
+    const rest = parser.rest;
+    if (this.#tls === null) {
+      binding.clientAddress = header.sourceAddress;
+      binding.parser = new HandshakeParser({ maxHeadBytes: this.#config.maxHeadBytes });
+      if (rest.length > 0) this.#handshakeData(binding, rest);
+      return;
+    }
+    // The TLS handshake follows the header: the same socket, now wrapped, in a new binding (same deadline and stats).
+    this.#bindings.delete(binding);
+    const raw = binding.detach();
+    if (rest.length > 0) raw.unshift(rest);
+    const next = this.#bindSecure(raw, binding.resolve, binding.startedAt);
+    Object.assign(next.stats, binding.stats);
+    next.clientAddress = header.sourceAddress;
+  }
+
+  /** A head that is not an upgrade: to the app's `http` handler, or the usual refusal without one. */
+  async #toHttp(binding: SocketBinding, head: RequestHead, rest: Buffer, bytes: Buffer): Promise<void> {
+    const app = this.#loadedApp ?? (await this.#app);
+    if (app.http === undefined) {
+      await this.#upgrade(binding, head, rest);
+      return;
+    }
+    if (binding.phase !== BindingPhase.UPGRADING) return;
+    if (this.#shutdown !== null) {
+      binding.refuse(503, buildErrorResponse(503, 'server is shutting down'));
+      return;
+    }
+    this.#http ??= new HttpFront(this.#config, app.http.bind(app), (socket, upgradeHead, upgradeRest, carried) =>
+      this.#upgradeFromHttp(socket, upgradeHead, upgradeRest, carried),
+    );
+    this.#bindings.delete(binding);
+    const carried: CarriedConnection = { stats: binding.stats, done: binding.resolve, clientAddress: binding.clientAddress };
+    this.#http.take(binding.detach(), bytes, carried);
+  }
+
+  /** A WebSocket upgrade on a keep-alive connection of the HTTP side: back to the handshake path. */
+  #upgradeFromHttp(socket: Socket, head: RequestHead, rest: Buffer, carried: CarriedConnection): void {
+    const binding = new SocketBinding(socket, this.#config, this.#delegate, this.#workerId);
+    Object.assign(binding.stats, carried.stats);
+    binding.stats.bytesIn = socket.bytesRead;
+    binding.stats.bytesOut = socket.bytesWritten;
+    binding.clientAddress = carried.clientAddress;
+    binding.resolve = carried.done;
+    this.#bindings.add(binding);
     binding.beginUpgrade();
     this.#upgrade(binding, head, rest).catch((error: unknown) => refuseWith(binding, error));
   }
@@ -125,6 +323,12 @@ export class ConnectionHost {
       binding.refuse(503, buildErrorResponse(503, 'server is shutting down'));
       return;
     }
+    if (this.#origins !== null && !this.#origins.allows(info.origin)) {
+      binding.stats.edgeRefusal = 'origin_not_allowed';
+      binding.refuse(403, buildErrorResponse(403, `origin ${JSON.stringify(info.origin)} is not allowed to open a WebSocket here`));
+      return;
+    }
+    if (!this.#trustedProxies.empty) binding.clientAddress = this.#trustedProxies.clientAddress(binding.remoteAddress, head.headers);
     const app = await this.#app;
     const offered = info.protocols;
     const request: UpgradeRequest = {
@@ -142,7 +346,7 @@ export class ConnectionHost {
     try {
       decision = app.upgrade === undefined ? undefined : await app.upgrade(request);
     } catch (error) {
-      console.error(`shoal: upgrade hook failed for ${request.url}:`, error);
+      logPeerCaused(log(), 'error', 'upgrade_hook_failed', { err: error, url: request.url, peer: binding.remoteAddress }, 'upgrade hook failed; answered 500');
       binding.refuse(500, buildErrorResponse(500, 'internal error in the upgrade hook'));
       return;
     }
@@ -159,7 +363,7 @@ export class ConnectionHost {
       if (decision.protocol !== undefined) {
         // RFC 6455 §4.2.2 step 5.4: the selected subprotocol must be one the client offered.
         if (decision.protocol !== null && !offered.includes(decision.protocol)) {
-          console.error(`shoal: upgrade hook selected ${JSON.stringify(decision.protocol)}, which the client did not offer`);
+          logPeerCaused(log(), 'error', 'upgrade_hook_protocol', { protocol: decision.protocol, offered, url: request.url }, 'upgrade hook selected a subprotocol the client did not offer; answered 500');
           binding.refuse(500, buildErrorResponse(500, 'internal error in the upgrade hook'));
           return;
         }
@@ -181,6 +385,7 @@ export class ConnectionHost {
     const address = this.#services.router.registry.nextAddress();
     const actor = new ConnectionActor(binding, { address, protocol, upgradeData }, this.#config);
     binding.accept(response, actor, deflate);
+    handshakeDuration.observe((performance.now() - binding.startedAt) / 1000);
     actor.start(createSession(app, actor, this.#services));
     binding.resumeAfterUpgrade(rest);
   }
@@ -193,7 +398,7 @@ function refuseWith(binding: SocketBinding, error: unknown): void {
   } else if (error instanceof HandshakeError) {
     binding.refuse(error.status, handshakeErrorResponse(error));
   } else {
-    console.error('shoal: upgrade failed with an internal error:', error);
+    logPeerCaused(log(), 'error', 'upgrade_internal_error', { err: error, peer: binding.remoteAddress }, 'upgrade failed with an internal error; answered 500');
     binding.refuse(500, buildErrorResponse(500, 'internal error'));
   }
 }

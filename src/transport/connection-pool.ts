@@ -20,8 +20,10 @@
  */
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type { Logger } from '../telemetry/logger.ts';
+import type { WorkerCounters, WorkerGauges, WorkerReport } from '../telemetry/worker-metrics.ts';
 import { dropConnection, type AcceptedConnection } from './accept-handles.ts';
-import type { ConnectionStats, LaneMessage, LaneTask, WorkerConfig } from './messages.ts';
+import type { ConnectionStats, LaneMessage, LaneTask, WorkerConfig, WorkerLoad } from './messages.ts';
 
 /** How the pool is sized. */
 export interface ConnectionPoolOptions {
@@ -32,6 +34,8 @@ export interface ConnectionPoolOptions {
   readonly workerData: WorkerConfig;
   /** URL of the worker entry module whose default export serves a lane (src/workers/connection-worker.ts). */
   readonly workerFilename: string;
+  /** Where the pool's own lines go (a worker error). */
+  readonly logger: Logger;
 }
 
 /** What the pool reports to its owner (the primary). */
@@ -42,6 +46,12 @@ export interface PoolListener {
   connectionsLost(count: number, error: unknown): void;
   /** A connection could not be posted to a worker; it has been closed. */
   transferFailed(error: unknown): void;
+  /** Message and byte counts a worker accumulated since its previous report (open connections included). */
+  counted(counters: WorkerCounters): void;
+  /** A worker's periodic report (its counters are passed to `counted` first). */
+  reported(workerId: number, report: WorkerReport): void;
+  /** Log lines of a worker: JSON, one per line, each with its newline. */
+  logged(lines: string): void;
 }
 
 /** What the balancer sees of a lane. */
@@ -92,12 +102,18 @@ class Lane implements LaneLoad {
   active: number;
   /** threadId of the worker serving the lane, 0 until it is up. */
   workerId: number;
+  /** The gauges of the worker's latest report; null before the first. */
+  gauges: WorkerGauges | null;
+  /** performance.now() of the latest message from the worker (its reports come every 0.5 s). */
+  heardAt: number;
 
   constructor(port: MessagePort) {
     this.port = port;
     this.up = false;
     this.active = 0;
     this.workerId = 0;
+    this.gauges = null;
+    this.heardAt = 0;
   }
 }
 
@@ -148,7 +164,7 @@ export class ConnectionPool {
       workerData: options.workerData,
     });
     // Without a listener, a worker error with no task in flight would crash the primary.
-    this.#pool.on('error', (error: unknown) => console.error('shoal: worker error:', error));
+    this.#pool.on('error', (error: unknown) => options.logger.error({ err: error }, 'worker error'));
     this.#lanes = [];
     for (let i = 0; i < options.workers; i++) this.#open(i);
   }
@@ -163,11 +179,21 @@ export class ConnectionPool {
     return this.#backlog.length;
   }
 
-  /** Each worker that serves its lane, with the connections handed to it that have not ended. */
-  workerLoads(): { workerId: number; connections: number }[] {
-    const loads: { workerId: number; connections: number }[] = [];
-    for (const lane of this.#lanes) if (lane.up) loads.push({ workerId: lane.workerId, connections: lane.active });
+  /** Each worker that serves its lane, with the connections handed to it that have not ended and its latest gauges. */
+  workerLoads(): WorkerLoad[] {
+    const loads: WorkerLoad[] = [];
+    for (const lane of this.#lanes) if (lane.up) loads.push({ workerId: lane.workerId, connections: lane.active, gauges: lane.gauges });
     return loads;
+  }
+
+  /**
+   * True when every worker serves its lane and has been heard from within
+   * `withinMs` (a worker whose event loop is stuck stops reporting).
+   */
+  allServing(withinMs: number): boolean {
+    const now = performance.now();
+    for (const lane of this.#lanes) if (!lane.up || now - lane.heardAt > withinMs) return false;
+    return this.#lanes.length > 0;
   }
 
   /**
@@ -227,15 +253,28 @@ export class ConnectionPool {
   }
 
   #received(lane: Lane, message: LaneMessage): void {
-    if (message.type === 'ready') {
-      lane.up = true;
-      lane.workerId = message.workerId;
-      if (this.#starting !== null && ++this.#lanesUp === this.options.workers) {
-        this.#starting.resolve();
-        this.#starting = null;
-      }
-    } else {
-      this.#ended(lane, message.stats);
+    lane.heardAt = performance.now();
+    switch (message.type) {
+      case 'ready':
+        lane.up = true;
+        lane.workerId = message.workerId;
+        if (this.#starting !== null && ++this.#lanesUp === this.options.workers) {
+          this.#starting.resolve();
+          this.#starting = null;
+        }
+        break;
+      case 'ended':
+        this.#listener.counted(message.counters);
+        this.#ended(lane, message.stats);
+        break;
+      case 'report':
+        lane.gauges = message.report.gauges;
+        this.#listener.counted(message.report.counters);
+        this.#listener.reported(lane.workerId, message.report);
+        return;
+      case 'log':
+        this.#listener.logged(message.lines);
+        return;
     }
     this.#drainBacklog();
   }
@@ -260,7 +299,15 @@ export class ConnectionPool {
     const port = lane.port;
     for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
       const message = entry.message as LaneMessage;
-      if (message.type === 'ended') this.#ended(lane, message.stats);
+      if (message.type === 'ended') {
+        this.#listener.counted(message.counters);
+        this.#ended(lane, message.stats);
+      } else if (message.type === 'report') {
+        this.#listener.counted(message.report.counters);
+        this.#listener.reported(lane.workerId, message.report);
+      } else if (message.type === 'log') {
+        this.#listener.logged(message.lines);
+      }
     }
     port.close();
     this.#open(index);

@@ -7,6 +7,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate-negotiation.ts';
 import type { BrokerConfig } from '../app/redis-broker.ts';
+import type { LogLevel } from '../telemetry/logger.ts';
+import type { LogRateLimit } from '../telemetry/rate-limited-log.ts';
+import type { WorkerCounters, WorkerGauges, WorkerReport } from '../telemetry/worker-metrics.ts';
 
 /** Per-worker configuration, passed once as piscina's `workerData`. */
 export interface WorkerConfig {
@@ -25,8 +28,31 @@ export interface WorkerConfig {
   readonly perMessageDeflate: PerMessageDeflateOptions;
   /** Name of the BroadcastChannel carrying `ControlMessage`s for this server. */
   readonly controlChannel: string;
+  /** Lines below this level are not even formatted in the worker. */
+  readonly logLevel: LogLevel;
+  /** Lines caused by peers, per cause per interval (telemetry/rate-limited-log.ts). */
+  readonly logRateLimit: LogRateLimit;
   /** The cluster broker's URL and this node's id (src/app/redis-broker.ts), or null on a single node. */
   readonly broker: BrokerConfig | null;
+  /** Largest request body the app's `http` handler is given; bigger ones get 413. */
+  readonly maxBodyBytes: number;
+  /** Origins allowed to upgrade (exact, or `https://*.example.com`); null: every origin. */
+  readonly allowedOrigins: readonly string[] | null;
+  /** Peers (addresses or CIDRs) whose Forwarded / X-Forwarded-For headers are believed. */
+  readonly trustProxy: readonly string[];
+  /** Every connection starts with a PROXY protocol v1 or v2 header. */
+  readonly proxyProtocol: boolean;
+  /** TLS in the worker (the files already read and checked by the primary); null: plain TCP. */
+  readonly tls: WorkerTls | null;
+}
+
+/** The TLS material a worker needs: PEM text, and the ticket keys every worker shares. */
+export interface WorkerTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly passphrase: string | undefined;
+  /** 48 bytes made once by the primary: a ticket issued by one worker resumes on any other. */
+  readonly ticketKeys: Uint8Array;
 }
 
 /**
@@ -40,10 +66,18 @@ export interface LaneTask {
   readonly port: MessagePort;
 }
 
-/** Worker to primary on a lane: the lane serves connections now; connections that ended (batched, see worker-lane.ts). */
+/**
+ * Worker to primary on a lane: the lane serves connections now; connections
+ * that ended (batched, see worker-lane.ts), with the message and byte counts
+ * since the previous report so the totals include them; the worker's
+ * periodic report (workers/worker-reporter.ts); log lines (a batch of JSON
+ * lines, telemetry/batched-line-destination.ts).
+ */
 export type LaneMessage =
   | { readonly type: 'ready'; readonly workerId: number }
-  | { readonly type: 'ended'; readonly stats: readonly ConnectionStats[] };
+  | { readonly type: 'ended'; readonly stats: readonly ConnectionStats[]; readonly counters: WorkerCounters }
+  | { readonly type: 'report'; readonly report: WorkerReport }
+  | { readonly type: 'log'; readonly lines: string };
 
 /**
  * What a worker reports of each connection once its socket has closed (in the
@@ -70,7 +104,30 @@ export interface ConnectionStats {
   slowConsumer: boolean;
   /** True when the socket had to be destroyed because the peer did not finish closing in time. */
   closeTimedOut: boolean;
+  /**
+   * Why the connection was refused before (or instead of) the HTTP answer,
+   * as a metrics label: '' for none, else one of EDGE_REFUSALS.
+   */
+  edgeRefusal: EdgeRefusal | '';
+  /** Requests served by the app's `http` handler on this connection. */
+  httpRequests: number;
+  /** Of those, requests whose handler threw or rejected (answered 500, connection closed). */
+  httpHandlerErrors: number;
+  /** Status of the error answer that ended this connection's HTTP requests (400, 408, 413, 431); 0 for none. */
+  httpRefusalStatus: number;
 }
+
+/** Refusals of the edge (PROXY header, TLS, Origin), each a metrics label. */
+export const EDGE_REFUSALS = [
+  'proxy_header_malformed',
+  'proxy_header_timeout',
+  'tls_handshake_failed',
+  'tls_handshake_timeout',
+  'origin_not_allowed',
+] as const;
+
+/** One of EDGE_REFUSALS. */
+export type EdgeRefusal = (typeof EDGE_REFUSALS)[number];
 
 /** Close every connection with this code and reason (graceful shutdown). */
 export interface ShutdownMessage {
@@ -79,8 +136,16 @@ export interface ShutdownMessage {
   readonly reason: string;
 }
 
+/** Use this certificate and key for new TLS connections (SIGHUP; already read and checked by the primary). */
+export interface TlsReloadMessage {
+  readonly type: 'tls';
+  readonly cert: string;
+  readonly key: string;
+  readonly passphrase: string | undefined;
+}
+
 /** Messages on the control BroadcastChannel, primary to workers. */
-export type ControlMessage = ShutdownMessage;
+export type ControlMessage = ShutdownMessage | TlsReloadMessage;
 
 /** A stats object with every counter at zero. */
 export function emptyConnectionStats(workerId: number): ConnectionStats {
@@ -98,6 +163,10 @@ export function emptyConnectionStats(workerId: number): ConnectionStats {
     writePauses: 0,
     slowConsumer: false,
     closeTimedOut: false,
+    edgeRefusal: '',
+    httpRequests: 0,
+    httpHandlerErrors: 0,
+    httpRefusalStatus: 0,
   };
 }
 
@@ -107,4 +176,6 @@ export interface WorkerLoad {
   readonly workerId: number;
   /** Connections handed to the worker that have not ended. */
   readonly connections: number;
+  /** What the worker measured of itself in its latest report; null before the first. */
+  readonly gauges: WorkerGauges | null;
 }

@@ -9,6 +9,9 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { BroadcastChannel } from 'node:worker_threads';
 import { CloseCode } from '../protocol/constants.ts';
 import { buildErrorResponse } from '../protocol/handshake-response.ts';
+import { HistogramTotals } from '../telemetry/histogram.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { WorkerCounters, WorkerReport } from '../telemetry/worker-metrics.ts';
 import { acceptHandles, toSocket, type AcceptedConnection } from './accept-handles.ts';
 import { ConnectionPool } from './connection-pool.ts';
 import type { ConnectionStats, ControlMessage, WorkerConfig, WorkerLoad } from './messages.ts';
@@ -27,6 +30,10 @@ export interface PrimaryOptions {
   readonly worker: Omit<WorkerConfig, 'controlChannel'>;
   /** URL of the connection worker's entry module (src/workers/entry-urls.ts). */
   readonly workerFilename: string;
+  /** The primary's own lines. */
+  readonly logger: Logger;
+  /** Writes the workers' log lines (JSON, one per line) where the server's lines go. */
+  readonly workerLines: (lines: string) => void;
 }
 
 /** Counters of the primary (since start). */
@@ -53,6 +60,11 @@ export interface PrimaryStats {
   slowConsumers: number;
   /** Times finished connections paused reading for a full mailbox. */
   mailboxPauses: number;
+  /**
+   * Messages and wire bytes of every connection, open ones included: the
+   * workers report what they counted every 0.5 s and with each batch of
+   * ended connections.
+   */
   messagesIn: number;
   messagesOut: number;
   bytesIn: number;
@@ -96,6 +108,8 @@ export function emptyPrimaryStats(): PrimaryStats {
 export class Primary extends EventEmitter {
   readonly options: PrimaryOptions;
   readonly stats: PrimaryStats;
+  /** The workers' histograms, summed (server/metrics.ts serves them). */
+  readonly histograms: HistogramTotals;
   #server: Server;
   #pool: ConnectionPool;
   #control: BroadcastChannel;
@@ -109,6 +123,7 @@ export class Primary extends EventEmitter {
     super();
     this.options = options;
     this.stats = emptyPrimaryStats();
+    this.histograms = new HistogramTotals();
     const controlChannel = `shoal.control.${process.pid}.${++channelCounter}.${Date.now()}`;
     this.controlChannel = controlChannel;
     this.#control = new BroadcastChannel(controlChannel);
@@ -120,11 +135,15 @@ export class Primary extends EventEmitter {
         acceptBacklog: options.acceptBacklog,
         workerData: { ...options.worker, controlChannel } satisfies WorkerConfig,
         workerFilename: options.workerFilename,
+        logger: options.logger,
       },
       {
         connectionEnded: (result) => this.#finished(result),
         connectionsLost: (count, error) => this.#lost(count, error),
         transferFailed: (error) => this.#transferFailed(error),
+        counted: (counters) => this.#counted(counters),
+        reported: (_workerId, report) => this.#reported(report),
+        logged: options.workerLines,
       },
     );
     this.#server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#accept(socket));
@@ -143,6 +162,11 @@ export class Primary extends EventEmitter {
     return this.#pool.workerLoads();
   }
 
+  /** True when every worker serves its lane and reported within `withinMs` (for /readyz). */
+  allWorkersServing(withinMs: number): boolean {
+    return this.#pool.allServing(withinMs);
+  }
+
   /** Starts listening; resolves with the bound address once every worker is ready to serve. */
   async listen(): Promise<AddressInfo> {
     const address = await new Promise<AddressInfo>((resolve, reject) => {
@@ -158,6 +182,12 @@ export class Primary extends EventEmitter {
     });
     await this.#pool.ready;
     return address;
+  }
+
+  /** Tells every worker to use this certificate and key for new TLS connections (already checked by the caller). */
+  reloadTls(material: { readonly cert: string; readonly key: string; readonly passphrase: string | undefined }): void {
+    const message: ControlMessage = { type: 'tls', cert: material.cert, key: material.key, passphrase: material.passphrase };
+    this.#control.postMessage(message);
   }
 
   /**
@@ -218,18 +248,26 @@ export class Primary extends EventEmitter {
     stats.completed++;
     if (result.slowConsumer) stats.slowConsumers++;
     stats.mailboxPauses += result.mailboxPauses;
-    stats.messagesIn += result.messagesIn;
-    stats.messagesOut += result.messagesOut;
-    stats.bytesIn += result.bytesIn;
-    stats.bytesOut += result.bytesOut;
     this.#release();
     this.emit('connectionEnd', result);
   }
 
   #transferFailed(error: unknown): void {
     this.stats.transferFailures++;
-    console.error('shoal: could not hand a connection to a worker:', error);
+    this.options.logger.error({ err: error }, 'could not hand a connection to a worker; closed it');
     this.#release();
+  }
+
+  #counted(counters: WorkerCounters): void {
+    const stats = this.stats;
+    stats.messagesIn += counters.messagesIn;
+    stats.messagesOut += counters.messagesOut;
+    stats.bytesIn += counters.bytesIn;
+    stats.bytesOut += counters.bytesOut;
+  }
+
+  #reported(report: WorkerReport): void {
+    for (const delta of report.histograms) this.histograms.add(delta);
   }
 
   /**

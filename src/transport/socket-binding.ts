@@ -16,6 +16,10 @@ import { CloseCode, Opcode } from '../protocol/constants.ts';
 import { ConnectionState, ServerConnection, type ConnectionHandler } from '../protocol/connection.ts';
 import type { HandshakeParser } from '../protocol/handshake-parser.ts';
 import type { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
+import { log } from '../telemetry/logger.ts';
+import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
+import { beginRead, endRead } from '../telemetry/read-clock.ts';
+import { workerCounters } from '../telemetry/worker-metrics.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
 import { COALESCE_MAX_BYTES, writeSlab } from './write-slab.ts';
@@ -93,8 +97,17 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   parser: HandshakeParser | null;
   connection: ServerConnection | null;
   actor: ConnectionActor | null;
-  /** When the binding was created (clock.now). */
+  /**
+   * When the connection's handshake deadline started: performance.now() (the origin of clock.now,
+   * but precise: the handshake duration histogram reads it) at the binding's creation, or at an
+   * earlier stage's (the PROXY header, TLS: connection-host.ts).
+   */
   readonly startedAt: number;
+  /**
+   * The client's address when it is not the socket's peer (a PROXY protocol
+   * header, or a trusted proxy's Forwarded header); null: the socket's.
+   */
+  clientAddress: string | null;
   /** clock.now of the last byte received. */
   lastReadAt: number;
   lastPingAt: number;
@@ -115,14 +128,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
    */
   #slabFrameLimit: number;
 
-  constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number) {
+  constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number, startedAt: number = performance.now()) {
     this.socket = socket;
     this.stats = emptyConnectionStats(workerId);
     this.phase = BindingPhase.HANDSHAKE;
     this.parser = null;
     this.connection = null;
     this.actor = null;
-    this.startedAt = clock.now;
+    this.startedAt = startedAt;
+    this.clientAddress = null;
     this.lastReadAt = clock.now;
     this.lastPingAt = clock.now;
     this.closeDeadline = 0;
@@ -152,7 +166,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
    * connection storm when every upgrade read it (--cpu-prof).
    */
   get remoteAddress(): string {
-    return this.socket.remoteAddress ?? '';
+    return this.clientAddress ?? this.socket.remoteAddress ?? '';
   }
 
   /** True while the WebSocket connection is OPEN. */
@@ -163,6 +177,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   /** Handles one socket read. */
   receive(chunk: Buffer): void {
     this.stats.bytesIn += chunk.length;
+    workerCounters.bytesIn += chunk.length;
     this.lastReadAt = clock.now;
     const phase = this.phase;
     if (phase === BindingPhase.OPEN || phase === BindingPhase.CLOSING) {
@@ -227,6 +242,25 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     this.socket.end(response);
   }
 
+  /**
+   * Lets go of the socket before the 101 (for the HTTP handler, or to wrap it
+   * in TLS after a PROXY header): removes this binding's listeners and
+   * leaves the socket paused, unread since the last 'data' event. The
+   * binding is DONE without a `closed` call; its stats go with the socket.
+   */
+  detach(): Socket {
+    const socket = this.socket;
+    socket.pause();
+    socket.off('data', onSocketData);
+    socket.off('drain', onSocketDrain);
+    socket.off('close', onSocketClose);
+    socket.off('error', onSocketError);
+    bindings.delete(socket);
+    this.phase = BindingPhase.DONE;
+    this.parser = null;
+    return socket;
+  }
+
   // ConnectionHandler: events from the protocol core.
 
   onMessage(data: Buffer, isBinary: boolean): void {
@@ -240,6 +274,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   onWrite(data: Uint8Array): void {
     const length = data.length;
     this.stats.bytesOut += length;
+    workerCounters.bytesOut += length;
     if (writeSlab.owner === this) {
       if (length <= COALESCE_MAX_BYTES) {
         writeSlab.append(data);
@@ -278,6 +313,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     // into the write slab, skipping one allocation per message.
     if (writeSlab.owner === this && typeof data !== 'string' && data.length < this.#slabFrameLimit && connection.state === ConnectionState.OPEN) {
       this.stats.bytesOut += data.length + 2;
+      workerCounters.bytesOut += data.length + 2;
       writeSlab.appendSmallFrame(isBinary ? Opcode.BINARY : Opcode.TEXT, data);
       return;
     }
@@ -331,7 +367,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     }
     const config = this.#config;
     if (this.phase === BindingPhase.HANDSHAKE) {
-      if (now - this.startedAt >= config.handshakeTimeoutMs) this.#delegate.handshakeTimedOut(this);
+      if (now >= this.startedAt + config.handshakeTimeoutMs) this.#delegate.handshakeTimedOut(this);
       return;
     }
     if (this.phase !== BindingPhase.OPEN) return;
@@ -349,7 +385,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
    * connection with 1011 (or just destroy the socket before the upgrade).
    */
   failInternal(error: unknown): void {
-    console.error('shoal: internal error on a connection, closing it:', error);
+    logPeerCaused(log(), 'error', 'connection_internal_error', { err: error, conn: this.actor?.address, peer: this.remoteAddress }, 'internal error on a connection; closing it');
     const connection = this.connection;
     if (connection !== null && connection.state !== ConnectionState.CLOSED && this.phase !== BindingPhase.DONE) {
       if (this.closeDeadline === 0) this.closeDeadline = clock.now + this.#config.closeTimeoutMs;
@@ -378,6 +414,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     socket.cork();
     this.#inRead = true;
     writeSlab.begin(this);
+    beginRead();
     try {
       (this.connection as ServerConnection).receiveData(chunk);
     } catch (error) {
@@ -385,6 +422,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
       // a bug below them. It costs this connection, never the worker.
       this.failInternal(error);
     } finally {
+      endRead();
       writeSlab.end();
       this.#inRead = false;
       socket.uncork();

@@ -1,11 +1,15 @@
 /**
  * The worker's end of a lane: it takes the sockets the primary posts on the
  * lane's port, hands each to `serve`, and reports the connections that ended
- * to the primary in batches.
+ * to the primary in batches (with the message and byte counts accumulated
+ * since the previous report, so the primary's totals include every byte of a
+ * connection by the time it hears the connection ended). It also carries the
+ * worker's periodic reports and its log lines.
  */
 import type { Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import type { TcpHandle } from './accept-handles.ts';
+import { takeCounters, type WorkerReport } from '../telemetry/worker-metrics.ts';
 import type { ConnectionStats, LaneMessage } from './messages.ts';
 
 /**
@@ -48,8 +52,20 @@ export class WorkerLane {
     setTimeout(this.#flush, REPORT_INTERVAL_MS);
   };
 
+  /** Posts the worker's periodic report. */
+  report(report: WorkerReport): void {
+    const message: LaneMessage = { type: 'report', report };
+    this.#port.postMessage(message);
+  }
+
+  /** Posts a batch of log lines (JSON, one per line) to the primary. */
+  postLog(lines: string): void {
+    const message: LaneMessage = { type: 'log', lines };
+    this.#port.postMessage(message);
+  }
+
   readonly #flush = (): void => {
-    const message: LaneMessage = { type: 'ended', stats: this.#ended };
+    const message: LaneMessage = { type: 'ended', stats: this.#ended, counters: takeCounters() };
     this.#ended = [];
     this.#flushScheduled = false;
     this.#port.postMessage(message);

@@ -8,29 +8,38 @@
 import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { loadApp } from '../app/load-app.ts';
 import { createWorkerServices, type AppServices } from '../app/services.ts';
+import { BatchedLineDestination } from '../telemetry/batched-line-destination.ts';
+import { createPinoLogger, log, setThreadLogger } from '../telemetry/logger.ts';
+import { setLogRateLimit } from '../telemetry/rate-limited-log.ts';
 import { ConnectionHost } from '../transport/connection-host.ts';
 import { startSweeper, sweepIntervalMs } from '../transport/heartbeat.ts';
 import type { ControlMessage, LaneTask, WorkerConfig } from '../transport/messages.ts';
 import { WorkerLane } from '../transport/worker-lane.ts';
 import { CPU_WORKER_URL } from './entry-urls.ts';
+import { startReporter } from './worker-reporter.ts';
 
 /** What a started connection worker owns. */
 export interface ConnectionWorker {
   readonly services: AppServices;
   readonly host: ConnectionHost;
   readonly lane: WorkerLane;
-  /** Stop the sweeper, close the control channel and the app services. */
+  /** Stop the sweeper and the reporter, close the control channel and the app services. */
   stop(): Promise<void>;
 }
 
 /**
- * Starts a connection worker: loads the app, joins the other workers' bus
- * (the app services, so they know this worker's topic interest before its
- * first connection), builds the connection host, starts the sweeper of every
- * per-connection deadline and listens for the primary's control messages,
- * then serves the lane on `port`.
+ * Starts a connection worker: installs its logger (pino, made on the first
+ * line, writing to the primary through the lane), loads the app, joins the
+ * other workers' bus (the app services, so they know this worker's topic
+ * interest before its first connection), builds the connection host, starts
+ * the sweeper of every per-connection deadline and listens for the primary's
+ * control messages, then serves the lane on `port` and reports on it.
  */
 export function startConnectionWorker(config: WorkerConfig, port: LaneTask['port'], workerId: number = threadId): ConnectionWorker {
+  let lane: WorkerLane | null = null;
+  const lines = new BatchedLineDestination((batch) => lane?.postLog(batch));
+  setThreadLogger(() => createPinoLogger(config.logLevel, lines));
+  setLogRateLimit(config.logRateLimit);
   const services = createWorkerServices({
     workerId,
     namespace: config.controlChannel,
@@ -45,13 +54,24 @@ export function startConnectionWorker(config: WorkerConfig, port: LaneTask['port
   control.onmessage = (event: unknown) => {
     const message = (event as { data: ControlMessage }).data;
     if (message.type === 'shutdown') host.shutdown(message.code, message.reason);
+    else if (message.type === 'tls') {
+      try {
+        host.reloadTls(message);
+      } catch (error) {
+        // The primary checked the files; a worker that still cannot use them keeps the old ones.
+        log().error({ err: error }, 'the new TLS certificate cannot be used; this worker keeps the old one');
+      }
+    }
   };
-  const lane = new WorkerLane(port, workerId, (received, done) => host.serve(received, done));
+  lane = new WorkerLane(port, workerId, (received, done) => host.serve(received, done));
+  const stopReporter = startReporter(lane, host, services);
   return {
     services,
     host,
     lane,
     async stop() {
+      stopReporter();
+      lines.flush();
       stopSweeper();
       control.close();
       await services.close();

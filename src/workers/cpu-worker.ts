@@ -8,6 +8,7 @@ import { isAppError } from '../app/define-app.ts';
 import type { CpuOutcome, CpuTask } from '../app/cpu-pool.ts';
 import { loadApp } from '../app/load-app.ts';
 import type { App, ConnectionAddress, Context, MethodHandler } from '../app/types.ts';
+import { log, type Logger } from '../telemetry/logger.ts';
 
 /** The apps this thread has loaded, by specifier (a pool serves one app; the map keeps it honest). */
 const apps = new Map<string, Promise<App>>();
@@ -30,13 +31,28 @@ class CpuContext implements Context {
   readonly address: ConnectionAddress;
   readonly protocol: string | null;
   readonly upgradeData: unknown;
+  /** Not carried to the CPU pool: always ''. */
+  readonly remoteAddress: string;
   state: Record<string, unknown>;
+  #log: Logger | null;
 
   constructor(address: ConnectionAddress, protocol: string | null) {
     this.address = address;
     this.protocol = protocol;
     this.upgradeData = undefined;
+    this.remoteAddress = '';
     this.state = {};
+    this.#log = null;
+  }
+
+  /**
+   * This CPU thread's logger bound to the connection. A CPU thread has no
+   * lane to the primary: its lines go to stderr as JSON at level info
+   * (docs/operations.md, "Gaps").
+   */
+  get log(): Logger {
+    this.#log ??= log().child({ conn: this.address });
+    return this.#log;
   }
 
   send(): void {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BenchUsageError, DEFAULT_SUITE, defaultWorkerSweep, parseBenchArgs, parseLoopbackTarget, parseScenarioSpec } from '../../bench/load/options.ts';
+import { BenchUsageError, DEFAULT_SUITE, TLS_SUITE, defaultWorkerSweep, parseBenchArgs, parseLoopbackTarget, parseScenarioSpec } from '../../bench/load/options.ts';
+import { TLS_LABEL_SUFFIX } from '../../bench/load/results.ts';
+import { resultLabels } from '../../bench/load/suite.ts';
 
 function usageError(run: () => unknown): string {
   try {
@@ -90,5 +92,44 @@ describe('parseBenchArgs', () => {
     expect(usageError(() => parseBenchArgs(['--fast'], 2))).toMatch(/unknown option --fast/);
     expect(usageError(() => parseBenchArgs(['--scenarios', 'echo,echo'], 2))).toMatch(/listed twice/);
     expect(usageError(() => parseBenchArgs(['--duration', '0'], 2))).toMatch(/--duration/);
+  });
+});
+
+describe('--tls and `shoal bench http`', () => {
+  it('--tls defaults to connect, echo 32 B pipelined and echo 16 KiB', () => {
+    const options = parseBenchArgs(['--tls'], 2);
+    expect(options.tls).toBe(true);
+    expect(TLS_SUITE).toEqual(['connect', 'echo:size=32', 'echo:size=16384:inflight=4']);
+    expect(options.scenarios.map((s) => s.label)).toEqual(['connect, 32 concurrent', 'echo 32 B x16, 50 conn', 'echo 16 KiB x4, 50 conn']);
+    expect(parseBenchArgs([], 2).tls).toBe(false);
+  });
+  it('--tls takes WebSocket scenarios only, and no --target', () => {
+    expect(parseBenchArgs(['--tls', '--scenarios', 'rpc,idle'], 2).scenarios.map((s) => s.name)).toEqual(['rpc', 'idle']);
+    expect(usageError(() => parseBenchArgs(['--tls', '--scenarios', 'echo,http'], 2))).toMatch(/scenario http has no TLS variant/);
+    expect(usageError(() => parseBenchArgs(['--tls', '--scenarios', 'raw-broadcast'], 2))).toMatch(/scenario raw-broadcast has no TLS variant/);
+    expect(usageError(() => parseBenchArgs(['--tls', '--scenarios', 'echo,cross-node'], 2))).toMatch(/scenario cross-node has no TLS variant/);
+    expect(usageError(() => parseBenchArgs(['--tls', '--target', 'ws://127.0.0.1:1/'], 2))).toMatch(/does not go with --target/);
+  });
+  it('`http` as the first word runs the http scenario alone', () => {
+    const options = parseBenchArgs(['http', '--workers', '1', '--http-connections', '8'], 2);
+    expect(options.scenarios.map((s) => s.label)).toEqual(['http, 8 conn']);
+    expect(options.workers).toEqual([1]);
+    expect(usageError(() => parseBenchArgs(['http', '--scenarios', 'echo'], 2))).toMatch(/--scenarios goes without it/);
+    expect(usageError(() => parseBenchArgs(['--workers', '1', 'http'], 2))).toMatch(/unknown option http/);
+  });
+});
+
+describe('resultLabels', () => {
+  const specs = parseBenchArgs(['--scenarios', 'echo,http,cross-node'], 2).scenarios;
+  it('http gives three floods, cross-node two runs, the others one', () => {
+    expect(specs.map((spec) => resultLabels(spec))).toEqual([
+      ['echo 64 B x16, 50 conn'],
+      ['http, 32 conn: rejected upgrades (400)', 'http, 32 conn: app handler GET /', 'http, 32 conn: health endpoint'],
+      ['cross-node 2 pub (node A) -> 200 sub (node B) x4', 'cross-node 2 pub (node A) -> 200 sub (node B) x4: at half the maximum rate'],
+    ]);
+  });
+  it("a TLS target's labels end with the TLS suffix", () => {
+    expect(resultLabels(specs[0], true)).toEqual([`echo 64 B x16, 50 conn${TLS_LABEL_SUFFIX}`]);
+    expect(resultLabels(specs[2], true)).toEqual(resultLabels(specs[2]).map((label) => `${label}${TLS_LABEL_SUFFIX}`));
   });
 });

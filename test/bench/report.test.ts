@@ -26,9 +26,9 @@ function result(target: string, rate: number, status: ScenarioResult['status'] =
 }
 
 const targets: TargetReport[] = [
-  { id: 'shoal-w1', name: 'shoal w1', kind: 'shoal', workers: 1, status: 'ok', reason: null, description: 'Shoal 1 worker', url: 'ws://127.0.0.1:1/' },
-  { id: 'ws', name: 'ws', kind: 'peer', workers: null, status: 'ok', reason: null, description: 'ws, single process', url: 'ws://127.0.0.1:2/' },
-  { id: 'uws', name: 'uws', kind: 'peer', workers: null, status: 'skipped', reason: 'no uWebSockets.js build loads', description: null, url: null },
+  { id: 'shoal-w1', name: 'shoal w1', kind: 'shoal', workers: 1, tls: false, status: 'ok', reason: null, description: 'Shoal 1 worker', url: 'ws://127.0.0.1:1/' },
+  { id: 'ws', name: 'ws', kind: 'peer', workers: null, tls: false, status: 'ok', reason: null, description: 'ws, single process', url: 'ws://127.0.0.1:2/' },
+  { id: 'uws', name: 'uws', kind: 'peer', workers: null, tls: false, status: 'skipped', reason: 'no uWebSockets.js build loads', description: null, url: null },
 ];
 const results = [result('shoal-w1', 300_000), result('ws', 100_000), result('uws', 0, 'skipped', 'uws skipped: no uWebSockets.js build loads')];
 const report: BenchReport = {
@@ -43,6 +43,7 @@ const report: BenchReport = {
   targets,
   results,
   ratios: computeRatios(targets, results),
+  tlsCost: [],
   warnings: ['a generator thread was 95% busy'],
 };
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { computeRatios } from '../../bench/load/results.ts';
+import { TLS_LABEL_SUFFIX, computeRatios, computeTlsCost } from '../../bench/load/results.ts';
 import type { ScenarioResult, TargetReport } from '../../bench/load/results.ts';
 
 function target(id: string, kind: TargetReport['kind'], status: TargetReport['status'] = 'ok'): TargetReport {
-  return { id, name: id, kind, workers: kind === 'shoal' ? 1 : null, status, reason: null, description: null, url: null };
+  return { id, name: id, kind, workers: kind === 'shoal' ? 1 : null, tls: false, status, reason: null, description: null, url: null };
 }
 
 function result(targetId: string, label: string, rate: number, extra: ScenarioResult['extra'] = {}, status: ScenarioResult['status'] = 'ok'): ScenarioResult {
@@ -55,5 +55,40 @@ describe('ratios against peers from the same run', () => {
         result('shoal-w2', 'echo', 100, {}, 'failed'),
       ]),
     ).toEqual([]);
+  });
+});
+
+describe('TLS cost (--tls)', () => {
+  const tls = (plan: TargetReport): TargetReport => ({ ...plan, id: `${plan.id}-tls`, name: `${plan.name} tls`, tls: true });
+  const targets = [target('shoal-w1', 'shoal'), tls(target('shoal-w1', 'shoal')), target('ws', 'peer'), tls(target('ws', 'peer'))];
+  const over = (label: string): string => `${label}${TLS_LABEL_SUFFIX}`;
+
+  it('divides each TLS rate by the same target\'s plain rate, scenario by scenario', () => {
+    const costs = computeTlsCost(targets, [
+      result('shoal-w1', 'echo', 400),
+      result('shoal-w1-tls', over('echo'), 100),
+      result('ws', 'echo', 200),
+      result('ws-tls', over('echo'), 150),
+    ]);
+    expect(costs.map((c) => [c.target, c.plainTarget, c.label, c.ratio])).toEqual([
+      ['shoal-w1-tls', 'shoal-w1', 'echo', 0.25],
+      ['ws-tls', 'ws', 'echo', 0.75],
+    ]);
+  });
+
+  it('leaves out pairs where either side failed or measured nothing', () => {
+    expect(
+      computeTlsCost(targets, [
+        result('shoal-w1', 'echo', 0),
+        result('shoal-w1-tls', over('echo'), 100),
+        result('ws', 'echo', 200),
+        result('ws-tls', over('echo'), 150, {}, 'failed'),
+      ]),
+    ).toEqual([]);
+  });
+
+  it('never compares a TLS target with a plain peer', () => {
+    const ratios = computeRatios(targets, [result('shoal-w1-tls', over('echo'), 100), result('ws', 'echo', 200), result('ws-tls', over('echo'), 50)]);
+    expect(ratios.map((r) => [r.target, r.peer, r.ratio])).toEqual([['shoal-w1-tls', 'ws-tls', 2]]);
   });
 });

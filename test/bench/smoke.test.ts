@@ -88,7 +88,8 @@ describe('shoal bench against a spawned Shoal and the ws peer', () => {
         expect(result.windowSec).toBeGreaterThan(0);
         expect(result.rate.value).toBeGreaterThan(0);
         expect(result.latencyUs.count).toBeGreaterThan(0);
-        expect(result.latencyUs.p50).toBeGreaterThan(0);
+        // autocannon's latencies have 1 ms resolution: a loopback answer's p50 may be 0.
+        if (!label.endsWith('app handler GET /')) expect(result.latencyUs.p50).toBeGreaterThan(0);
         expect(result.latencyUs.p99_9).toBeGreaterThanOrEqual(result.latencyUs.p50);
         expect(result.server.rssPeakBytes).toBeGreaterThan(0);
         expect(result.server.cpuCores).not.toBeNull();

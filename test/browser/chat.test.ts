@@ -1,36 +1,30 @@
 /**
  * The chat example in Chromium (driven by playwright-core): the page loads
- * the typed client from src/client (types stripped by the page server, no
- * bundler), and two tabs on different workers chat through the server; a
+ * the typed client from src/client (types stripped by the app's http
+ * handler, no bundler) from the same port as its WebSocket, and two tabs on different workers chat through the server; a
  * third tab sees the history, whichever worker it lands on.
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPageServer } from '../../examples/chat/page-server.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let shoal: TestServer;
-let pageServer: Server;
+/** The page comes from the chat app's http handler, on the WebSocket's port. */
 let pageOrigin: string;
 let browser: Browser;
 
 beforeAll(async () => {
   shoal = await startServer({ app: fileURLToPath(new URL('../../examples/chat/app.ts', import.meta.url)), workers: 2 });
-  pageServer = createPageServer({ wsUrl: `${shoal.origin}/` });
-  await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
-  pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
+  pageOrigin = `http://127.0.0.1:${shoal.port}`;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise((resolve) => pageServer?.close(resolve));
   await shoal?.close();
 });
 

@@ -230,7 +230,7 @@ describe('admin port', () => {
   it('answers 404 off its paths and 405 to other methods, without reading a body', async () => {
     const { admin } = await startWithAdmin();
     const missing = await http(`${admin}/nope`);
-    expect([missing.status, missing.body]).toEqual([404, 'not found: the admin port serves /healthz, /metrics, /stats\n']);
+    expect([missing.status, missing.body]).toEqual([404, 'not found: the admin port serves /livez, /readyz, /healthz, /metrics, /stats\n']);
     expect((await http(`${admin}/`)).status).toBe(404);
     expect((await http(`${admin}/metrics/extra`)).status).toBe(404);
     const post = await http(`${admin}/metrics`, 'POST', 'x'.repeat(10_000));

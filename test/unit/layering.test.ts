@@ -2,7 +2,7 @@
  * The one-way import rule of src/ (docs/architecture.md, "Folders"): a
  * folder imports only from folders below it, or from itself.
  *
- *   cli, index.ts  ->  server  ->  workers  ->  transport  ->  actors  ->  app  ->  codec  ->  protocol
+ *   cli, index.ts  ->  server  ->  workers  ->  transport  ->  actors  ->  app  ->  telemetry  ->  codec  ->  protocol
  *
  * `client` stands aside: it may import `codec`, `protocol`, and `app` for
  * types only, and what it loads at run time must hold no Node-only module
@@ -29,6 +29,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['transport'],
   ['actors'],
   ['app'],
+  ['telemetry'],
   ['codec'],
   ['protocol'],
 ];
@@ -281,7 +282,7 @@ describe('layering of src/', () => {
     const read: Read = (file) => fixtures[relative(SRC, file).split(sep).join('/')] ?? '';
     const paths = Object.keys(fixtures).map((name) => join(SRC, ...name.split('/')));
     expect(layeringViolations(paths, read)).toEqual([
-      "src/protocol/low.ts:1 imports '../server/server.ts': protocol may not import server, which is above it (order: cli index.ts -> server -> workers -> transport -> actors -> app -> codec -> protocol)",
+      "src/protocol/low.ts:1 imports '../server/server.ts': protocol may not import server, which is above it (order: cli index.ts -> server -> workers -> transport -> actors -> app -> telemetry -> codec -> protocol)",
       "src/client/entry.ts:2 imports '../app/define-app.ts': client may import only codec, protocol (and app for types, with `import type`), not app",
     ]);
     expect(nodeOnlyImportsFrom(join(SRC, 'client', 'entry.ts'), read)).toEqual([

@@ -1,7 +1,9 @@
 /**
- * The admin/health endpoint of the `http` scenario, driven by autocannon on
- * the main thread: keep-alive GETs that must all answer 200. (The rejected
- * upgrade flood runs on the generator threads, see reject.ts for why.)
+ * The keep-alive floods of the `http` scenario, driven by autocannon on the
+ * main thread: the app's `http` handler on the server's own port (`GET /`,
+ * which must answer 200 with the expected body) and the admin health
+ * endpoint (200). (The rejected upgrade flood runs on the generator threads,
+ * see reject.ts for why.)
  */
 import autocannon from 'autocannon';
 import type { LatencySummary } from '../histogram.ts';
@@ -14,6 +16,8 @@ export interface HttpFloodSpec {
   url: string;
   headers: Record<string, string>;
   expectStatus: number;
+  /** When set, an answer with another body is a protocol error. */
+  expectBody?: string;
   connections: number;
   warmupMs: number;
   durationMs: number;
@@ -27,7 +31,7 @@ export interface HttpFloodOutcome {
   bytes: number;
   windowMs: number;
   latency: LatencySummary;
-  /** protocolErrors: answers with another status than expected; unexpectedCloses: connection errors; timeouts. */
+  /** protocolErrors: answers with another status or body than expected; unexpectedCloses: connection errors; timeouts. */
   errors: ErrorCounts;
   errorSamples: string[];
   statusCounts: Record<string, number>;
@@ -48,6 +52,7 @@ export async function runHttpFlood(
     headers: spec.headers,
     timeout: Math.max(1, Math.round(spec.timeoutMs / 1000)),
     maxOverallRequests: Math.max(spec.connections, spec.maxRequests),
+    ...(spec.expectBody === undefined ? {} : { expectBody: spec.expectBody }),
   };
   if (spec.warmupMs > 0) await autocannon({ ...common, duration: spec.warmupMs / 1000 });
   hooks.onWindowStart?.();
@@ -67,6 +72,9 @@ export async function runHttpFlood(
   const requests = result.requests.total;
   const errorSamples: string[] = [];
   if (unexpected > 0) errorSamples.push(`protocol: ${unexpected} answers were not ${spec.expectStatus} (${JSON.stringify(statusCounts)})`);
+  // A wrong status usually brings a wrong body too: count each answer once.
+  const mismatches = Math.max(0, (result.mismatches ?? 0) - unexpected);
+  if (mismatches > 0) errorSamples.push(`protocol: ${mismatches} answers had another body than ${JSON.stringify(spec.expectBody)}`);
   if (result.errors > 0) errorSamples.push(`unexpectedClose: ${result.errors} connection errors (timeouts included: ${result.timeouts})`);
   const cpuShare = windowMs > 0 ? (cpu.user + cpu.system) / 1000 / windowMs : 0;
   // autocannon's histograms are in milliseconds (integer resolution); reported in microseconds like the rest.
@@ -87,7 +95,7 @@ export async function runHttpFlood(
     errors: {
       handshakeFailures: 0,
       unexpectedCloses: Math.max(0, result.errors - result.timeouts),
-      protocolErrors: unexpected,
+      protocolErrors: unexpected + mismatches,
       timeouts: result.timeouts,
     },
     errorSamples,

@@ -2,7 +2,8 @@
 // types stripped), msgpack by default, ?protocol=json for the JSON twin.
 import { ShoalClient, JSON_PROTOCOL } from '/src/client/index.ts';
 
-const { wsUrl } = await (await fetch('/config.json')).json();
+// The page and the WebSocket share one port: ws:// for http://, wss:// for https://.
+const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
 const params = new URLSearchParams(location.search);
 const client = new ShoalClient(wsUrl, { protocols: params.get('protocol') === 'json' ? [JSON_PROTOCOL] : undefined });
 

@@ -21,6 +21,8 @@ import type { Codec, PublicationMessage } from '../../codec/envelope.ts';
 import { MessageType } from '../../codec/envelope.ts';
 import { decodeMsgpack, encodeMsgpackFrame, msgpackCodec } from '../../codec/msgpack.ts';
 import { readFrameHeaderLength } from '../../protocol/frame-header.ts';
+import { log } from '../../telemetry/logger.ts';
+import { logPeerCaused } from '../../telemetry/rate-limited-log.ts';
 import type { TopicSubscribers } from './local-subscriptions.ts';
 import { decodeRawFrame, encodeRawEnvelope, encodeRawFrame, isRawData } from './raw-message.ts';
 
@@ -100,7 +102,7 @@ export function frameReceivedPublication(
   try {
     message = decodeMsgpack(frame.subarray(readFrameHeaderLength(frame))) as PublicationMessage;
   } catch (error) {
-    console.error(`shoal: publication on ${JSON.stringify(topic)} cannot be decoded:`, error);
+    logPeerCaused(log(), 'warn', 'publication_undecodable', { err: error, topic }, 'a forwarded publication cannot be decoded; its non-msgpack subscribers miss it');
     onUndeliverable(entry.subscribers.size - (entry.codecs.get(msgpackCodec) ?? 0));
     return frames;
   }
@@ -108,7 +110,7 @@ export function frameReceivedPublication(
     try {
       frames.raw = encodeRawFrame(message[2]);
     } catch (error) {
-      console.error(`shoal: publication on ${JSON.stringify(topic)} cannot be sent as a raw message:`, error);
+      logPeerCaused(log(), 'warn', 'publication_unencodable:raw', { err: error, topic }, 'a forwarded publication cannot be sent as a raw message; raw subscribers miss it');
       onUndeliverable(entry.codecs.get(null) ?? 0);
     }
   }
@@ -117,7 +119,7 @@ export function frameReceivedPublication(
       try {
         return codec.encodeFrame(message);
       } catch (error) {
-        console.error(`shoal: publication on ${JSON.stringify(topic)} cannot be encoded for ${codec.protocol}:`, error);
+        logPeerCaused(log(), 'warn', `publication_unencodable:${codec.protocol}`, { err: error, topic, protocol: codec.protocol }, 'a forwarded publication cannot be encoded for some subscribers; they miss it');
         onUndeliverable(entry.codecs.get(codec) ?? 0);
         return null;
       }

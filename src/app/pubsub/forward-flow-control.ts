@@ -21,6 +21,7 @@
  * the slow-consumer policy of the socket layer.
  */
 import { ErrorCode } from '../../codec/envelope.ts';
+import { log } from '../../telemetry/logger.ts';
 import { AppError } from '../define-app.ts';
 import type { WorkerId } from '../worker-bus.ts';
 
@@ -89,6 +90,13 @@ export class ForwardFlowControl {
   /** Bytes forwarded to a worker and not acknowledged yet (including this turn's batch). */
   backlog(workerId: WorkerId): number {
     return this.#backlogs.get(workerId)?.bytes ?? 0;
+  }
+
+  /** Bytes forwarded to every worker and not acknowledged yet. */
+  get totalBacklog(): number {
+    let bytes = 0;
+    for (const backlog of this.#backlogs.values()) bytes += backlog.bytes;
+    return bytes;
   }
 
   /** True while some worker's backlog is past `forwardHighWaterBytes` (and not yet back under half of it). */
@@ -178,8 +186,9 @@ export class ForwardFlowControl {
       return;
     }
     this.#stats.stalls++;
-    console.error(
-      `shoal: worker ${backlog.workerId} acknowledged no publication for ${Math.round(silentFor)} ms with ${backlog.unackedBytes} bytes outstanding; presumed gone`,
+    log().warn(
+      { peerWorker: backlog.workerId, silentMs: Math.round(silentFor), unackedBytes: backlog.unackedBytes },
+      'a worker acknowledged no publication in time; presumed gone',
     );
     this.#onStall(backlog.workerId);
   }

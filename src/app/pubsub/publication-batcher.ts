@@ -7,6 +7,7 @@
  * message to a worker goes through `postTo()`, which posts that worker's
  * pending batch first, so the channel keeps publication order.
  */
+import { epochNow } from '../../telemetry/worker-metrics.ts';
 import type { BusMessage, PublishMessage, WorkerBus, WorkerId } from '../worker-bus.ts';
 import type { PublicationForm } from './deliver-publication.ts';
 
@@ -25,6 +26,8 @@ class PendingBatch {
   bytes: number;
   /** Batches posted to this worker so far (echoed in its acknowledgements). */
   seq: number;
+  /** epochNow() of the batch's first publication (the receiver measures the write delay from it). */
+  startedAt: number;
 
   constructor(workerId: WorkerId) {
     this.workerId = workerId;
@@ -33,6 +36,7 @@ class PendingBatch {
     this.frames = [];
     this.bytes = 0;
     this.seq = 0;
+    this.startedAt = 0;
   }
 }
 
@@ -68,6 +72,7 @@ export class PublicationBatcher {
       this.#batches.set(workerId, batch);
     }
     // The frame is a view into the codec's output buffer, whose bytes are never rewritten; it is copied into the batch at the flush.
+    if (batch.frames.length === 0) batch.startedAt = epochNow();
     batch.topics.push(topic);
     batch.forms.push(form);
     batch.frames.push(frame);
@@ -122,7 +127,7 @@ export class PublicationBatcher {
     batch.forms = [];
     batch.seq++;
     this.#stats.batches++;
-    const message: PublishMessage = { t: 'pub', from: this.#bus.workerId, seq: batch.seq, topics, forms, ends, frames: bytes };
+    const message: PublishMessage = { t: 'pub', from: this.#bus.workerId, seq: batch.seq, topics, forms, ends, frames: bytes, at: batch.startedAt };
     this.#bus.postTo(batch.workerId, message);
   }
 }

@@ -33,6 +33,8 @@
  *   waits for it; if it speaks again it is asked for its interest anew.
  */
 import type { Broker } from '../broker.ts';
+import { observeSince, startedNow } from '../../telemetry/read-clock.ts';
+import { epochNow, workerHistograms } from '../../telemetry/worker-metrics.ts';
 import type { BusMessage, PublishMessage, WorkerBus, WorkerId } from '../worker-bus.ts';
 import { deliverPublication, framePublication, frameReceivedPublication, type PublicationForm } from './deliver-publication.ts';
 import { ForwardFlowControl } from './forward-flow-control.ts';
@@ -69,6 +71,12 @@ export const DEFAULT_PUBSUB_OPTIONS: PubSubOptions = {
   ackTimeoutMs: 5000,
   scheduleFlush: (flush) => setImmediate(flush),
 };
+
+/** Fan-out and write-delay series (telemetry/metric-definitions.ts). */
+const localFanout = workerHistograms.fanout.series('local');
+const forwardedFanout = workerHistograms.fanout.series('forwarded');
+const localWriteDelay = workerHistograms.writeDelay.series('local');
+const forwardedWriteDelay = workerHistograms.writeDelay.series('forwarded');
 
 /** Counters for tests and metrics. */
 export interface PubSubStats {
@@ -166,6 +174,11 @@ export class PubSub {
     return this.#broker;
   }
 
+  /** Bytes forwarded to all other workers and not acknowledged yet (the worker's report). */
+  get backlogBytes(): number {
+    return this.#flowControl.totalBacklog;
+  }
+
   /** True while some worker's backlog is past `forwardHighWaterBytes` (and not yet back under half of it), or the broker's outgoing buffer is. */
   get congested(): boolean {
     return this.#flowControl.congested || this.#broker?.congested === true;
@@ -251,8 +264,12 @@ export class PubSub {
     }
     if (broker !== null) broker.publish(topic, publication.form, travelling);
     if (entry === undefined) return 0;
+    const startedAt = startedNow();
     const written = deliverPublication(entry, publication.frames);
     this.stats.delivered += written;
+    localFanout.observe(written);
+    // The writes leave when the read that published ends (the sockets are corked until then).
+    observeSince(localWriteDelay, startedAt);
     return written;
   }
 
@@ -311,6 +328,9 @@ export class PubSub {
 
   #receiveBatch(message: PublishMessage): void {
     forEachBatchedPublication(message, this.#deliverForwarded);
+    // Every publication of the batch waited at most this long: from the batch's first one to the end of its delivery here.
+    const delay = (epochNow() - message.at) / 1000;
+    for (let i = 0; i < message.topics.length; i++) forwardedWriteDelay.observe(delay);
     // Written to the subscribers' connections (their send buffers are bounded by the slow-consumer policy).
     if (!this.#stopped) this.#batcher.postTo(message.from, { t: 'pubAck', from: this.#bus.workerId, seq: message.seq, bytes: message.frames.length });
   }
@@ -321,7 +341,9 @@ export class PubSub {
     const entry = this.#local.get(topic);
     // The last local subscriber may have left while the publication was in flight.
     if (entry === undefined) return;
-    this.stats.delivered += deliverPublication(entry, frameReceivedPublication(entry, topic, form, frame, this.#undeliverable));
+    const written = deliverPublication(entry, frameReceivedPublication(entry, topic, form, frame, this.#undeliverable));
+    this.stats.delivered += written;
+    forwardedFanout.observe(written);
   };
 
   /** Bound once: a publication of another node, from the broker (which sends this worker only those of its topics). */

@@ -1,3 +1,4 @@
+import { captureLogs } from '../../helpers/log-capture.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionActor, HANDLER_FAILURE_REASON, type ActorTransport } from '../../../src/actors/connection-actor.ts';
 import type { Session } from '../../../src/app/types.ts';
@@ -156,7 +157,7 @@ describe('ConnectionActor mailbox backpressure', () => {
 
 describe('ConnectionActor failures', () => {
   it('closes with 1011 when a handler throws, and drops later messages', () => {
-    const errorLog = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const errorLog = captureLogs();
     const transport = new FakeTransport();
     const actor = new ConnectionActor(transport, identity, limits);
     let calls = 0;
@@ -172,11 +173,11 @@ describe('ConnectionActor failures', () => {
     actor.deliver(Buffer.from('b'), false);
     expect(calls).toBe(1);
     expect(transport.closes).toEqual([[1011, HANDLER_FAILURE_REASON]]);
-    expect(errorLog).toHaveBeenCalledTimes(1);
+    expect(errorLog.lines).toHaveLength(1);
   });
 
   it('closes with 1011 when a handler rejects, dropping what was queued behind it', async () => {
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+    captureLogs();
     const transport = new FakeTransport();
     const actor = new ConnectionActor(transport, identity, limits);
     const seen: string[] = [];
@@ -198,7 +199,7 @@ describe('ConnectionActor failures', () => {
   });
 
   it('closes with 1011 when onOpen throws', () => {
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+    captureLogs();
     const transport = new FakeTransport();
     const actor = new ConnectionActor(transport, identity, limits);
     actor.start({

@@ -1,3 +1,4 @@
+import { captureLogs } from '../../helpers/log-capture.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../../src/app/define-app.ts';
 import { ProtocolSession } from '../../../src/app/protocol-session.ts';
@@ -61,7 +62,7 @@ describe('requests (spec §4)', () => {
   });
 
   it('turns a throwing handler into HANDLER_ERROR without details, and logs it', () => {
-    const log = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const log = captureLogs();
     const { message, out, handle } = open({
       methods: {
         boom: () => {
@@ -72,12 +73,12 @@ describe('requests (spec §4)', () => {
     message([1, 4, 'boom', null]);
     expect(out()).toEqual([[3, 4, { code: 'HANDLER_ERROR', message: 'internal error in the handler' }]]);
     expect(JSON.stringify(out())).not.toContain('secret');
-    expect(log).toHaveBeenCalledTimes(1);
+    expect(log.lines).toHaveLength(1);
     expect(handle.isOpen).toBe(true);
   });
 
   it('turns a rejecting handler into HANDLER_ERROR', async () => {
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+    captureLogs();
     const { message, out } = open({ methods: { bad: async () => Promise.reject(new Error('no')) } });
     await message([1, 5, 'bad', null]);
     expect(out()).toEqual([[3, 5, { code: 'HANDLER_ERROR', message: 'internal error in the handler' }]]);
@@ -149,7 +150,7 @@ describe('requests (spec §4)', () => {
   });
 
   it('answers HANDLER_ERROR when the result cannot be encoded (JSON twin and BigInt)', () => {
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+    captureLogs();
     const { message, out } = open({ methods: { big: () => 10n } }, jsonCodec);
     message([1, 2, 'big', null]);
     expect(out()).toEqual([[3, 2, { code: 'HANDLER_ERROR', message: 'the result could not be encoded' }]]);
@@ -178,7 +179,7 @@ describe('events (spec §4, §6)', () => {
   });
 
   it('answers a throwing event handler with an $error event and stays open', () => {
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+    captureLogs();
     const { message, out, handle } = open({
       events: {
         bad: () => {

@@ -120,3 +120,46 @@ describe('--permessage-deflate', () => {
     expect(parseSwitch('2')).toBeNull();
   });
 });
+
+describe('edge flags (issue #10)', () => {
+  it('reads lists, the proxy switch, TLS paths, and the passphrase from the environment only', () => {
+    const parsed = parseServeArgs(
+      ['--allowed-origins', 'https://a.example.com, https://*.example.org', '--trust-proxy', '10.0.0.0/8,::1', '--proxy-protocol', '--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--max-body-size', '64KiB'],
+      { SHOAL_TLS_PASSPHRASE: 'sesame' },
+    );
+    expect(parsed).toMatchObject({
+      kind: 'serve',
+      options: { allowedOrigins: ['https://a.example.com', 'https://*.example.org'], trustProxy: ['10.0.0.0/8', '::1'], proxyProtocol: true, tlsCert: 'c.pem', tlsKey: 'k.pem', tlsPassphrase: 'sesame', maxBodyBytes: 65536 },
+    });
+    expect(parseServeArgs([], { SHOAL_TRUST_PROXY: '127.0.0.1', SHOAL_PROXY_PROTOCOL: 'on' })).toMatchObject({ options: { trustProxy: ['127.0.0.1'], proxyProtocol: true } });
+  });
+
+  it('refuses bad entries with one line naming the flag', () => {
+    expect(parseServeArgs(['--allowed-origins', 'chat.example.com'], {})).toMatchObject({ kind: 'error', message: expect.stringContaining('chat.example.com') });
+    expect(parseServeArgs(['--trust-proxy', '10.0.0.0/40'], {})).toMatchObject({ kind: 'error', message: expect.stringContaining('10.0.0.0/40') });
+    expect(parseServeArgs(['--tls-cert', 'c.pem'], {})).toMatchObject({ kind: 'error', message: '--tls-cert and --tls-key go together: give both or neither' });
+    expect(parseServeArgs(['--tls-passphrase', 'x'], {})).toMatchObject({ kind: 'error' });
+  });
+});
+
+describe('log flags (issue #13)', () => {
+  it('reads --log-level and --log-format, and their SHOAL_ variables', () => {
+    const parsed = parseServeArgs(['--log-level', 'debug', '--log-format', 'pretty'], {});
+    expect(parsed.kind === 'serve' && [parsed.options.logLevel, parsed.options.logFormat]).toEqual(['debug', 'pretty']);
+    const fromEnv = parseServeArgs([], { SHOAL_LOG_LEVEL: 'warn', SHOAL_LOG_FORMAT: 'json' });
+    expect(fromEnv.kind === 'serve' && [fromEnv.options.logLevel, fromEnv.options.logFormat]).toEqual(['warn', 'json']);
+  });
+
+  it('names the flag and the accepted values for a bad one', () => {
+    expect(parseServeArgs(['--log-level', 'loud'], {})).toEqual({
+      kind: 'error',
+      message: '--log-level must be one of trace, debug, info, warn, error, fatal, silent, got "loud"',
+    });
+    expect(parseServeArgs([], { SHOAL_LOG_FORMAT: 'xml' })).toEqual({ kind: 'error', message: '--log-format must be one of json, pretty, got "xml"' });
+  });
+
+  it('lists both in --help with their variables', () => {
+    expect(serveHelp()).toContain('--log-level');
+    expect(serveHelp()).toContain('--log-format');
+  });
+});

@@ -1,3 +1,4 @@
+import { HistogramTotals } from '../../../src/telemetry/histogram.ts';
 import { describe, expect, it } from 'vitest';
 import {
   adminSnapshot,
@@ -15,8 +16,8 @@ function primaryStats(overrides: Partial<PrimaryStats> = {}): PrimaryStats {
   return { ...emptyPrimaryStats(), ...overrides };
 }
 
-function source(state: ServerState, workers: WorkerLoad[], stats: PrimaryStats = primaryStats()): AdminSource {
-  return { stats, state, workers: () => workers, broker: () => null };
+function source(state: ServerState, workers: WorkerLoad[], stats: PrimaryStats = primaryStats(), allWorkersServing = true): AdminSource {
+  return { stats, state, workers: () => workers, allWorkersServing: () => allWorkersServing, histograms: new HistogramTotals(), broker: () => null };
 }
 
 function finished(overrides: Partial<ConnectionStats>): ConnectionStats {
@@ -25,10 +26,10 @@ function finished(overrides: Partial<ConnectionStats>): ConnectionStats {
 
 describe('healthOf', () => {
   it('is ok while serving with a live worker', () => {
-    expect(healthOf(source('serving', [{ workerId: 1, connections: 0 }]))).toEqual({ ok: true });
+    expect(healthOf(source('serving', [{ workerId: 1, connections: 0, gauges: null }]))).toEqual({ ok: true });
   });
   it('names the shutdown', () => {
-    expect(healthOf(source('shutting-down', [{ workerId: 1, connections: 0 }]))).toEqual({ ok: false, reason: 'server is shutting down' });
+    expect(healthOf(source('shutting-down', [{ workerId: 1, connections: 0, gauges: null }]))).toEqual({ ok: false, reason: 'server is shutting down' });
   });
   it('is not ok while starting or after stopping', () => {
     expect(healthOf(source('starting', []))).toEqual({ ok: false, reason: 'server is starting' });
@@ -98,9 +99,12 @@ describe('adminSnapshot', () => {
     const tally = new ConnectionTally();
     tally.record(finished({ handshakeStatus: 101, closeCode: 1001 }));
     tally.record(finished({ handshakeStatus: 404 }));
+    tally.record(finished({ handshakeStatus: 0, edgeRefusal: 'tls_handshake_failed' }));
+    tally.record(finished({ handshakeStatus: 0, httpRequests: 3, httpHandlerErrors: 1 }));
+    tally.record(finished({ handshakeStatus: 0, httpRequests: 1, httpRefusalStatus: 413 }));
     const workers = [
-      { workerId: 1, connections: 2 },
-      { workerId: 2, connections: 0 },
+      { workerId: 1, connections: 2, gauges: null },
+      { workerId: 2, connections: 0, gauges: null },
     ];
     const snapshot = adminSnapshot(source('serving', workers, stats), tally, 1234.5);
     expect(snapshot).toEqual({
@@ -114,6 +118,9 @@ describe('adminSnapshot', () => {
       closeCodes: { '1001': 1 },
       writePauses: 0,
       closeTimeouts: 0,
+      // Refused at the edge or served HTTP: not abandoned handshakes.
+      edgeRefusals: { tls_handshake_failed: 1 },
+      http: { requests: 4, handlerErrors: 1, refusals: { '413': 1 } },
     });
     // A snapshot, not a view: later counts do not change it.
     stats.accepted++;

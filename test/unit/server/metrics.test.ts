@@ -1,3 +1,4 @@
+import { HistogramTotals } from '../../../src/telemetry/histogram.ts';
 import { describe, expect, it } from 'vitest';
 import { ConnectionTally, type AdminSource, type ServerState } from '../../../src/server/admin-stats.ts';
 import type { WorkerLoad } from '../../../src/transport/messages.ts';
@@ -19,6 +20,8 @@ function fakeSource(): { source: AdminSource; stats: PrimaryStats; workers: Work
     },
     workers: () => workers,
     broker: () => null,
+    allWorkersServing: () => true,
+    histograms: new HistogramTotals(),
   };
   return { source, stats, workers, setState: (next) => (state = next) };
 }
@@ -41,7 +44,7 @@ async function scrape(source: AdminSource, tally: ConnectionTally): Promise<Map<
 describe('createMetricsRegistry', () => {
   it('mirrors the primary counters at each scrape', async () => {
     const { source, stats, workers } = fakeSource();
-    workers.push({ workerId: 3, connections: 0 });
+    workers.push({ workerId: 3, connections: 0, gauges: null });
     const tally = new ConnectionTally();
     const registry = createMetricsRegistry(source, tally);
     let values = samples(await registry.metrics());
@@ -96,12 +99,12 @@ describe('createMetricsRegistry', () => {
   it('has one per-worker gauge per live worker, dropping replaced ones', async () => {
     const { source, workers } = fakeSource();
     const registry = createMetricsRegistry(source, new ConnectionTally());
-    workers.push({ workerId: 1, connections: 2 }, { workerId: 2, connections: 5 });
+    workers.push({ workerId: 1, connections: 2, gauges: null }, { workerId: 2, connections: 5, gauges: null });
     let values = samples(await registry.metrics());
     expect(values.get('shoal_workers_alive')).toBe(2);
     expect(values.get('shoal_worker_connections_active{worker="1"}')).toBe(2);
     expect(values.get('shoal_worker_connections_active{worker="2"}')).toBe(5);
-    workers.splice(0, 1, { workerId: 9, connections: 0 });
+    workers.splice(0, 1, { workerId: 9, connections: 0, gauges: null });
     values = samples(await registry.metrics());
     expect(values.has('shoal_worker_connections_active{worker="1"}')).toBe(false);
     expect(values.get('shoal_worker_connections_active{worker="9"}')).toBe(0);

@@ -1,3 +1,4 @@
+import { createPinoLogger } from '../../../src/telemetry/logger.ts';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Worker } from 'node:worker_threads';
@@ -50,13 +51,22 @@ describe('ConnectionPool with a real worker', () => {
     maxBackpressureBytes: options.maxBackpressureBytes,
     perMessageDeflate: resolvePerMessageDeflate(options.perMessageDeflate),
     controlChannel: `shoal.test.pool.${process.pid}`,
+    maxBodyBytes: options.maxBodyBytes,
+    allowedOrigins: null,
+    trustProxy: [],
+    proxyProtocol: false,
+    tls: null,
+    logLevel: 'info',
+    logRateLimit: options.logRateLimit,
   };
+  const silentLogger = createPinoLogger('silent', { write() {} });
+  const ignoreReports = { counted() {}, reported() {}, logged() {} };
 
   it('serves a dispatched handle on its lane, reports it as ended with its stats, and caps the young generation', async () => {
     const ended: ConnectionStats[] = [];
     const pool = new ConnectionPool(
-      { workers: 1, maxConnectionsPerWorker: 10, acceptBacklog: 4, workerData, workerFilename: CONNECTION_WORKER_URL },
-      { connectionEnded: (stats) => ended.push(stats), connectionsLost: () => {}, transferFailed: () => {} },
+      { workers: 1, maxConnectionsPerWorker: 10, acceptBacklog: 4, workerData, workerFilename: CONNECTION_WORKER_URL, logger: silentLogger },
+      { connectionEnded: (stats) => ended.push(stats), connectionsLost: () => {}, transferFailed: () => {}, ...ignoreReports },
     );
     const server = createServer({ pauseOnConnect: true });
     try {
@@ -68,14 +78,14 @@ describe('ConnectionPool with a real worker', () => {
       acceptHandles(server, (handle) => expect(pool.dispatch(handle)).toBe(true));
       const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/`);
       await once(ws, 'open');
-      expect(pool.workerLoads()).toEqual([{ workerId: thread?.threadId, connections: 1 }]);
+      expect(pool.workerLoads()).toMatchObject([{ workerId: thread?.threadId, connections: 1 }]);
       ws.send('ping me back');
       const [echo] = (await once(ws, 'message')) as [Buffer];
       expect(echo.toString()).toBe('ping me back');
       ws.close(1000, 'done');
       await vi.waitFor(() => expect(ended).toHaveLength(1));
       expect(ended[0]).toMatchObject({ workerId: thread?.threadId, handshakeStatus: 101, messagesIn: 1, closeCode: 1000, wasClean: true });
-      expect(pool.workerLoads()).toEqual([{ workerId: thread?.threadId, connections: 0 }]);
+      expect(pool.workerLoads()).toMatchObject([{ workerId: thread?.threadId, connections: 0 }]);
     } finally {
       server.close();
       await pool.destroy();
@@ -85,8 +95,8 @@ describe('ConnectionPool with a real worker', () => {
   it('serves a paused net.Socket the same way (where Node gives no bare handles)', async () => {
     const ended: ConnectionStats[] = [];
     const pool = new ConnectionPool(
-      { workers: 1, maxConnectionsPerWorker: 10, acceptBacklog: 4, workerData, workerFilename: CONNECTION_WORKER_URL },
-      { connectionEnded: (stats) => ended.push(stats), connectionsLost: () => {}, transferFailed: () => {} },
+      { workers: 1, maxConnectionsPerWorker: 10, acceptBacklog: 4, workerData, workerFilename: CONNECTION_WORKER_URL, logger: silentLogger },
+      { connectionEnded: (stats) => ended.push(stats), connectionsLost: () => {}, transferFailed: () => {}, ...ignoreReports },
     );
     const server = createServer({ pauseOnConnect: true }, (socket) => expect(pool.dispatch(socket)).toBe(true));
     try {
@@ -109,8 +119,8 @@ describe('ConnectionPool with a real worker', () => {
 
   it('queues past the per-worker limit and serves the queued connection when one ends; refuses past the backlog', async () => {
     const pool = new ConnectionPool(
-      { workers: 1, maxConnectionsPerWorker: 1, acceptBacklog: 1, workerData, workerFilename: CONNECTION_WORKER_URL },
-      { connectionEnded: () => {}, connectionsLost: () => {}, transferFailed: () => {} },
+      { workers: 1, maxConnectionsPerWorker: 1, acceptBacklog: 1, workerData, workerFilename: CONNECTION_WORKER_URL, logger: silentLogger },
+      { connectionEnded: () => {}, connectionsLost: () => {}, transferFailed: () => {}, ...ignoreReports },
     );
     const refused: TcpHandle[] = [];
     const server = createServer({ pauseOnConnect: true });

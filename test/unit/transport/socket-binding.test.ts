@@ -1,3 +1,4 @@
+import { captureLogs } from '../../helpers/log-capture.ts';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
@@ -206,7 +207,7 @@ describe('SocketBinding flow control', () => {
 describe('SocketBinding isolation', () => {
   it('fails only its own connection (1011) when something below the handlers throws during a read', () => {
     const { socket, binding } = openBinding();
-    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const errors = captureLogs();
     (binding.connection as unknown as { receiveData: () => void }).receiveData = () => {
       throw new Error('decoder bug');
     };
@@ -215,8 +216,8 @@ describe('SocketBinding isolation', () => {
     expect(close?.opcode).toBe(Opcode.CLOSE);
     expect(close?.payload.readUInt16BE(0)).toBe(1011);
     expect(socket.ended).toBe(true);
-    expect(errors).toHaveBeenCalledTimes(1);
-    errors.mockRestore();
+    expect(errors.lines).toHaveLength(1);
+    errors.restore();
   });
 });
 

@@ -1,3 +1,4 @@
+import { captureLogs } from '../../../helpers/log-capture.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PubSub, type PubSubOptions } from '../../../../src/app/pubsub/pubsub.ts';
 import type { Subscriber } from '../../../../src/app/pubsub/local-subscriptions.ts';
@@ -415,7 +416,7 @@ describe('flow control (docs/subprotocol.md §7)', () => {
 
   it('presumes a worker gone when it acknowledges nothing for ackTimeoutMs, releases waiters, and relearns its interest when it speaks again', async () => {
     vi.useFakeTimers();
-    const log = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const log = captureLogs();
     const { network, one, two } = congestible({ ackTimeoutMs: 100 });
     for (let i = 0; i < 4; i++) one.publish('x', data);
     expect(one.congested).toBe(true);
@@ -430,8 +431,8 @@ describe('flow control (docs/subprotocol.md §7)', () => {
     expect(one.stats.stalls).toBe(1);
     expect(one.congested).toBe(false);
     expect(one.interestedWorkers('x')).toEqual([]);
-    expect(log).toHaveBeenCalledTimes(1);
-    expect(String(log.mock.calls[0][0])).toContain('presumed gone');
+    expect(log.lines).toHaveLength(1);
+    expect(String(log.lines[0]?.msg)).toContain('presumed gone');
     // Worker 2 recovers and speaks: worker 1 asks it for its interest.
     void two.subscribe(subscriber('2.9'), 'other');
     network.deliverAll();

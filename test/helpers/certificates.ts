@@ -1,0 +1,38 @@
+/**
+ * Self-signed test certificates made at test time with the openssl CLI (never
+ * committed): for localhost and 127.0.0.1, in a temporary directory that
+ * `remove()` deletes.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A directory of PEM files. */
+export interface TestCertificates {
+  readonly dir: string;
+  /** Makes `<name>.cert.pem` and `<name>.key.pem` for CN=`name` (and an encrypted key when `passphrase` is given); returns their paths. */
+  make(name: string, passphrase?: string): { cert: string; key: string };
+  remove(): void;
+}
+
+export function testCertificates(): TestCertificates {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-tls-'));
+  return {
+    dir,
+    make(name, passphrase) {
+      const cert = join(dir, `${name}.cert.pem`);
+      const key = join(dir, `${name}.key.pem`);
+      const encrypt = passphrase === undefined ? ['-nodes'] : ['-passout', `pass:${passphrase}`];
+      execFileSync('openssl', [
+        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', ...encrypt,
+        '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
+        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ], { stdio: 'ignore' });
+      return { cert, key };
+    },
+    remove() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
