@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { threadId } from 'node:worker_threads';
+import { brokerStatus } from '../app/broker.ts';
 import { checkName } from '../app/context.ts';
 import { isRawData } from '../app/pubsub/raw-message.ts';
 import type { BrokerConfig } from '../app/redis-broker.ts';
@@ -245,10 +246,7 @@ export class ShoalServer extends EventEmitter implements HostServer {
         return state();
       },
       workers: () => primary.workerLoads(),
-      broker: () => {
-        const broker = this.#host?.broker ?? null;
-        return broker === null ? null : { state: broker.state, ...broker.stats };
-      },
+      broker: () => brokerStatus(this.#host?.broker ?? null),
       allWorkersServing: () => primary.allWorkersServing(READY_REPORT_AGE_MS),
       histograms: primary.histograms,
     };
