@@ -113,7 +113,13 @@ export class AppTable {
 
   constructor(app: App<any>) {
     this.app = app;
-    this.limits = { ...DEFAULT_LIMITS, ...app.limits };
+    // `??` per field: an explicit `undefined` in app.limits keeps the default (a spread would remove the limit).
+    const limits = app.limits ?? {};
+    this.limits = {
+      requestTimeoutMs: limits.requestTimeoutMs ?? DEFAULT_LIMITS.requestTimeoutMs,
+      maxOutstandingRequests: limits.maxOutstandingRequests ?? DEFAULT_LIMITS.maxOutstandingRequests,
+      maxSubscriptions: limits.maxSubscriptions ?? DEFAULT_LIMITS.maxSubscriptions,
+    };
     this.events = new Map();
     this.methods = new Map();
     for (const [name, handler] of Object.entries(app.events ?? {})) {
