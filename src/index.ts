@@ -19,7 +19,7 @@ export type {
 } from './app/types.ts';
 export type { ConnectionStats } from './transport/messages.ts';
 export type { BrokerState, BrokerStats } from './app/broker.ts';
-export { SubprotocolRequiredError } from './app/raw-session.ts';
+export { SubprotocolRequiredError } from './app/context.ts';
 export type { PrimaryStats as ServerStats } from './transport/primary.ts';
 export { CloseCode, Opcode } from './protocol/constants.ts';
 export { AppError, defineApp, isAppError, type AppSchema, type TypedApp, type TypedContext } from './app/define-app.ts';

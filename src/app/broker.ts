@@ -18,40 +18,10 @@
  *   while the broker is not connected, OVERLOADED when its outgoing buffer
  *   is full; `congested`/`whenDrained()` hold publishers as between workers.
  */
+import type { BrokerState, BrokerStats, BrokerStatus } from '../telemetry/broker-stats.ts';
 import type { PublicationForm } from './pubsub/deliver-publication.ts';
 
-/** Where the broker connection is: connecting (first time), ready, reconnecting (after a loss or a stall), closed. */
-export type BrokerState = 'connecting' | 'ready' | 'reconnecting' | 'closed';
-
-/** Counters of one broker connection (plain fields, for /stats and metrics). */
-export interface BrokerStats {
-  /** Publications sent to the broker. */
-  published: number;
-  /** Publications received from other nodes. */
-  received: number;
-  /** Events (sendTo) sent to other nodes. */
-  sentTo: number;
-  /** Events (sendTo) received from other nodes. */
-  receivedTo: number;
-  /** Publications refused with BROKER_UNAVAILABLE (and sendTo calls refused) while not connected. */
-  unavailable: number;
-  /** Publications refused with OVERLOADED (outgoing buffer full). */
-  overloaded: number;
-  /** Times the connection was lost or found stalled (each is a gap in cross-node delivery). */
-  gaps: number;
-  /** Milliseconds spent without a ready connection after the first connection, summed over the gaps. */
-  gapMs: number;
-  /** Publications and events lost with a connection (sent, never acknowledged; not sent again: at most once). */
-  lost: number;
-  /** Topic subscriptions registered again after a reconnect. */
-  resubscribed: number;
-  /** Bytes sent to the broker and not yet acknowledged by it. */
-  outgoingBytes: number;
-}
-
-export function emptyBrokerStats(): BrokerStats {
-  return { published: 0, received: 0, sentTo: 0, receivedTo: 0, unavailable: 0, overloaded: 0, lost: 0, gaps: 0, gapMs: 0, resubscribed: 0, outgoingBytes: 0 };
-}
+export { emptyBrokerStats, type BrokerState, type BrokerStats, type BrokerStatus } from '../telemetry/broker-stats.ts';
 
 /** What a broker hands to its worker. */
 export interface BrokerReceiver {
@@ -81,4 +51,9 @@ export interface Broker {
   /** Resolves when the outgoing buffer is back under half its high-water mark (at once when not congested). */
   whenDrained(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A copy of a broker's state and counters (for /stats, /healthz and the workers' reports); null without a broker. */
+export function brokerStatus(broker: Broker | null): BrokerStatus | null {
+  return broker === null ? null : { state: broker.state, ...broker.stats };
 }

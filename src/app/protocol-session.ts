@@ -48,6 +48,7 @@ import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { observeSince, startedNow } from '../telemetry/read-clock.ts';
 import { workerHistograms } from '../telemetry/worker-metrics.ts';
 import { ShoalContext } from './context.ts';
+import { isThenable } from './is-thenable.ts';
 import { AppError, isAppError } from './define-app.ts';
 import type { AppServices } from './services.ts';
 import type { App, AppLimits, ConnectionHandle, Context, Session } from './types.ts';
@@ -112,7 +113,13 @@ export class AppTable {
 
   constructor(app: App<any>) {
     this.app = app;
-    this.limits = { ...DEFAULT_LIMITS, ...app.limits };
+    // `??` per field: an explicit `undefined` in app.limits keeps the default (a spread would remove the limit).
+    const limits = app.limits ?? {};
+    this.limits = {
+      requestTimeoutMs: limits.requestTimeoutMs ?? DEFAULT_LIMITS.requestTimeoutMs,
+      maxOutstandingRequests: limits.maxOutstandingRequests ?? DEFAULT_LIMITS.maxOutstandingRequests,
+      maxSubscriptions: limits.maxSubscriptions ?? DEFAULT_LIMITS.maxSubscriptions,
+    };
     this.events = new Map();
     this.methods = new Map();
     for (const [name, handler] of Object.entries(app.events ?? {})) {
@@ -174,10 +181,6 @@ function builtinUnsubscribe(ctx: Context<any>, data: unknown): boolean {
   return (ctx as ProtocolSession).unsubscribe(checkTopic(data));
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
-}
-
 /** A request or event whose handler has not settled. */
 class Pending {
   readonly id: number;
@@ -198,7 +201,7 @@ class Pending {
 const INTERNAL_MESSAGE = 'internal error in the handler';
 
 /** The session of one Shoal-subprotocol connection; it is also the handlers' Context. */
-export class ProtocolSession<State = Record<string, unknown>> extends ShoalContext<State> implements Session {
+export class ProtocolSession<State = Record<string, unknown>> extends ShoalContext<State, Codec> implements Session {
   readonly table: AppTable;
   /** Requests in flight by id; null until the first asynchronous one (idle connections carry no map). */
   #outstanding: Map<number, Pending> | null;
@@ -293,10 +296,10 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
       this.#eventFailed(name, error);
       return;
     }
-    if (!isThenable(result)) return this.#afterFanOut();
+    if (!isThenable(result)) return this.afterFanOut();
     const pending = new Pending(-1);
     return this.#settleWithin(pending, result, this.table.limits.requestTimeoutMs, {
-      fulfilled: () => this.#afterFanOut(),
+      fulfilled: () => this.afterFanOut(),
       rejected: (error) => this.#eventFailed(name, error),
       timedOut: () =>
         this.#sendErrorEvent({
@@ -356,23 +359,9 @@ export class ProtocolSession<State = Record<string, unknown>> extends ShoalConte
     });
   }
 
-  /**
-   * Flow control (pubsub/forward-flow-control.ts): the handler published while another worker was
-   * congested. The answer waits until the fan-out has drained, and with it
-   * this connection's next messages (the actor runs them one at a time; its
-   * mailbox is bounded and stops reading the socket when full), so a
-   * publisher cannot outrun the workers delivering its publications.
-   */
+  /** Flow control (ShoalContext.afterFanOut): the handler published while congested, so its answer waits until the fan-out has drained. */
   #replyAfterFanOut(id: number, value: unknown, series: RequestSeries, startedAt: number): Promise<void> {
-    this.publishedWhileCongested = false;
-    return this.services.pubsub.whenDrained().then(() => this.#reply(id, value, series, startedAt));
-  }
-
-  /** The same for an event handler: nothing to answer, the next message waits. */
-  #afterFanOut(): void | Promise<void> {
-    if (!this.publishedWhileCongested) return;
-    this.publishedWhileCongested = false;
-    return this.services.pubsub.whenDrained();
+    return this.drained().then(() => this.#reply(id, value, series, startedAt));
   }
 
   #track(pending: Pending): void {

@@ -12,7 +12,7 @@
  */
 import type { HistogramTotals } from '../telemetry/histogram.ts';
 import { EDGE_REFUSALS, type ConnectionStats, type WorkerLoad } from '../transport/messages.ts';
-import type { BrokerState, BrokerStats } from '../app/broker.ts';
+import type { BrokerStatus } from '../app/broker.ts';
 import type { PrimaryStats } from '../transport/primary.ts';
 
 /** Where a server is in its life, for /healthz. */
@@ -31,11 +31,6 @@ export interface AdminSource {
   readonly histograms: HistogramTotals;
   /** The cluster broker as the primary's own connection sees it (server.publish), or null on a single node. */
   broker(): BrokerStatus | null;
-}
-
-/** The broker's state and the primary connection's counters (src/app/broker.ts). */
-export interface BrokerStatus extends Readonly<BrokerStats> {
-  readonly state: BrokerState;
 }
 
 /** The /healthz verdict: ok, or the reason it is not. */

@@ -15,6 +15,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'pr
 import type { HistogramDefinition, HistogramTotals } from '../telemetry/histogram.ts';
 import { REQUEST_DURATION, WORKER_HISTOGRAMS } from '../telemetry/metric-definitions.ts';
 import type { WorkerGauges } from '../telemetry/worker-metrics.ts';
+import type { BrokerStats, BrokerStatus } from '../telemetry/broker-stats.ts';
 import type { AdminSource, ConnectionTally } from './admin-stats.ts';
 import type { PrimaryStats } from '../transport/primary.ts';
 
@@ -71,7 +72,7 @@ const PRIMARY_COUNTERS: readonly [keyof PrimaryStats, string, string][] = [
 ];
 
 /** Per-worker gauges from the workers' reports: name, help, the field. */
-const WORKER_GAUGES: readonly [string, string, keyof WorkerGauges][] = [
+const WORKER_GAUGES: readonly [string, string, Exclude<keyof WorkerGauges, 'broker'>][] = [
   ['shoal_worker_mailbox_depth', 'Messages waiting in the mailboxes of each worker', 'mailboxDepth'],
   ['shoal_worker_send_buffer_bytes', 'Bytes waiting in the send buffers of each worker', 'sendBufferBytes'],
   ['shoal_worker_pubsub_backlog_bytes', 'Publications each worker forwarded to other workers and not yet acknowledged, in bytes', 'pubsubBacklogBytes'],
@@ -123,6 +124,81 @@ class SummedHistogram {
     }
     return { name, help: this.help, type: 'histogram', values, aggregator: 'sum' };
   }
+}
+
+/** The `worker` label of the primary's own broker connection (server.publish); workers are labelled by threadId. */
+export const PRIMARY_BROKER_LABEL = 'primary';
+
+/** Gauges of every broker connection, labelled by worker: name, help, value. */
+const BROKER_GAUGES: readonly [string, string, (broker: BrokerStatus) => number][] = [
+  [
+    'shoal_broker_up',
+    'Broker connections ready (1) or not (0: connecting, reconnecting after a loss or stall, closed), by worker ("primary": server.publish)',
+    (broker) => (broker.state === 'ready' ? 1 : 0),
+  ],
+  [
+    'shoal_broker_outgoing_bytes',
+    'Bytes sent to the broker and not yet acknowledged by it, by worker (past a high-water mark publishers are held, at a maximum refused with OVERLOADED)',
+    (broker) => broker.outgoingBytes,
+  ],
+];
+
+/** Counters of every broker connection, labelled by worker: name, help, value. */
+const BROKER_COUNTERS: readonly [string, string, (broker: BrokerStatus) => number][] = [
+  ['shoal_broker_published_total', 'Publications sent to the broker, by worker ("primary": server.publish)', (broker) => broker.published],
+  ['shoal_broker_received_total', "Publications of other nodes received from the broker, by worker (the primary's connection only publishes)", (broker) => broker.received],
+  ['shoal_broker_gaps_total', 'Times a broker connection was lost or found stalled (each a gap in cross-node delivery, then a reconnect), by worker', (broker) => broker.gaps],
+  ['shoal_broker_gap_seconds_total', 'Time broker connections spent not ready after their first connection, summed over the gaps, by worker', (broker) => broker.gapMs / 1000],
+  ['shoal_broker_lost_total', 'Publications and events lost with a broker connection (sent, never acknowledged; at most once), by worker', (broker) => broker.lost],
+];
+
+/** Publications refused by the broker side, as the `reason` label: BROKER_UNAVAILABLE (and sendTo calls refused) or OVERLOADED. */
+const BROKER_REFUSALS: readonly [keyof BrokerStats, string][] = [
+  ['unavailable', 'unavailable'],
+  ['overloaded', 'overloaded'],
+];
+
+/** Every broker connection of the server with its `worker` label: the primary's, then each live worker's (from its latest report). */
+function brokerStatuses(source: AdminSource): [string, BrokerStatus][] {
+  const statuses: [string, BrokerStatus][] = [];
+  const primary = source.broker();
+  if (primary !== null) statuses.push([PRIMARY_BROKER_LABEL, primary]);
+  for (const worker of source.workers()) {
+    const broker = worker.gauges?.broker ?? null;
+    if (broker !== null) statuses.push([String(worker.workerId), broker]);
+  }
+  return statuses;
+}
+
+/** The broker metrics: nothing but their declarations on a node without `broker`. */
+function registerBrokerMetrics(registry: Registry, source: AdminSource): void {
+  for (const [name, help, read] of BROKER_GAUGES) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['worker'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [worker, broker] of brokerStatuses(source)) this.set({ worker }, read(broker));
+      },
+    });
+  }
+  for (const [name, help, read] of BROKER_COUNTERS) {
+    mirrorLabelledCounter(registry, name, help, 'worker', () => brokerStatuses(source).map(([worker, broker]) => [worker, read(broker)]));
+  }
+  new Counter({
+    name: 'shoal_broker_refused_total',
+    help: 'Publications refused because of the broker, by worker and reason: unavailable (BROKER_UNAVAILABLE, sendTo to another node included) or overloaded (OVERLOADED, its outgoing buffer full)',
+    labelNames: ['worker', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [worker, broker] of brokerStatuses(source)) {
+        for (const [field, reason] of BROKER_REFUSALS) this.inc({ worker, reason }, broker[field]);
+      }
+    },
+  });
 }
 
 /** The primary's 503s by cause, as the `reason` label. */
@@ -204,6 +280,7 @@ export function createMetricsRegistry(source: AdminSource, tally: ConnectionTall
       }
     },
   });
+  registerBrokerMetrics(registry, source);
   new Gauge({
     name: 'shoal_ready',
     help: '1 while /readyz answers 200 (serving, every worker up and reporting), 0 otherwise',

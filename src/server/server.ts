@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { threadId } from 'node:worker_threads';
+import { brokerStatus } from '../app/broker.ts';
 import { checkName } from '../app/context.ts';
 import { isRawData } from '../app/pubsub/raw-message.ts';
 import type { BrokerConfig } from '../app/redis-broker.ts';
@@ -21,9 +22,10 @@ import type { ConnectionStats } from '../transport/messages.ts';
 import { loadApp, resolveAppSpecifier } from '../app/load-app.ts';
 import { CONNECTION_WORKER_URL } from '../workers/entry-urls.ts';
 import { createLogOutput } from './log-output.ts';
-import { resolvePerMessageDeflate, resolveServerOptions, type ServerOptions } from './options.ts';
+import { resolveServerOptions, type ServerOptions } from './options.ts';
 import { assertSupportedRuntime } from './runtime.ts';
 import { loadTlsMaterial, newTicketKeys, type TlsSources } from './tls-files.ts';
+import { workerConfigFrom } from './worker-config.ts';
 import type { WorkerTls } from '../transport/messages.ts';
 
 /**
@@ -136,27 +138,7 @@ export class ShoalServer extends EventEmitter implements HostServer {
       closeTimeoutMs: options.closeTimeoutMs,
       logger: output.logger,
       workerLines: output.writeLines,
-      worker: {
-        app,
-        maxMessageBytes: options.maxMessageBytes,
-        maxHeadBytes: options.maxHeadBytes,
-        handshakeTimeoutMs: options.handshakeTimeoutMs,
-        idleTimeoutMs: options.idleTimeoutMs,
-        pingIntervalMs: options.pingIntervalMs,
-        closeTimeoutMs: options.closeTimeoutMs,
-        mailboxSize: options.mailboxSize,
-        mailboxBytes: options.mailboxBytes,
-        maxBackpressureBytes: options.maxBackpressureBytes,
-        perMessageDeflate: resolvePerMessageDeflate(options.perMessageDeflate),
-        broker,
-        maxBodyBytes: options.maxBodyBytes,
-        allowedOrigins: options.allowedOrigins,
-        trustProxy: options.trustProxy,
-        proxyProtocol: options.proxyProtocol,
-        tls: workerTls,
-        logLevel: output.level,
-        logRateLimit: options.logRateLimit,
-      },
+      worker: workerConfigFrom(options, { app, broker, tls: workerTls, logLevel: output.level }),
     });
     // prom-client and node:http are loaded only when the admin port is on (prom-client: ~100 ms, ~1.9 MB of heap).
     const admin =
@@ -264,10 +246,7 @@ export class ShoalServer extends EventEmitter implements HostServer {
         return state();
       },
       workers: () => primary.workerLoads(),
-      broker: () => {
-        const broker = this.#host?.broker ?? null;
-        return broker === null ? null : { state: broker.state, ...broker.stats };
-      },
+      broker: () => brokerStatus(this.#host?.broker ?? null),
       allWorkersServing: () => primary.allWorkersServing(READY_REPORT_AGE_MS),
       histograms: primary.histograms,
     };

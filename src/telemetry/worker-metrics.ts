@@ -6,6 +6,7 @@
  * REPORT_INTERVAL_MS (workers/worker-reporter.ts), which adds it up for
  * /metrics. In the primary and in unit tests these counters just grow.
  */
+import type { BrokerStatus } from './broker-stats.ts';
 import { HistogramFamily, type HistogramDelta } from './histogram.ts';
 import { HANDSHAKE_DURATION, PUBLICATION_FANOUT, PUBLICATION_WRITE_DELAY, REQUEST_DURATION } from './metric-definitions.ts';
 
@@ -34,6 +35,8 @@ export interface WorkerGauges {
   eventLoopLagMaxSeconds: number;
   /** Share of the interval the event loop was busy, 0..1 (performance.eventLoopUtilization). */
   eventLoopUtilization: number;
+  /** The worker's broker connections: state, and counters since the worker started; null on a single node. */
+  broker: BrokerStatus | null;
 }
 
 /** One report of a worker: what accumulated since the previous one, and its gauges now. */

@@ -2,10 +2,12 @@
  * The worker's periodic report to the primary: every REPORT_INTERVAL_MS it
  * takes the counters and histograms its connections accumulated
  * (telemetry/worker-metrics.ts), measures its gauges (connections, mailbox
- * depth, send buffers, pub/sub backlog, event-loop delay and utilization)
+ * depth, send buffers, pub/sub backlog, event-loop delay and utilization,
+ * its broker's state and counters)
  * and posts one message on its lane. One message per interval whatever the
  * traffic: the hot path never sends anything.
  */
+import { brokerStatus } from '../app/broker.ts';
 import type { AppServices } from '../app/services.ts';
 import { EventLoopMonitor } from '../telemetry/event-loop-monitor.ts';
 import { takeCounters, takeHistograms, type WorkerGauges, type WorkerReport } from '../telemetry/worker-metrics.ts';
@@ -31,6 +33,7 @@ export function buildReport(host: ConnectionHost, services: AppServices, loop: E
     eventLoopLagP99Seconds: eventLoop.lagP99Seconds,
     eventLoopLagMaxSeconds: eventLoop.lagMaxSeconds,
     eventLoopUtilization: eventLoop.utilization,
+    broker: brokerStatus(services.broker),
   };
   return { counters: takeCounters(), histograms: takeHistograms(), gauges };
 }

@@ -1,7 +1,7 @@
 import { captureLogs } from '../../helpers/log-capture.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../../src/app/define-app.ts';
-import { ProtocolSession } from '../../../src/app/protocol-session.ts';
+import { AppTable, DEFAULT_LIMITS, ProtocolSession } from '../../../src/app/protocol-session.ts';
 import { createAppServices, type AppServices } from '../../../src/app/services.ts';
 import type { App } from '../../../src/app/types.ts';
 import type { Codec } from '../../../src/codec/envelope.ts';
@@ -399,5 +399,12 @@ describe('publish flow control (docs/subprotocol.md §7)', () => {
     message([1, 9, 'publish', big]);
     expect(out()).toEqual([[3, 9, { code: 'OVERLOADED', message: expect.stringContaining('worker 2') }]]);
     expect(handle.isOpen).toBe(true);
+  });
+});
+
+describe('limits', () => {
+  it('keeps the default of a limit that an app sets to undefined (a spread would have removed it)', () => {
+    const table = new AppTable({ methods: {}, limits: { requestTimeoutMs: undefined, maxSubscriptions: undefined, maxOutstandingRequests: 3 } });
+    expect(table.limits).toEqual({ requestTimeoutMs: DEFAULT_LIMITS.requestTimeoutMs, maxSubscriptions: DEFAULT_LIMITS.maxSubscriptions, maxOutstandingRequests: 3 });
   });
 });

@@ -5,25 +5,43 @@ import type { WorkerLoad } from '../../../src/transport/messages.ts';
 import { emptyConnectionStats } from '../../../src/transport/messages.ts';
 import { createMetricsRegistry } from '../../../src/server/metrics.ts';
 import { emptyPrimaryStats, type PrimaryStats } from '../../../src/transport/primary.ts';
+import { emptyBrokerStats, type BrokerStatus } from '../../../src/telemetry/broker-stats.ts';
+import type { WorkerGauges } from '../../../src/telemetry/worker-metrics.ts';
 
 const primaryStats = emptyPrimaryStats;
 
 /** A source whose values the test changes between scrapes. */
-function fakeSource(): { source: AdminSource; stats: PrimaryStats; workers: WorkerLoad[]; setState(state: ServerState): void } {
+function fakeSource(): { source: AdminSource; stats: PrimaryStats; workers: WorkerLoad[]; setState(state: ServerState): void; setBroker(broker: BrokerStatus | null): void } {
   const stats = primaryStats();
   const workers: WorkerLoad[] = [];
   let state: ServerState = 'serving';
+  let broker: BrokerStatus | null = null;
   const source: AdminSource = {
     stats,
     get state() {
       return state;
     },
     workers: () => workers,
-    broker: () => null,
+    broker: () => broker,
     allWorkersServing: () => true,
     histograms: new HistogramTotals(),
   };
-  return { source, stats, workers, setState: (next) => (state = next) };
+  return { source, stats, workers, setState: (next) => (state = next), setBroker: (next) => (broker = next) };
+}
+
+/** A worker's report gauges, all zero but its broker. */
+function gaugesWith(broker: BrokerStatus | null): WorkerGauges {
+  return {
+    connections: 0,
+    mailboxDepth: 0,
+    sendBufferBytes: 0,
+    pubsubBacklogBytes: 0,
+    eventLoopLagMeanSeconds: 0,
+    eventLoopLagP99Seconds: 0,
+    eventLoopLagMaxSeconds: 0,
+    eventLoopUtilization: 0,
+    broker,
+  };
 }
 
 /** Sample lines of a Prometheus text exposition: `name{labels}` -> value. */
@@ -108,6 +126,35 @@ describe('createMetricsRegistry', () => {
     values = samples(await registry.metrics());
     expect(values.has('shoal_worker_connections_active{worker="1"}')).toBe(false);
     expect(values.get('shoal_worker_connections_active{worker="9"}')).toBe(0);
+  });
+
+  it('reports each broker connection by worker, the primary\'s as "primary", and only declarations without a broker', async () => {
+    const { source, workers, setBroker } = fakeSource();
+    const registry = createMetricsRegistry(source, new ConnectionTally());
+    workers.push({ workerId: 4, connections: 0, gauges: gaugesWith(null) });
+    const without = await registry.metrics();
+    expect(without).toContain('# TYPE shoal_broker_up gauge');
+    expect([...samples(without).keys()].filter((name) => name.startsWith('shoal_broker_'))).toEqual([]);
+
+    setBroker({ ...emptyBrokerStats(), state: 'ready', published: 5, unavailable: 1 });
+    workers.splice(0, 1, {
+      workerId: 4,
+      connections: 0,
+      gauges: gaugesWith({ ...emptyBrokerStats(), state: 'reconnecting', published: 7, received: 9, gaps: 2, gapMs: 1500, lost: 3, overloaded: 4, outgoingBytes: 640 }),
+    });
+    const values = samples(await registry.metrics());
+    expect(values.get('shoal_broker_up{worker="primary"}')).toBe(1);
+    expect(values.get('shoal_broker_up{worker="4"}')).toBe(0);
+    expect(values.get('shoal_broker_published_total{worker="primary"}')).toBe(5);
+    expect(values.get('shoal_broker_published_total{worker="4"}')).toBe(7);
+    expect(values.get('shoal_broker_received_total{worker="4"}')).toBe(9);
+    expect(values.get('shoal_broker_gaps_total{worker="4"}')).toBe(2);
+    expect(values.get('shoal_broker_gap_seconds_total{worker="4"}')).toBe(1.5);
+    expect(values.get('shoal_broker_lost_total{worker="4"}')).toBe(3);
+    expect(values.get('shoal_broker_refused_total{worker="primary",reason="unavailable"}')).toBe(1);
+    expect(values.get('shoal_broker_refused_total{worker="4",reason="overloaded"}')).toBe(4);
+    expect(values.get('shoal_broker_refused_total{worker="4",reason="unavailable"}')).toBe(0);
+    expect(values.get('shoal_broker_outgoing_bytes{worker="4"}')).toBe(640);
   });
 
   it('says whether the server accepts connections', async () => {

@@ -5,7 +5,8 @@ import type { Worker } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { resolveAppSpecifier } from '../../../src/app/load-app.ts';
-import { resolvePerMessageDeflate, resolveServerOptions } from '../../../src/server/options.ts';
+import { resolveServerOptions } from '../../../src/server/options.ts';
+import { workerConfigFrom } from '../../../src/server/worker-config.ts';
 import { acceptHandles, type TcpHandle } from '../../../src/transport/accept-handles.ts';
 import { ConnectionPool, pickLane, WORKER_YOUNG_GENERATION_MB } from '../../../src/transport/connection-pool.ts';
 import { CONNECTION_WORKER_URL } from '../../../src/workers/entry-urls.ts';
@@ -38,26 +39,8 @@ describe('pickLane (least-connections balancer)', () => {
 describe('ConnectionPool with a real worker', () => {
   const options = resolveServerOptions({ workers: 1 });
   const workerData: WorkerConfig = {
-    broker: null,
-    app: resolveAppSpecifier('echo'),
-    maxMessageBytes: options.maxMessageBytes,
-    maxHeadBytes: options.maxHeadBytes,
-    handshakeTimeoutMs: options.handshakeTimeoutMs,
-    idleTimeoutMs: options.idleTimeoutMs,
-    pingIntervalMs: options.pingIntervalMs,
-    closeTimeoutMs: options.closeTimeoutMs,
-    mailboxSize: options.mailboxSize,
-    mailboxBytes: options.mailboxBytes,
-    maxBackpressureBytes: options.maxBackpressureBytes,
-    perMessageDeflate: resolvePerMessageDeflate(options.perMessageDeflate),
+    ...workerConfigFrom(options, { app: resolveAppSpecifier('echo'), broker: null, tls: null, logLevel: 'info' }),
     controlChannel: `shoal.test.pool.${process.pid}`,
-    maxBodyBytes: options.maxBodyBytes,
-    allowedOrigins: null,
-    trustProxy: [],
-    proxyProtocol: false,
-    tls: null,
-    logLevel: 'info',
-    logRateLimit: options.logRateLimit,
   };
   const silentLogger = createPinoLogger('silent', { write() {} });
   const ignoreReports = { counted() {}, reported() {}, logged() {} };
