@@ -130,6 +130,11 @@ async function serve(argv: string[]): Promise<number> {
   process.off('SIGHUP', onHangup);
   process.off('SIGTERM', force);
   process.off('SIGINT', force);
+  // A signal that arrives late (npm's forwarded copy of a Ctrl-C, on a loaded
+  // machine) must not kill a process that is already stopped: exit with 0 now.
+  const stopped = (): never => process.exit(0);
+  process.once('SIGTERM', stopped);
+  process.once('SIGINT', stopped);
   process.stdout.write('shoal: stopped\n');
   return 0;
 }
