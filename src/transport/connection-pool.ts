@@ -21,6 +21,7 @@
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { dropConnection, type AcceptedConnection } from './accept-handles.ts';
+import { applyExternalMemoryPolicy } from './external-memory-policy.ts';
 import type { ConnectionStats, LaneMessage, LaneTask, WorkerConfig } from './messages.ts';
 
 /** How the pool is sized. */
@@ -132,6 +133,8 @@ export class ConnectionPool {
     // Handled here too: an owner that never awaits `ready` must not see an unhandled rejection.
     this.ready.catch(() => {});
     this.#lanesUp = 0;
+    // Before the workers' isolates exist: V8 flags are process-wide.
+    applyExternalMemoryPolicy();
     this.#pool = new Piscina<LaneTask, void>({
       filename: options.workerFilename,
       minThreads: options.workers,
