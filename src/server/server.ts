@@ -4,7 +4,7 @@
  * src/transport (primary thread) and the worker pool.
  */
 import { EventEmitter } from 'node:events';
-import { AdminServer } from './admin-server.ts';
+import type { AdminServer } from './admin-server.ts';
 import type { AdminSource, ServerState } from './admin-stats.ts';
 import { Primary, type PrimaryStats } from '../transport/primary.ts';
 import type { ConnectionStats } from '../transport/messages.ts';
@@ -82,6 +82,9 @@ export class ShoalServer extends EventEmitter {
     const options = this.options;
     const app = resolveAppSpecifier(options.app);
     await loadApp(app);
+    // Loaded only with an admin port: prom-client and node:http are about
+    // 20 MiB of a server's resident memory at rest (docs/server.md, Measurements).
+    const adminModule = options.adminPort === null ? null : await import('./admin-server.ts');
     const primary = new Primary({
       host: options.host,
       port: options.port,
@@ -106,7 +109,8 @@ export class ShoalServer extends EventEmitter {
         perMessageDeflate: resolvePerMessageDeflate(options.perMessageDeflate),
       },
     });
-    const admin = options.adminPort === null ? null : new AdminServer(this.#adminSource(primary), { host: options.adminHost, port: options.adminPort });
+    const admin =
+      adminModule === null ? null : new adminModule.AdminServer(this.#adminSource(primary), { host: options.adminHost, port: options.adminPort as number });
     primary.on('connectionEnd', (stats: ConnectionStats) => {
       admin?.record(stats);
       this.emit('connectionEnd', stats);
