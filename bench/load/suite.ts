@@ -11,9 +11,9 @@ import type { LoadRunOutcome, LoadRunSpec } from './generator.ts';
 import type { ErrorCounts, SocketScenarioKind } from './messages.ts';
 import type { BenchOptions, ScenarioSpec } from './options.ts';
 import { allowedCpus, hasTaskset, pinThisProcess, planPinning } from './pinning.ts';
-import { ProcessSampler, readOpenFileLimit, readRssBytes } from './proc-stats.ts';
+import { ProcessSampler, readOpenFileLimit, readRssBytes, type ProcessSample } from './proc-stats.ts';
 import type { Progress } from './progress.ts';
-import { RESULT_FORMAT, computeRatios } from './results.ts';
+import { RESULT_FORMAT, computeRatios, computeScaling } from './results.ts';
 import type { BenchReport, RateUnit, ScenarioResult, TargetReport } from './results.ts';
 import { runHttpFlood } from './scenarios/http.ts';
 import { EXPECTED_STATUS } from './scenarios/reject.ts';
@@ -27,6 +27,9 @@ const SETTLE_BETWEEN_MS = 300;
 const IDLE_SETTLE_MS = 1000;
 /** File descriptors kept free in the generator besides the idle connections. */
 const FD_MARGIN = 256;
+
+/** No measurement (no pid, or the window never started). */
+const NO_SAMPLE: ProcessSample = { cpu: null, cpuPrimary: null, cpuWorkers: null, rssPeakBytes: null, rssBytes: null };
 
 /** Where the suite reports as it goes. */
 export interface SuiteIo {
@@ -57,7 +60,7 @@ function emptyResult(target: TargetPlan, spec: ScenarioSpec, label: string, stat
     latencyUs: { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, p99_9: 0, max: 0 },
     errors: { handshakeFailures: 0, unexpectedCloses: 0, protocolErrors: 0, timeouts: 0, total: 0 },
     errorSamples: [],
-    server: { cpuCores: null, rssBytes: null, rssPeakBytes: null },
+    server: { cpuCores: null, cpuPrimaryCores: null, cpuWorkersCores: null, rssBytes: null, rssPeakBytes: null },
     generator: { threads: 0, cpuMax: 0, saturated: false, hitMessageCap: false },
     extra: {},
   };
@@ -201,6 +204,7 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
     targets,
     results,
     ratios: computeRatios(targets, results),
+    scaling: computeScaling(targets, results),
     warnings,
   };
 }
@@ -234,7 +238,7 @@ async function runSocketScenario(
   io: SuiteIo,
 ): Promise<ScenarioResult> {
   const sampler = target.pid === null ? null : new ProcessSampler(target.pid);
-  let server: { cpu: number | null; rssPeakBytes: number | null; rssBytes: number | null } = { cpu: null, rssPeakBytes: null, rssBytes: null };
+  let server: ProcessSample = NO_SAMPLE;
   const idle = { rssBefore: null as number | null, rssAfter: null as number | null };
   if (kind === 'idle' && target.pid !== null) idle.rssBefore = readRssBytes(target.pid);
   const loops = kind === 'connect' ? spec.concurrency : spec.connections;
@@ -312,7 +316,7 @@ function toResult(
   spec: ScenarioSpec,
   label: string,
   outcome: LoadRunOutcome | HttpFloodOutcome,
-  server: { cpu: number | null; rssPeakBytes: number | null; rssBytes: number | null },
+  server: ProcessSample,
   threads: number,
 ): ScenarioResult {
   const windowSec = outcome.windowMs / 1000;
@@ -331,7 +335,7 @@ function toResult(
     latencyUs: outcome.latency,
     errors: { ...outcome.errors, total: totalErrors(outcome.errors) },
     errorSamples: outcome.errorSamples,
-    server: { cpuCores: server.cpu, rssBytes: server.rssBytes, rssPeakBytes: server.rssPeakBytes },
+    server: { cpuCores: server.cpu, cpuPrimaryCores: server.cpuPrimary, cpuWorkersCores: server.cpuWorkers, rssBytes: server.rssBytes, rssPeakBytes: server.rssPeakBytes },
     generator: {
       threads: 'messages' in outcome ? threads : 1,
       cpuMax: outcome.generatorCpu.max,
@@ -379,7 +383,7 @@ async function runHealthScenario(
     return emptyResult(plan, spec, label, 'skipped', reason);
   }
   const sampler = target.pid === null ? null : new ProcessSampler(target.pid);
-  let server: { cpu: number | null; rssPeakBytes: number | null; rssBytes: number | null } = { cpu: null, rssPeakBytes: null, rssBytes: null };
+  let server: ProcessSample = NO_SAMPLE;
   io.progress.begin(plan.name, label, options.warmupMs, options.durationMs);
   try {
     const outcome = await runHttpFlood(
