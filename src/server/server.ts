@@ -83,7 +83,7 @@ export class ShoalServer extends EventEmitter {
     const app = resolveAppSpecifier(options.app);
     await loadApp(app);
     // Loaded only with an admin port: prom-client and node:http are about
-    // 20 MiB of a server's resident memory at rest (docs/server.md, Measurements).
+    // 14 MiB of a server's resident memory at rest (docs/server.md, Measurements).
     const adminModule = options.adminPort === null ? null : await import('./admin-server.ts');
     const primary = new Primary({
       host: options.host,

@@ -135,7 +135,9 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     this.#inRead = false;
     this.#tickCorked = false;
     this.#closeNotified = false;
-    this.#slabFrameLimit = Number.POSITIVE_INFINITY;
+    // The largest small integer V8 stores unboxed (2^30 - 1): any length; larger
+    // payloads take ServerConnection.send, which frames them the same way.
+    this.#slabFrameLimit = 0x3fffffff;
     bindings.set(socket, this);
     // No setNoDelay here: TCP_NODELAY belongs to the file descriptor, which the
     // primary's server (noDelay: true) already set before the hand-off; a
