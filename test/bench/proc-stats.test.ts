@@ -54,8 +54,14 @@ describe('reading a live process', () => {
   it('samples CPU and peak RSS over a window', async () => {
     const sampler = new ProcessSampler(process.pid, 10);
     sampler.start();
-    const until = performance.now() + 100;
-    while (performance.now() < until) Math.sqrt(Math.random());
+    // 50 ms of CPU time (not of wall time: on a busy machine 100 ms of wall
+    // time could get no tick of CPU), so /proc has something to show.
+    const start = process.cpuUsage();
+    for (let used = 0; used < 50_000; ) {
+      for (let i = 0; i < 1e5; i++) Math.sqrt(Math.random());
+      const now = process.cpuUsage(start);
+      used = now.user + now.system;
+    }
     const sample = sampler.stop();
     expect(sample.cpu).toBeGreaterThan(0);
     expect(sample.cpuPrimary).toBeGreaterThan(0);
