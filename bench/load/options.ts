@@ -90,6 +90,8 @@ export const DEFAULT_SUITE: readonly string[] = [
   'echo:inflight=1',
   'echo',
   'echo:size=16384:inflight=4',
+  'echo:size=65536:inflight=4',
+  'echo:size=1048576:inflight=1',
   'rpc',
   'broadcast',
   'http',
@@ -212,6 +214,7 @@ function list(flag: string, value: string | undefined): string[] {
 }
 
 function formatBytes(n: number): string {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
   return n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`;
 }
 

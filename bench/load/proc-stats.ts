@@ -3,7 +3,7 @@
  * reader returns null where /proc is missing (other systems), so the report
  * shows "n/a" instead of failing.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on every mainstream Linux build). */
 export const CLOCK_TICKS_PER_SECOND = 100;
@@ -27,6 +27,50 @@ export function parseStatCpuMs(stat: string): number | null {
   const stime = Number(fields[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
   return ((utime + stime) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** CPU time of a process's threads by role, milliseconds. */
+export interface ThreadCpuMs {
+  /** The main thread (Shoal's primary; all of a single-threaded server's JavaScript). */
+  primary: number;
+  /** Node worker threads (Shoal's connection and CPU workers), named "WorkerThread" by Node 22 and later. */
+  workers: number;
+  /** Every other thread: V8's garbage collector and compiler helpers, libuv's pool. */
+  other: number;
+}
+
+/**
+ * CPU time of each thread of `pid` (/proc/<pid>/task/<tid>/stat), summed by
+ * role; null when unreadable. A thread that exits between two readings takes
+ * its time with it.
+ */
+export function readThreadCpuMs(pid: number): ThreadCpuMs | null {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  const cpu: ThreadCpuMs = { primary: 0, workers: 0, other: 0 };
+  for (const tid of tids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+    } catch {
+      continue; // the thread has exited
+    }
+    const ms = parseStatCpuMs(stat);
+    if (ms === null) continue;
+    if (tid === String(pid)) cpu.primary += ms;
+    else if (threadName(stat) === 'WorkerThread') cpu.workers += ms;
+    else cpu.other += ms;
+  }
+  return cpu;
+}
+
+/** The command name of a proc(5) stat line (a thread's name), between the first '(' and the last ')'. */
+export function threadName(stat: string): string {
+  return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
 }
 
 /** Resident set size (VmRSS) in bytes; null when unreadable. */
@@ -56,13 +100,25 @@ export function readOpenFileLimit(pid: string = 'self'): number | null {
   }
 }
 
+/** What a ProcessSampler measured over its window; CPU in cores (1.5 = one and a half cores busy). */
+export interface ProcessSample {
+  cpu: number | null;
+  /** Of `cpu`: the main thread's, and the worker threads'. */
+  cpuPrimary: number | null;
+  cpuWorkers: number | null;
+  rssPeakBytes: number | null;
+  rssBytes: number | null;
+}
+
 /**
  * Samples one process over a measured window: CPU share (of one core) between
- * start() and stop(), and the largest RSS seen (sampled every `intervalMs`).
+ * start() and stop(), in all and by thread role, and the largest RSS seen
+ * (sampled every `intervalMs`).
  */
 export class ProcessSampler {
   readonly pid: number;
   private cpuAtStart: number | null;
+  private threadsAtStart: ThreadCpuMs | null;
   private startedAt: number;
   private peakRss: number | null;
   private timer: NodeJS.Timeout | null;
@@ -71,6 +127,7 @@ export class ProcessSampler {
   constructor(pid: number, intervalMs: number = 250) {
     this.pid = pid;
     this.cpuAtStart = null;
+    this.threadsAtStart = null;
     this.startedAt = 0;
     this.peakRss = null;
     this.timer = null;
@@ -80,6 +137,7 @@ export class ProcessSampler {
   /** Start the window. Call stop() to end it (it clears the sampling timer). */
   start(): void {
     this.cpuAtStart = readCpuMs(this.pid);
+    this.threadsAtStart = readThreadCpuMs(this.pid);
     this.startedAt = performance.now();
     this.peakRss = readRssBytes(this.pid);
     this.timer = setInterval(() => this.sampleRss(), this.intervalMs);
@@ -90,15 +148,24 @@ export class ProcessSampler {
     if (rss !== null && (this.peakRss === null || rss > this.peakRss)) this.peakRss = rss;
   }
 
-  /** End the window: CPU as a fraction of one core (1.5 = one and a half cores), peak and current RSS. */
-  stop(): { cpu: number | null; rssPeakBytes: number | null; rssBytes: number | null } {
+  /** End the window: CPU as a fraction of one core (1.5 = one and a half cores), by thread role, peak and current RSS. */
+  stop(): ProcessSample {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     this.sampleRss();
     const cpuNow = readCpuMs(this.pid);
+    const threadsNow = readThreadCpuMs(this.pid);
     const elapsed = performance.now() - this.startedAt;
     const cpu = cpuNow === null || this.cpuAtStart === null || elapsed <= 0 ? null : (cpuNow - this.cpuAtStart) / elapsed;
-    return { cpu, rssPeakBytes: this.peakRss, rssBytes: readRssBytes(this.pid) };
+    const before = this.threadsAtStart;
+    const threads = threadsNow === null || before === null || elapsed <= 0 ? null : threadsNow;
+    return {
+      cpu,
+      cpuPrimary: threads === null || before === null ? null : Math.max(0, threads.primary - before.primary) / elapsed,
+      cpuWorkers: threads === null || before === null ? null : Math.max(0, threads.workers - before.workers) / elapsed,
+      rssPeakBytes: this.peakRss,
+      rssBytes: readRssBytes(this.pid),
+    };
   }
 }
 
@@ -117,10 +184,16 @@ export class ProcessGroupSampler {
     for (const sampler of this.samplers) sampler.start();
   }
 
-  /** null for a figure that any process could not give. */
-  stop(): { cpu: number | null; rssPeakBytes: number | null; rssBytes: number | null } {
+  /** Every figure summed over the processes; null for a figure that any process could not give. */
+  stop(): ProcessSample {
     const each = this.samplers.map((sampler) => sampler.stop());
     const sum = (values: (number | null)[]): number | null => (values.length === 0 || values.includes(null) ? null : values.reduce<number>((a, b) => a + b!, 0));
-    return { cpu: sum(each.map((e) => e.cpu)), rssPeakBytes: sum(each.map((e) => e.rssPeakBytes)), rssBytes: sum(each.map((e) => e.rssBytes)) };
+    return {
+      cpu: sum(each.map((e) => e.cpu)),
+      cpuPrimary: sum(each.map((e) => e.cpuPrimary)),
+      cpuWorkers: sum(each.map((e) => e.cpuWorkers)),
+      rssPeakBytes: sum(each.map((e) => e.rssPeakBytes)),
+      rssBytes: sum(each.map((e) => e.rssBytes)),
+    };
   }
 }

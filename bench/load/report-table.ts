@@ -4,7 +4,7 @@
  * ran, and the warnings.
  */
 import { FAN_OUT_SCENARIOS } from './options.ts';
-import type { BenchReport, Ratio, ScenarioResult, TlsCost } from './results.ts';
+import type { BenchReport, Ratio, ScalingPoint, ScenarioResult, TlsCost } from './results.ts';
 
 function pad(text: string, width: number, right: boolean): string {
   return right ? text.padStart(width) : text.padEnd(width);
@@ -125,6 +125,8 @@ export function formatScenarioTable(report: BenchReport, label: string): string 
     const ratioLine = formatRatios(report.ratios.filter((ratio) => ratio.label === label && ratio.metric === metric), names);
     if (ratioLine !== '') lines.push(ratioLine);
   }
+  const scalingLine = formatScaling(report.scaling.filter((point) => point.label === label), names);
+  if (scalingLine !== '') lines.push(scalingLine);
   return lines.join('\n');
 }
 
@@ -137,6 +139,24 @@ function formatRatios(ratios: readonly Ratio[], names: Map<string, string>): str
   );
   const what = { rate: 'rate / peer rate', bytesPerConnection: "peer memory per connection / Shoal's", ratePerCpuSecond: 'deliveries per server CPU-second / peer\'s' }[ratios[0].metric];
   return `   ratio (${what}; >1 = Shoal better): ${parts.join('; ')}`;
+}
+
+function us(value: number | null): string {
+  return value === null ? 'n/a' : value.toFixed(value >= 100 ? 0 : 1);
+}
+
+/**
+ * The worker sweep of one scenario: per Shoal target, its efficiency against
+ * one worker, the primary's share of the server's CPU, and CPU per operation
+ * in the primary and in the workers.
+ */
+export function formatScaling(points: readonly ScalingPoint[], names: Map<string, string>): string {
+  if (points.length === 0) return '';
+  const parts = points.map((p) => {
+    const efficiency = p.workers === 1 || p.efficiency === null ? '' : `efficiency ${p.efficiency.toFixed(2)}, `;
+    return `${names.get(p.target) ?? p.target}: ${efficiency}primary ${percent(p.primaryCpuShare)} of CPU, us/op primary ${us(p.primaryUsPerOp)} + workers ${us(p.workersUsPerOp)}`;
+  });
+  return `   workers (efficiency = rate at N / (N x rate at 1)): ${parts.join('; ')}`;
 }
 
 function truncate(text: string, length: number): string {

@@ -63,6 +63,10 @@ export interface ScenarioResult {
   server: {
     /** CPU over the window in cores (1.5 = one and a half cores busy); null when unknown. */
     cpuCores: number | null;
+    /** Of cpuCores: the main thread (Shoal's primary); null when unknown. */
+    cpuPrimaryCores: number | null;
+    /** Of cpuCores: Node worker threads (Shoal's workers); null when unknown. */
+    cpuWorkersCores: number | null;
     rssBytes: number | null;
     rssPeakBytes: number | null;
   };
@@ -106,6 +110,24 @@ export interface TlsCost {
   ratio: number;
 }
 
+/**
+ * One Shoal worker count in one scenario, for the worker sweep: how its rate
+ * compares with the rate at one worker, and where the server's CPU went.
+ */
+export interface ScalingPoint {
+  label: string;
+  target: string;
+  workers: number;
+  rate: number;
+  /** (rate at N) / (N x rate at 1); null without a 1-worker result for the scenario. */
+  efficiency: number | null;
+  /** The primary thread's share of the server's CPU; null when unknown. */
+  primaryCpuShare: number | null;
+  /** CPU per operation (message, handshake, request) in the primary and in all workers together, microseconds. */
+  primaryUsPerOp: number | null;
+  workersUsPerOp: number | null;
+}
+
 /** The whole JSON document. */
 export interface BenchReport {
   format: typeof RESULT_FORMAT;
@@ -129,6 +151,8 @@ export interface BenchReport {
   ratios: Ratio[];
   /** --tls only (empty otherwise): each TLS target against itself without TLS. */
   tlsCost: TlsCost[];
+  /** Shoal's worker sweep, per scenario (idle excluded). */
+  scaling: ScalingPoint[];
   warnings: string[];
 }
 
@@ -190,4 +214,34 @@ export function computeTlsCost(targets: readonly TargetReport[], results: readon
     }
   }
   return costs;
+}
+
+/**
+ * Worker scaling of every Shoal target, per scenario with a rate: efficiency
+ * against the 1-worker run of the same scenario, and the CPU per operation
+ * in the primary and in the workers (from the per-thread CPU of the window).
+ */
+export function computeScaling(targets: readonly TargetReport[], results: readonly ScenarioResult[]): ScalingPoint[] {
+  const workersOf = new Map(targets.filter((t) => t.kind === 'shoal' && t.workers !== null).map((t) => [t.id, t.workers as number]));
+  const points: ScalingPoint[] = [];
+  const labels = [...new Set(results.map((r) => r.label))];
+  for (const label of labels) {
+    const mine = results.filter((r) => r.label === label && r.status === 'ok' && r.scenario !== 'idle' && workersOf.has(r.target) && r.rate.value > 0);
+    const single = mine.find((r) => workersOf.get(r.target) === 1);
+    for (const r of mine) {
+      const workers = workersOf.get(r.target) as number;
+      const { cpuCores, cpuPrimaryCores, cpuWorkersCores } = r.server;
+      points.push({
+        label,
+        target: r.target,
+        workers,
+        rate: r.rate.value,
+        efficiency: single === undefined ? null : r.rate.value / (workers * single.rate.value),
+        primaryCpuShare: cpuCores !== null && cpuCores > 0 && cpuPrimaryCores !== null ? cpuPrimaryCores / cpuCores : null,
+        primaryUsPerOp: cpuPrimaryCores === null ? null : (cpuPrimaryCores / r.rate.value) * 1e6,
+        workersUsPerOp: cpuWorkersCores === null ? null : (cpuWorkersCores / r.rate.value) * 1e6,
+      });
+    }
+  }
+  return points;
 }

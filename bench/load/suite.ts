@@ -16,9 +16,9 @@ import type { BenchOptions, LoopbackTarget, ScenarioSpec } from './options.ts';
 import { startCluster } from './cluster-targets.ts';
 import type { RunningCluster } from './cluster-targets.ts';
 import { allowedCpus, hasTaskset, pinThisProcess, planPinning } from './pinning.ts';
-import { ProcessGroupSampler, ProcessSampler, readCpuMs, readOpenFileLimit, readRssBytes } from './proc-stats.ts';
+import { ProcessGroupSampler, ProcessSampler, readCpuMs, readOpenFileLimit, readRssBytes, type ProcessSample } from './proc-stats.ts';
 import type { Progress } from './progress.ts';
-import { RESULT_FORMAT, TLS_LABEL_SUFFIX, computeRatios, computeTlsCost } from './results.ts';
+import { RESULT_FORMAT, TLS_LABEL_SUFFIX, computeRatios, computeScaling, computeTlsCost } from './results.ts';
 import type { BenchReport, RateUnit, ScenarioResult, TargetReport } from './results.ts';
 import { HTTP_BODY } from '../peers/peer-protocol.mjs';
 import { runHttpFlood } from './scenarios/http.ts';
@@ -33,6 +33,9 @@ const SETTLE_BETWEEN_MS = 300;
 const IDLE_SETTLE_MS = 1000;
 /** File descriptors kept free in the generator besides the idle connections. */
 const FD_MARGIN = 256;
+
+/** No measurement (no pid, or the window never started). */
+const NO_SAMPLE: ProcessSample = { cpu: null, cpuPrimary: null, cpuWorkers: null, rssPeakBytes: null, rssBytes: null };
 
 /** Where the suite reports as it goes. */
 export interface SuiteIo {
@@ -63,7 +66,7 @@ function emptyResult(target: TargetPlan, spec: ScenarioSpec, label: string, stat
     latencyUs: { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, p99_9: 0, max: 0 },
     errors: { handshakeFailures: 0, unexpectedCloses: 0, protocolErrors: 0, timeouts: 0, total: 0 },
     errorSamples: [],
-    server: { cpuCores: null, rssBytes: null, rssPeakBytes: null },
+    server: { cpuCores: null, cpuPrimaryCores: null, cpuWorkersCores: null, rssBytes: null, rssPeakBytes: null },
     generator: { threads: 0, cpuMax: 0, saturated: false, hitMessageCap: false },
     extra: {},
   };
@@ -232,6 +235,7 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
     results,
     ratios: computeRatios(targets, results),
     tlsCost: computeTlsCost(targets, results),
+    scaling: computeScaling(targets, results),
     warnings,
   };
 }
@@ -411,7 +415,7 @@ async function runSocketScenario(
   const sideSampler = target.sidePid === null ? null : new ProcessSampler(target.sidePid);
   let side: number | null = null;
   const pid = target.pids.length === 1 ? target.pids[0] : null;
-  let server: { cpu: number | null; rssPeakBytes: number | null; rssBytes: number | null } = { cpu: null, rssPeakBytes: null, rssBytes: null };
+  let server: ProcessSample = NO_SAMPLE;
   const idle = { rssBefore: null as number | null, rssAfter: null as number | null };
   if (kind === 'idle' && pid !== null) idle.rssBefore = readRssBytes(pid);
   const loops = kind === 'connect' ? spec.concurrency : spec.connections;
@@ -498,7 +502,7 @@ function toResult(
   spec: ScenarioSpec,
   label: string,
   outcome: LoadRunOutcome | HttpFloodOutcome,
-  server: { cpu: number | null; rssPeakBytes: number | null; rssBytes: number | null },
+  server: ProcessSample,
   threads: number,
 ): ScenarioResult {
   const windowSec = outcome.windowMs / 1000;
@@ -517,7 +521,7 @@ function toResult(
     latencyUs: outcome.latency,
     errors: { ...outcome.errors, total: totalErrors(outcome.errors) },
     errorSamples: outcome.errorSamples,
-    server: { cpuCores: server.cpu, rssBytes: server.rssBytes, rssPeakBytes: server.rssPeakBytes },
+    server: { cpuCores: server.cpu, cpuPrimaryCores: server.cpuPrimary, cpuWorkersCores: server.cpuWorkers, rssBytes: server.rssBytes, rssPeakBytes: server.rssPeakBytes },
     generator: {
       threads: 'messages' in outcome ? threads : 1,
       cpuMax: outcome.generatorCpu.max,
@@ -574,7 +578,7 @@ async function runAutocannonScenario(
     return emptyResult(plan, spec, label, 'skipped', reason);
   }
   const sampler = target.pid === null ? null : new ProcessSampler(target.pid);
-  let server: { cpu: number | null; rssPeakBytes: number | null; rssBytes: number | null } = { cpu: null, rssPeakBytes: null, rssBytes: null };
+  let server: ProcessSample = NO_SAMPLE;
   io.progress.begin(plan.name, label, options.warmupMs, options.durationMs);
   try {
     const outcome = await runHttpFlood(

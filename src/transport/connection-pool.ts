@@ -23,6 +23,7 @@ import { Piscina } from 'piscina';
 import type { Logger } from '../telemetry/logger.ts';
 import type { WorkerCounters, WorkerGauges, WorkerReport } from '../telemetry/worker-metrics.ts';
 import { dropConnection, type AcceptedConnection } from './accept-handles.ts';
+import { applyExternalMemoryPolicy } from './external-memory-policy.ts';
 import type { ConnectionStats, LaneMessage, LaneTask, WorkerConfig, WorkerLoad } from './messages.ts';
 
 /** How the pool is sized. */
@@ -148,6 +149,8 @@ export class ConnectionPool {
     // Handled here too: an owner that never awaits `ready` must not see an unhandled rejection.
     this.ready.catch(() => {});
     this.#lanesUp = 0;
+    // Before the workers' isolates exist: V8 flags are process-wide.
+    applyExternalMemoryPolicy();
     this.#pool = new Piscina<LaneTask, void>({
       filename: options.workerFilename,
       minThreads: options.workers,

@@ -9,7 +9,7 @@
  * cores; the numbers move with load, the order does not).
  */
 import type { Socket } from 'node:net';
-import { writeFrameHeader } from '../protocol/frame-header.ts';
+import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-header.ts';
 
 /** Frames up to this size are copied into the slab; larger ones are written as they are, never copied. */
 export const COALESCE_MAX_BYTES = 4096;
@@ -67,18 +67,28 @@ export class WriteSlab {
   }
 
   /**
-   * Appends a whole unmasked, unfragmented data frame whose payload is under
-   * 126 bytes: the two-byte header written in place, then the payload.
+   * Appends a whole unmasked, unfragmented data frame whose payload is at
+   * most COALESCE_MAX_BYTES: the header written in place, then the payload.
    * RFC 6455 §5.2: FIN set, RSV clear, the opcode; MASK clear (server frames
-   * are never masked, §5.1), and the length in the 7-bit field ("the minimal
-   * number of bytes MUST be used to encode the length").
+   * are never masked, §5.1), and "the minimal number of bytes MUST be used
+   * to encode the length".
    */
   appendSmallFrame(opcode: number, payload: Uint8Array): void {
     const length = payload.length;
-    const at = this.#reserve(length + 2);
+    const at = this.#reserve(length + frameHeaderLength(length, false));
     // After #reserve: it may have replaced the slab.
     const buffer = this.#buffer;
     buffer.set(payload, writeFrameHeader(buffer, at, opcode, length, true, false, null));
+  }
+
+  /**
+   * Appends only the header of such a frame, for a payload the caller writes
+   * right after it, as it is (flush first): a large reply costs no header
+   * allocation and leaves with the rest of the read in one writev.
+   */
+  appendFrameHeader(opcode: number, payloadLength: number): void {
+    const at = this.#reserve(frameHeaderLength(payloadLength, false));
+    writeFrameHeader(this.#buffer, at, opcode, payloadLength, true, false, null);
   }
 
   /** Returns the offset of `length` free bytes in the owner's region, starting a new slab when full. */

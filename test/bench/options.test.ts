@@ -42,6 +42,7 @@ describe('scenario specs', () => {
   it('takes defaults and overrides per scenario', () => {
     expect(parseScenarioSpec('echo', defaults)).toMatchObject({ name: 'echo', connections: 50, inflight: 16, payloadBytes: 64, label: 'echo 64 B x16, 50 conn' });
     expect(parseScenarioSpec('echo:size=16384:inflight=4', defaults)).toMatchObject({ payloadBytes: 16384, inflight: 4, label: 'echo 16 KiB x4, 50 conn' });
+    expect(parseScenarioSpec('echo:size=1048576:inflight=1', defaults)).toMatchObject({ payloadBytes: 1048576, inflight: 1, label: 'echo 1 MiB x1, 50 conn' });
     expect(parseScenarioSpec('idle', defaults).connections).toBe(2000);
     expect(parseScenarioSpec('http', defaults).connections).toBe(32);
     expect(parseScenarioSpec('broadcast:subscribers=10:publishers=1', defaults).label).toBe('broadcast 1 pub -> 10 sub x4');

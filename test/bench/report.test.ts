@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { escapeHtml, renderHtmlReport, svgBars } from '../../bench/load/report-html.ts';
 import { formatBytes, formatColumns, formatReport } from '../../bench/load/report-table.ts';
-import { RESULT_FORMAT, computeRatios } from '../../bench/load/results.ts';
+import { RESULT_FORMAT, computeRatios, computeScaling } from '../../bench/load/results.ts';
 import type { BenchReport, ScenarioResult, TargetReport } from '../../bench/load/results.ts';
 
 function result(target: string, rate: number, status: ScenarioResult['status'] = 'ok', reason: string | null = null): ScenarioResult {
@@ -19,7 +19,7 @@ function result(target: string, rate: number, status: ScenarioResult['status'] =
     latencyUs: { count: 10, mean: 900, p50: 800, p90: 1500, p99: 2500, p99_9: 9000, max: 9100 },
     errors: { handshakeFailures: 0, unexpectedCloses: 2, protocolErrors: 0, timeouts: 0, total: 2 },
     errorSamples: status === 'ok' && target === 'ws' ? ['unexpectedClose: server closed with 1011 <oops>'] : [],
-    server: { cpuCores: 0.75, rssBytes: 50 * 2 ** 20, rssPeakBytes: 60 * 2 ** 20 },
+    server: { cpuCores: 0.75, cpuPrimaryCores: target === 'ws' ? 0.75 : 0.05, cpuWorkersCores: target === 'ws' ? 0 : 0.6, rssBytes: 50 * 2 ** 20, rssPeakBytes: 60 * 2 ** 20 },
     generator: { threads: 1, cpuMax: 0.95, saturated: true, hitMessageCap: false },
     extra: { connectionsOpen: 50 },
   };
@@ -44,6 +44,7 @@ const report: BenchReport = {
   results,
   ratios: computeRatios(targets, results),
   tlsCost: [],
+  scaling: computeScaling(targets, results),
   warnings: ['a generator thread was 95% busy'],
 };
 
@@ -53,6 +54,10 @@ describe('terminal report', () => {
     expect(text).toContain('== echo 64 B x16, 50 conn (latency: round trip)');
     expect(text).toMatch(/shoal w1\s+300,000\s+19\.2\s+0\.80\s+1\.50\s+2\.50\s+9\.00\s+2\s+75%\s+60\.0 MiB\s+95%!/);
     expect(text).toMatch(/ws\s+100,000/);
+  });
+  it('shows where Shoal\'s CPU went: the primary\'s share and CPU per message by thread role', () => {
+    // 0.05 of 0.75 cores in the primary at 300,000 msg/s: 7%, 0.17 us; workers 0.6 cores: 2.0 us.
+    expect(text).toContain('shoal w1: primary 7% of CPU, us/op primary 0.2 + workers 2.0');
   });
   it('shows skipped targets with their reason, error samples, ratios and warnings', () => {
     expect(text).toContain('uws       skipped: uws skipped: no uWebSockets.js build loads');

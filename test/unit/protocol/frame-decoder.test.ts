@@ -305,7 +305,40 @@ describe('message size limit (RFC 6455 §10.4, close code 1009)', () => {
     decoder.push(Buffer.concat([encodeFrameHeader(0x2, 32 * 1024 * 1024, true, KEY), Buffer.alloc(10)]));
     expect(decoder.bufferedBytes).toBeLessThanOrEqual(64 * 1024);
     decoder.push(Buffer.alloc(200 * 1024));
-    expect(decoder.bufferedBytes).toBeLessThanOrEqual(2 * 210 * 1024);
+    expect(decoder.bufferedBytes).toBeLessThanOrEqual(4 * 210 * 1024);
+    decoder.push(Buffer.alloc(1024 * 1024));
+    expect(decoder.bufferedBytes).toBeLessThanOrEqual(4 * 1234 * 1024);
+  });
+
+  it('grows the buffer of a large single-frame message to exactly its length, with few copies', () => {
+    // 1 MiB in 64 KiB pieces: 64 KiB, then 256 KiB, then the frame's end (1 MiB), not 2 MiB.
+    const sink = new RecordingSink();
+    const decoder = new FrameDecoder(sink, { maxMessageBytes: 16 * 1024 * 1024 });
+    const payload = Buffer.alloc(1024 * 1024, 5);
+    const frame = masked(0x2, payload);
+    const sizes = new Set<number>();
+    for (let at = 0; at < frame.length; at += 64 * 1024) {
+      decoder.push(Buffer.from(frame.subarray(at, at + 64 * 1024)));
+      sizes.add(decoder.bufferedBytes);
+    }
+    expect([...sizes].filter((size) => size > 0)).toEqual([64 * 1024, 256 * 1024, 1024 * 1024]);
+    expect(comparable(sink.events)).toEqual(comparable([binary(payload)]));
+  });
+
+  it('grows the buffer of a fragmented message geometrically, not by one fragment at a time', () => {
+    const sink = new RecordingSink();
+    const decoder = new FrameDecoder(sink, { maxMessageBytes: 16 * 1024 * 1024 });
+    const fragments = 2000;
+    const piece = Buffer.alloc(1024, 9);
+    const sizes = new Set<number>();
+    for (let i = 0; i < fragments; i++) {
+      decoder.push(masked(i === 0 ? 0x2 : 0x0, piece, { fin: i === fragments - 1 }));
+      sizes.add(decoder.bufferedBytes);
+    }
+    // 1, 4, 16, 64, 256 KiB, 1, 4 MiB, then 0 once delivered: a handful of
+    // copies, where growing to each fragment's end would copy 2,000 times.
+    expect(sizes.size).toBeLessThanOrEqual(10);
+    expect(comparable(sink.events)).toEqual(comparable([binary(Buffer.concat(Array.from({ length: fragments }, () => piece)))]));
   });
 });
 

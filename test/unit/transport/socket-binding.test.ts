@@ -9,6 +9,8 @@ import { parseServerFrames } from '../../conformance/frame-cases.ts';
 import { clock } from '../../../src/transport/heartbeat.ts';
 import { BindingPhase, IDLE_TIMEOUT_REASON, SocketBinding, type BindingDelegate } from '../../../src/transport/socket-binding.ts';
 import { clientFrame } from '../../helpers/raw-socket.ts';
+import { chunkings } from '../../helpers/chunkings.ts';
+import { encodeFrame } from '../../../src/protocol/frame-encoder.ts';
 
 /** Just enough of a net.Socket: records writes (copied) and flow control calls. */
 class StubSocket extends EventEmitter {
@@ -116,6 +118,23 @@ describe('SocketBinding writes', () => {
     const frames = socket.frames();
     expect(frames.map((f) => f.payload.length)).toEqual([5, 100_000]);
     expect(socket.writes.some((write) => write.length === 100_000)).toBe(true);
+  });
+
+  it('echoes every size class, split across reads at every kind of boundary, with minimal headers and exact byte counts', () => {
+    // Payload lengths around each header size and the slab's coalescing limit.
+    const sizes = [0, 125, 126, 4095, 4096, 4097, 16 * 1024, 0xffff, 0x10000, 70_000];
+    const payloads = sizes.map((size, i) => Buffer.alloc(size, i + 1));
+    const input = Buffer.concat(payloads.map((payload, i) => clientFrame(i % 2 ? Opcode.TEXT : Opcode.BINARY, payload)));
+    const expected = Buffer.concat(payloads.map((payload, i) => encodeFrame(i % 2 ? Opcode.TEXT : Opcode.BINARY, payload)));
+    for (const { name, chunks } of chunkings(input, { maxTwoPieceSplits: 64, randomSplits: 8, maxBytewiseLength: 0 })) {
+      const { socket, binding } = openBinding();
+      for (const chunk of chunks) socket.emit('data', chunk);
+      const written = Buffer.concat(socket.writes);
+      expect(written.equals(expected), name).toBe(true);
+      expect(binding.stats.bytesOut, name).toBe(expected.length);
+      // Nothing but slab regions and the large payloads themselves: no header allocated per message.
+      for (const write of socket.writes) expect(write.length <= 64 * 1024 || sizes.includes(write.length), name).toBe(true);
+    }
   });
 
   it('corks sends made outside a read until the end of the event-loop turn, not just the tick', async () => {

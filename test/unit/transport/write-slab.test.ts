@@ -43,15 +43,31 @@ describe('WriteSlab', () => {
     ]);
   });
 
-  it('produces byte-identical frames to the encoder for every small payload length (0-125)', () => {
+  it('produces byte-identical frames to the encoder for every payload length it coalesces (0-COALESCE_MAX_BYTES)', () => {
     const slab = new WriteSlab();
     const { writes, owner } = recorder();
-    for (let length = 0; length < 126; length++) {
+    for (let length = 0; length <= COALESCE_MAX_BYTES; length++) {
       const payload = Buffer.alloc(length, length);
       slab.begin(owner);
       slab.appendSmallFrame(Opcode.TEXT, payload);
       slab.end();
       expect(writes.at(-1)?.equals(encodeFrame(Opcode.TEXT, payload))).toBe(true);
+    }
+  });
+
+  it('writes the header of a large frame in place, byte-identical to the encoder\'s, ahead of the payload', () => {
+    for (const length of [COALESCE_MAX_BYTES + 1, 0xffff, 0x10000, 1 << 20]) {
+      const slab = new WriteSlab();
+      const { writes, owner } = recorder();
+      const payload = Buffer.alloc(length, length & 0xff);
+      slab.begin(owner);
+      slab.appendSmallFrame(Opcode.TEXT, Buffer.from('before'));
+      slab.appendFrameHeader(Opcode.BINARY, length);
+      slab.flush();
+      owner.socket.write(payload);
+      slab.end();
+      expect(writes).toHaveLength(2);
+      expect(Buffer.concat(writes).equals(Buffer.concat([encodeFrame(Opcode.TEXT, Buffer.from('before')), encodeFrame(Opcode.BINARY, payload)]))).toBe(true);
     }
   });
 
