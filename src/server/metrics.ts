@@ -82,11 +82,6 @@ const WORKER_GAUGES: readonly [string, string, Exclude<keyof WorkerGauges, 'brok
   ['shoal_worker_event_loop_utilization', 'Share of its last report interval each worker was busy (0..1)', 'eventLoopUtilization'],
 ];
 
-/**
- * A Prometheus histogram served from the primary's sums of the workers'
- * deltas. prom-client's Histogram only takes observations, not bucket
- * counts, so this implements the registry's metric interface itself.
- */
 /** One sample line, as the registry formats it. */
 interface SampleValue {
   readonly metricName: string;
@@ -94,6 +89,11 @@ interface SampleValue {
   readonly value: number;
 }
 
+/**
+ * A Prometheus histogram served from the primary's sums of the workers'
+ * deltas. prom-client's Histogram only takes observations, not bucket
+ * counts, so this implements the registry's metric interface itself.
+ */
 class SummedHistogram {
   readonly name: string;
   readonly help: string;
