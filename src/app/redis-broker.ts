@@ -112,7 +112,7 @@ function retryDelay(attempt: number): number {
  * (ECONNREFUSED, DEPTH_ZERO_SELF_SIGNED_CERT, …) or, for an error reply of
  * Redis, its first word (WRONGPASS, NOAUTH, …).
  */
-export function failureCause(error: Error): string {
+function failureCause(error: Error): string {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && code !== '') return code;
   const word = /^[A-Z][A-Z_]*\b/.exec(error.message);
