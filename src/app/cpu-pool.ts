@@ -11,6 +11,7 @@
  * computation does not keep a core busy.
  */
 import { Piscina } from 'piscina';
+import type { LogLevel } from '../telemetry/logger.ts';
 
 /** What a CPU pool thread receives. */
 export interface CpuTask {
@@ -34,6 +35,13 @@ export interface CpuPoolOptions {
   readonly maxThreads: number;
   /** An idle pool thread exits after this long. */
   readonly idleTimeoutMs: number;
+  /** The server's `logLevel`: the lowest level of the threads' `ctx.log` lines. */
+  readonly logLevel: LogLevel;
+}
+
+/** What a CPU pool thread is started with (its `workerData`). */
+export interface CpuWorkerData {
+  readonly logLevel: LogLevel;
 }
 
 /** The CPU pool of one connection worker. */
@@ -48,6 +56,7 @@ export class CpuPool {
       minThreads: 0,
       maxThreads: options.maxThreads,
       idleTimeout: options.idleTimeoutMs,
+      workerData: { logLevel: options.logLevel } satisfies CpuWorkerData,
     });
   }
 

@@ -25,6 +25,11 @@
  *   dropped and made again (a stalled network or a stopped Redis: TCP alone
  *   may not notice for minutes); reconnects back off exponentially up to 2 s.
  *   Each loss is a gap (`gaps`, `gapMs`).
+ * - a failing connection is logged once per cause per outage (`cause`: the
+ *   error's code, ECONNREFUSED, a certificate error, or Redis's reply code,
+ *   WRONGPASS, NOAUTH), not at every retry: a Redis that was down and comes
+ *   back refusing the password is reported again, a wrong password that
+ *   stays wrong for hours once.
  *
  * Why per-worker connections rather than one per node: a worker's
  * publications go straight from its thread to Redis and back to the
@@ -81,6 +86,8 @@ const PREFIX = 'shoal:';
 const TOPIC_PREFIX = `${PREFIX}p:`;
 /** Channels per SUBSCRIBE/UNSUBSCRIBE command when resubscribing many topics. */
 const CHANNELS_PER_COMMAND = 1000;
+/** Distinct failure causes logged per outage; past it, the outage logs nothing more. */
+const MAX_LOGGED_CAUSES = 8;
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -98,6 +105,18 @@ export function eventChannel(nodeId: string, workerId: number): string {
 function retryDelay(attempt: number): number {
   const base = Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
   return Math.round(base / 2 + Math.random() * (base / 2));
+}
+
+/**
+ * What made a connection fail, for logging once per cause: the error's code
+ * (ECONNREFUSED, DEPTH_ZERO_SELF_SIGNED_CERT, …) or, for an error reply of
+ * Redis, its first word (WRONGPASS, NOAUTH, …).
+ */
+function failureCause(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code !== '') return code;
+  const word = /^[A-Z][A-Z_]*\b/.exec(error.message);
+  return word === null ? error.name : word[0];
 }
 
 /** One ioredis connection with its stall watch. */
@@ -139,8 +158,8 @@ export class RedisBroker implements Broker {
   #flushScheduled: boolean;
   #drained: PromiseWithResolvers<void> | null;
   #pingTimer: ReturnType<typeof setInterval> | null;
-  /** Reported once per loss, not at every retry. */
-  #errorLogged: boolean;
+  /** Failure causes logged in the current outage (reset when ready): each is reported once, not at every retry. */
+  #loggedCauses: Set<string>;
   #closed: boolean;
 
   constructor(config: BrokerConfig, workerId: number, options: Partial<RedisBrokerOptions> = {}) {
@@ -160,7 +179,7 @@ export class RedisBroker implements Broker {
     this.#queuedBytes = 0;
     this.#flushScheduled = false;
     this.#drained = null;
-    this.#errorLogged = false;
+    this.#loggedCauses = new Set();
     this.#closed = false;
     const redisOptions: RedisOptions = {
       lazyConnect: true,
@@ -291,9 +310,10 @@ export class RedisBroker implements Broker {
       this.#updateState();
     });
     redis.on('error', (error: Error) => {
-      if (this.#errorLogged || this.#closed) return;
-      this.#errorLogged = true;
-      log().warn({ role, err: error }, 'broker connection failed; retrying with backoff');
+      const cause = failureCause(error);
+      if (this.#closed || this.#loggedCauses.has(cause) || this.#loggedCauses.size >= MAX_LOGGED_CAUSES) return;
+      this.#loggedCauses.add(cause);
+      log().warn({ role, cause, err: error }, 'broker connection failed; retrying with backoff');
     });
     redis.connect().catch(() => {
       // Reported by the 'error' event; ioredis keeps retrying (retryStrategy).
@@ -309,7 +329,7 @@ export class RedisBroker implements Broker {
       if (this.#gapStartedAt !== 0) this.stats.gapMs += Math.round(now - this.#gapStartedAt);
       this.#gapStartedAt = 0;
       this.#everReady = true;
-      this.#errorLogged = false;
+      this.#loggedCauses.clear();
       this.#state = 'ready';
       if (this.stats.gaps > 0) log().info({ gaps: this.stats.gaps }, 'broker connections are back');
     } else if (!ready && this.#state === 'ready') {

@@ -12,6 +12,7 @@ import { PubSub, type PubSubOptions, DEFAULT_PUBSUB_OPTIONS } from './pubsub/pub
 import { RedisBroker, type BrokerConfig } from './redis-broker.ts';
 import { Router } from './routing.ts';
 import { BroadcastChannelBus, type WorkerBus } from './worker-bus.ts';
+import type { LogLevel } from '../telemetry/logger.ts';
 
 /** What sessions use from their worker. */
 export interface AppServices {
@@ -85,6 +86,8 @@ export interface WorkerServicesConfig {
   readonly app: string;
   /** URL of the CPU pool thread's entry module. */
   readonly cpuWorkerFilename: string;
+  /** The server's `logLevel`, for the CPU pool's threads (default `info`). */
+  readonly logLevel?: LogLevel;
   /** The cluster broker's URL and this node's id, or null on a single node. */
   readonly broker?: BrokerConfig | null;
 }
@@ -105,6 +108,7 @@ export function createWorkerServices(config: WorkerServicesConfig): AppServices 
         // Each connection worker has its own pool; together they may use every core.
         maxThreads: Math.max(1, Math.floor(availableParallelism() / 2)),
         idleTimeoutMs: 30_000,
+        logLevel: config.logLevel ?? 'info',
       }),
   }, broker);
 }

@@ -45,6 +45,7 @@ export function startConnectionWorker(config: WorkerConfig, port: LaneTask['port
     namespace: config.controlChannel,
     app: config.app,
     cpuWorkerFilename: CPU_WORKER_URL,
+    logLevel: config.logLevel,
     broker: config.broker,
   });
   const host = new ConnectionHost(config, loadApp(config.app), services, workerId);

@@ -1,14 +1,32 @@
 /**
  * Entry of a CPU pool thread (see app/cpu-pool.ts): its default export is the
- * piscina task. It loads the app once per thread (on the first task), runs one
- * method's handler with a reduced context, and answers with its value or an
- * AppError's fields. Nothing runs on import.
+ * piscina task. It installs the thread's logger at the server's level and
+ * loads the app once per thread (on the first task), runs one method's
+ * handler with a reduced context, and answers with its value or an AppError's
+ * fields. Nothing runs on import.
  */
+import { workerData } from 'node:worker_threads';
 import { isAppError } from '../app/define-app.ts';
-import type { CpuOutcome, CpuTask } from '../app/cpu-pool.ts';
+import type { CpuOutcome, CpuTask, CpuWorkerData } from '../app/cpu-pool.ts';
 import { loadApp } from '../app/load-app.ts';
 import type { App, ConnectionAddress, Context, MethodHandler } from '../app/types.ts';
-import { log, type Logger } from '../telemetry/logger.ts';
+import { createPinoLogger, isLogLevel, loadPino, log, setThreadLogger, type Logger } from '../telemetry/logger.ts';
+
+let loggerInstalled = false;
+
+/**
+ * This thread's logger, on the first task: JSON lines on stderr at the level
+ * the pool was given (its workerData). Written synchronously: between tasks
+ * piscina blocks the thread in Atomics.wait, so an asynchronous writer's
+ * second and later lines of a task would wait for the thread's next task
+ * (or be lost when the thread is terminated).
+ */
+function installLogger(): void {
+  if (loggerInstalled) return;
+  loggerInstalled = true;
+  const level = (workerData as Partial<CpuWorkerData> | null)?.logLevel;
+  setThreadLogger(() => createPinoLogger(isLogLevel(level) ? level : 'info', loadPino().destination({ fd: 2, sync: true })));
+}
 
 /** The apps this thread has loaded, by specifier (a pool serves one app; the map keeps it honest). */
 const apps = new Map<string, Promise<App>>();
@@ -47,7 +65,8 @@ class CpuContext implements Context {
 
   /**
    * This CPU thread's logger bound to the connection. A CPU thread has no
-   * lane to the primary: its lines go to stderr as JSON at level info
+   * lane to the primary: its lines go to stderr as JSON, at the server's
+   * `logLevel` but not in its `logFormat` nor to a programmatic logger
    * (docs/operations.md, "Gaps").
    */
   get log(): Logger {
@@ -80,6 +99,7 @@ class CpuContext implements Context {
 
 /** piscina task: run one CPU method. */
 export default async function runCpuMethod(task: CpuTask): Promise<CpuOutcome> {
+  installLogger();
   const app = await appFor(task.app);
   const entry = app.methods?.[task.method] as MethodHandler | undefined;
   if (entry === undefined) throw new Error(`app has no method ${JSON.stringify(task.method)}`);

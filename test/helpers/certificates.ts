@@ -1,7 +1,7 @@
 /**
- * Self-signed test certificates made at test time with the openssl CLI (never
- * committed): for localhost and 127.0.0.1, in a temporary directory that
- * `remove()` deletes.
+ * Test certificates made at test time with the openssl CLI (never committed):
+ * self-signed ones (which also serve as a CA) and leaves signed by one, for
+ * localhost and 127.0.0.1, in a temporary directory that `remove()` deletes.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +13,8 @@ export interface TestCertificates {
   readonly dir: string;
   /** Makes `<name>.cert.pem` and `<name>.key.pem` for CN=`name` (and an encrypted key when `passphrase` is given); returns their paths. */
   make(name: string, passphrase?: string): { cert: string; key: string };
+  /** Makes `<name>.cert.pem` and `<name>.key.pem` for CN=`name`, a leaf certificate signed by `issuer` (one made by `make`). */
+  makeSigned(name: string, issuer: { cert: string; key: string }): { cert: string; key: string };
   remove(): void;
 }
 
@@ -28,6 +30,21 @@ export function testCertificates(): TestCertificates {
         'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', ...encrypt,
         '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
         '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ], { stdio: 'ignore' });
+      return { cert, key };
+    },
+    makeSigned(name, issuer) {
+      const cert = join(dir, `${name}.cert.pem`);
+      const key = join(dir, `${name}.key.pem`);
+      const request = join(dir, `${name}.csr.pem`);
+      execFileSync('openssl', [
+        'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+        '-keyout', key, '-out', request, '-subj', `/CN=${name}`,
+        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:FALSE',
+      ], { stdio: 'ignore' });
+      execFileSync('openssl', [
+        'x509', '-req', '-in', request, '-CA', issuer.cert, '-CAkey', issuer.key, '-set_serial', String(Date.now()),
+        '-days', '2', '-copy_extensions', 'copyall', '-out', cert,
       ], { stdio: 'ignore' });
       return { cert, key };
     },

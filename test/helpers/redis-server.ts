@@ -2,7 +2,8 @@
  * A real redis-server for one test: on a free loopback port, persistence
  * off, started and stopped by its pid. `stop()` kills it (SIGKILL is what a
  * crash looks like); `start()` again reuses the port, as a restarted Redis
- * would.
+ * would. Options: a password (`--requirepass`) and TLS only (`--port 0
+ * --tls-port`, no client certificates), which make `url` a `rediss://` one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,24 +20,34 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+export interface RedisServerOptions {
+  /** `--requirepass`: clients must AUTH with it. */
+  readonly password?: string;
+  /** PEM files: Redis then listens on TLS only. */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
+}
+
 export class RedisServer {
   readonly port: number;
+  readonly #options: RedisServerOptions;
   #child: ChildProcess | null;
 
-  constructor(port: number) {
+  constructor(port: number, options: RedisServerOptions = {}) {
     this.port = port;
+    this.#options = options;
     this.#child = null;
   }
 
   /** Start redis-server on a free port and wait until it accepts connections. */
-  static async start(port?: number): Promise<RedisServer> {
-    const server = new RedisServer(port ?? (await freePort()));
+  static async start(port?: number, options: RedisServerOptions = {}): Promise<RedisServer> {
+    const server = new RedisServer(port ?? (await freePort()), options);
     await server.start();
     return server;
   }
 
+  /** redis://127.0.0.1:<port>, or rediss:// with TLS; never with the password. */
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.#options.tls === undefined ? 'redis' : 'rediss'}://127.0.0.1:${this.port}`;
   }
 
   get pid(): number {
@@ -45,7 +56,13 @@ export class RedisServer {
   }
 
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
+    const { password, tls } = this.#options;
+    const listen =
+      tls === undefined
+        ? ['--port', String(this.port)]
+        : ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no'];
+    const auth = password === undefined ? [] : ['--requirepass', password];
+    const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...auth], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.#child = child;
