@@ -10,11 +10,12 @@
  *
  * Limits, as for upgrades: the head size (`maxHeadBytes`, Node's
  * `maxHeaderSize`), the handshake timeout for the whole of each request
- * (head and body: Node's `headersTimeout` and `requestTimeout`), and
+ * (head and body: Node's `headersTimeout` and `requestTimeout`),
  * `maxBodyBytes` per request body (413), and the idle timeout
  * (`idleTimeoutMs`) while no byte moves either way (a client that stops
- * reading a response). A handler that throws or rejects gets a 500 (or, once its headers are out, a destroyed socket) and costs
- * only its connection.
+ * reading a response). A handler that throws or rejects gets a 500 (or,
+ * once its headers are out, a destroyed socket) and costs only its
+ * connection.
  */
 import { log } from '../telemetry/logger.ts';
 import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
