@@ -10,10 +10,12 @@
  *
  * Limits, as for upgrades: the head size (`maxHeadBytes`, Node's
  * `maxHeaderSize`), the handshake timeout for the whole of each request
- * (head and body: Node's `headersTimeout` and `requestTimeout`), and
- * `maxBodyBytes` per request body (413). A handler that throws or rejects
- * gets a 500 (or, once its headers are out, a destroyed socket) and costs
- * only its connection.
+ * (head and body: Node's `headersTimeout` and `requestTimeout`),
+ * `maxBodyBytes` per request body (413), and the idle timeout
+ * (`idleTimeoutMs`) while no byte moves either way (a client that stops
+ * reading a response). A handler that throws or rejects gets a 500 (or,
+ * once its headers are out, a destroyed socket) and costs only its
+ * connection.
  */
 import { log } from '../telemetry/logger.ts';
 import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
@@ -39,6 +41,8 @@ export interface HttpFrontConfig {
   readonly maxHeadBytes: number;
   readonly handshakeTimeoutMs: number;
   readonly maxBodyBytes: number;
+  /** A connection with no byte moving either way for this long is destroyed (0: never). */
+  readonly idleTimeoutMs: number;
 }
 
 /** Called with a keep-alive connection's WebSocket upgrade request, already parsed by Node. */
@@ -103,6 +107,11 @@ export class HttpFront {
       socket.setTimeout(0);
       upgrade(socket, requestHeadOf(req), rest, carried);
     });
+    // Past the request, none of the limits above bounds a connection: a client that stops reading a
+    // streamed response held its socket (and what the handler had written) forever. The WebSocket idle
+    // timeout applies here too, as Node's socket inactivity timeout, which counts neither buffered writes
+    // nor bytes the client does not read (no 'timeout' listener: Node destroys the socket).
+    this.#server.timeout = config.idleTimeoutMs;
     this.#server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.#clientError(error, socket));
     // The server never listens, but Node enforces headersTimeout and
     // requestTimeout from a timer it starts on 'listening'.
