@@ -107,3 +107,12 @@ export class WriteSlab {
 
 /** This thread's slab. */
 export const writeSlab = new WriteSlab();
+
+/**
+ * This thread's slab for the frames a connection got outside its own reads
+ * in one event-loop turn (fan-out), joined into one buffer at the end of the
+ * turn (socket-binding.ts). Separate from `writeSlab`: a connection's pending
+ * frames may be joined during another connection's read, whose region in
+ * `writeSlab` must stay contiguous.
+ */
+export const turnSlab = new WriteSlab();

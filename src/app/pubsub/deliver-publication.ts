@@ -7,9 +7,9 @@
  * slow-consumer policy, so one slow subscriber never holds up the others.
  * (Measured in-process, 1000 subscribers, a 90-byte message: ~25-50 M
  * deliveries/s framed once against ~1.2-2.9 M encoding per subscriber.)
- * The socket layer corks every subscriber until the end of the event-loop
- * turn, so a subscriber gets the publications of all publishers read in one
- * turn in one system call (socket-binding.ts).
+ * The socket layer keeps every subscriber's frames until the end of the
+ * event-loop turn, so a subscriber gets the publications of all publishers
+ * read in one turn in one system call (socket-binding.ts).
  *
  * A publication travels between workers (and nodes) in one form: the
  * msgpack frame of its envelope (`ENVELOPE`, what subprotocol publishers

@@ -137,22 +137,49 @@ describe('SocketBinding writes', () => {
     }
   });
 
-  it('corks sends made outside a read until the end of the event-loop turn, not just the tick', async () => {
+  it('holds small sends made outside a read until the end of the event-loop turn, then writes them as one buffer', async () => {
     const { socket, actor } = openBinding();
     const other = openBinding();
     await new Promise((resolve) => setImmediate(resolve));
+    const before = socket.writes.length;
     actor.send('a');
     other.actor.send('x');
     actor.send('b');
-    expect(socket.corks).toBe(1);
-    expect(other.socket.corks).toBe(1);
     await new Promise((resolve) => process.nextTick(resolve));
+    expect(socket.writes.length).toBe(before);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.writes.length).toBe(before + 1);
+    expect(socket.corks).toBe(0);
+    expect(socket.frames().map((f) => f.payload.toString())).toEqual(['a', 'b']);
+    expect(other.socket.frames().map((f) => f.payload.toString())).toEqual(['x']);
+  });
+
+  it('keeps the order of small and large sends outside a read, corking the large ones until the end of the turn', async () => {
+    const { socket, actor } = openBinding();
+    await new Promise((resolve) => setImmediate(resolve));
+    const large = Buffer.alloc(5000, 7);
+    actor.send('a');
+    actor.send(large);
+    actor.send('b');
     expect(socket.corks).toBe(1);
     await new Promise((resolve) => setImmediate(resolve));
     expect(socket.corks).toBe(0);
-    expect(other.socket.corks).toBe(0);
-    expect(socket.frames().map((f) => f.payload.toString())).toEqual(['a', 'b']);
-    expect(other.socket.frames().map((f) => f.payload.toString())).toEqual(['x']);
+    expect(socket.frames().map((f) => f.payload.length)).toEqual([1, 5000, 1]);
+    expect(socket.frames().map((f) => f.payload[0])).toEqual([0x61, 7, 0x62]);
+  });
+
+  it('counts frames held for the end of the turn against the send-buffer limit (slow consumer)', async () => {
+    const { socket, actor } = openBinding();
+    await new Promise((resolve) => setImmediate(resolve));
+    const chunk = Buffer.alloc(600, 1);
+    actor.send(chunk);
+    actor.send(chunk);
+    actor.send(chunk);
+    await new Promise((resolve) => setImmediate(resolve));
+    const frames = socket.frames();
+    expect(frames.map((f) => f.opcode)).toEqual([Opcode.BINARY, Opcode.BINARY, Opcode.CLOSE]);
+    expect(frames[2]?.payload.readUInt16BE(0)).toBe(1008);
+    expect(socket.ended).toBe(true);
   });
 });
 
@@ -241,16 +268,21 @@ describe('SocketBinding isolation', () => {
 });
 
 describe('SocketBinding deadlines', () => {
-  it('pings after the ping interval of silence, then closes with 1001 at the idle timeout', () => {
+  it('pings after the ping interval of silence, then closes with 1001 at the idle timeout', async () => {
     const { socket, binding } = openBinding();
     const start = binding.lastReadAt;
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
     binding.sweep(start + config.pingIntervalMs - 1);
+    await turn();
     expect(socket.frames()).toHaveLength(0);
     binding.sweep(start + config.pingIntervalMs);
+    await turn();
     expect(socket.frames().map((f) => f.opcode)).toEqual([Opcode.PING]);
     binding.sweep(start + config.pingIntervalMs + 10);
+    await turn();
     expect(socket.frames()).toHaveLength(1);
     binding.sweep(start + config.idleTimeoutMs);
+    await turn();
     const close = socket.frames().at(-1);
     expect(close?.opcode).toBe(Opcode.CLOSE);
     expect(close?.payload.readUInt16BE(0)).toBe(1001);

@@ -1,0 +1,86 @@
+/**
+ * Micro-benchmark: the CPU one fan-out delivery costs the server process
+ * through the real socket path, with the batching per event-loop turn held
+ * fixed (under `shoal bench` it moves with load, and so does CPU per
+ * delivery). 200 loopback TCP connections, read and discarded by a child
+ * process (its CPU is not counted); each turn writes K 50-byte frames (a
+ * 48-byte raw publication) to every connection with ConnectionActor.sendFrame,
+ * as deliver-publication.ts does, and the turn's writes leave at its end.
+ * Reported: server process CPU (user + system, process.cpuUsage) per delivery,
+ * for K = 1, 4 and 16 publications per turn.
+ *
+ * Run: npx node bench/micro/fan-out-writes.ts
+ *      SHOAL_ROOT=/path/to/other/checkout npx node bench/micro/fan-out-writes.ts   (the same load on another tree's src/: before/after)
+ */
+import { spawn } from 'node:child_process';
+import net, { type Socket } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = process.env.SHOAL_ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const { SocketBinding } = (await import(pathToFileURL(path.join(root, 'src/transport/socket-binding.ts')).href)) as typeof import('../../src/transport/socket-binding.ts');
+const { ConnectionActor } = (await import(pathToFileURL(path.join(root, 'src/actors/connection-actor.ts')).href)) as typeof import('../../src/actors/connection-actor.ts');
+
+const CONNECTIONS = 200;
+const TURNS = Number(process.env.BENCH_TURNS ?? 1500);
+/** Turns between waits for every send buffer to empty (bounds memory; the wait costs both trees the same). */
+const DRAIN_EVERY = 25;
+const config = { maxMessageBytes: 1 << 20, maxBackpressureBytes: 64 << 20, handshakeTimeoutMs: 1e9, idleTimeoutMs: 0, pingIntervalMs: 0, closeTimeoutMs: 1e9 };
+const delegate = { handshakeData() {}, handshakeTimedOut() {}, closed() {} };
+
+const server = net.createServer({ noDelay: true });
+const accepted: Socket[] = [];
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const port = (server.address() as net.AddressInfo).port;
+const allAccepted = new Promise<void>((resolve) => {
+  server.on('connection', (socket) => {
+    accepted.push(socket);
+    if (accepted.length === CONNECTIONS) resolve();
+  });
+});
+const reader = spawn(
+  process.execPath,
+  ['-e', `const net = require('node:net'); for (let i = 0; i < ${CONNECTIONS}; i++) net.connect(${port}, '127.0.0.1').on('error', () => {}).resume(); process.stdin.on('end', () => process.exit(0)).resume();`],
+  { stdio: ['pipe', 'inherit', 'inherit'] },
+);
+await allAccepted;
+
+const actors = accepted.map((socket, i) => {
+  const binding = new SocketBinding(socket, config, delegate, 1);
+  const actor = new ConnectionActor(binding, { address: `1.${i}`, protocol: null, upgradeData: undefined }, { mailboxSize: 1024, mailboxBytes: 1 << 20 });
+  binding.accept(Buffer.alloc(0), actor);
+  return actor;
+});
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+async function drained(): Promise<void> {
+  while (accepted.some((socket) => socket.writableLength > 0)) await new Promise<void>((resolve) => setTimeout(resolve, 1));
+}
+
+/** CPU ns per delivery over TURNS turns of `perTurn` publications to every connection. */
+async function run(perTurn: number): Promise<number> {
+  const frames = Array.from({ length: perTurn }, (_, i) => {
+    const frame = Buffer.alloc(50, i);
+    frame[0] = 0x82;
+    frame[1] = 48;
+    return frame;
+  });
+  await drained();
+  const start = process.cpuUsage();
+  for (let t = 0; t < TURNS; t++) {
+    for (const frame of frames) for (const actor of actors) actor.sendFrame(frame);
+    await turn();
+    if (t % DRAIN_EVERY === DRAIN_EVERY - 1) await drained();
+  }
+  await drained();
+  const used = process.cpuUsage(start);
+  return ((used.user + used.system) * 1000) / (TURNS * perTurn * CONNECTIONS);
+}
+
+await run(4); // warm-up
+const results: string[] = [];
+for (const perTurn of [1, 4, 16]) results.push(`K=${perTurn}: ${(await run(perTurn)).toFixed(0)} ns/delivery`);
+console.log(`fan-out writes (${root}): ${results.join(', ')}`);
+reader.stdin?.end();
+for (const socket of accepted) socket.destroy();
+server.close();
