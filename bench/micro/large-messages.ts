@@ -15,6 +15,7 @@
  * 64 KiB), so most frames span two reads.
  */
 import { pathToFileURL } from 'node:url';
+import { stubSocket, written } from './stub-socket.ts';
 
 const root = pathToFileURL(`${process.env.SHOAL_ROOT ?? new URL('../../', import.meta.url).pathname}/`);
 const load = async <T>(path: string): Promise<T> => (await import(new URL(path, root).href)) as T;
@@ -40,28 +41,7 @@ const config = {
   closeTimeoutMs: 1e9,
 };
 const delegate = { handshakeData() {}, handshakeTimedOut() {}, closed() {} };
-let bytesOut = 0;
-let writes = 0;
 
-/** The slice of net.Socket a binding uses; writes are counted and dropped. */
-function stubSocket(): never {
-  return {
-    on() {},
-    resume() {},
-    pause() {},
-    cork() {},
-    uncork() {},
-    end() {},
-    destroy() {},
-    write(data: Uint8Array) {
-      bytesOut += data.length;
-      writes++;
-      return true;
-    },
-    writableLength: 0,
-    writableNeedDrain: false,
-  } as never;
-}
 
 const echoApp = {
   onMessage(ctx: { sendRaw(data: Uint8Array, isBinary: boolean): void }, data: Buffer, isBinary: boolean) {
@@ -119,6 +99,6 @@ for (const [size, read] of [
     for (const chunk of reads) binding.receive(chunk);
   });
 }
-console.log(`(${writes} socket writes)`);
-if (bytesOut === 0) throw new Error('nothing was written: the benchmark measured nothing');
+console.log(`(${written.writes} socket writes)`);
+if (written.bytes === 0) throw new Error('nothing was written: the benchmark measured nothing');
 process.exit(0);
