@@ -196,20 +196,29 @@ describe('broker faults', () => {
   }, 60_000);
 
   /** Publishes `count` numbered texts from `publisher` in batches while `duringLoad` runs; returns the outcomes of the batches. */
-  async function underLoad(publisher: RawClient, topic: string, duringLoad: () => Promise<void>): Promise<unknown[]> {
+  async function underLoad(publisher: RawClient, topic: string, duringLoad: (outcomes: readonly unknown[]) => Promise<void>): Promise<unknown[]> {
     let stop = false;
     const outcomes: unknown[] = [];
     const load = (async () => {
-      // Bounded: at most 2,000 batches, and it stops when told.
-      for (let batch = 0; batch < 2000 && !stop; batch++) outcomes.push(await publisher.command({ pubMany: topic, from: 'load', count: 20, start: batch * 20 }));
+      // Bounded: at most 20,000 batches about a millisecond apart (so the load lasts as long as the fault
+      // it runs under, on a fast machine too), and it stops when told.
+      for (let batch = 0; batch < 20_000 && !stop; batch++) {
+        outcomes.push(await publisher.command({ pubMany: topic, from: 'load', count: 20, start: batch * 20 }));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
     })();
     try {
-      await duringLoad();
+      await duringLoad(outcomes);
     } finally {
       stop = true;
       await load;
     }
     return outcomes;
+  }
+
+  /** A publish command's outcome that says the broker refused it (rather than queueing without bound or hanging). */
+  function isRefusal(outcome: unknown): boolean {
+    return typeof outcome === 'object' && outcome !== null && ['BROKER_UNAVAILABLE', 'OVERLOADED'].includes((outcome as { error: string }).error);
   }
 
   /** True when a subscriber's publications from the load only ever go up: at most once and in order (gaps allowed). */
@@ -232,18 +241,20 @@ describe('broker faults', () => {
     await subscriber.subscribe('stall');
     const publisher = await raw(nodes[0]);
     const gapsBefore = (await brokerStats(nodes[0])).gaps;
-    const outcomes = await underLoad(publisher, 'stall', async () => {
+    const outcomes = await underLoad(publisher, 'stall', async (sofar) => {
       await subscriber.nextText((t) => t.startsWith('{"from":"load"'));
       redis.signal('SIGSTOP');
       try {
         await eventually('the stall noticed', async () => (await healthz(nodes[0])).includes('broker: reconnecting'));
+        // /healthz is the primary's broker connection; the publishing worker's own notices the stall on its own PING.
+        await eventually('a publication refused while Redis is stalled', () => sofar.some(isRefusal));
       } finally {
         redis.signal('SIGCONT');
       }
       await eventually('broker ready again', async () => (await Promise.all(nodes.map(healthz))).every((text) => text.includes('broker: ready')));
     });
     // While stalled, publications were refused rather than queued without bound.
-    expect(outcomes.some((outcome) => typeof outcome === 'object' && outcome !== null && ['BROKER_UNAVAILABLE', 'OVERLOADED'].includes((outcome as { error: string }).error))).toBe(true);
+    expect(outcomes.some(isRefusal)).toBe(true);
     expect((await brokerStats(nodes[0])).gaps).toBeGreaterThan(gapsBefore);
     // Resubscribed: a publication made now reaches the other node.
     await eventually('delivery across nodes again', async () => {
