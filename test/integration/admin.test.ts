@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { createServer } from '../../src/server/server.ts';
 import { RawClient, upgradeRequest } from '../helpers/raw-socket.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { parseSamples } from '../helpers/prometheus.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/shoal.js', import.meta.url));
 const servers: TestServer[] = [];
@@ -56,13 +57,7 @@ function http(url: string, method = 'GET', body?: string): Promise<Answer> {
 async function metrics(admin: string): Promise<Map<string, number>> {
   const answer = await http(`${admin}/metrics`);
   expect(answer.status).toBe(200);
-  const out = new Map<string, number>();
-  for (const line of answer.body.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    out.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return out;
+  return parseSamples(answer.body);
 }
 
 interface StatsBody {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../helpers/redis-server.ts';
 import { eventually, startShoal, type ShoalProcess } from '../helpers/shoal-process.ts';
 import { RawClient } from './raw-client.ts';
+import { parseSamples } from '../helpers/prometheus.ts';
 
 const APP = fileURLToPath(new URL('./apps/raw-pubsub-app.ts', import.meta.url));
 
@@ -33,13 +34,7 @@ afterAll(async () => {
 /** The `shoal_broker_*` samples of one scrape: `name{labels}` -> value. */
 async function brokerSamples(node: ShoalProcess): Promise<Map<string, number>> {
   const text = await (await fetch(`${node.admin}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('shoal_broker_')) continue;
-    const space = line.lastIndexOf(' ');
-    out.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return out;
+  return new Map([...parseSamples(text)].filter(([name]) => name.startsWith('shoal_broker_')));
 }
 
 /** The samples of one metric, by their `worker` label. */

@@ -16,6 +16,7 @@ import type { Logger } from '../../src/telemetry/logger.ts';
 import { RawClient } from '../helpers/raw-socket.ts';
 import { fixtureApp, startServer, type TestServer } from '../helpers/server.ts';
 import { EnvelopeClient } from './shoal-helpers.ts';
+import { parseSamples } from '../helpers/prometheus.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/shoal.js', import.meta.url));
 const APP = fixtureApp('logging-app.ts');
@@ -67,13 +68,7 @@ function http(url: string): Promise<{ status: number; body: string }> {
 async function scrape(admin: string): Promise<Map<string, number>> {
   const answer = await http(`${admin}/metrics`);
   expect(answer.status).toBe(200);
-  const out = new Map<string, number>();
-  for (const line of answer.body.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    out.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return out;
+  return parseSamples(answer.body);
 }
 
 /** Polls until `check` passes (workers report every 0.5 s); fails with the last error after `timeoutMs`. */

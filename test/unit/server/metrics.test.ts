@@ -7,6 +7,7 @@ import { createMetricsRegistry } from '../../../src/server/metrics.ts';
 import { emptyPrimaryStats, type PrimaryStats } from '../../../src/transport/primary.ts';
 import { emptyBrokerStats, type BrokerStatus } from '../../../src/telemetry/broker-stats.ts';
 import type { WorkerGauges } from '../../../src/telemetry/worker-metrics.ts';
+import { parseSamples } from '../../helpers/prometheus.ts';
 
 const primaryStats = emptyPrimaryStats;
 
@@ -44,19 +45,9 @@ function gaugesWith(broker: BrokerStatus | null): WorkerGauges {
   };
 }
 
-/** Sample lines of a Prometheus text exposition: `name{labels}` -> value. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    out.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return out;
-}
 
 async function scrape(source: AdminSource, tally: ConnectionTally): Promise<Map<string, number>> {
-  return samples(await createMetricsRegistry(source, tally).metrics());
+  return parseSamples(await createMetricsRegistry(source, tally).metrics());
 }
 
 describe('createMetricsRegistry', () => {
@@ -65,12 +56,12 @@ describe('createMetricsRegistry', () => {
     workers.push({ workerId: 3, connections: 0, gauges: null });
     const tally = new ConnectionTally();
     const registry = createMetricsRegistry(source, tally);
-    let values = samples(await registry.metrics());
+    let values = parseSamples(await registry.metrics());
     expect(values.get('shoal_connections_accepted_total')).toBe(0);
     expect(values.get('shoal_connections_active')).toBe(0);
     Object.assign(stats, { accepted: 7, active: 4, completed: 3, messagesIn: 11, messagesOut: 12, bytesIn: 130, bytesOut: 140 });
     Object.assign(stats, { lostToWorkerExit: 2, slowConsumers: 1, mailboxPauses: 5, transferFailures: 1 });
-    values = samples(await registry.metrics());
+    values = parseSamples(await registry.metrics());
     expect(values.get('shoal_connections_accepted_total')).toBe(7);
     expect(values.get('shoal_connections_active')).toBe(4);
     expect(values.get('shoal_connections_completed_total')).toBe(3);
@@ -118,12 +109,12 @@ describe('createMetricsRegistry', () => {
     const { source, workers } = fakeSource();
     const registry = createMetricsRegistry(source, new ConnectionTally());
     workers.push({ workerId: 1, connections: 2, gauges: null }, { workerId: 2, connections: 5, gauges: null });
-    let values = samples(await registry.metrics());
+    let values = parseSamples(await registry.metrics());
     expect(values.get('shoal_workers_alive')).toBe(2);
     expect(values.get('shoal_worker_connections_active{worker="1"}')).toBe(2);
     expect(values.get('shoal_worker_connections_active{worker="2"}')).toBe(5);
     workers.splice(0, 1, { workerId: 9, connections: 0, gauges: null });
-    values = samples(await registry.metrics());
+    values = parseSamples(await registry.metrics());
     expect(values.has('shoal_worker_connections_active{worker="1"}')).toBe(false);
     expect(values.get('shoal_worker_connections_active{worker="9"}')).toBe(0);
   });
@@ -134,7 +125,7 @@ describe('createMetricsRegistry', () => {
     workers.push({ workerId: 4, connections: 0, gauges: gaugesWith(null) });
     const without = await registry.metrics();
     expect(without).toContain('# TYPE shoal_broker_up gauge');
-    expect([...samples(without).keys()].filter((name) => name.startsWith('shoal_broker_'))).toEqual([]);
+    expect([...parseSamples(without).keys()].filter((name) => name.startsWith('shoal_broker_'))).toEqual([]);
 
     setBroker({ ...emptyBrokerStats(), state: 'ready', published: 5, unavailable: 1 });
     workers.splice(0, 1, {
@@ -142,7 +133,7 @@ describe('createMetricsRegistry', () => {
       connections: 0,
       gauges: gaugesWith({ ...emptyBrokerStats(), state: 'reconnecting', published: 7, received: 9, gaps: 2, gapMs: 1500, lost: 3, overloaded: 4, outgoingBytes: 640 }),
     });
-    const values = samples(await registry.metrics());
+    const values = parseSamples(await registry.metrics());
     expect(values.get('shoal_broker_up{worker="primary"}')).toBe(1);
     expect(values.get('shoal_broker_up{worker="4"}')).toBe(0);
     expect(values.get('shoal_broker_published_total{worker="primary"}')).toBe(5);
@@ -160,9 +151,9 @@ describe('createMetricsRegistry', () => {
   it('says whether the server accepts connections', async () => {
     const { source, setState } = fakeSource();
     const registry = createMetricsRegistry(source, new ConnectionTally());
-    expect(samples(await registry.metrics()).get('shoal_accepting')).toBe(1);
+    expect(parseSamples(await registry.metrics()).get('shoal_accepting')).toBe(1);
     setState('shutting-down');
-    expect(samples(await registry.metrics()).get('shoal_accepting')).toBe(0);
+    expect(parseSamples(await registry.metrics()).get('shoal_accepting')).toBe(0);
   });
 
   it('includes the process metrics, event-loop lag of this thread among them', async () => {
@@ -178,8 +169,8 @@ describe('createMetricsRegistry', () => {
     second.stats.accepted = 2;
     const a = createMetricsRegistry(first.source, new ConnectionTally());
     const b = createMetricsRegistry(second.source, new ConnectionTally());
-    expect(samples(await a.metrics()).get('shoal_connections_accepted_total')).toBe(1);
-    expect(samples(await b.metrics()).get('shoal_connections_accepted_total')).toBe(2);
+    expect(parseSamples(await a.metrics()).get('shoal_connections_accepted_total')).toBe(1);
+    expect(parseSamples(await b.metrics()).get('shoal_connections_accepted_total')).toBe(2);
   });
 
   it('declares a type and help for every metric, with units in the names', async () => {
