@@ -111,6 +111,8 @@ export class ConnectionTally {
   httpHandlerErrors: number;
   /** Connections on the HTTP side ended by an error answer, by status (400, 408, 413, 431). */
   readonly httpRefusals: Map<string, number>;
+  /** Connections on the HTTP side the client reset or closed in the middle of a request. */
+  httpAborted: number;
 
   constructor() {
     this.upgraded = 0;
@@ -123,6 +125,7 @@ export class ConnectionTally {
     this.httpRequests = 0;
     this.httpHandlerErrors = 0;
     this.httpRefusals = new Map();
+    this.httpAborted = 0;
   }
 
   /** Adds one finished connection. */
@@ -133,6 +136,7 @@ export class ConnectionTally {
     this.httpRequests += stats.httpRequests ?? 0;
     this.httpHandlerErrors += stats.httpHandlerErrors ?? 0;
     if ((stats.httpRefusalStatus ?? 0) !== 0) increment(this.httpRefusals, refusalStatusLabel(stats.httpRefusalStatus));
+    if (stats.httpRequestAborted === true) this.httpAborted++;
     const edge = stats.edgeRefusal ?? '';
     if (edge !== '') increment(this.edgeRefusals, (EDGE_REFUSALS as readonly string[]).includes(edge) ? edge : 'other');
     if (stats.handshakeStatus === SWITCHING_PROTOCOLS) {
@@ -175,6 +179,8 @@ export interface AdminSnapshot {
     readonly requests: number;
     readonly handlerErrors: number;
     readonly refusals: Readonly<Record<string, number>>;
+    /** Connections the client reset or closed in the middle of a request. */
+    readonly aborted: number;
   };
 }
 
@@ -196,6 +202,6 @@ export function adminSnapshot(source: AdminSource, tally: ConnectionTally, uptim
     writePauses: tally.writePauses,
     closeTimeouts: tally.closeTimeouts,
     edgeRefusals: Object.fromEntries(tally.edgeRefusals),
-    http: { requests: tally.httpRequests, handlerErrors: tally.httpHandlerErrors, refusals: Object.fromEntries(tally.httpRefusals) },
+    http: { requests: tally.httpRequests, handlerErrors: tally.httpHandlerErrors, refusals: Object.fromEntries(tally.httpRefusals), aborted: tally.httpAborted },
   };
 }

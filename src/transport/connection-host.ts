@@ -32,7 +32,7 @@ import { workerHistograms } from '../telemetry/worker-metrics.ts';
 import type { TcpHandle } from './accept-handles.ts';
 import { adoptSocket } from './adopt-socket.ts';
 import { clock } from './heartbeat.ts';
-import { HttpFront, isWebSocketUpgrade, type CarriedConnection } from './http-front.ts';
+import { HttpFront, isClientGone, isWebSocketUpgrade, type CarriedConnection } from './http-front.ts';
 import type { ConnectionStats, WorkerConfig } from './messages.ts';
 import { BindingPhase, SocketBinding, type BindingDelegate } from './socket-binding.ts';
 import { TlsTerminator, type TlsMaterial } from './tls-terminator.ts';
@@ -166,8 +166,9 @@ export class ConnectionHost {
     pending.add(secure);
     const binding = this.#bind(secure, done, startedAt);
     secure.once('secure', () => pending.delete(secure));
-    secure.once('error', () => {
-      if (pending.has(secure) && binding.stats.edgeRefusal === '') binding.stats.edgeRefusal = 'tls_handshake_failed';
+    secure.once('error', (error: unknown) => {
+      // A client that resets (or closes) in the handshake abandoned it: not a refusal.
+      if (pending.has(secure) && binding.stats.edgeRefusal === '' && !isClientGone(error)) binding.stats.edgeRefusal = 'tls_handshake_failed';
     });
     return binding;
   }

@@ -63,6 +63,23 @@ const STATUS_OF_CLIENT_ERROR: Readonly<Record<string, number>> = {
   HPE_HEADERS_TIMEOUT: 408,
 };
 
+/**
+ * Errors that mean the client went away (a reset, or a FIN in the middle of
+ * a message: llhttp's "invalid EOF state"): not a request the server
+ * refuses, and nothing can be answered.
+ */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'HPE_INVALID_EOF_STATE']);
+
+/** True when `error` says the client went away (a reset, or a close in the middle of a message), not that it sent something wrong. */
+export function isClientGone(error: unknown): boolean {
+  return CLIENT_GONE.has((error as NodeJS.ErrnoException | null)?.code ?? '');
+}
+
+/** Node's list of an HTTP server's connections (internal to node:http): `active()` are those in the middle of a message. */
+interface ConnectionsList {
+  active(): readonly unknown[];
+}
+
 const REASONS: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   408: 'Request Timeout',
@@ -76,8 +93,10 @@ export class HttpFront {
   readonly #server: Server;
   readonly #handler: HttpHandler;
   readonly #config: HttpFrontConfig;
-  /** Sockets on the HTTP side, with their bookkeeping and 'close' listener. */
-  readonly #connections: Map<Socket, { readonly carried: CarriedConnection; readonly onClose: () => void }>;
+  /** Sockets on the HTTP side, with their bookkeeping, 'close' listener and latest request. */
+  readonly #connections: Map<Socket, HttpConnection>;
+  /** Node's own list of the server's connections, which knows whether one is in the middle of a request head; null when this Node has none. */
+  readonly #parsers: ConnectionsList | null;
   #shuttingDown: boolean;
 
   constructor(config: HttpFrontConfig, handler: HttpHandler, upgrade: UpgradeFromHttp) {
@@ -116,6 +135,7 @@ export class HttpFront {
     // The server never listens, but Node enforces headersTimeout and
     // requestTimeout from a timer it starts on 'listening'.
     this.#server.emit('listening');
+    this.#parsers = connectionsListOf(this.#server);
   }
 
   /** Connections on the HTTP side now. */
@@ -130,7 +150,7 @@ export class HttpFront {
    */
   take(socket: Socket, bytes: Buffer, carried: CarriedConnection): void {
     const onClose = (): void => this.#closed(socket);
-    this.#connections.set(socket, { carried, onClose });
+    this.#connections.set(socket, { carried, onClose, request: null, response: null });
     if (carried.clientAddress !== null) {
       // The PROXY header's address, where the handler looks for it (costs this socket its fast properties).
       Object.defineProperty(socket, 'remoteAddress', { value: carried.clientAddress, configurable: true });
@@ -148,9 +168,12 @@ export class HttpFront {
   }
 
   #request(req: IncomingMessage, res: ServerResponse): void {
-    const carried = this.#connections.get(req.socket)?.carried;
-    const stats = carried?.stats;
-    if (stats !== undefined) stats.httpRequests++;
+    const connection = this.#connections.get(req.socket);
+    if (connection !== undefined) {
+      connection.carried.stats.httpRequests++;
+      connection.request = req;
+      connection.response = res;
+    }
     if (this.#shuttingDown) res.shouldKeepAlive = false;
     const limit = this.#config.maxBodyBytes;
     const declared = req.headers['content-length'];
@@ -209,12 +232,25 @@ export class HttpFront {
     res.end(`${reason}\n`);
   }
 
-  /** Node's parser refused a request (or a timeout struck): answer like the upgrade path does, then close. */
+  /**
+   * Node's parser refused a request (or a timeout struck): answer like the
+   * upgrade path does, then close. A client that went away (reset, or closed
+   * in the middle of a request) is not refused: its connection is closed and,
+   * when a request was under way, counted as an aborted request.
+   */
   #clientError(error: NodeJS.ErrnoException, socket: Socket): void {
+    const connection = this.#connections.get(socket);
+    if (isClientGone(error)) {
+      // After a refusal of ours the client's reset is no abort.
+      if (connection !== undefined && connection.carried.stats.httpRefusalStatus === 0 && this.#midRequest(socket, connection, error)) {
+        connection.carried.stats.httpRequestAborted = true;
+      }
+      socket.destroy();
+      return;
+    }
     const status = STATUS_OF_CLIENT_ERROR[error.code ?? ''] ?? 400;
-    const stats = this.#connections.get(socket)?.carried.stats;
-    if (stats !== undefined) stats.httpRefusalStatus = status;
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    if (connection !== undefined) connection.carried.stats.httpRefusalStatus = status;
+    if (!socket.writable) {
       socket.destroy();
       return;
     }
@@ -225,6 +261,20 @@ export class HttpFront {
       `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
     socket.destroySoon();
+  }
+
+  /** True when the client left in the middle of a request: its head or body part-sent, or its response not complete. */
+  #midRequest(socket: Socket, connection: HttpConnection, error: NodeJS.ErrnoException): boolean {
+    // llhttp reports an EOF as an error only inside a message.
+    if (error.code === 'HPE_INVALID_EOF_STATE') return true;
+    const { request, response } = connection;
+    if (request !== null && !request.complete) return true;
+    if (response !== null && !response.writableFinished) return true;
+    // Between requests: idle, unless some bytes of the next head came. Only Node's parser knows;
+    // its list walks the connections in the middle of a message (Node walks them all at every
+    // `connectionsCheckingInterval` too). Without the list, a reset here counts as an abort.
+    const parser = (socket as Socket & { parser?: unknown }).parser;
+    return this.#parsers === null || parser === undefined || this.#parsers.active().includes(parser);
   }
 
   /** Forgets a socket (closed, or upgraded back to the host). */
@@ -244,6 +294,26 @@ export class HttpFront {
     stats.bytesOut = socket.bytesWritten;
     carried.done?.(stats);
   }
+}
+
+/** A connection on the HTTP side. */
+interface HttpConnection {
+  readonly carried: CarriedConnection;
+  readonly onClose: () => void;
+  /** The latest request on the connection and its response (null before the first). */
+  request: IncomingMessage | null;
+  response: ServerResponse | null;
+}
+
+/**
+ * Node's internal list of `server`'s connections (the one its request
+ * timeouts and `closeIdleConnections` use), found by its symbol's
+ * description; null when this Node has none.
+ */
+function connectionsListOf(server: Server): ConnectionsList | null {
+  const symbol = Object.getOwnPropertySymbols(server).find((candidate) => candidate.description === 'http.server.connections');
+  const list = symbol === undefined ? undefined : (server as unknown as Record<symbol, unknown>)[symbol];
+  return typeof (list as Partial<ConnectionsList> | undefined)?.active === 'function' ? (list as ConnectionsList) : null;
 }
 
 /** The RequestHead of a request Node has parsed (for the upgrade path). */

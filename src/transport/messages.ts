@@ -115,6 +115,12 @@ export interface ConnectionStats {
   httpHandlerErrors: number;
   /** Status of the error answer that ended this connection's HTTP requests (400, 408, 413, 431); 0 for none. */
   httpRefusalStatus: number;
+  /**
+   * True when the client reset or closed the connection in the middle of an
+   * HTTP request (its head or body part-sent, or its response not complete):
+   * an aborted request, not a refusal.
+   */
+  httpRequestAborted: boolean;
 }
 
 /** Refusals of the edge (PROXY header, TLS, Origin), each a metrics label. */
@@ -167,6 +173,7 @@ export function emptyConnectionStats(workerId: number): ConnectionStats {
     httpRequests: 0,
     httpHandlerErrors: 0,
     httpRefusalStatus: 0,
+    httpRequestAborted: false,
   };
 }
 

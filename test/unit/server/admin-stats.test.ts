@@ -102,6 +102,7 @@ describe('adminSnapshot', () => {
     tally.record(finished({ handshakeStatus: 0, edgeRefusal: 'tls_handshake_failed' }));
     tally.record(finished({ handshakeStatus: 0, httpRequests: 3, httpHandlerErrors: 1 }));
     tally.record(finished({ handshakeStatus: 0, httpRequests: 1, httpRefusalStatus: 413 }));
+    tally.record(finished({ handshakeStatus: 0, httpRequests: 2, httpRequestAborted: true }));
     const workers = [
       { workerId: 1, connections: 2, gauges: null },
       { workerId: 2, connections: 0, gauges: null },
@@ -120,7 +121,8 @@ describe('adminSnapshot', () => {
       closeTimeouts: 0,
       // Refused at the edge or served HTTP: not abandoned handshakes.
       edgeRefusals: { tls_handshake_failed: 1 },
-      http: { requests: 4, handlerErrors: 1, refusals: { '413': 1 } },
+      // The client reset in its second request: an aborted request, neither a refusal nor an abandoned handshake.
+      http: { requests: 6, handlerErrors: 1, refusals: { '413': 1 }, aborted: 1 },
     });
     // A snapshot, not a view: later counts do not change it.
     stats.accepted++;
