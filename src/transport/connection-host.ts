@@ -37,6 +37,7 @@ import type { ConnectionStats, WorkerConfig } from './messages.ts';
 import { BindingPhase, SocketBinding, type BindingDelegate } from './socket-binding.ts';
 import { TlsTerminator, type TlsMaterial } from './tls-terminator.ts';
 import { TrustedProxies } from './trusted-proxies.ts';
+import { settleWireBytes } from './wire-bytes.ts';
 
 /** Chunks of an incomplete head kept for the HTTP handler past which they are joined into one. */
 const MAX_KEPT_CHUNKS = 16;
@@ -110,6 +111,7 @@ export class ConnectionHost {
         binding.refuse(408, buildErrorResponse(408, `request head not received within ${this.#config.handshakeTimeoutMs} ms`));
       },
       closed: (binding) => {
+        settleWireBytes(binding.stats, binding.socket);
         this.#bindings.delete(binding);
         if (this.#partialHeads.size > 0) this.#partialHeads.delete(binding);
         if (this.#proxyHeaders.size > 0) this.#proxyHeaders.delete(binding);
@@ -308,8 +310,7 @@ export class ConnectionHost {
   #upgradeFromHttp(socket: Socket, head: RequestHead, rest: Buffer, carried: CarriedConnection): void {
     const binding = new SocketBinding(socket, this.#config, this.#delegate, this.#workerId);
     Object.assign(binding.stats, carried.stats);
-    binding.stats.bytesIn = socket.bytesRead;
-    binding.stats.bytesOut = socket.bytesWritten;
+    settleWireBytes(binding.stats, socket);
     binding.clientAddress = carried.clientAddress;
     binding.resolve = carried.done;
     this.#bindings.add(binding);

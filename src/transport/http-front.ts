@@ -24,6 +24,7 @@ import type { Socket } from 'node:net';
 import { listHasToken } from '../protocol/http-syntax.ts';
 import type { RequestHead } from '../protocol/request-head.ts';
 import type { ConnectionStats } from './messages.ts';
+import { settleWireBytes } from './wire-bytes.ts';
 
 /** What the app exports as `http`. */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -290,8 +291,7 @@ export class HttpFront {
     const carried = this.#release(socket);
     if (carried === undefined) return;
     const stats = carried.stats;
-    stats.bytesIn = Math.max(stats.bytesIn, socket.bytesRead);
-    stats.bytesOut = socket.bytesWritten;
+    settleWireBytes(stats, socket);
     carried.done?.(stats);
   }
 }

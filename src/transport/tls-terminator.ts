@@ -13,6 +13,7 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { WorkerTls } from './messages.ts';
+import { recordTlsOver } from './wire-bytes.ts';
 
 /** The PEM material of a certificate. */
 export interface TlsMaterial {
@@ -46,7 +47,9 @@ export class TlsTerminator {
 
   /** Wraps a plain socket (unread, or with the bytes after a PROXY header unshifted) in a server-side TLS socket. */
   wrap(socket: Socket): TLSSocket {
-    return new TLSSocket(socket, { isServer: true, secureContext: this.#context, ALPNProtocols: ['http/1.1'] });
+    const secure = new TLSSocket(socket, { isServer: true, secureContext: this.#context, ALPNProtocols: ['http/1.1'] });
+    recordTlsOver(secure, socket);
+    return secure;
   }
 
   /** New connections use this certificate and key from now on; throws (and keeps the old ones) when they are unusable. */
