@@ -113,6 +113,8 @@ export class ConnectionTally {
   readonly httpRefusals: Map<string, number>;
   /** Connections on the HTTP side the client reset or closed in the middle of a request. */
   httpAborted: number;
+  /** Connections closed by an internal error of their worker (a bug; logged). */
+  internalErrors: number;
 
   constructor() {
     this.upgraded = 0;
@@ -126,6 +128,7 @@ export class ConnectionTally {
     this.httpHandlerErrors = 0;
     this.httpRefusals = new Map();
     this.httpAborted = 0;
+    this.internalErrors = 0;
   }
 
   /** Adds one finished connection. */
@@ -137,6 +140,7 @@ export class ConnectionTally {
     this.httpHandlerErrors += stats.httpHandlerErrors ?? 0;
     if ((stats.httpRefusalStatus ?? 0) !== 0) increment(this.httpRefusals, refusalStatusLabel(stats.httpRefusalStatus));
     if (stats.httpRequestAborted === true) this.httpAborted++;
+    if (stats.internalError === true) this.internalErrors++;
     const edge = stats.edgeRefusal ?? '';
     if (edge !== '') increment(this.edgeRefusals, (EDGE_REFUSALS as readonly string[]).includes(edge) ? edge : 'other');
     if (stats.handshakeStatus === SWITCHING_PROTOCOLS) {
@@ -144,7 +148,7 @@ export class ConnectionTally {
       increment(this.closes, closeCodeLabel(stats.closeCode));
     } else if (stats.handshakeStatus === 0) {
       // A connection that served HTTP requests, or was refused at the edge, did not abandon a handshake.
-      if (edge === '' && (stats.httpRequests ?? 0) === 0 && (stats.httpRefusalStatus ?? 0) === 0) this.abandoned++;
+      if (edge === '' && (stats.httpRequests ?? 0) === 0 && (stats.httpRefusalStatus ?? 0) === 0 && stats.internalError !== true) this.abandoned++;
     } else {
       increment(this.refusals, refusalStatusLabel(stats.handshakeStatus));
     }
@@ -171,6 +175,8 @@ export interface AdminSnapshot {
   readonly closeCodes: Readonly<Record<string, number>>;
   readonly writePauses: number;
   readonly closeTimeouts: number;
+  /** Connections closed by an internal error of their worker (a bug; logged). */
+  readonly internalErrors: number;
   /** null on a single node. */
   readonly broker: BrokerStatus | null;
   /** Connections refused at the edge, by reason (proxy_header_malformed, tls_handshake_failed, origin_not_allowed, ...). */
@@ -201,6 +207,7 @@ export function adminSnapshot(source: AdminSource, tally: ConnectionTally, uptim
     closeCodes: Object.fromEntries(tally.closes),
     writePauses: tally.writePauses,
     closeTimeouts: tally.closeTimeouts,
+    internalErrors: tally.internalErrors,
     edgeRefusals: Object.fromEntries(tally.edgeRefusals),
     http: { requests: tally.httpRequests, handlerErrors: tally.httpHandlerErrors, refusals: Object.fromEntries(tally.httpRefusals), aborted: tally.httpAborted },
   };

@@ -236,6 +236,7 @@ export function createMetricsRegistry(source: AdminSource, tally: ConnectionTall
   mirrorCounter(registry, 'shoal_http_requests_total', "Requests served by the app's http handler", () => tally.httpRequests);
   mirrorCounter(registry, 'shoal_http_handler_errors_total', "Requests whose http handler threw or rejected (answered 500, connection closed)", () => tally.httpHandlerErrors);
   mirrorLabelledCounter(registry, 'shoal_http_refusals_total', 'HTTP connections ended by an error answer (bad request, timeout, body or head too large), by status', 'status', () => tally.httpRefusals);
+  mirrorCounter(registry, 'shoal_connection_internal_errors_total', 'Connections closed by an internal error of their worker (a bug; each is logged, rate-limited)', () => tally.internalErrors);
   mirrorCounter(registry, 'shoal_http_requests_aborted_total', 'HTTP connections the client reset or closed in the middle of a request (head or body part-sent, response not complete)', () => tally.httpAborted);
   new Gauge({
     name: 'shoal_workers_alive',

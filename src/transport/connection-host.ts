@@ -29,11 +29,11 @@ import { ProxyHeaderParser } from '../protocol/proxy-header.ts';
 import { log } from '../telemetry/logger.ts';
 import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { workerHistograms } from '../telemetry/worker-metrics.ts';
-import type { TcpHandle } from './accept-handles.ts';
+import { dropConnection, type TcpHandle } from './accept-handles.ts';
 import { adoptSocket } from './adopt-socket.ts';
 import { clock } from './heartbeat.ts';
 import { HttpFront, isClientGone, isWebSocketUpgrade, type CarriedConnection } from './http-front.ts';
-import type { ConnectionStats, WorkerConfig } from './messages.ts';
+import { emptyConnectionStats, type ConnectionStats, type WorkerConfig } from './messages.ts';
 import { BindingPhase, SocketBinding, type BindingDelegate } from './socket-binding.ts';
 import { TlsTerminator, type TlsMaterial } from './tls-terminator.ts';
 import { TrustedProxies } from './trusted-proxies.ts';
@@ -78,6 +78,8 @@ export class ConnectionHost {
   readonly #tlsPending: WeakSet<Socket>;
   readonly #origins: OriginPolicy | null;
   readonly #trustedProxies: TrustedProxies;
+  /** The binding made for the connection `serve` is taking (null before it is made): what a throw there must close. */
+  #serving: SocketBinding | null;
 
   /**
    * `app` is the worker's app, loading; a failure to load shows up as a 500
@@ -99,6 +101,7 @@ export class ConnectionHost {
     this.#tlsPending = new WeakSet();
     this.#origins = config.allowedOrigins === null ? null : new OriginPolicy(config.allowedOrigins);
     this.#trustedProxies = new TrustedProxies(config.trustProxy);
+    this.#serving = null;
     this.#delegate = {
       handshakeData: (binding, chunk) => this.#handshakeData(binding, chunk),
       handshakeTimedOut: (binding) => {
@@ -140,7 +143,43 @@ export class ConnectionHost {
    * lifetime).
    */
   serve(received: Socket | TcpHandle, done: (stats: ConnectionStats) => void): void {
-    const socket = adoptSocket(received);
+    this.#serving = null;
+    let socket: Socket | null = null;
+    try {
+      socket = adoptSocket(received);
+      this.#start(socket, done);
+    } catch (error) {
+      this.#serveFailed(error, received, socket, done);
+    }
+  }
+
+  /**
+   * A throw while taking a connection (a bug: none is known that a client
+   * can reach) costs that connection only, never the worker (the lane's
+   * message handler would rethrow it as an uncaught exception): the socket is
+   * closed, the connection reported once, counted (`internalError`), and
+   * logged (rate-limited).
+   */
+  #serveFailed(error: unknown, received: Socket | TcpHandle, socket: Socket | null, done: (stats: ConnectionStats) => void): void {
+    logPeerCaused(log(), 'error', 'serve_failed', { err: error }, 'internal error while taking a connection; closed it');
+    // A binding made before the throw reports nothing when its socket closes: the connection is reported here.
+    const binding = this.#serving;
+    this.#serving = null;
+    const stats = binding?.stats ?? emptyConnectionStats(this.#workerId);
+    if (binding !== null) binding.resolve = null;
+    stats.internalError = true;
+    try {
+      if (binding !== null) binding.socket.destroy();
+      else if (socket !== null) socket.destroy();
+      else dropConnection(received);
+    } catch {
+      // Nothing more can be done for this connection; the worker goes on.
+    }
+    done(stats);
+  }
+
+  /** Starts serving an adopted socket: the PROXY header, TLS or the head first. */
+  #start(socket: Socket, done: (stats: ConnectionStats) => void): void {
     if (this.#config.proxyProtocol) {
       // The PROXY header comes first on the wire, before any TLS.
       const binding = this.#bind(socket, done, performance.now());
@@ -155,6 +194,7 @@ export class ConnectionHost {
   /** A new binding in HANDSHAKE with its head parser, tracked. */
   #bind(socket: Socket, done: ((stats: ConnectionStats) => void) | null, startedAt: number): SocketBinding {
     const binding = new SocketBinding(socket, this.#config, this.#delegate, this.#workerId, startedAt);
+    this.#serving = binding;
     binding.parser = new HandshakeParser({ maxHeadBytes: this.#config.maxHeadBytes });
     binding.resolve = done;
     this.#bindings.add(binding);

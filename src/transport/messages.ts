@@ -121,6 +121,8 @@ export interface ConnectionStats {
    * an aborted request, not a refusal.
    */
   httpRequestAborted: boolean;
+  /** True when the connection was closed by an internal error of the worker (a bug; logged). */
+  internalError: boolean;
 }
 
 /** Refusals of the edge (PROXY header, TLS, Origin), each a metrics label. */
@@ -174,6 +176,7 @@ export function emptyConnectionStats(workerId: number): ConnectionStats {
     httpHandlerErrors: 0,
     httpRefusalStatus: 0,
     httpRequestAborted: false,
+    internalError: false,
   };
 }
 

@@ -419,6 +419,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
    * connection with 1011 (or just destroy the socket before the upgrade).
    */
   failInternal(error: unknown): void {
+    this.stats.internalError = true;
     logPeerCaused(log(), 'error', 'connection_internal_error', { err: error, conn: this.actor?.address, peer: this.remoteAddress }, 'internal error on a connection; closing it');
     const connection = this.connection;
     if (connection !== null && connection.state !== ConnectionState.CLOSED && this.phase !== BindingPhase.DONE) {

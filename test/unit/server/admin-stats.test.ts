@@ -103,6 +103,7 @@ describe('adminSnapshot', () => {
     tally.record(finished({ handshakeStatus: 0, httpRequests: 3, httpHandlerErrors: 1 }));
     tally.record(finished({ handshakeStatus: 0, httpRequests: 1, httpRefusalStatus: 413 }));
     tally.record(finished({ handshakeStatus: 0, httpRequests: 2, httpRequestAborted: true }));
+    tally.record(finished({ handshakeStatus: 0, internalError: true }));
     const workers = [
       { workerId: 1, connections: 2, gauges: null },
       { workerId: 2, connections: 0, gauges: null },
@@ -119,6 +120,8 @@ describe('adminSnapshot', () => {
       closeCodes: { '1001': 1 },
       writePauses: 0,
       closeTimeouts: 0,
+      // Closed by an internal error before its head: not an abandoned handshake either.
+      internalErrors: 1,
       // Refused at the edge or served HTTP: not abandoned handshakes.
       edgeRefusals: { tls_handshake_failed: 1 },
       // The client reset in its second request: an aborted request, neither a refusal nor an abandoned handshake.
