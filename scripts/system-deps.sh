@@ -10,6 +10,7 @@ PACKAGES=(
   "python3-msgpack|/usr/bin/python3 -c 'import msgpack' 2>/dev/null"           # test/interop
   'redis-server|test -x /usr/bin/redis-server'                                 # the Redis broker tests (each starts its own)
   'haproxy|test -x /usr/sbin/haproxy'                                          # the proxy tests (PROXY protocol, X-Forwarded-For)
+  'nginx-light|test -x /usr/sbin/nginx'                                        # test/integration/nginx.test.ts (docs/deploy.md's nginx configuration)
   'openssl|command -v openssl'                                                 # TLS tests make their certificates at test time
 )
 

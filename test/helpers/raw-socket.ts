@@ -93,13 +93,23 @@ export class RawClient {
   /** Connects and completes a handshake; throws unless the answer is 101. */
   static async open(port: number, path = '/', extraHeaders: Record<string, string> = {}): Promise<RawClient> {
     const client = await RawClient.connect(port);
-    client.write(upgradeRequest(path, extraHeaders));
-    await client.waitFor(() => client.received.includes('\r\n\r\n'));
-    const end = client.received.indexOf('\r\n\r\n') + 4;
-    const response = parseResponse(client.received.subarray(0, end).toString('latin1'));
-    if (response.status !== 101) throw new Error(`expected 101, got ${response.head}`);
-    client.received = client.received.subarray(end);
+    await client.upgrade(path, extraHeaders);
     return client;
+  }
+
+  /** A raw client over a socket already connected (a TLS socket, or one through a proxy). */
+  static over(socket: Socket): RawClient {
+    return new RawClient(socket);
+  }
+
+  /** Sends an upgrade request and waits for its answer; throws unless it is 101. */
+  async upgrade(path = '/', extraHeaders: Record<string, string> = {}): Promise<void> {
+    this.write(upgradeRequest(path, extraHeaders));
+    await this.waitFor(() => this.received.includes('\r\n\r\n'));
+    const end = this.received.indexOf('\r\n\r\n') + 4;
+    const response = parseResponse(this.received.subarray(0, end).toString('latin1'));
+    if (response.status !== 101) throw new Error(`expected 101, got ${response.head}`);
+    this.received = this.received.subarray(end);
   }
 
   /** Everything received so far (after `open`, only what followed the 101 head). */
