@@ -9,7 +9,15 @@
  * back with the structured clone. A handler that exceeds its timeout is
  * aborted: piscina terminates the thread running it, so a runaway
  * computation does not keep a core busy.
+ *
+ * Log lines: a pool thread posts each `ctx.log` line (JSON) on a
+ * BroadcastChannel of its pool, at once (between tasks piscina blocks the
+ * thread in Atomics.wait, so nothing may wait for a later turn there); the
+ * pool hands them to `logLines`, which in a connection worker is the
+ * worker's own line destination: they reach the primary on the lane and go
+ * where the workers' lines go (`--log-format`, a programmatic logger).
  */
+import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { LogLevel } from '../telemetry/logger.ts';
 
@@ -37,26 +45,47 @@ export interface CpuPoolOptions {
   readonly idleTimeoutMs: number;
   /** The server's `logLevel`: the lowest level of the threads' `ctx.log` lines. */
   readonly logLevel: LogLevel;
+  /** Where the threads' log lines go (JSON, each with its newline); without it they write to stderr themselves. */
+  readonly logLines?: (lines: string) => void;
 }
 
 /** What a CPU pool thread is started with (its `workerData`). */
 export interface CpuWorkerData {
   readonly logLevel: LogLevel;
+  /** The BroadcastChannel to post each log line on; null: write to stderr. */
+  readonly logChannel: string | null;
 }
+
+/** Pools made by this thread, for unique channel names. */
+let poolsMade = 0;
 
 /** The CPU pool of one connection worker. */
 export class CpuPool {
   readonly #app: string;
   readonly #pool: Piscina<CpuTask, CpuOutcome>;
+  /** Where the threads post their log lines (null without `logLines`). */
+  readonly #logChannel: BroadcastChannel | null;
 
   constructor(app: string, options: CpuPoolOptions) {
     this.#app = app;
+    const logLines = options.logLines;
+    let logChannel: BroadcastChannel | null = null;
+    if (logLines !== undefined) {
+      logChannel = new BroadcastChannel(`shoal-cpu-log:${process.pid}:${threadId}:${++poolsMade}`);
+      logChannel.onmessage = (event: unknown) => {
+        const line = (event as { data: unknown }).data;
+        if (typeof line === 'string') logLines(line);
+      };
+      // The pool's threads keep the worker alive while they run, not this channel.
+      logChannel.unref();
+    }
+    this.#logChannel = logChannel;
     this.#pool = new Piscina<CpuTask, CpuOutcome>({
       filename: options.workerFilename,
       minThreads: 0,
       maxThreads: options.maxThreads,
       idleTimeout: options.idleTimeoutMs,
-      workerData: { logLevel: options.logLevel } satisfies CpuWorkerData,
+      workerData: { logLevel: options.logLevel, logChannel: logChannel?.name ?? null } satisfies CpuWorkerData,
     });
   }
 
@@ -70,7 +99,8 @@ export class CpuPool {
   }
 
   /** Stop the pool's threads. */
-  close(): Promise<void> {
-    return this.#pool.close({ force: true });
+  async close(): Promise<void> {
+    await this.#pool.close({ force: true });
+    this.#logChannel?.close();
   }
 }

@@ -88,6 +88,8 @@ export interface WorkerServicesConfig {
   readonly cpuWorkerFilename: string;
   /** The server's `logLevel`, for the CPU pool's threads (default `info`). */
   readonly logLevel?: LogLevel;
+  /** Where the CPU pool's threads' log lines go (the worker's own line destination); without it, stderr. */
+  readonly logLines?: (lines: string) => void;
   /** The cluster broker's URL and this node's id, or null on a single node. */
   readonly broker?: BrokerConfig | null;
 }
@@ -109,6 +111,7 @@ export function createWorkerServices(config: WorkerServicesConfig): AppServices 
         maxThreads: Math.max(1, Math.floor(availableParallelism() / 2)),
         idleTimeoutMs: 30_000,
         logLevel: config.logLevel ?? 'info',
+        logLines: config.logLines,
       }),
   }, broker);
 }

@@ -46,6 +46,8 @@ export function startConnectionWorker(config: WorkerConfig, port: LaneTask['port
     app: config.app,
     cpuWorkerFilename: CPU_WORKER_URL,
     logLevel: config.logLevel,
+    // The CPU pool threads' lines leave with this worker's own, on the lane.
+    logLines: (batch) => lines.write(batch),
     broker: config.broker,
   });
   const host = new ConnectionHost(config, loadApp(config.app), services, workerId);

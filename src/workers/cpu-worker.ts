@@ -5,7 +5,7 @@
  * handler with a reduced context, and answers with its value or an AppError's
  * fields. Nothing runs on import.
  */
-import { workerData } from 'node:worker_threads';
+import { BroadcastChannel, workerData } from 'node:worker_threads';
 import { isAppError } from '../app/define-app.ts';
 import type { CpuOutcome, CpuTask, CpuWorkerData } from '../app/cpu-pool.ts';
 import { loadApp } from '../app/load-app.ts';
@@ -15,17 +15,26 @@ import { createPinoLogger, isLogLevel, loadPino, log, setThreadLogger, type Logg
 let loggerInstalled = false;
 
 /**
- * This thread's logger, on the first task: JSON lines on stderr at the level
- * the pool was given (its workerData). Written synchronously: between tasks
- * piscina blocks the thread in Atomics.wait, so an asynchronous writer's
- * second and later lines of a task would wait for the thread's next task
- * (or be lost when the thread is terminated).
+ * This thread's logger, on the first task: JSON lines at the level the pool
+ * was given (its workerData), each posted at once on the pool's log channel
+ * (app/cpu-pool.ts: they go where the connection workers' lines go), or
+ * written to stderr without one. Never batched for a later turn: between
+ * tasks piscina blocks the thread in Atomics.wait, so a line left for later
+ * would wait for the thread's next task (or be lost when the thread is
+ * terminated).
  */
 function installLogger(): void {
   if (loggerInstalled) return;
   loggerInstalled = true;
-  const level = (workerData as Partial<CpuWorkerData> | null)?.logLevel;
-  setThreadLogger(() => createPinoLogger(isLogLevel(level) ? level : 'info', loadPino().destination({ fd: 2, sync: true })));
+  const data = workerData as Partial<CpuWorkerData> | null;
+  const level = isLogLevel(data?.logLevel) ? data.logLevel : 'info';
+  const channelName = data?.logChannel;
+  setThreadLogger(() => {
+    if (typeof channelName !== 'string') return createPinoLogger(level, loadPino().destination({ fd: 2, sync: true }));
+    const channel = new BroadcastChannel(channelName);
+    channel.unref();
+    return createPinoLogger(level, { write: (line: string) => channel.postMessage(line) });
+  });
 }
 
 /** The apps this thread has loaded, by specifier (a pool serves one app; the map keeps it honest). */
@@ -64,10 +73,9 @@ class CpuContext implements Context {
   }
 
   /**
-   * This CPU thread's logger bound to the connection. A CPU thread has no
-   * lane to the primary: its lines go to stderr as JSON, at the server's
-   * `logLevel` but not in its `logFormat` nor to a programmatic logger
-   * (docs/operations.md, "Gaps").
+   * This CPU thread's logger bound to the connection: at the server's
+   * `logLevel`, through its connection worker to the primary, so in the
+   * server's `logFormat` or to its programmatic logger like every line.
    */
   get log(): Logger {
     this.#log ??= log().child({ conn: this.address });
