@@ -150,6 +150,8 @@ export class ConnectionHost {
       this.#start(socket, done);
     } catch (error) {
       this.#serveFailed(error, received, socket, done);
+    } finally {
+      this.#serving = null;
     }
   }
 
