@@ -300,7 +300,7 @@ export class HttpFront {
 interface HttpConnection {
   readonly carried: CarriedConnection;
   readonly onClose: () => void;
-  /** The latest request on the connection and its response (null before the first). */
+  /** The latest request on the connection and its response (null before the first); held until the next request or the close (an idle keep-alive connection lasts 5 s). */
   request: IncomingMessage | null;
   response: ServerResponse | null;
 }
