@@ -6,7 +6,7 @@
  * and wrong HTTP bodies. Numbers must be present and errors counted; no
  * timing thresholds.
  */
-import { readdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -48,9 +48,13 @@ function expectMeasured(result: ScenarioResult): void {
   expect(result.server.cpuCores).not.toBeNull();
 }
 
-/** The bench's certificate directories in the temp dir (made at the start of a --tls run, removed at its end). */
+/**
+ * The bench's certificate directories (made at the start of a --tls run, removed at its end) in
+ * `certTmp`, the temp dir of the run below alone: other runs on the machine use the shared one.
+ */
+const certTmp = path.join(tmp, 'certificates');
 function benchCertificateDirs(): string[] {
-  return readdirSync(os.tmpdir()).filter((name) => name.startsWith('shoal-bench-tls-') && !name.startsWith('shoal-bench-tls-smoke-'));
+  return readdirSync(certTmp).filter((name) => name.startsWith('shoal-bench-tls-'));
 }
 
 describe('shoal bench --tls against a spawned Shoal and the ws peer', () => {
@@ -59,11 +63,19 @@ describe('shoal bench --tls against a spawned Shoal and the ws peer', () => {
   let dirsBefore: string[];
 
   beforeAll(async () => {
-    dirsBefore = benchCertificateDirs();
-    run = await runBench([
-      '--tls', '--workers', '1', '--against', 'ws', '--duration', '0.6', '--warmup', '0.2',
-      '--scenarios', 'connect:concurrency=2,echo:size=32:connections=2:inflight=2,echo:size=16384:connections=2:inflight=2',
-    ]);
+    mkdirSync(certTmp);
+    const sharedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = certTmp; // os.tmpdir() for the bench's certificate, in this process
+    try {
+      dirsBefore = benchCertificateDirs();
+      run = await runBench([
+        '--tls', '--workers', '1', '--against', 'ws', '--duration', '0.6', '--warmup', '0.2',
+        '--scenarios', 'connect:concurrency=2,echo:size=32:connections=2:inflight=2,echo:size=16384:connections=2:inflight=2',
+      ]);
+    } finally {
+      if (sharedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = sharedTmp;
+    }
   }, 180_000);
 
   it('exits with 0 and writes JSON that matches the schema', () => {
