@@ -340,7 +340,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   // ActorTransport: what the actor asks of the socket.
 
   send(data: Uint8Array | string, isBinary: boolean): void {
-    if (this.socket.writableLength + this.#pendingBytes + this.#directBytes > this.#config.maxBackpressureBytes) {
+    if (this.sendBufferBytes > this.#config.maxBackpressureBytes) {
       this.#slowConsumer();
       return;
     }
@@ -372,7 +372,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   sendFrame(frame: Uint8Array): boolean {
     // The fan-out path (deliver-publication.ts): one check of the state per delivery, here.
     if (!this.isOpen) return false;
-    if (this.socket.writableLength + this.#pendingBytes + this.#directBytes > this.#config.maxBackpressureBytes) {
+    if (this.sendBufferBytes > this.#config.maxBackpressureBytes) {
       this.#slowConsumer();
       return true;
     }
