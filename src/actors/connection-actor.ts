@@ -21,8 +21,8 @@ export interface ActorTransport {
   readonly remoteAddress: string;
   /** Frame and send one data message; applies the send-buffer policy. */
   send(data: Uint8Array | string, isBinary: boolean): void;
-  /** Write one already framed message; applies the send-buffer policy. */
-  sendFrame(frame: Uint8Array): void;
+  /** Write one already framed message; applies the send-buffer policy. False (nothing sent): the connection is not OPEN. */
+  sendFrame(frame: Uint8Array): boolean;
   /** Start the closing handshake (RFC 6455 §7.1.2). */
   close(code: number, reason: string): void;
   /** Stop reading the socket because the mailbox is full. */
@@ -125,12 +125,12 @@ export class ConnectionActor implements ConnectionHandle {
     this.#transport.send(data, isBinary);
   }
 
-  /** Writes one framed message; dropped silently once the connection is no longer OPEN. */
-  sendFrame(frame: Uint8Array): void {
-    if (!this.#transport.isOpen) return;
+  /** Writes one framed message; dropped (false) once the connection is no longer OPEN. The transport checks the state: once per delivery in a fan-out. */
+  sendFrame(frame: Uint8Array): boolean {
+    if (!this.#transport.sendFrame(frame)) return false;
     this.messagesOut++;
     workerCounters.messagesOut++;
-    this.#transport.sendFrame(frame);
+    return true;
   }
 
   /** Starts the closing handshake; a no-op when already closing. */

@@ -44,8 +44,8 @@ export interface ConnectionHandle {
   readonly remoteAddress: string;
   /** Send one data message (text when `data` is a string and `isBinary` is not true). */
   send(data: Uint8Array | string, isBinary?: boolean): void;
-  /** Write an already framed message (header + payload), e.g. a publication framed once per worker. */
-  sendFrame(frame: Uint8Array): void;
+  /** Write an already framed message (header + payload), e.g. a publication framed once per worker. False: not OPEN, nothing sent. */
+  sendFrame(frame: Uint8Array): boolean;
   /** Start the closing handshake (RFC 6455 §7.1.2). */
   close(code?: number, reason?: string): void;
   /** True while the connection is OPEN. */

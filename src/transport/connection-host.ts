@@ -229,7 +229,7 @@ export class ConnectionHost {
     let sendBufferBytes = 0;
     for (const binding of this.#bindings) {
       mailboxDepth += binding.actor?.queued ?? 0;
-      sendBufferBytes += binding.socket.writableLength;
+      sendBufferBytes += binding.sendBufferBytes;
     }
     return { connections: this.#bindings.size, mailboxDepth, sendBufferBytes };
   }

@@ -21,9 +21,10 @@ import { log } from '../telemetry/logger.ts';
 import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { beginRead, endRead } from '../telemetry/read-clock.ts';
 import { workerCounters } from '../telemetry/worker-metrics.ts';
+import { DirectWrite, canWriteDirect, writeDirect, type DirectWriteOwner } from './direct-write.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
-import { COALESCE_MAX_BYTES, turnSlab, writeSlab } from './write-slab.ts';
+import { COALESCE_MAX_BYTES, SharedJoin, joinFrames, writeSlab } from './write-slab.ts';
 
 /** Phases of a binding; see the diagram at the top of the file. */
 export const BindingPhase = {
@@ -89,8 +90,11 @@ function onSocketClose(this: Socket): void {
   bindings.get(this)?.socketClosed();
 }
 
+/** The last join of this thread's turn end, shared by the connections that follow with the same frames. */
+const sharedJoin = new SharedJoin();
+
 /** One connection's socket side, from the first byte to the TCP close. */
-export class SocketBinding implements ConnectionHandler, ActorTransport {
+export class SocketBinding implements ConnectionHandler, ActorTransport, DirectWriteOwner {
   readonly socket: Socket;
   readonly stats: ConnectionStats;
   phase: number;
@@ -131,6 +135,10 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   #pending: Uint8Array[] | null;
   /** Bytes in `#pending`, counted with the socket's buffer by the slow-consumer policy. */
   #pendingBytes: number;
+  /** The socket takes direct handle writes (direct-write.ts): plain TCP. */
+  #direct: boolean;
+  /** Bytes of direct writes still queued in libuv, counted like `#pendingBytes`. */
+  #directBytes: number;
   #closeNotified: boolean;
   /**
    * Sends of Uint8Arrays shorter than this during a read are framed by the
@@ -161,6 +169,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     this.#queued = false;
     this.#pending = null;
     this.#pendingBytes = 0;
+    this.#direct = canWriteDirect(socket);
+    this.#directBytes = 0;
     this.#closeNotified = false;
     // The largest small integer V8 stores unboxed (2^30 - 1): any length; larger
     // payloads take ServerConnection.send, which frames them the same way.
@@ -189,6 +199,11 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   /** True while the WebSocket connection is OPEN. */
   get isOpen(): boolean {
     return this.phase === BindingPhase.OPEN && (this.connection as ServerConnection).state === ConnectionState.OPEN;
+  }
+
+  /** Bytes sent and not yet taken by the kernel: the socket's buffer, the frames held for the end of the turn, direct writes queued in libuv. */
+  get sendBufferBytes(): number {
+    return this.socket.writableLength + this.#pendingBytes + this.#directBytes;
   }
 
   /** Handles one socket read. */
@@ -325,7 +340,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   // ActorTransport: what the actor asks of the socket.
 
   send(data: Uint8Array | string, isBinary: boolean): void {
-    if (this.socket.writableLength + this.#pendingBytes > this.#config.maxBackpressureBytes) {
+    if (this.sendBufferBytes > this.#config.maxBackpressureBytes) {
       this.#slowConsumer();
       return;
     }
@@ -354,12 +369,16 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     connection.send(data, isBinary);
   }
 
-  sendFrame(frame: Uint8Array): void {
-    if (this.socket.writableLength + this.#pendingBytes > this.#config.maxBackpressureBytes) {
+  sendFrame(frame: Uint8Array): boolean {
+    // The fan-out path (deliver-publication.ts): one check of the state per delivery, here.
+    if (!this.isOpen) return false;
+    if (this.sendBufferBytes > this.#config.maxBackpressureBytes) {
       this.#slowConsumer();
-      return;
+      return true;
     }
-    (this.connection as ServerConnection).sendFrame(frame);
+    // OPEN: what ServerConnection.sendFrame would check before handing the frame back to onWrite.
+    this.onWrite(frame);
+    return true;
   }
 
   close(code: number, reason: string): void {
@@ -382,6 +401,11 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   /** The send buffer emptied after a write that returned false. */
   drained(): void {
     this.#resume(PAUSED_WRITES);
+  }
+
+  /** A direct write queued in libuv has left (or failed: the socket is closing then, and its 'close' does the rest). */
+  directWriteDone(bytes: number, _status: number): void {
+    this.#directBytes -= bytes;
   }
 
   /** Graceful shutdown: close an open connection with this code, refuse one still in its handshake. */
@@ -512,17 +536,29 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
     this.#queueForTurnEnd();
   }
 
-  /** Hands the pending frames to the socket: one as it is, several copied into one buffer. */
-  #flushPending(): void {
+  /**
+   * Hands the pending frames to the socket: one as it is, several copied into
+   * one buffer, or the buffer the previous connection flushed in this turn
+   * end when its frames were the same (`shared`: subscribers of the same
+   * topics get the same publications, joined once).
+   */
+  #flushPending(shared: SharedJoin | null = null): void {
     const pending = this.#pending as Uint8Array[];
-    if (!this.socket.destroyed) {
+    const socket = this.socket;
+    if (!socket.destroyed) {
+      let data: Uint8Array;
       if (pending.length === 1) {
-        this.socket.write(pending[0] as Uint8Array);
+        data = pending[0] as Uint8Array;
+      } else if (shared !== null && shared.matches(pending)) {
+        data = shared.joined as Uint8Array;
       } else {
-        turnSlab.begin(this);
-        for (let i = 0; i < pending.length; i++) turnSlab.append(pending[i] as Uint8Array);
-        turnSlab.end();
+        data = joinFrames(pending, this.#pendingBytes);
+        shared?.remember(pending, data);
       }
+      let written: DirectWrite = DirectWrite.UNAVAILABLE;
+      if (this.#direct && !this.#tickCorked) written = writeDirect(socket, data, this);
+      if (written === DirectWrite.UNAVAILABLE) socket.write(data);
+      else if (written === DirectWrite.QUEUED) this.#directBytes += data.length;
     }
     // A long list is let go rather than kept (idle connections hold little), a short one reused.
     if (pending.length > 64) this.#pending = null;
@@ -544,14 +580,16 @@ export class SocketBinding implements ConnectionHandler, ActorTransport {
   static #finishTurn(): void {
     const due = SocketBinding.#dueAtTurnEnd;
     SocketBinding.#dueAtTurnEnd = [];
+    const shared = sharedJoin;
     for (const binding of due) {
       binding.#queued = false;
-      if (binding.#pendingBytes !== 0) binding.#flushPending();
+      if (binding.#pendingBytes !== 0) binding.#flushPending(shared);
       if (binding.#tickCorked) {
         binding.#tickCorked = false;
         binding.socket.uncork();
       }
     }
+    shared.forget();
   }
 
   #slowConsumer(): void {

@@ -53,6 +53,28 @@ export class WriteSlab {
     this.owner = null;
   }
 
+  /**
+   * Copies `frames` (`bytes` in all, at most SLAB_BYTES) into one region and
+   * returns it (a view, never rewritten). For a slab without owners only: a
+   * join uses no owner's region.
+   */
+  join(frames: readonly Uint8Array[], bytes: number): Uint8Array {
+    if (this.#used + bytes > SLAB_BYTES) {
+      this.#buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.#used = 0;
+    }
+    const buffer = this.#buffer;
+    const at = this.#used;
+    let offset = at;
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i] as Uint8Array;
+      buffer.set(frame, offset);
+      offset += frame.length;
+    }
+    this.#used = this.#start = offset;
+    return buffer.subarray(at, offset);
+  }
+
   /** Writes the owner's pending region to its socket now (a view, no copy). Call before writing to it any other way. */
   flush(): void {
     if (this.#used === this.#start) return;
@@ -111,8 +133,55 @@ export const writeSlab = new WriteSlab();
 /**
  * This thread's slab for the frames a connection got outside its own reads
  * in one event-loop turn (fan-out), joined into one buffer at the end of the
- * turn (socket-binding.ts). Separate from `writeSlab`: a connection's pending
- * frames may be joined during another connection's read, whose region in
- * `writeSlab` must stay contiguous.
+ * turn (socket-binding.ts); it has no owners. Separate from `writeSlab`: a
+ * connection's pending frames may be joined during another connection's
+ * read, whose region in `writeSlab` must stay contiguous.
  */
-export const turnSlab = new WriteSlab();
+const turnSlab = new WriteSlab();
+
+/**
+ * The frames (each at most COALESCE_MAX_BYTES, `bytes` in all) copied into
+ * one buffer: a region of this thread's turn slab, whose bytes are never
+ * rewritten, or a buffer of its own past the size of a slab.
+ */
+export function joinFrames(frames: readonly Uint8Array[], bytes: number): Uint8Array {
+  return bytes > SLAB_BYTES ? Buffer.concat(frames, bytes) : turnSlab.join(frames, bytes);
+}
+
+/**
+ * The last frames joined in a turn end and their join, for the connections
+ * that follow with the same frames in the same order (the subscribers of the
+ * same topics get the same publications): they get that same buffer, with no
+ * copy. Frames are compared by identity: a frame's bytes are never rewritten
+ * while it is being sent, and the join is forgotten at the end of the turn.
+ */
+export class SharedJoin {
+  /** The frames of `joined`, in order (a copy of the list, not the connection's own). */
+  #frames: Uint8Array[];
+  joined: Uint8Array | null;
+
+  constructor() {
+    this.#frames = [];
+    this.joined = null;
+  }
+
+  /** True when `frames` are the remembered ones, in the same order. */
+  matches(frames: readonly Uint8Array[]): boolean {
+    const remembered = this.#frames;
+    if (this.joined === null || remembered.length !== frames.length) return false;
+    for (let i = 0; i < frames.length; i++) if (remembered[i] !== frames[i]) return false;
+    return true;
+  }
+
+  remember(frames: readonly Uint8Array[], joined: Uint8Array): void {
+    const remembered = this.#frames;
+    remembered.length = frames.length;
+    for (let i = 0; i < frames.length; i++) remembered[i] = frames[i] as Uint8Array;
+    this.joined = joined;
+  }
+
+  forget(): void {
+    this.#frames.length = 0;
+    this.joined = null;
+  }
+}

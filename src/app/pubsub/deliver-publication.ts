@@ -155,21 +155,13 @@ export function deliverPublication(entry: TopicSubscribers, frames: PublicationF
   let written = 0;
   for (const subscriber of entry.subscribers) {
     const frame = frameFor(frames, subscriber.codec);
-    const handle = subscriber.handle;
-    if (frame === null || !handle.isOpen) continue;
-    handle.sendFrame(frame);
-    written++;
+    if (frame !== null && subscriber.handle.sendFrame(frame)) written++;
   }
   return written;
 }
 
 function writeToAll(entry: TopicSubscribers, frame: Uint8Array): number {
   let written = 0;
-  for (const subscriber of entry.subscribers) {
-    const handle = subscriber.handle;
-    if (!handle.isOpen) continue;
-    handle.sendFrame(frame);
-    written++;
-  }
+  for (const subscriber of entry.subscribers) if (subscriber.handle.sendFrame(frame)) written++;
   return written;
 }

@@ -14,8 +14,10 @@ class FakeTransport implements ActorTransport {
   send(data: Uint8Array | string, isBinary: boolean): void {
     this.sent.push([Buffer.from(data).toString(), isBinary]);
   }
-  sendFrame(frame: Uint8Array): void {
+  sendFrame(frame: Uint8Array): boolean {
+    if (!this.isOpen) return false;
     this.frames.push(frame);
+    return true;
   }
   close(code: number, reason: string): void {
     this.closes.push([code, reason]);

@@ -143,8 +143,10 @@ export class FakeHandle implements ConnectionHandle {
     if (this.isOpen) this.sent.push({ kind: 'send', data, isBinary });
   }
 
-  sendFrame(frame: Uint8Array): void {
-    if (this.isOpen) this.sent.push({ kind: 'frame', data: frame, isBinary: true });
+  sendFrame(frame: Uint8Array): boolean {
+    if (!this.isOpen) return false;
+    this.sent.push({ kind: 'frame', data: frame, isBinary: true });
+    return true;
   }
 
   close(code: number = 1000, reason: string = ''): void {

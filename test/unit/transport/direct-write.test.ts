@@ -1,0 +1,159 @@
+import net, { type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConnectionActor } from '../../../src/actors/connection-actor.ts';
+import { Opcode } from '../../../src/protocol/constants.ts';
+import { encodeFrame } from '../../../src/protocol/frame-encoder.ts';
+import { DirectWrite, canWriteDirect, writeDirect } from '../../../src/transport/direct-write.ts';
+import { SocketBinding } from '../../../src/transport/socket-binding.ts';
+import { parseServerFrames } from '../../conformance/frame-cases.ts';
+
+/** Loopback socket pairs: [server side, client side], all destroyed after each test. */
+const opened: Socket[] = [];
+const servers: net.Server[] = [];
+
+async function socketPairs(count: number): Promise<[Socket, Socket][]> {
+  const server = net.createServer();
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const accepted: Socket[] = [];
+  const allAccepted = new Promise<void>((resolve) => {
+    server.on('connection', (socket) => {
+      accepted.push(socket);
+      if (accepted.length === count) resolve();
+    });
+  });
+  const clients = await Promise.all(
+    Array.from({ length: count }, () => new Promise<Socket>((resolve) => {
+      const client = net.connect(port, '127.0.0.1', () => resolve(client));
+    })),
+  );
+  await allAccepted;
+  opened.push(...accepted, ...clients);
+  // Accepted in the order the clients connected: pair them by local/remote port.
+  return accepted.map((socket) => [socket, clients.find((client) => client.localPort === socket.remotePort) as Socket]);
+}
+
+/** Reads `socket` until `bytes` bytes arrived (bounded by the test's timeout). */
+function readBytes(socket: Socket, bytes: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+      if (received >= bytes) {
+        socket.off('data', onData);
+        resolve(Buffer.concat(chunks));
+      }
+    };
+    socket.on('data', onData);
+  });
+}
+
+const config = { maxMessageBytes: 1 << 20, maxBackpressureBytes: 64 << 20, handshakeTimeoutMs: 1e9, idleTimeoutMs: 0, pingIntervalMs: 0, closeTimeoutMs: 1e9 };
+const delegate = { handshakeData() {}, handshakeTimedOut() {}, closed() {} };
+
+function openBinding(socket: Socket, limits: Partial<typeof config> = {}): { binding: SocketBinding; actor: ConnectionActor } {
+  const binding = new SocketBinding(socket, { ...config, ...limits }, delegate, 1);
+  const actor = new ConnectionActor(binding, { address: '1.1', protocol: null, upgradeData: undefined }, { mailboxSize: 16, mailboxBytes: 1 << 20 });
+  binding.accept(Buffer.alloc(0), actor);
+  return { binding, actor };
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function binaryFrame(text: string): Buffer {
+  return encodeFrame(Opcode.BINARY, Buffer.from(text));
+}
+
+afterEach(() => {
+  for (const socket of opened.splice(0)) socket.destroy();
+  for (const server of servers.splice(0)) server.close();
+});
+
+describe('writeDirect', () => {
+  it('is available for plain TCP sockets, not for a stub without a libuv handle', async () => {
+    const [[server]] = await socketPairs(1);
+    expect(canWriteDirect(server as Socket)).toBe(true);
+    expect(canWriteDirect({} as Socket)).toBe(false);
+  });
+
+  it('writes at once when the kernel takes it, queues in libuv (in order, owner told) when it does not, and waits for what the stream holds', async () => {
+    const [[server, client]] = await socketPairs(1);
+    client.pause();
+    let done = 0;
+    const owner = { directWriteDone: (bytes: number, status: number) => (done += status === 0 ? bytes : 0) };
+    const small = Buffer.from('first');
+    expect(writeDirect(server as Socket, small, owner)).toBe(DirectWrite.DONE);
+    // More than the kernel buffers of a paused reader: the rest stays queued in libuv.
+    const big = Buffer.alloc(16 << 20, 7);
+    expect(writeDirect(server as Socket, big, owner)).toBe(DirectWrite.QUEUED);
+    expect(writeDirect(server as Socket, Buffer.from('queued'), owner)).toBe(DirectWrite.QUEUED);
+    // The stream's own writes queue behind those in libuv; while the stream holds one, no direct write passes it.
+    (server as Socket).write(Buffer.from('after'));
+    expect(writeDirect(server as Socket, Buffer.from('never'), owner)).toBe(DirectWrite.UNAVAILABLE);
+    client.resume();
+    const received = await readBytes(client as Socket, small.length + big.length + 11);
+    expect(received.subarray(0, 5).toString()).toBe('first');
+    expect(received.subarray(5, 5 + big.length).every((byte) => byte === 7)).toBe(true);
+    expect(received.subarray(5 + big.length).toString()).toBe('queuedafter');
+    expect(done).toBe(big.length + 6);
+  });
+
+  it('reports a write to a socket whose peer is gone as FAILED and destroys the socket', async () => {
+    const [[server, client]] = await socketPairs(1);
+    const closed = new Promise<void>((resolve) => (server as Socket).on('close', () => resolve()));
+    (server as Socket).on('error', () => {});
+    client?.resetAndDestroy();
+    await new Promise<void>((resolve) => (server as Socket).once('end', resolve).once('error', () => resolve()).resume());
+    const owner = { directWriteDone: () => {} };
+    let result: DirectWrite = DirectWrite.DONE;
+    // The first write after a reset may still be taken by the kernel; the next one fails.
+    for (let i = 0; i < 10 && result !== DirectWrite.FAILED && !(server as Socket).destroyed; i++) result = writeDirect(server as Socket, Buffer.from('late'), owner);
+    expect((server as Socket).destroyed).toBe(true);
+    await closed;
+  });
+});
+
+describe('SocketBinding fan-out writes over TCP', () => {
+  it('delivers the frames of a turn in order, joined once for connections with the same frames, apart for the others', async () => {
+    const pairs = await socketPairs(3);
+    const ends = pairs.map(([server, client]) => ({ ...openBinding(server), client }));
+    const a = binaryFrame('a');
+    const b = binaryFrame('bb');
+    const c = binaryFrame('ccc');
+    // Connections 0 and 1 get the same frames (one join for both), 2 gets others, then a direct send between.
+    for (const end of ends.slice(0, 2)) {
+      end.actor.sendFrame(a);
+      end.actor.sendFrame(b);
+    }
+    ends[2]?.actor.sendFrame(b);
+    ends[2]?.actor.send('direct', false);
+    ends[2]?.actor.sendFrame(c);
+    await turn();
+    const payloads = await Promise.all(
+      ends.map(async (end, i) => {
+        const bytes = await readBytes(end.client, i < 2 ? a.length + b.length : b.length + 8 + c.length);
+        return parseServerFrames(bytes).frames.map((frame) => frame.payload.toString());
+      }),
+    );
+    expect(payloads).toEqual([['a', 'bb'], ['a', 'bb'], ['bb', 'direct', 'ccc']]);
+  });
+
+  it('counts direct writes queued in libuv against the send-buffer limit: a subscriber that stops reading is closed as a slow consumer', async () => {
+    const [[server, client]] = await socketPairs(1);
+    (client as Socket).pause();
+    const { binding, actor } = openBinding(server as Socket, { maxBackpressureBytes: 1 << 20 });
+    const frame = binaryFrame('x'.repeat(4000));
+    let turns = 0;
+    // Bounded: at most 2,000 turns of 64 frames (512 MiB offered), far past any kernel buffer.
+    while (!binding.stats.slowConsumer && turns < 2000) {
+      for (let i = 0; i < 64; i++) actor.sendFrame(frame);
+      await turn();
+      turns++;
+    }
+    expect(binding.stats.slowConsumer).toBe(true);
+    expect(binding.sendBufferBytes).toBeGreaterThan(0);
+  });
+});
