@@ -24,7 +24,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { WorkerCounters, WorkerGauges, WorkerReport } from '../telemetry/worker-metrics.ts';
 import { dropConnection, type AcceptedConnection } from './accept-handles.ts';
 import { applyExternalMemoryPolicy } from './external-memory-policy.ts';
-import type { ConnectionStats, LaneMessage, LaneTask, WorkerConfig, WorkerLoad } from './messages.ts';
+import { unpackConnectionStats, type ConnectionStats, type LaneMessage, type LaneTask, type PackedConnectionStats, type WorkerConfig, type WorkerLoad } from './messages.ts';
 
 /** How the pool is sized. */
 export interface ConnectionPoolOptions {
@@ -282,9 +282,9 @@ export class ConnectionPool {
     this.#drainBacklog();
   }
 
-  #ended(lane: Lane, ended: readonly ConnectionStats[]): void {
+  #ended(lane: Lane, packed: PackedConnectionStats): void {
     const listener = this.#listener;
-    for (const stats of ended) {
+    for (const stats of unpackConnectionStats(packed)) {
       lane.active--;
       listener.connectionEnded(stats);
     }

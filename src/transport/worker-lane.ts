@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import type { TcpHandle } from './accept-handles.ts';
 import { takeCounters, type WorkerReport } from '../telemetry/worker-metrics.ts';
-import type { ConnectionStats, LaneMessage } from './messages.ts';
+import { packConnectionStats, type ConnectionStats, type LaneMessage, type PackedConnectionStats } from './messages.ts';
 
 /**
  * How long ended connections wait to be reported together. A message to the
@@ -27,7 +27,7 @@ export type ServeSocket = (received: Socket | TcpHandle, done: (stats: Connectio
 export class WorkerLane {
   readonly #port: MessagePort;
   readonly #serve: ServeSocket;
-  #ended: ConnectionStats[];
+  #ended: PackedConnectionStats;
   #flushScheduled: boolean;
 
   /** Listens on `port` and tells the primary that this worker (`workerId`) serves the lane now. */
@@ -46,7 +46,7 @@ export class WorkerLane {
 
   /** Bound once: called with each connection's stats when its socket has closed. */
   readonly #onEnded = (stats: ConnectionStats): void => {
-    this.#ended.push(stats);
+    packConnectionStats(this.#ended, stats);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     setTimeout(this.#flush, REPORT_INTERVAL_MS);
