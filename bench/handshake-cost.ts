@@ -41,7 +41,6 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const count = Number(values.count);
 const concurrency = Number(values.concurrency);
-const CLOCK_TICKS_PER_SECOND = 100;
 
 interface Server {
   name: string;
@@ -75,19 +74,24 @@ async function stop(server: Server): Promise<void> {
   await exited;
 }
 
-/** CPU ms of each thread of `pid` by role: the main thread, worker threads (Node names them WorkerThread), the rest. */
+/**
+ * CPU ms of each thread of `pid` by role: the main thread, worker threads
+ * (Node names them WorkerThread), the rest. Read from schedstat (time on the
+ * CPU in nanoseconds) rather than stat's 10 ms ticks: the primary's part of a
+ * round is a few hundred milliseconds.
+ */
 function threadCpu(pid: number): { main: number; workers: number; other: number } {
   const cpu = { main: 0, workers: 0, other: 0 };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
+    let name: string;
+    let ms: number;
     try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      ms = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]) / 1e6;
     } catch {
       continue;
     }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     if (tid === String(pid)) cpu.main += ms;
     else if (name === 'WorkerThread') cpu.workers += ms;
     else cpu.other += ms;
