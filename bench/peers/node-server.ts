@@ -7,8 +7,11 @@
  * reference of issue #12's handshake goal. With --net there is no HTTP
  * parser either: a net server finds the end of the head and the
  * Sec-WebSocket-Key by hand (what issue #12 measured as "bare Node"). No
- * subprotocol, no extension, no fragmentation, payloads under 64 KiB: enough
- * for `connect` and small echo.
+ * subprotocol, no extension, no fragmentation, no limits: enough for the
+ * `connect`, `echo` and `idle` scenarios (`shoal bench --against node`)
+ * and bench/handshake-cost.ts, nothing else. Frames are unmasked a byte at
+ * a time in JavaScript: a floor for handshakes and small messages, not a
+ * reference for large ones.
  *
  *   node bench/peers/node-server.ts --port 9001 [--net]
  */
@@ -18,6 +21,17 @@ import net, { type Socket } from 'node:net';
 import { parsePort, readyLine } from './peer-protocol.mjs';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** A server frame header (FIN set, unmasked) for a payload of `length` bytes (RFC 6455 §5.2). */
+function frameHeader(opcode: number, length: number): Buffer {
+  if (length < 126) return Buffer.from([0x80 | opcode, length]);
+  if (length < 0x10000) return Buffer.from([0x80 | opcode, 126, length >> 8, length & 0xff]);
+  const header = Buffer.alloc(10);
+  header[0] = 0x80 | opcode;
+  header[1] = 127;
+  header.writeBigUInt64BE(BigInt(length), 2);
+  return header;
+}
 
 /** Unmasks and answers every complete frame in `data`; returns the bytes of an incomplete one. */
 function frames(socket: Socket, data: Buffer): Buffer {
@@ -31,8 +45,9 @@ function frames(socket: Socket, data: Buffer): Buffer {
       length = data.readUInt16BE(offset + 2);
       header = 4;
     } else if (length === 127) {
-      socket.destroy();
-      return Buffer.alloc(0);
+      if (data.length - offset < 14) break;
+      length = Number(data.readBigUInt64BE(offset + 2));
+      header = 10;
     }
     if (data.length - offset < header + 4 + length) break;
     const mask = data.subarray(offset + header, offset + header + 4);
@@ -42,13 +57,11 @@ function frames(socket: Socket, data: Buffer): Buffer {
     if (opcode === 0x8) {
       // The close frame echoes the client's status code (§5.5.1), then the server closes TCP first (§7.1.1).
       const code = payload.subarray(0, 2);
-      socket.end(Buffer.concat([Buffer.from([0x88, code.length]), code]));
+      socket.end(Buffer.concat([frameHeader(0x8, code.length), code]));
       return Buffer.alloc(0);
     }
-    if (opcode === 0x1 || opcode === 0x2) {
-      const frameHeader = length < 126 ? Buffer.from([0x80 | opcode, length]) : Buffer.from([0x80 | opcode, 126, length >> 8, length & 0xff]);
-      socket.write(Buffer.concat([frameHeader, payload]));
-    }
+    // Data frames are echoed, a ping is answered with a pong carrying its payload (§5.5.2).
+    if (opcode === 0x1 || opcode === 0x2 || opcode === 0x9) socket.write(Buffer.concat([frameHeader(opcode === 0x9 ? 0xa : opcode, length), payload]));
   }
   return data.subarray(offset);
 }
