@@ -13,6 +13,7 @@
  *
  *   git worktree add /tmp/shoal-base <commit> && ln -s "$PWD/node_modules" /tmp/shoal-base/
  *   node bench/handshake-cost.ts [--base /tmp/shoal-base] [--workers 1] [--rounds 5] [--count 10000] [--concurrency 256] [--no-node]
+ *   node bench/handshake-cost.ts --same-base --shoal-args=--accept-in-workers   # this tree with and without a flag
  *
  * The client is one lean Node thread (raw sockets, one fixed request, the
  * 101 checked by its Sec-WebSocket-Accept, a masked close frame 1000, done
@@ -36,6 +37,9 @@ const { values } = parseArgs({
     count: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '256' },
     'no-node': { type: 'boolean', default: false },
+    // Extra `shoal serve` flags for this tree, e.g. '--accept-in-workers'; with --same-base the base is this tree without them.
+    'shoal-args': { type: 'string', default: '' },
+    'same-base': { type: 'boolean', default: false },
   },
 });
 const rounds = Number(values.rounds);
@@ -61,9 +65,9 @@ function start(name: string, argv: string[], pattern: RegExp): Promise<Server> {
   });
 }
 
-function startShoal(name: string, root: string): Promise<Server> {
+function startShoal(name: string, root: string, extra: string[] = []): Promise<Server> {
   const app = path.join(ROOT, 'bench/load/bench-app.ts');
-  const argv = [path.join(root, 'bin/shoal.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--workers', values.workers as string, '--app', app];
+  const argv = [path.join(root, 'bin/shoal.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--workers', values.workers as string, '--app', app, ...extra];
   return start(name, argv, /listening on ws:\/\/127\.0\.0\.1:(\d+)/);
 }
 
@@ -175,8 +179,9 @@ const median = (xs: number[]): number => {
 
 const servers: Server[] = [];
 try {
-  if (values.base !== undefined) servers.push(await startShoal('base', path.resolve(values.base)));
-  servers.push(await startShoal('shoal', ROOT));
+  if (values['same-base']) servers.push(await startShoal('base', ROOT));
+  else if (values.base !== undefined) servers.push(await startShoal('base', path.resolve(values.base)));
+  servers.push(await startShoal('shoal', ROOT, (values['shoal-args'] as string).split(' ').filter((arg) => arg !== '')));
   if (!values['no-node']) {
     const peer = path.join(ROOT, 'bench/peers/node-server.ts');
     const ready = /listening on ws:\/\/127\.0\.0\.1:(\d+)/;

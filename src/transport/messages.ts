@@ -75,7 +75,19 @@ export interface LaneTask {
  */
 export type LaneMessage =
   | { readonly type: 'ready'; readonly workerId: number }
-  | { readonly type: 'ended'; readonly stats: PackedConnectionStats; readonly counters: WorkerCounters }
+  | {
+      readonly type: 'ended';
+      readonly stats: PackedConnectionStats;
+      readonly counters: WorkerCounters;
+      /** Connections the worker accepted itself since its previous batch (`acceptInWorkers`), and those it refused with 503. */
+      readonly accepted: number;
+      readonly refused: number;
+    }
+  /** `acceptInWorkers`: the worker listens on the order's address now, or could not (the listen error's message). */
+  | { readonly type: 'accepting' }
+  | { readonly type: 'accept-failed'; readonly message: string }
+  /** `acceptInWorkers`, at shutdown: the worker closed its listener; the `ended` batch before this counted its last accepts. */
+  | { readonly type: 'stopped-accepting' }
   | { readonly type: 'report'; readonly report: WorkerReport }
   | { readonly type: 'log'; readonly lines: string };
 
@@ -241,4 +253,23 @@ export function unpackConnectionStats(packed: PackedConnectionStats): Connection
     });
   }
   return list;
+}
+
+/**
+ * Primary to worker on a lane, besides the connections themselves, with
+ * `acceptInWorkers`: listen on `host`:`port` with SO_REUSEPORT and accept
+ * connections there. `open` holds one Int32 per lane, the connections open
+ * on that lane's worker, then one per lane, the connections it ever accepted
+ * (Atomics); `slot` is this lane's index in both. The worker refuses
+ * with 503 past `maxConnectionsPerWorker` on itself or `maxConnections` over
+ * all slots.
+ */
+export interface AcceptOrder {
+  readonly type: 'accept';
+  readonly host: string;
+  readonly port: number;
+  readonly slot: number;
+  readonly open: SharedArrayBuffer;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerWorker: number;
 }
