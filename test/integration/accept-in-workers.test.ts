@@ -3,14 +3,17 @@
  * SO_REUSEPORT and accept connections themselves. Connections are served
  * and counted as usual, the connection limit answers 503 from the worker,
  * a graceful shutdown still closes open connections with 1001 and then
- * refuses new ones, and when a worker dies the others keep the port and its
- * replacement listens again.
+ * refuses new ones, when a worker dies the others keep the port and its
+ * replacement listens again, and TLS in the workers works the same.
  */
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { testCertificates } from '../helpers/certificates.ts';
 import { fixtureApp, startServer, type TestServer } from '../helpers/server.ts';
+import { resolveServerOptions } from '../../src/server/options.ts';
 
 const servers: TestServer[] = [];
 const sockets: WebSocket[] = [];
@@ -85,6 +88,25 @@ describe.runIf(process.platform === 'linux')('acceptInWorkers', () => {
     const refused = net.connect(server.port, '127.0.0.1');
     const [error] = (await once(refused, 'error')) as [NodeJS.ErrnoException];
     expect(error.code).toBe('ECONNREFUSED');
+  });
+
+  it('serves wss:// the same (TLS in the worker that accepted)', async () => {
+    const certs = testCertificates();
+    try {
+      const { cert, key } = certs.make('localhost');
+      const server = await start({ workers: 2, tlsCert: cert, tlsKey: key });
+      const ws = new WebSocket(`wss://localhost:${server.port}/`, { ca: readFileSync(cert, 'utf8') });
+      sockets.push(ws);
+      await once(ws, 'open');
+      expect(await ask(ws, 'over tls')).toBe('over tls');
+    } finally {
+      certs.remove();
+    }
+  });
+
+  it('is a boolean option', () => {
+    expect(resolveServerOptions({ workers: 1 }).acceptInWorkers).toBe(false);
+    expect(() => resolveServerOptions({ workers: 1, acceptInWorkers: 'yes' as unknown as boolean })).toThrow(/acceptInWorkers must be true or false/);
   });
 
   it('keeps accepting when a worker dies, and its replacement listens again', async () => {
