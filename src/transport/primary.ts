@@ -2,7 +2,10 @@
  * The primary thread: accepts TCP connections without reading a byte and
  * hands each socket to the worker pool (connection-pool.ts: the worker with
  * the fewest connections, or a bounded backlog). It answers 503 itself when
- * the server is full, and drives graceful shutdown.
+ * the server is full, and drives graceful shutdown. With `acceptInWorkers`
+ * it only binds the port: the workers listen on it too (SO_REUSEPORT) and
+ * accept their connections themselves (worker-acceptor.ts), and the primary
+ * closes its own listener once they all do.
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server } from 'node:net';

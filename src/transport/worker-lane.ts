@@ -4,7 +4,9 @@
  * to the primary in batches (with the message and byte counts accumulated
  * since the previous report, so the primary's totals include every byte of a
  * connection by the time it hears the connection ended). It also carries the
- * worker's periodic reports and its log lines.
+ * worker's periodic reports and its log lines and, with `acceptInWorkers`,
+ * the primary's order to accept on its port and the counts of the
+ * connections the worker accepted and refused itself (in the same batches).
  */
 import type { Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';

@@ -57,10 +57,10 @@ export function startConnectionWorker(config: WorkerConfig, port: LaneTask['port
   control.onmessage = (event: unknown) => {
     const message = (event as { data: ControlMessage }).data;
     if (message.type === 'shutdown') {
+      // Workers that accept themselves stop first: new clients are then refused by the kernel.
       acceptor?.stop();
       host.shutdown(message.code, message.reason);
-    }
-    else if (message.type === 'tls') {
+    } else if (message.type === 'tls') {
       try {
         host.reloadTls(message);
       } catch (error) {
