@@ -16,8 +16,10 @@ export const SCENARIO_NAMES: readonly ScenarioName[] = ['echo', 'rpc', 'broadcas
 /** The scenarios whose rate is deliveries (a fan-out): they also report deliveries per server CPU-second. */
 export const FAN_OUT_SCENARIOS: readonly ScenarioName[] = ['broadcast', 'raw-broadcast', 'cross-node'];
 
-export type PeerName = 'ws' | 'bun' | 'uws' | 'socketio';
-export const PEER_NAMES: readonly PeerName[] = ['ws', 'bun', 'uws', 'socketio'];
+export type PeerName = 'ws' | 'bun' | 'uws' | 'socketio' | 'node';
+export const PEER_NAMES: readonly PeerName[] = ['ws', 'bun', 'uws', 'socketio', 'node'];
+/** Scenarios the bare Node peer (bench/peers/node-server.ts) serves; it is skipped in the others. */
+export const NODE_PEER_SCENARIOS: readonly string[] = ['connect', 'echo', 'idle'];
 /** Peers when --against is not given: these, plus socketio when a cross-node scenario is asked for. */
 export const DEFAULT_PEERS: readonly PeerName[] = ['ws', 'bun', 'uws'];
 
@@ -109,9 +111,11 @@ target
   --target URL             a running server, ws://127.0.0.1:PORT/PATH (loopback only)
   --server-pid PID         with --target: read that process's CPU and memory from /proc
   --workers LIST           Shoal worker counts to sweep (default: 1,2,4,... up to the cores)
-  --against LIST           peers: ws,bun,uws,socketio or none (default: ws,bun,uws, plus socketio
+  --against LIST           peers: ws,bun,uws,socketio,node or none (default: ws,bun,uws, plus socketio
                            with cross-node, socketio alone when every scenario is cross-node;
-                           socketio runs cross-node only, the others everything else)
+                           socketio runs cross-node only, node (bare Node: node:http 'upgrade',
+                           the 101 and frames by hand, no TLS) connect, echo and idle only,
+                           the others everything else)
 scenarios
   --scenarios LIST         comma list of NAME[:key=value...]; names: ${SCENARIO_NAMES.join(', ')}
                            keys: size, inflight, connections, subscribers, publishers, concurrency

@@ -12,7 +12,7 @@ import type { BenchCertificate } from './bench-certificate.ts';
 import { runLoad } from './generator.ts';
 import type { LoadRunOutcome, LoadRunSpec } from './generator.ts';
 import type { ErrorCounts, SocketScenarioKind } from './messages.ts';
-import type { BenchOptions, LoopbackTarget, ScenarioSpec } from './options.ts';
+import { NODE_PEER_SCENARIOS, type BenchOptions, type LoopbackTarget, type ScenarioSpec } from './options.ts';
 import { startCluster } from './cluster-targets.ts';
 import type { RunningCluster } from './cluster-targets.ts';
 import { allowedCpus, hasTaskset, pinThisProcess, planPinning } from './pinning.ts';
@@ -192,6 +192,13 @@ export async function runSuite(options: BenchOptions, argv: readonly string[], i
         for (const spec of singleSpecs) {
           for (const label of resultLabels(spec, plan.tls)) results.push(emptyResult(plan, spec, label, 'skipped', 'socketio peer: runs the cross-node scenario only'));
         }
+      } else if (plan.peer === 'node') {
+        for (const spec of singleSpecs) {
+          if (NODE_PEER_SCENARIOS.includes(spec.name)) continue;
+          for (const label of resultLabels(spec, plan.tls)) results.push(emptyResult(plan, spec, label, 'skipped', `node peer: runs ${NODE_PEER_SCENARIOS.join(', ')} only`));
+        }
+        const served = singleSpecs.filter((spec) => NODE_PEER_SCENARIOS.includes(spec.name));
+        if (served.length > 0) await runSingleServer(plan, report, served, options, io, context, certificateError, results, warnings);
       } else if (singleSpecs.length > 0) {
         await runSingleServer(plan, report, singleSpecs, options, io, context, certificateError, results, warnings);
       }

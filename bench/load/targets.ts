@@ -117,6 +117,9 @@ export async function startTarget(
           return startUws(context, extraArgs);
         case 'socketio':
           throw new TargetSkipped('socketio peer: runs the cross-node scenario only (a Socket.IO node with the Redis adapter)');
+        case 'node':
+          if (plan.tls) throw new TargetSkipped('node peer: bare Node without TLS');
+          return startPeer('node', [process.execPath, path.join(PEERS_DIR, `node-server${EXTENSION}`)], context, extraArgs);
       }
     }
   }

@@ -35,6 +35,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'max-connections-per-worker', option: 'maxConnectionsPerWorker', kind: 'integer', help: 'connections one worker serves at once' },
   { flag: 'max-connections', option: 'maxConnections', kind: 'integer', help: 'connections in all (default: workers x per-worker); more get 503' },
   { flag: 'accept-backlog', option: 'acceptBacklog', kind: 'integer', help: 'connections waiting for a worker slot; more get 503' },
+  { flag: 'accept-in-workers', option: 'acceptInWorkers', kind: 'boolean', help: 'workers accept connections themselves on the port (SO_REUSEPORT, Linux): the primary leaves the per-connection path' },
   { flag: 'permessage-deflate', option: 'perMessageDeflate', kind: 'boolean', help: 'compress messages for clients that offer permessage-deflate (RFC 7692)' },
   { flag: 'admin-port', option: 'adminPort', kind: 'integer', help: 'HTTP port for /healthz, /metrics, /stats (0: any free port; default: off)' },
   { flag: 'admin-host', option: 'adminHost', kind: 'string', help: 'interface of the admin port' },

@@ -46,6 +46,16 @@ export interface ServerOptions {
   /** Accepted connections waiting, unread, for a worker with room (the primary's own backlog, transport/connection-pool.ts); more get 503. */
   acceptBacklog: number;
   /**
+   * Workers accept connections themselves on the server's port
+   * (SO_REUSEPORT, Linux only) instead of the primary accepting and handing
+   * each one over: the primary leaves the path of every connection. The
+   * kernel picks the worker (not the one with the fewest connections), the
+   * limits are checked by the workers, there is no accept backlog, and at
+   * shutdown new connections are refused by the kernel instead of answered
+   * 503 (docs/server.md, "Accepting in the workers").
+   */
+  acceptInWorkers: boolean;
+  /**
    * permessage-deflate (RFC 7692): false (the default) never compresses;
    * true accepts clients' offers with DEFAULT_PER_MESSAGE_DEFLATE_OPTIONS;
    * an object accepts them with those options overridden (`enabled` is
@@ -118,6 +128,7 @@ export const DEFAULT_OPTIONS = {
   maxBackpressureBytes: 4 * 1024 * 1024,
   maxConnectionsPerWorker: 10_000,
   acceptBacklog: 511,
+  acceptInWorkers: false,
   perMessageDeflate: false,
   adminPort: null,
   adminHost: '127.0.0.1',
@@ -146,6 +157,7 @@ type NonIntegerOption =
   | 'allowedOrigins'
   | 'trustProxy'
   | 'proxyProtocol'
+  | 'acceptInWorkers'
   | 'tlsCert'
   | 'tlsKey'
   | 'tlsPassphraseFile'
@@ -227,6 +239,9 @@ export function resolveServerOptions(partial: Partial<ServerOptions> = {}): Serv
   if (!Array.isArray(options.trustProxy)) throw new RangeError('trustProxy must be a list of addresses or CIDRs');
   for (const entry of options.trustProxy) parseAddressRange(entry);
   if (typeof options.proxyProtocol !== 'boolean') throw new RangeError('proxyProtocol must be true or false');
+  if (typeof options.acceptInWorkers !== 'boolean') throw new RangeError('acceptInWorkers must be true or false');
+  // Elsewhere SO_REUSEPORT either does not exist or does not spread connections over the listeners.
+  if (options.acceptInWorkers && process.platform !== 'linux') throw new RangeError(`acceptInWorkers needs Linux (SO_REUSEPORT load balancing); this is ${process.platform}`);
   if ((options.tlsCert === null) !== (options.tlsKey === null)) throw new RangeError('tlsCert and tlsKey go together: give both or neither');
   for (const name of ['tlsCert', 'tlsKey', 'tlsPassphraseFile', 'tlsPassphrase'] as const) {
     const value = options[name];

@@ -133,6 +133,7 @@ export class ShoalServer extends EventEmitter implements HostServer {
       maxConnectionsPerWorker: options.maxConnectionsPerWorker,
       maxConnections: options.maxConnections,
       acceptBacklog: options.acceptBacklog,
+      acceptInWorkers: options.acceptInWorkers,
       drainTimeoutMs: options.drainTimeoutMs,
       workerFilename: CONNECTION_WORKER_URL,
       closeTimeoutMs: options.closeTimeoutMs,

@@ -14,6 +14,7 @@
  * emitting 'connection' with sockets, which work the same way, only slower.
  */
 import { Socket, type Server } from 'node:net';
+import { buildErrorResponse } from '../protocol/handshake-response.ts';
 
 /** The part of Node's TCP handle (tcp_wrap) the primary uses; a Transferable for postMessage. */
 export interface TcpHandle {
@@ -29,6 +30,22 @@ export type AcceptedConnection = TcpHandle | Socket;
 export function toSocket(connection: AcceptedConnection): Socket {
   if (connection instanceof Socket) return connection;
   return new Socket({ handle: connection } as unknown as ConstructorParameters<typeof Socket>[0]);
+}
+
+/** Reason of the 503 for a connection over the server's connection limit. */
+export const CONNECTION_LIMIT_REASON = 'server is at its connection limit';
+
+/**
+ * Answers a connection that will not be served with a 503 carrying `reason`
+ * and closes it; reads (and discards) until the client closes, destroyed
+ * after `closeTimeoutMs`.
+ */
+export function refuseConnection(connection: AcceptedConnection, reason: string, closeTimeoutMs: number): void {
+  const socket = toSocket(connection);
+  socket.on('error', () => {});
+  socket.setTimeout(closeTimeoutMs, () => socket.destroy());
+  socket.resume();
+  socket.end(buildErrorResponse(503, reason));
 }
 
 /** Closes a connection that cannot be served (a failed hand-off). */

@@ -14,12 +14,13 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ConnectionActor } from '../actors/connection-actor.ts';
 import type { AppServices } from '../app/services.ts';
+import { isThenable } from '../app/is-thenable.ts';
 import { createSession, requiresSubprotocol, supportedProtocols } from '../app/session.ts';
 import type { App, UpgradeDecision, UpgradeRequest } from '../app/types.ts';
 import { HandshakeError } from '../protocol/errors.ts';
 import { buildAcceptResponse, buildErrorResponse, handshakeErrorResponse } from '../protocol/handshake-response.ts';
 import { HandshakeParser } from '../protocol/handshake-parser.ts';
-import { validateUpgradeRequest } from '../protocol/upgrade-request.ts';
+import { validateUpgradeRequest, type UpgradeRequestInfo } from '../protocol/upgrade-request.ts';
 import type { RequestHead } from '../protocol/request-head.ts';
 import { negotiatePerMessageDeflate } from '../protocol/permessage-deflate-negotiation.ts';
 import { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
@@ -272,17 +273,19 @@ export class ConnectionHost {
     }
     const rest = (binding.parser as HandshakeParser).rest;
     binding.parser = null;
-    binding.beginUpgrade();
     if (mayServeHttp) {
       const earlier = this.#partialHeads.get(binding);
       if (earlier !== undefined) this.#partialHeads.delete(binding);
       if (!isWebSocketUpgrade(head)) {
+        binding.beginUpgrade();
         const bytes = earlier === undefined ? chunk : Buffer.concat([...earlier, chunk]);
         this.#toHttp(binding, head, rest, bytes).catch((error: unknown) => refuseWith(binding, error));
         return;
       }
     }
-    this.#upgrade(binding, head, rest).catch((error: unknown) => refuseWith(binding, error));
+    // Reading goes on unless the upgrade has to wait (#upgrade pauses it then).
+    binding.beginUpgrade(false);
+    this.#upgrade(binding, head, rest);
   }
 
   /** Keeps a chunk of an incomplete head (at most MAX_KEPT_CHUNKS buffers; the parser bounds the bytes). */
@@ -332,7 +335,7 @@ export class ConnectionHost {
   async #toHttp(binding: SocketBinding, head: RequestHead, rest: Buffer, bytes: Buffer): Promise<void> {
     const app = this.#loadedApp ?? (await this.#app);
     if (app.http === undefined) {
-      await this.#upgrade(binding, head, rest);
+      this.#upgrade(binding, head, rest);
       return;
     }
     if (binding.phase !== BindingPhase.UPGRADING) return;
@@ -357,46 +360,93 @@ export class ConnectionHost {
     binding.resolve = carried.done;
     this.#bindings.add(binding);
     binding.beginUpgrade();
-    this.#upgrade(binding, head, rest).catch((error: unknown) => refuseWith(binding, error));
+    this.#upgrade(binding, head, rest);
   }
 
-  /** Runs the upgrade from a complete head to the 101 (or a refusal). */
-  async #upgrade(binding: SocketBinding, head: RequestHead, rest: Buffer): Promise<void> {
-    const info = validateUpgradeRequest(head);
-    if (this.#shutdown !== null) {
-      binding.refuse(503, buildErrorResponse(503, 'server is shutting down'));
+  /**
+   * Runs the upgrade from a complete head to the 101 (or a refusal); never
+   * throws (a failure is the connection's refusal). Synchronous when the app
+   * is loaded and has no upgrade hook or one that answers synchronously: a
+   * promise and a microtask per handshake and the pause and resume of the
+   * socket around them were about 8% of a worker's time in a connection
+   * storm (--cpu-prof, bench/handshake-cost.ts). When it has to wait,
+   * reading stops until the decision (bytes pipelined behind the head wait
+   * in the socket).
+   */
+  #upgrade(binding: SocketBinding, head: RequestHead, rest: Buffer): void {
+    try {
+      const info = validateUpgradeRequest(head);
+      if (this.#shutdown !== null) {
+        binding.refuse(503, buildErrorResponse(503, 'server is shutting down'));
+        return;
+      }
+      if (this.#origins !== null && !this.#origins.allows(info.origin)) {
+        binding.stats.edgeRefusal = 'origin_not_allowed';
+        binding.refuse(403, buildErrorResponse(403, `origin ${JSON.stringify(info.origin)} is not allowed to open a WebSocket here`));
+        return;
+      }
+      if (!this.#trustedProxies.empty) binding.clientAddress = this.#trustedProxies.clientAddress(binding.remoteAddress, head.headers);
+      const app = this.#loadedApp;
+      if (app === null) {
+        binding.pauseForUpgrade();
+        this.#app.then((loaded) => this.#decide(binding, loaded, info, rest)).catch((error: unknown) => refuseWith(binding, error));
+        return;
+      }
+      this.#decide(binding, app, info, rest);
+    } catch (error) {
+      refuseWith(binding, error);
+    }
+  }
+
+  /** Asks the app's upgrade hook, if any, then answers; throws only what refuseWith answers. */
+  #decide(binding: SocketBinding, app: App, info: UpgradeRequestInfo, rest: Buffer): void {
+    const selectedProtocol = selectSubprotocol(info.protocols, supportedProtocols(app));
+    if (app.upgrade === undefined) {
+      this.#answer(binding, app, info, selectedProtocol, undefined, rest);
       return;
     }
-    if (this.#origins !== null && !this.#origins.allows(info.origin)) {
-      binding.stats.edgeRefusal = 'origin_not_allowed';
-      binding.refuse(403, buildErrorResponse(403, `origin ${JSON.stringify(info.origin)} is not allowed to open a WebSocket here`));
-      return;
-    }
-    if (!this.#trustedProxies.empty) binding.clientAddress = this.#trustedProxies.clientAddress(binding.remoteAddress, head.headers);
-    const app = await this.#app;
-    const offered = info.protocols;
     const request: UpgradeRequest = {
       url: info.target,
       path: info.path,
       headers: info.headers,
-      protocols: offered,
-      selectedProtocol: selectSubprotocol(offered, supportedProtocols(app)),
+      protocols: info.protocols,
+      selectedProtocol,
       // A system call: only when the hook reads it.
       get remoteAddress() {
         return binding.remoteAddress;
       },
     };
-    let decision: UpgradeDecision;
+    let decision: UpgradeDecision | Promise<UpgradeDecision>;
     try {
-      decision = app.upgrade === undefined ? undefined : await app.upgrade(request);
+      decision = app.upgrade(request);
     } catch (error) {
-      logPeerCaused(log(), 'error', 'upgrade_hook_failed', { err: error, url: request.url, peer: binding.remoteAddress }, 'upgrade hook failed; answered 500');
-      binding.refuse(500, buildErrorResponse(500, 'internal error in the upgrade hook'));
+      this.#hookFailed(binding, request, error);
       return;
     }
-    // The client may have gone, or a shutdown refused it, while the hook ran.
-    if (binding.phase !== BindingPhase.UPGRADING) return;
-    let protocol = request.selectedProtocol;
+    if (!isThenable(decision)) {
+      this.#answer(binding, app, info, selectedProtocol, decision, rest);
+      return;
+    }
+    binding.pauseForUpgrade();
+    (decision as PromiseLike<UpgradeDecision>)
+      .then(
+        (settled) => {
+          // The client may have gone, or a shutdown refused it, while the hook ran.
+          if (binding.phase === BindingPhase.UPGRADING) this.#answer(binding, app, info, selectedProtocol, settled, rest);
+        },
+        (error: unknown) => this.#hookFailed(binding, request, error),
+      )
+      .then(undefined, (error: unknown) => refuseWith(binding, error));
+  }
+
+  #hookFailed(binding: SocketBinding, request: UpgradeRequest, error: unknown): void {
+    logPeerCaused(log(), 'error', 'upgrade_hook_failed', { err: error, url: request.url, peer: binding.remoteAddress }, 'upgrade hook failed; answered 500');
+    binding.refuse(500, buildErrorResponse(500, 'internal error in the upgrade hook'));
+  }
+
+  /** Applies the hook's decision: the refusal, or the 101 and the connection's actor. */
+  #answer(binding: SocketBinding, app: App, info: UpgradeRequestInfo, selectedProtocol: string | null, decision: UpgradeDecision, rest: Buffer): void {
+    let protocol = selectedProtocol;
     let upgradeData: unknown = undefined;
     if (decision !== undefined && decision !== null) {
       if (decision.accept === false) {
@@ -406,8 +456,8 @@ export class ConnectionHost {
       }
       if (decision.protocol !== undefined) {
         // RFC 6455 §4.2.2 step 5.4: the selected subprotocol must be one the client offered.
-        if (decision.protocol !== null && !offered.includes(decision.protocol)) {
-          logPeerCaused(log(), 'error', 'upgrade_hook_protocol', { protocol: decision.protocol, offered, url: request.url }, 'upgrade hook selected a subprotocol the client did not offer; answered 500');
+        if (decision.protocol !== null && !info.protocols.includes(decision.protocol)) {
+          logPeerCaused(log(), 'error', 'upgrade_hook_protocol', { protocol: decision.protocol, offered: info.protocols, url: info.target }, 'upgrade hook selected a subprotocol the client did not offer; answered 500');
           binding.refuse(500, buildErrorResponse(500, 'internal error in the upgrade hook'));
           return;
         }

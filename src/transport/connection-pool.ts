@@ -24,7 +24,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { WorkerCounters, WorkerGauges, WorkerReport } from '../telemetry/worker-metrics.ts';
 import { dropConnection, type AcceptedConnection } from './accept-handles.ts';
 import { applyExternalMemoryPolicy } from './external-memory-policy.ts';
-import type { ConnectionStats, LaneMessage, LaneTask, WorkerConfig, WorkerLoad } from './messages.ts';
+import { unpackConnectionStats, type AcceptOrder, type ConnectionStats, type LaneMessage, type LaneTask, type PackedConnectionStats, type WorkerConfig, type WorkerLoad } from './messages.ts';
 
 /** How the pool is sized. */
 export interface ConnectionPoolOptions {
@@ -37,6 +37,10 @@ export interface ConnectionPoolOptions {
   readonly workerFilename: string;
   /** Where the pool's own lines go (a worker error). */
   readonly logger: Logger;
+  /** Workers accept connections themselves once `startAccepting` is called (worker-acceptor.ts). */
+  readonly acceptInWorkers?: boolean;
+  /** With `acceptInWorkers`: the limit over all workers that each worker checks. */
+  readonly maxConnections?: number;
 }
 
 /** What the pool reports to its owner (the primary). */
@@ -53,6 +57,8 @@ export interface PoolListener {
   reported(workerId: number, report: WorkerReport): void;
   /** Log lines of a worker: JSON, one per line, each with its newline. */
   logged(lines: string): void;
+  /** With `acceptInWorkers`: connections a worker accepted itself, and those it refused with 503 (before their `connectionEnded`). */
+  acceptedByWorker?(accepted: number, refused: number): void;
 }
 
 /** What the balancer sees of a lane. */
@@ -107,6 +113,11 @@ class Lane implements LaneLoad {
   gauges: WorkerGauges | null;
   /** performance.now() of the latest message from the worker (its reports come every 0.5 s). */
   heardAt: number;
+  /** With `acceptInWorkers`: the worker listens itself / closed its listener at shutdown. */
+  accepting: boolean;
+  stoppedAccepting: boolean;
+  /** Connections the worker reported it accepted itself (its `ended` batches). */
+  reportedAccepted: number;
 
   constructor(port: MessagePort) {
     this.port = port;
@@ -115,6 +126,9 @@ class Lane implements LaneLoad {
     this.workerId = 0;
     this.gauges = null;
     this.heardAt = 0;
+    this.accepting = false;
+    this.stoppedAccepting = false;
+    this.reportedAccepted = 0;
   }
 }
 
@@ -138,12 +152,29 @@ export class ConnectionPool {
   #lanes: Lane[];
   #backlog: AcceptedConnection[];
   #destroying: boolean;
+  /**
+   * With `acceptInWorkers`, shared with the workers (AcceptOrder): one Int32
+   * per lane, the connections open on its worker, then one per lane, the
+   * connections its worker ever accepted (to count, when a worker dies, those
+   * it had not reported yet).
+   */
+  readonly #open: SharedArrayBuffer;
+  /** The address workers accept on, once `startAccepting` was called. */
+  #acceptAt: { host: string; port: number } | null;
+  #acceptWaiter: PromiseWithResolvers<void> | null;
+  #stopWaiter: PromiseWithResolvers<void> | null;
+  #shuttingDown: boolean;
 
   constructor(options: ConnectionPoolOptions, listener: PoolListener) {
     this.options = options;
     this.#listener = listener;
     this.#backlog = [];
     this.#destroying = false;
+    this.#open = new SharedArrayBuffer(8 * options.workers);
+    this.#acceptAt = null;
+    this.#acceptWaiter = null;
+    this.#stopWaiter = null;
+    this.#shuttingDown = false;
     this.#starting = Promise.withResolvers<void>();
     this.ready = this.#starting.promise;
     // Handled here too: an owner that never awaits `ready` must not see an unhandled rejection.
@@ -169,7 +200,7 @@ export class ConnectionPool {
     // Without a listener, a worker error with no task in flight would crash the primary.
     this.#pool.on('error', (error: unknown) => options.logger.error({ err: error }, 'worker error'));
     this.#lanes = [];
-    for (let i = 0; i < options.workers; i++) this.#open(i);
+    for (let i = 0; i < options.workers; i++) this.#openLane(i);
   }
 
   /** The worker threads (piscina replaces crashed ones). */
@@ -222,6 +253,54 @@ export class ConnectionPool {
     return this.#backlog.splice(0);
   }
 
+  /**
+   * `acceptInWorkers`: every worker listens on `host`:`port` (SO_REUSEPORT)
+   * and accepts connections itself, replacements too; resolves once all
+   * do, rejects with the first worker's listen error.
+   */
+  startAccepting(host: string, port: number): Promise<void> {
+    this.#acceptAt = { host, port };
+    this.#acceptWaiter = Promise.withResolvers<void>();
+    const started = this.#acceptWaiter.promise;
+    for (let i = 0; i < this.#lanes.length; i++) {
+      const lane = this.#lanes[i] as Lane;
+      if (lane.up) this.#orderAccept(i, lane);
+    }
+    return started;
+  }
+
+  /**
+   * Resolves once every worker that accepts has closed its listener and
+   * reported its last accepted connections (they stop on the shutdown
+   * broadcast); at once without `acceptInWorkers`.
+   */
+  stoppedAccepting(): Promise<void> {
+    // A replacement worker that starts from now on is not told to accept (it missed the shutdown broadcast).
+    this.#shuttingDown = true;
+    if (this.#acceptAt === null || this.#allStopped()) return Promise.resolve();
+    this.#stopWaiter ??= Promise.withResolvers<void>();
+    return this.#stopWaiter.promise;
+  }
+
+  #allStopped(): boolean {
+    for (const lane of this.#lanes) if (lane.up && lane.accepting && !lane.stoppedAccepting) return false;
+    return true;
+  }
+
+  #orderAccept(index: number, lane: Lane): void {
+    const at = this.#acceptAt as { host: string; port: number };
+    const order: AcceptOrder = {
+      type: 'accept',
+      host: at.host,
+      port: at.port,
+      slot: index,
+      open: this.#open,
+      maxConnections: this.options.maxConnections ?? Number.MAX_SAFE_INTEGER,
+      maxConnectionsPerWorker: this.options.maxConnectionsPerWorker,
+    };
+    lane.port.postMessage(order);
+  }
+
   /** Stops the workers; connections still open in them are dropped. */
   async destroy(): Promise<void> {
     this.#destroying = true;
@@ -241,7 +320,7 @@ export class ConnectionPool {
   }
 
   /** Opens lane `index` on a fresh channel and starts its task; piscina runs it on a worker without a lane. */
-  #open(index: number): void {
+  #openLane(index: number): void {
     const { port1, port2 } = new MessageChannel();
     const lane = new Lane(port1);
     this.#lanes[index] = lane;
@@ -261,6 +340,7 @@ export class ConnectionPool {
       case 'ready':
         lane.up = true;
         lane.workerId = message.workerId;
+        if (this.#acceptAt !== null && !this.#shuttingDown) this.#orderAccept(this.#lanes.indexOf(lane), lane);
         if (this.#starting !== null && ++this.#lanesUp === this.options.workers) {
           this.#starting.resolve();
           this.#starting = null;
@@ -268,8 +348,31 @@ export class ConnectionPool {
         break;
       case 'ended':
         this.#listener.counted(message.counters);
+        this.#acceptedByWorker(lane, message.accepted, message.refused);
         this.#ended(lane, message.stats);
         break;
+      case 'accepting':
+        lane.accepting = true;
+        if (this.#acceptWaiter !== null && this.#lanes.every((each) => each.accepting)) {
+          this.#acceptWaiter.resolve();
+          this.#acceptWaiter = null;
+        }
+        return;
+      case 'accept-failed':
+        if (this.#acceptWaiter !== null) {
+          this.#acceptWaiter.reject(new Error(`a worker could not listen on ${this.#acceptAt?.host}:${this.#acceptAt?.port}: ${message.message}`));
+          this.#acceptWaiter = null;
+        } else {
+          this.options.logger.error({ reason: message.message }, 'a replacement worker could not listen; it takes no connections');
+        }
+        return;
+      case 'stopped-accepting':
+        lane.stoppedAccepting = true;
+        if (this.#stopWaiter !== null && this.#allStopped()) {
+          this.#stopWaiter.resolve();
+          this.#stopWaiter = null;
+        }
+        return;
       case 'report':
         lane.gauges = message.report.gauges;
         this.#listener.counted(message.report.counters);
@@ -282,9 +385,16 @@ export class ConnectionPool {
     this.#drainBacklog();
   }
 
-  #ended(lane: Lane, ended: readonly ConnectionStats[]): void {
+  #acceptedByWorker(lane: Lane, accepted: number, refused: number): void {
+    if (accepted === 0 && refused === 0) return;
+    lane.active += accepted;
+    lane.reportedAccepted += accepted;
+    this.#listener.acceptedByWorker?.(accepted, refused);
+  }
+
+  #ended(lane: Lane, packed: PackedConnectionStats): void {
     const listener = this.#listener;
-    for (const stats of ended) {
+    for (const stats of unpackConnectionStats(packed)) {
       lane.active--;
       listener.connectionEnded(stats);
     }
@@ -304,6 +414,7 @@ export class ConnectionPool {
       const message = entry.message as LaneMessage;
       if (message.type === 'ended') {
         this.#listener.counted(message.counters);
+        this.#acceptedByWorker(lane, message.accepted, message.refused);
         this.#ended(lane, message.stats);
       } else if (message.type === 'report') {
         this.#listener.counted(message.report.counters);
@@ -313,8 +424,22 @@ export class ConnectionPool {
       }
     }
     port.close();
-    this.#open(index);
+    if (this.#acceptAt !== null) {
+      // Connections the worker accepted but had not reported (its batch never left): accepted, and lost with the rest.
+      const shared = new Int32Array(this.#open);
+      const workers = this.options.workers;
+      const unreported = (Atomics.load(shared, workers + index) - lane.reportedAccepted) | 0;
+      if (unreported > 0) this.#acceptedByWorker(lane, unreported, 0);
+      // The replacement starts from zero; the dead worker's connections no longer count against the limit.
+      Atomics.store(shared, index, 0);
+      Atomics.store(shared, workers + index, 0);
+    }
+    this.#openLane(index);
     if (lane.active > 0) this.#listener.connectionsLost(lane.active, error);
+    if (this.#stopWaiter !== null && this.#allStopped()) {
+      this.#stopWaiter.resolve();
+      this.#stopWaiter = null;
+    }
   }
 
   #drainBacklog(): void {

@@ -75,7 +75,19 @@ export interface LaneTask {
  */
 export type LaneMessage =
   | { readonly type: 'ready'; readonly workerId: number }
-  | { readonly type: 'ended'; readonly stats: readonly ConnectionStats[]; readonly counters: WorkerCounters }
+  | {
+      readonly type: 'ended';
+      readonly stats: PackedConnectionStats;
+      readonly counters: WorkerCounters;
+      /** Connections the worker accepted itself since its previous batch (`acceptInWorkers`), and those it refused with 503. */
+      readonly accepted: number;
+      readonly refused: number;
+    }
+  /** `acceptInWorkers`: the worker listens on the order's address now, or could not (the listen error's message). */
+  | { readonly type: 'accepting' }
+  | { readonly type: 'accept-failed'; readonly message: string }
+  /** `acceptInWorkers`, at shutdown: the worker closed its listener; the `ended` batch before this counted its last accepts. */
+  | { readonly type: 'stopped-accepting' }
   | { readonly type: 'report'; readonly report: WorkerReport }
   | { readonly type: 'log'; readonly lines: string };
 
@@ -188,4 +200,86 @@ export interface WorkerLoad {
   readonly connections: number;
   /** What the worker measured of itself in its latest report; null before the first. */
   readonly gauges: WorkerGauges | null;
+}
+
+/**
+ * ConnectionStats of ended connections in one flat array, STATS_SLOTS values
+ * each (booleans as 0 and 1), as the lane's `ended` message carries them.
+ * Structured cloning writes every property name of every object: an array of
+ * stats objects cost the worker about 4% of its time in a connection storm
+ * (the serialization in postMessage and the batch around it, --cpu-prof,
+ * bench/handshake-cost.ts) and the primary as much to read back.
+ */
+export type PackedConnectionStats = (number | string)[];
+
+/** Values per connection in PackedConnectionStats. */
+const STATS_SLOTS = 17;
+
+/** Appends `stats` to `packed`. */
+export function packConnectionStats(packed: PackedConnectionStats, stats: ConnectionStats): void {
+  packed.push(
+    stats.workerId,
+    stats.handshakeStatus,
+    stats.bytesIn,
+    stats.bytesOut,
+    stats.messagesIn,
+    stats.messagesOut,
+    stats.closeCode,
+    stats.closeReason,
+    stats.wasClean ? 1 : 0,
+    stats.mailboxPauses,
+    stats.writePauses,
+    stats.slowConsumer ? 1 : 0,
+    stats.closeTimedOut ? 1 : 0,
+    stats.edgeRefusal,
+    stats.httpRequests,
+    stats.httpHandlerErrors,
+    stats.httpRefusalStatus,
+  );
+}
+
+/** The connections packed by packConnectionStats, in order, as ConnectionStats objects. */
+export function unpackConnectionStats(packed: PackedConnectionStats): ConnectionStats[] {
+  const list: ConnectionStats[] = [];
+  for (let i = 0; i + STATS_SLOTS <= packed.length; i += STATS_SLOTS) {
+    list.push({
+      workerId: packed[i] as number,
+      handshakeStatus: packed[i + 1] as number,
+      bytesIn: packed[i + 2] as number,
+      bytesOut: packed[i + 3] as number,
+      messagesIn: packed[i + 4] as number,
+      messagesOut: packed[i + 5] as number,
+      closeCode: packed[i + 6] as number,
+      closeReason: packed[i + 7] as string,
+      wasClean: packed[i + 8] === 1,
+      mailboxPauses: packed[i + 9] as number,
+      writePauses: packed[i + 10] as number,
+      slowConsumer: packed[i + 11] === 1,
+      closeTimedOut: packed[i + 12] === 1,
+      edgeRefusal: packed[i + 13] as EdgeRefusal | '',
+      httpRequests: packed[i + 14] as number,
+      httpHandlerErrors: packed[i + 15] as number,
+      httpRefusalStatus: packed[i + 16] as number,
+    });
+  }
+  return list;
+}
+
+/**
+ * Primary to worker on a lane, besides the connections themselves, with
+ * `acceptInWorkers`: listen on `host`:`port` with SO_REUSEPORT and accept
+ * connections there. `open` holds one Int32 per lane, the connections open
+ * on that lane's worker, then one per lane, the connections it ever accepted
+ * (Atomics); `slot` is this lane's index in both. The worker refuses
+ * with 503 past `maxConnectionsPerWorker` on itself or `maxConnections` over
+ * all slots.
+ */
+export interface AcceptOrder {
+  readonly type: 'accept';
+  readonly host: string;
+  readonly port: number;
+  readonly slot: number;
+  readonly open: SharedArrayBuffer;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerWorker: number;
 }

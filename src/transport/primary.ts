@@ -2,17 +2,19 @@
  * The primary thread: accepts TCP connections without reading a byte and
  * hands each socket to the worker pool (connection-pool.ts: the worker with
  * the fewest connections, or a bounded backlog). It answers 503 itself when
- * the server is full, and drives graceful shutdown.
+ * the server is full, and drives graceful shutdown. With `acceptInWorkers`
+ * it only binds the port: the workers listen on it too (SO_REUSEPORT) and
+ * accept their connections themselves (worker-acceptor.ts), and the primary
+ * closes its own listener once they all do.
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { BroadcastChannel } from 'node:worker_threads';
 import { CloseCode } from '../protocol/constants.ts';
-import { buildErrorResponse } from '../protocol/handshake-response.ts';
 import { HistogramTotals } from '../telemetry/histogram.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { WorkerCounters, WorkerReport } from '../telemetry/worker-metrics.ts';
-import { acceptHandles, toSocket, type AcceptedConnection } from './accept-handles.ts';
+import { acceptHandles, CONNECTION_LIMIT_REASON, refuseConnection, type AcceptedConnection } from './accept-handles.ts';
 import { ConnectionPool } from './connection-pool.ts';
 import type { ConnectionStats, ControlMessage, WorkerConfig, WorkerLoad } from './messages.ts';
 
@@ -24,6 +26,11 @@ export interface PrimaryOptions {
   readonly maxConnectionsPerWorker: number;
   readonly maxConnections: number;
   readonly acceptBacklog: number;
+  /**
+   * Workers accept connections themselves on the primary's port (SO_REUSEPORT,
+   * transport/worker-acceptor.ts) instead of the primary handing each one over.
+   */
+  readonly acceptInWorkers?: boolean;
   readonly drainTimeoutMs: number;
   /** How long a refused socket may linger before it is destroyed. */
   readonly closeTimeoutMs: number;
@@ -72,7 +79,7 @@ export interface PrimaryStats {
 }
 
 /** Reason body of the 503s the primary sends. */
-export const REJECT_FULL = 'server is at its connection limit';
+export const REJECT_FULL = CONNECTION_LIMIT_REASON;
 export const REJECT_BACKLOG = 'server is busy: accept backlog full';
 export const REJECT_SHUTDOWN = 'server is shutting down';
 
@@ -136,6 +143,8 @@ export class Primary extends EventEmitter {
         workerData: { ...options.worker, controlChannel } satisfies WorkerConfig,
         workerFilename: options.workerFilename,
         logger: options.logger,
+        acceptInWorkers: options.acceptInWorkers === true,
+        maxConnections: options.maxConnections,
       },
       {
         connectionEnded: (result) => this.#finished(result),
@@ -144,6 +153,7 @@ export class Primary extends EventEmitter {
         counted: (counters) => this.#counted(counters),
         reported: (_workerId, report) => this.#reported(report),
         logged: options.workerLines,
+        acceptedByWorker: (accepted, refused) => this.#acceptedByWorker(accepted, refused),
       },
     );
     this.#server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#accept(socket));
@@ -172,7 +182,8 @@ export class Primary extends EventEmitter {
     const address = await new Promise<AddressInfo>((resolve, reject) => {
       const onError = (error: Error) => reject(error);
       this.#server.once('error', onError);
-      this.#server.listen(this.options.port, this.options.host, () => {
+      // With acceptInWorkers the workers join this port (SO_REUSEPORT needs every listener to ask for it).
+      this.#server.listen({ port: this.options.port, host: this.options.host, reusePort: this.options.acceptInWorkers === true }, () => {
         this.#server.off('error', onError);
         this.#server.on('error', (error) => this.emit('error', error));
         // From now on connections arrive as bare handles (where Node allows it) rather than sockets.
@@ -181,6 +192,11 @@ export class Primary extends EventEmitter {
       });
     });
     await this.#pool.ready;
+    if (this.options.acceptInWorkers === true) {
+      await this.#pool.startAccepting(this.options.host, address.port);
+      // Every worker listens: the primary stops accepting (what it accepted until now was handed over as usual).
+      this.#server.close();
+    }
     return address;
   }
 
@@ -213,11 +229,24 @@ export class Primary extends EventEmitter {
       this.#reject(connection, REJECT_SHUTDOWN);
       this.#release();
     }
-    if (!this.#forced && this.stats.active > 0) {
-      const drained = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    if (!this.#forced) {
+      let timedOut = false;
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.drainTimeoutMs)));
-      await Promise.race([drained, timeout]);
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          resolve();
+        }, this.options.drainTimeoutMs);
+      });
+      // Woken when the last connection ends, or by close(true).
+      const woken = () => new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      // Workers that accept themselves report their last connections before they say they stopped: only then is `active` complete.
+      let stopped = false;
+      const stopping = this.#pool.stoppedAccepting().then(() => {
+        stopped = true;
+      });
+      while (!stopped && !this.#forced && !timedOut) await Promise.race([stopping, timeout, woken()]);
+      while (this.stats.active > 0 && !this.#forced && !timedOut) await Promise.race([timeout, woken()]);
       clearTimeout(timer);
     }
     await this.#pool.destroy();
@@ -258,6 +287,15 @@ export class Primary extends EventEmitter {
     this.#release();
   }
 
+  /** Connections a worker accepted (and refused) itself, with acceptInWorkers; their ends follow as usual. */
+  #acceptedByWorker(accepted: number, refused: number): void {
+    const stats = this.stats;
+    stats.accepted += accepted + refused;
+    stats.active += accepted;
+    stats.rejected += refused;
+    stats.rejectedConnectionLimit += refused;
+  }
+
   #counted(counters: WorkerCounters): void {
     const stats = this.stats;
     stats.messagesIn += counters.messagesIn;
@@ -294,15 +332,11 @@ export class Primary extends EventEmitter {
 
   /** Writes a 503 with the reason and closes; reads (and discards) until the client closes, destroyed after the close timeout. */
   #reject(connection: AcceptedConnection, reason: string): void {
-    const socket = toSocket(connection);
     const stats = this.stats;
     stats.rejected++;
     if (reason === REJECT_FULL) stats.rejectedConnectionLimit++;
     else if (reason === REJECT_BACKLOG) stats.rejectedBacklog++;
     else stats.rejectedShutdown++;
-    socket.on('error', () => {});
-    socket.setTimeout(this.options.closeTimeoutMs, () => socket.destroy());
-    socket.resume();
-    socket.end(buildErrorResponse(503, reason));
+    refuseConnection(connection, reason, this.options.closeTimeoutMs);
   }
 }

@@ -220,9 +220,17 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // UPGRADING is paused; REFUSED and DONE discard what the client still sends.
   }
 
-  /** The head is complete: stop reading until the upgrade is decided. */
-  beginUpgrade(): void {
+  /**
+   * The head is complete: stop reading until the upgrade is decided, or, with
+   * `pause` false, only when the decision has to wait (`pauseForUpgrade`).
+   */
+  beginUpgrade(pause: boolean = true): void {
     this.phase = BindingPhase.UPGRADING;
+    if (pause) this.#pause(PAUSED_UPGRADE);
+  }
+
+  /** The upgrade waits (for the app to load, for an async upgrade hook): stop reading until `resumeAfterUpgrade`. */
+  pauseForUpgrade(): void {
     this.#pause(PAUSED_UPGRADE);
   }
 

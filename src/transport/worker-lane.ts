@@ -4,13 +4,15 @@
  * to the primary in batches (with the message and byte counts accumulated
  * since the previous report, so the primary's totals include every byte of a
  * connection by the time it hears the connection ended). It also carries the
- * worker's periodic reports and its log lines.
+ * worker's periodic reports and its log lines and, with `acceptInWorkers`,
+ * the primary's order to accept on its port and the counts of the
+ * connections the worker accepted and refused itself (in the same batches).
  */
 import type { Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import type { TcpHandle } from './accept-handles.ts';
 import { takeCounters, type WorkerReport } from '../telemetry/worker-metrics.ts';
-import type { ConnectionStats, LaneMessage } from './messages.ts';
+import { packConnectionStats, type AcceptOrder, type ConnectionStats, type LaneMessage, type PackedConnectionStats } from './messages.ts';
 
 /**
  * How long ended connections wait to be reported together. A message to the
@@ -27,30 +29,78 @@ export type ServeSocket = (received: Socket | TcpHandle, done: (stats: Connectio
 export class WorkerLane {
   readonly #port: MessagePort;
   readonly #serve: ServeSocket;
-  #ended: ConnectionStats[];
+  readonly #onAcceptOrder: (order: AcceptOrder) => void;
+  #ended: PackedConnectionStats;
+  #accepted: number;
+  #refused: number;
   #flushScheduled: boolean;
 
-  /** Listens on `port` and tells the primary that this worker (`workerId`) serves the lane now. */
-  constructor(port: MessagePort, workerId: number, serve: ServeSocket) {
+  /**
+   * Listens on `port` and tells the primary that this worker (`workerId`)
+   * serves the lane now. `onAcceptOrder` is called when the primary asks the
+   * worker to accept connections itself (`acceptInWorkers`).
+   */
+  constructor(port: MessagePort, workerId: number, serve: ServeSocket, onAcceptOrder: (order: AcceptOrder) => void = () => {}) {
     this.#port = port;
     this.#serve = serve;
+    this.#onAcceptOrder = onAcceptOrder;
     this.#ended = [];
+    this.#accepted = 0;
+    this.#refused = 0;
     this.#flushScheduled = false;
     port.on('message', this.#onSocket);
     const ready: LaneMessage = { type: 'ready', workerId };
     port.postMessage(ready);
   }
 
-  /** Bound once: called for every connection the primary hands over (a TCP handle, or a socket). */
-  readonly #onSocket = (received: Socket | TcpHandle): void => this.#serve(received, this.#onEnded);
+  /** Bound once: called for every connection the primary hands over (a TCP handle, or a socket), and for an accept order. */
+  readonly #onSocket = (received: Socket | TcpHandle | AcceptOrder): void => {
+    if ((received as AcceptOrder).type === 'accept') this.#onAcceptOrder(received as AcceptOrder);
+    else this.#serve(received as Socket | TcpHandle, this.connectionEnded);
+  };
 
   /** Bound once: called with each connection's stats when its socket has closed. */
-  readonly #onEnded = (stats: ConnectionStats): void => {
-    this.#ended.push(stats);
+  readonly connectionEnded = (stats: ConnectionStats): void => {
+    packConnectionStats(this.#ended, stats);
+    this.#scheduleFlush();
+  };
+
+  /** A connection the worker accepted itself (reported with the next batch). */
+  countAccepted(): void {
+    this.#accepted++;
+    this.#scheduleFlush();
+  }
+
+  /** A connection the worker refused itself with 503 (reported with the next batch). */
+  countRefused(): void {
+    this.#refused++;
+    this.#scheduleFlush();
+  }
+
+  /** The worker listens on the primary's address now. */
+  accepting(): void {
+    const message: LaneMessage = { type: 'accepting' };
+    this.#port.postMessage(message);
+  }
+
+  /** The worker could not listen on the primary's address. */
+  acceptFailed(reason: string): void {
+    const message: LaneMessage = { type: 'accept-failed', message: reason };
+    this.#port.postMessage(message);
+  }
+
+  /** The worker closed its listener: reports what it counted so far, then says so. */
+  stoppedAccepting(): void {
+    this.#flush();
+    const message: LaneMessage = { type: 'stopped-accepting' };
+    this.#port.postMessage(message);
+  }
+
+  #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     setTimeout(this.#flush, REPORT_INTERVAL_MS);
-  };
+  }
 
   /** Posts the worker's periodic report. */
   report(report: WorkerReport): void {
@@ -65,8 +115,10 @@ export class WorkerLane {
   }
 
   readonly #flush = (): void => {
-    const message: LaneMessage = { type: 'ended', stats: this.#ended, counters: takeCounters() };
+    const message: LaneMessage = { type: 'ended', stats: this.#ended, counters: takeCounters(), accepted: this.#accepted, refused: this.#refused };
     this.#ended = [];
+    this.#accepted = 0;
+    this.#refused = 0;
     this.#flushScheduled = false;
     this.#port.postMessage(message);
   };

@@ -14,6 +14,7 @@ import { setLogRateLimit } from '../telemetry/rate-limited-log.ts';
 import { ConnectionHost } from '../transport/connection-host.ts';
 import { startSweeper, sweepIntervalMs } from '../transport/heartbeat.ts';
 import type { ControlMessage, LaneTask, WorkerConfig } from '../transport/messages.ts';
+import { WorkerAcceptor } from '../transport/worker-acceptor.ts';
 import { WorkerLane } from '../transport/worker-lane.ts';
 import { CPU_WORKER_URL } from './entry-urls.ts';
 import { startReporter } from './worker-reporter.ts';
@@ -54,10 +55,14 @@ export function startConnectionWorker(config: WorkerConfig, port: LaneTask['port
   const stopSweeper = startSweeper(sweepIntervalMs(config), (now) => host.sweep(now));
   const control = new BroadcastChannel(config.controlChannel);
   control.unref();
+  let acceptor: WorkerAcceptor | null = null;
   control.onmessage = (event: unknown) => {
     const message = (event as { data: ControlMessage }).data;
-    if (message.type === 'shutdown') host.shutdown(message.code, message.reason);
-    else if (message.type === 'tls') {
+    if (message.type === 'shutdown') {
+      // Workers that accept themselves stop first: new clients are then refused by the kernel.
+      acceptor?.stop();
+      host.shutdown(message.code, message.reason);
+    } else if (message.type === 'tls') {
       try {
         host.reloadTls(message);
       } catch (error) {
@@ -66,7 +71,14 @@ export function startConnectionWorker(config: WorkerConfig, port: LaneTask['port
       }
     }
   };
-  lane = new WorkerLane(port, workerId, (received, done) => host.serve(received, done));
+  lane = new WorkerLane(
+    port,
+    workerId,
+    (received, done) => host.serve(received, done),
+    (order) => {
+      acceptor ??= new WorkerAcceptor(order, host, lane as WorkerLane, config.closeTimeoutMs);
+    },
+  );
   const stopReporter = startReporter(lane, host, services);
   return {
     services,
@@ -74,6 +86,7 @@ export function startConnectionWorker(config: WorkerConfig, port: LaneTask['port
     lane,
     async stop() {
       stopReporter();
+      acceptor?.stop();
       lines.flush();
       stopSweeper();
       control.close();

@@ -163,3 +163,14 @@ describe('log flags (issue #13)', () => {
     expect(serveHelp()).toContain('--log-format');
   });
 });
+
+describe('--accept-in-workers (issue #12)', () => {
+  it('is a switch, from the flag or SHOAL_ACCEPT_IN_WORKERS (the --help rule for every flag), off by default, listed in --help', () => {
+    expect(parseServeArgs(['--accept-in-workers'], {})).toMatchObject({ kind: 'serve', options: { acceptInWorkers: true } });
+    expect(parseServeArgs([], { SHOAL_ACCEPT_IN_WORKERS: '1' })).toMatchObject({ kind: 'serve', options: { acceptInWorkers: true } });
+    expect(parseServeArgs(['--no-accept-in-workers'], { SHOAL_ACCEPT_IN_WORKERS: '1' })).toMatchObject({ kind: 'serve', options: { acceptInWorkers: false } });
+    const parsed = parseServeArgs([], {});
+    expect(parsed.kind === 'serve' ? parsed.options.acceptInWorkers : 'not serve').toBe(false);
+    expect(serveHelp()).toContain('--accept-in-workers');
+  });
+});

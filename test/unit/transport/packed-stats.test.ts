@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { emptyConnectionStats, packConnectionStats, unpackConnectionStats, type ConnectionStats, type PackedConnectionStats } from '../../../src/transport/messages.ts';
+
+describe('packed connection stats (the lane\'s ended message)', () => {
+  it('round-trips every field of several connections, in order', () => {
+    const first: ConnectionStats = {
+      workerId: 3,
+      handshakeStatus: 101,
+      bytesIn: 1234,
+      bytesOut: 5678,
+      messagesIn: 9,
+      messagesOut: 10,
+      closeCode: 1000,
+      closeReason: 'bye',
+      wasClean: true,
+      mailboxPauses: 2,
+      writePauses: 4,
+      slowConsumer: true,
+      closeTimedOut: true,
+      edgeRefusal: 'origin_not_allowed',
+      httpRequests: 5,
+      httpHandlerErrors: 1,
+      httpRefusalStatus: 413,
+    };
+    const second = emptyConnectionStats(4);
+    const packed: PackedConnectionStats = [];
+    packConnectionStats(packed, first);
+    packConnectionStats(packed, second);
+    // What the lane posts is structured-cloned on its way to the primary.
+    expect(unpackConnectionStats(structuredClone(packed))).toEqual([first, second]);
+  });
+
+  it('unpacks an empty batch to no connections', () => {
+    expect(unpackConnectionStats([])).toEqual([]);
+  });
+});
