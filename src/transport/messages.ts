@@ -213,7 +213,7 @@ export interface WorkerLoad {
 export type PackedConnectionStats = (number | string)[];
 
 /** Values per connection in PackedConnectionStats. */
-const STATS_SLOTS = 17;
+const STATS_SLOTS = 19;
 
 /** Appends `stats` to `packed`. */
 export function packConnectionStats(packed: PackedConnectionStats, stats: ConnectionStats): void {
@@ -235,6 +235,8 @@ export function packConnectionStats(packed: PackedConnectionStats, stats: Connec
     stats.httpRequests,
     stats.httpHandlerErrors,
     stats.httpRefusalStatus,
+    stats.httpRequestAborted ? 1 : 0,
+    stats.internalError ? 1 : 0,
   );
 }
 
@@ -260,6 +262,8 @@ export function unpackConnectionStats(packed: PackedConnectionStats): Connection
       httpRequests: packed[i + 14] as number,
       httpHandlerErrors: packed[i + 15] as number,
       httpRefusalStatus: packed[i + 16] as number,
+      httpRequestAborted: packed[i + 17] === 1,
+      internalError: packed[i + 18] === 1,
     });
   }
   return list;

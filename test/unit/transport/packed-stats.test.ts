@@ -21,6 +21,8 @@ describe('packed connection stats (the lane\'s ended message)', () => {
       httpRequests: 5,
       httpHandlerErrors: 1,
       httpRefusalStatus: 413,
+      httpRequestAborted: true,
+      internalError: true,
     };
     const second = emptyConnectionStats(4);
     const packed: PackedConnectionStats = [];
@@ -28,6 +30,18 @@ describe('packed connection stats (the lane\'s ended message)', () => {
     packConnectionStats(packed, second);
     // What the lane posts is structured-cloned on its way to the primary.
     expect(unpackConnectionStats(structuredClone(packed))).toEqual([first, second]);
+  });
+
+  it('carries every field ConnectionStats has (a field added to the type but not to the packing fails here)', () => {
+    const stats = emptyConnectionStats(7) as unknown as Record<string, unknown>;
+    let n = 11;
+    for (const key of Object.keys(stats)) {
+      const value = stats[key];
+      stats[key] = typeof value === 'boolean' ? !value : typeof value === 'number' ? n++ : `${key}-${n++}`;
+    }
+    const packed: PackedConnectionStats = [];
+    packConnectionStats(packed, stats as unknown as ConnectionStats);
+    expect(unpackConnectionStats(packed)).toEqual([stats]);
   });
 
   it('unpacks an empty batch to no connections', () => {
