@@ -7,10 +7,15 @@
  * spans chunks (into an 8-byte spill buffer) or a payload spans chunks or a
  * message is fragmented (into one growing buffer per message, so a message
  * never pins the input chunks its fragments came in).
+ *
+ * A borrowed chunk (`push(chunk, true)`: a read buffer its owner reuses once
+ * `push` returns) is only read: nothing handed out or kept refers to it. A
+ * frame inside it is copied out, unmasked on the way; what spans chunks is
+ * copied as above.
  */
 import { Opcode } from './constants.ts';
 import { type FrameErrorCode, ProtocolError } from './errors.ts';
-import { unmask } from './mask.ts';
+import { unmask, unmaskedCopy } from './mask.ts';
 import { isValidUtf8, Utf8Validator } from './utf8.ts';
 
 /** Where the decoder delivers what it decoded. Called synchronously from `push`. */
@@ -72,6 +77,9 @@ const EMPTY = Buffer.alloc(0);
  * and 5,000 idle connections).
  */
 const KEY = new Uint8Array(4);
+
+/** The key of an unmasked frame: XOR with zero copies. */
+const NO_KEY = new Uint8Array(4);
 
 /**
  * Decodes one direction of one connection. Create it when the connection
@@ -152,10 +160,12 @@ export class FrameDecoder {
   /**
    * Decodes the next chunk of input. The decoder takes ownership of `chunk`:
    * it unmasks payloads in place and may hand out views of it, so the caller
-   * must not reuse it. Input after a failure or `stop` is ignored. The sink
+   * must not reuse it; unless `borrowed`: then the decoder keeps no reference
+   * to `chunk` and hands out only copies, and the caller may reuse it once
+   * `push` returns. Input after a failure or `stop` is ignored. The sink
    * must not call `push` again from inside its callbacks.
    */
-  push(chunk: Buffer): void {
+  push(chunk: Buffer, borrowed: boolean = false): void {
     const length = chunk.length;
     let pos = 0;
     for (;;) {
@@ -242,10 +252,18 @@ export class FrameDecoder {
           const available = length - pos;
           if (this.#received === 0 && available >= payloadLength && (this.#opcode >= 0x8 || this.#messageOpcode === 0)) {
             // The whole frame is in this chunk and is a message or control
-            // frame by itself: unmask in place and hand out a view.
-            const payload = payloadLength === 0 ? EMPTY : chunk.subarray(pos, pos + payloadLength);
+            // frame by itself: unmask in place and hand out a view (a copy
+            // of a borrowed chunk, unmasked while copying).
+            let payload: Buffer;
+            if (payloadLength === 0) {
+              payload = EMPTY;
+            } else if (borrowed) {
+              payload = unmaskedCopy(chunk, pos, payloadLength, this.#masked ? this.#keyBytes() : NO_KEY);
+            } else {
+              payload = chunk.subarray(pos, pos + payloadLength);
+              if (this.#masked) this.#unmaskPayload(payload);
+            }
             pos += payloadLength;
-            if (this.#masked) this.#unmaskPayload(payload);
             this.#state = READ_HEADER;
             if (this.#opcode >= 0x8) this.#sink.onControl(this.#opcode, payload);
             else if (!this.#completeMessage(payload)) return;
@@ -314,12 +332,17 @@ export class FrameDecoder {
 
   /** Unmasks a payload in place with this frame's key (§5.3). */
   #unmaskPayload(payload: Uint8Array): void {
+    unmask(payload, this.#keyBytes());
+  }
+
+  /** This frame's masking key, in KEY. */
+  #keyBytes(): Uint8Array {
     const key = this.#maskKey;
     KEY[0] = key >>> 24;
     KEY[1] = key >>> 16;
     KEY[2] = key >>> 8;
     KEY[3] = key;
-    unmask(payload, KEY);
+    return KEY;
   }
 
   /** Validates the first two header bytes and picks the next state. False after a failure. */

@@ -34,7 +34,7 @@ import { adoptSocket } from './adopt-socket.ts';
 import { clock } from './heartbeat.ts';
 import { HttpFront, isWebSocketUpgrade, type CarriedConnection } from './http-front.ts';
 import type { ConnectionStats, WorkerConfig } from './messages.ts';
-import { BindingPhase, SocketBinding, type BindingDelegate } from './socket-binding.ts';
+import { BindingPhase, SocketBinding, sharedReads, type BindingDelegate } from './socket-binding.ts';
 import { TlsTerminator, type TlsMaterial } from './tls-terminator.ts';
 import { TrustedProxies } from './trusted-proxies.ts';
 
@@ -138,7 +138,9 @@ export class ConnectionHost {
    * lifetime).
    */
   serve(received: Socket | TcpHandle, done: (stats: ConnectionStats) => void): void {
-    const socket = adoptSocket(received);
+    // Plain TCP reads into the worker's read buffer; the PROXY header and TLS
+    // paths hand the socket on (unshift, a TLS wrap) and keep Node's stream reads.
+    const socket = adoptSocket(received, this.#config.proxyProtocol || this.#tls !== null ? undefined : sharedReads);
     if (this.#config.proxyProtocol) {
       // The PROXY header comes first on the wire, before any TLS.
       const binding = this.#bind(socket, done, performance.now());

@@ -362,6 +362,40 @@ describe('zero copy and buffering', () => {
   });
 });
 
+describe('borrowed chunks (a read buffer reused after each push)', () => {
+  const patterned = (size: number, seed: number) => Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + seed) & 0xff));
+  const payloads = [patterned(3, 1), patterned(100, 2), patterned(200, 3), patterned(70_000, 4), patterned(5, 5)];
+  const stream = (mask: boolean) =>
+    Buffer.concat([
+      ...payloads.slice(0, 3).map((p) => encodeFrame(0x2, p, { mask: mask ? KEY : undefined })),
+      encodeFrame(0x9, Buffer.from('ping!'), { mask: mask ? KEY : undefined }),
+      encodeFrame(0x2, payloads[3] as Buffer, { mask: mask ? KEY : undefined }),
+      encodeFrame(0x1, Buffer.from('frag'), { mask: mask ? KEY : undefined, fin: false }),
+      encodeFrame(0x0, Buffer.from('mented'), { mask: mask ? KEY : undefined }),
+      encodeFrame(0x2, payloads[4] as Buffer, { mask: mask ? KEY : undefined }),
+    ]);
+  const expected = [...payloads.slice(0, 3).map((p) => p.toString('hex')), 'ping!', (payloads[3] as Buffer).toString('hex'), 'fragmented', (payloads[4] as Buffer).toString('hex')];
+
+  it.each([
+    ['masked (server side)', true],
+    ['unmasked (client side)', false],
+  ])('%s: what the sink keeps stays intact when the chunk is overwritten after each push', (_, mask) => {
+    const bytes = stream(mask);
+    for (const { name, chunks } of chunkings(bytes, { maxTwoPieceSplits: 16, randomSplits: 4, maxBytewiseLength: 0 })) {
+      const kept: Buffer[] = [];
+      const sink = { onMessage: (d: Buffer) => kept.push(d), onControl: (_: number, d: Buffer) => kept.push(d), onError: (e: ProtocolError) => expect.fail(e.message) };
+      const decoder = new FrameDecoder(sink, { maxMessageBytes: LIMIT, requireMask: mask });
+      const read = Buffer.alloc(bytes.length);
+      for (const chunk of chunks) {
+        chunk.copy(read);
+        decoder.push(read.subarray(0, chunk.length), true);
+        read.fill(0xee);
+      }
+      expect(kept.map((d, i) => (i === 3 || i === 5 ? d.toString() : d.toString('hex'))), name).toEqual(expected);
+    }
+  });
+});
+
 describe('after a failure (RFC 6455 §7.1.7)', () => {
   it('reports the error once and discards all further input', () => {
     const sink = new RecordingSink();
