@@ -311,7 +311,9 @@ describe('message size limit (RFC 6455 §10.4, close code 1009)', () => {
   });
 
   it('grows the buffer of a large single-frame message to exactly its length, with few copies', () => {
-    // 1 MiB in 64 KiB pieces: 64 KiB, then 256 KiB, then the frame's end (1 MiB), not 2 MiB.
+    // 1 MiB in 64 KiB pieces: four times the first piece's payload (64 KiB less the
+    // 14-byte header), then the frame's end (1 MiB): not 4 times that (1,048,352
+    // bytes, just short of the end), nor past the end.
     const sink = new RecordingSink();
     const decoder = new FrameDecoder(sink, { maxMessageBytes: 16 * 1024 * 1024 });
     const payload = Buffer.alloc(1024 * 1024, 5);
@@ -321,8 +323,22 @@ describe('message size limit (RFC 6455 §10.4, close code 1009)', () => {
       decoder.push(Buffer.from(frame.subarray(at, at + 64 * 1024)));
       sizes.add(decoder.bufferedBytes);
     }
-    expect([...sizes].filter((size) => size > 0)).toEqual([64 * 1024, 256 * 1024, 1024 * 1024]);
+    expect([...sizes].filter((size) => size > 0)).toEqual([4 * (64 * 1024 - 14), 1024 * 1024]);
     expect(comparable(sink.events)).toEqual(comparable([binary(payload)]));
+  });
+
+  it('allocates the whole buffer of a 1 MiB frame at once when its first read brings a quarter of it', () => {
+    const decoder = new FrameDecoder(new RecordingSink(), { maxMessageBytes: 16 * 1024 * 1024 });
+    const frame = masked(0x2, Buffer.alloc(1024 * 1024, 5));
+    decoder.push(Buffer.from(frame.subarray(0, 256 * 1024)));
+    expect(decoder.bufferedBytes).toBe(1024 * 1024);
+  });
+
+  it('grows no further than 4 times what arrived while the end of the frame is far', () => {
+    const decoder = new FrameDecoder(new RecordingSink(), { maxMessageBytes: 16 * 1024 * 1024 });
+    const frame = masked(0x2, Buffer.alloc(8 * 1024 * 1024, 5));
+    decoder.push(Buffer.from(frame.subarray(0, 256 * 1024)));
+    expect(decoder.bufferedBytes).toBe(4 * (256 * 1024 - 14));
   });
 
   it('grows the buffer of a fragmented message geometrically, not by one fragment at a time', () => {
