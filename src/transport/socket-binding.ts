@@ -93,11 +93,12 @@ const READ_BUFFER_BYTES = 256 * 1024;
  * through the socket's Readable stream: that allocation and the stream's
  * machinery (push, 'data') were about 1/6 of a worker's time for large
  * echo (--cpu-prof). The buffer is reused by the next read of any socket,
- * so nothing may keep a view of it past `receive`: the frame decoder copies
- * what it hands out or keeps (FrameDecoder.push, `borrowed`), the handshake
- * gets a copy of its chunk, and a short read is copied whole (below). A socket without a binding (handed to the
- * HTTP side by `detach`) gets a copy of each read through its stream, so
- * that Node's HTTP server reads it as any socket.
+ * so nothing may keep a view of it past `receive`: a short read is copied
+ * whole (below), the frame decoder copies what it hands out or keeps of a
+ * longer one (FrameDecoder.push, `borrowed`), the handshake gets a copy of
+ * its chunk. A socket without a binding (handed to the HTTP side by
+ * `detach`) gets a copy of each read through its stream, so that Node's
+ * HTTP server reads it as any socket.
  */
 export const sharedReads: OnRead = {
   buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
