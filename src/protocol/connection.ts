@@ -141,11 +141,13 @@ export class ServerConnection implements FrameSink {
 
   /**
    * Processes bytes read from the socket; takes ownership of `chunk` (it is
-   * unmasked in place and messages may be views of it). Ignored once CLOSED.
+   * unmasked in place and messages may be views of it), unless `borrowed`:
+   * then nothing delivered or kept refers to `chunk`, which the caller may
+   * reuse once this returns (FrameDecoder.push). Ignored once CLOSED.
    */
-  receiveData(chunk: Buffer): void {
+  receiveData(chunk: Buffer, borrowed: boolean = false): void {
     if (this.#currentState === ConnectionState.CLOSED) return;
-    this.#decoder.push(chunk);
+    this.#decoder.push(chunk, borrowed);
   }
 
   /**

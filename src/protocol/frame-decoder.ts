@@ -7,10 +7,15 @@
  * spans chunks (into an 8-byte spill buffer) or a payload spans chunks or a
  * message is fragmented (into one growing buffer per message, so a message
  * never pins the input chunks its fragments came in).
+ *
+ * A borrowed chunk (`push(chunk, true)`: a read buffer its owner reuses once
+ * `push` returns) is only read: nothing handed out or kept refers to it. A
+ * frame inside it is copied out, unmasked on the way; what spans chunks is
+ * copied as above.
  */
 import { Opcode } from './constants.ts';
 import { type FrameErrorCode, ProtocolError } from './errors.ts';
-import { unmask } from './mask.ts';
+import { unmask, unmaskedCopy, unmaskInto } from './mask.ts';
 import { isValidUtf8, Utf8Validator } from './utf8.ts';
 
 /** Where the decoder delivers what it decoded. Called synchronously from `push`. */
@@ -72,6 +77,9 @@ const EMPTY = Buffer.alloc(0);
  * and 5,000 idle connections).
  */
 const KEY = new Uint8Array(4);
+
+/** The key of an unmasked frame: XOR with zero copies. */
+const NO_KEY = new Uint8Array(4);
 
 /**
  * Decodes one direction of one connection. Create it when the connection
@@ -152,10 +160,12 @@ export class FrameDecoder {
   /**
    * Decodes the next chunk of input. The decoder takes ownership of `chunk`:
    * it unmasks payloads in place and may hand out views of it, so the caller
-   * must not reuse it. Input after a failure or `stop` is ignored. The sink
+   * must not reuse it; unless `borrowed`: then the decoder keeps no reference
+   * to `chunk` and hands out only copies, and the caller may reuse it once
+   * `push` returns. Input after a failure or `stop` is ignored. The sink
    * must not call `push` again from inside its callbacks.
    */
-  push(chunk: Buffer): void {
+  push(chunk: Buffer, borrowed: boolean = false): void {
     const length = chunk.length;
     let pos = 0;
     for (;;) {
@@ -242,10 +252,18 @@ export class FrameDecoder {
           const available = length - pos;
           if (this.#received === 0 && available >= payloadLength && (this.#opcode >= 0x8 || this.#messageOpcode === 0)) {
             // The whole frame is in this chunk and is a message or control
-            // frame by itself: unmask in place and hand out a view.
-            const payload = payloadLength === 0 ? EMPTY : chunk.subarray(pos, pos + payloadLength);
+            // frame by itself: unmask in place and hand out a view (a copy
+            // of a borrowed chunk, unmasked while copying).
+            let payload: Buffer;
+            if (payloadLength === 0) {
+              payload = EMPTY;
+            } else if (borrowed) {
+              payload = unmaskedCopy(chunk, pos, payloadLength, this.#masked ? this.#keyBytes() : NO_KEY);
+            } else {
+              payload = chunk.subarray(pos, pos + payloadLength);
+              if (this.#masked) this.#unmaskPayload(payload);
+            }
             pos += payloadLength;
-            if (this.#masked) this.#unmaskPayload(payload);
             this.#state = READ_HEADER;
             if (this.#opcode >= 0x8) this.#sink.onControl(this.#opcode, payload);
             else if (!this.#completeMessage(payload)) return;
@@ -268,7 +286,9 @@ export class FrameDecoder {
             const take = Math.min(available, payloadLength - this.#received);
             if (take > 0) {
               this.#reserve(this.#bufferLength + take, this.#bufferLength - this.#received + payloadLength);
-              chunk.copy(this.#buffer, this.#bufferLength, pos, pos + take);
+              // Unmasked on the way in: one pass over the bytes instead of a copy and an unmask.
+              if (this.#masked) unmaskInto(chunk, pos, take, this.#keyBytes(), this.#received, this.#buffer, this.#bufferLength);
+              else chunk.copy(this.#buffer, this.#bufferLength, pos, pos + take);
               pos += take;
               this.#bufferLength += take;
               this.#received += take;
@@ -314,12 +334,17 @@ export class FrameDecoder {
 
   /** Unmasks a payload in place with this frame's key (§5.3). */
   #unmaskPayload(payload: Uint8Array): void {
+    unmask(payload, this.#keyBytes());
+  }
+
+  /** This frame's masking key, in KEY. */
+  #keyBytes(): Uint8Array {
     const key = this.#maskKey;
     KEY[0] = key >>> 24;
     KEY[1] = key >>> 16;
     KEY[2] = key >>> 8;
     KEY[3] = key;
-    unmask(payload, KEY);
+    return KEY;
   }
 
   /** Validates the first two header bytes and picks the next state. False after a failure. */
@@ -404,25 +429,28 @@ export class FrameDecoder {
 
   /**
    * Makes room for `needed` bytes in the message buffer, growing it by
-   * GROWTH_FACTOR (at least to the end of the current frame, up to 64 KiB),
-   * never past the message limit, nor past the end of the current frame
-   * when it is the message's last (its length is then the message's).
+   * GROWTH_FACTOR (the first allocation: GROWTH_FACTOR times `needed`, at
+   * least to the end of the current frame up to 64 KiB), never past the
+   * message limit, nor past the end of the current frame when it is the
+   * message's last (its length is then the message's); and right to that
+   * end when it is at most half a step further (1.5 times the grown size),
+   * so that a 1 MiB frame whose first read brings 256 KiB less its header
+   * gets its whole buffer at once instead of 4 bytes short of it.
    */
   #reserve(needed: number, frameEnd: number): void {
     const current = this.#buffer.length;
     if (needed <= current) return;
-    const grown = this.#fin ? Math.min(current * GROWTH_FACTOR, frameEnd) : current * GROWTH_FACTOR;
-    const capacity = Math.min(this.#maxMessageBytes, Math.max(needed, grown, Math.min(frameEnd, INITIAL_BUFFER_BYTES)));
+    const grown = (current === 0 ? needed : current) * GROWTH_FACTOR;
+    const capped = this.#fin && frameEnd <= grown * 1.5 ? frameEnd : grown;
+    const capacity = Math.min(this.#maxMessageBytes, Math.max(needed, capped, Math.min(frameEnd, INITIAL_BUFFER_BYTES)));
     const next = Buffer.allocUnsafe(capacity);
     if (this.#bufferLength > 0) this.#buffer.copy(next, 0, 0, this.#bufferLength);
     this.#buffer = next;
   }
 
-  /** A data frame whose payload was copied into the message buffer is complete. False after a failure. */
+  /** A data frame whose payload was copied (unmasked) into the message buffer is complete. False after a failure. */
   #completeBufferedFrame(): boolean {
     const end = this.#bufferLength;
-    const payload = this.#buffer.subarray(end - this.#payloadLength, end);
-    if (this.#masked) this.#unmaskPayload(payload);
     if (this.#messageOpcode === 0) {
       // A single-frame message that spanned chunks.
       const message = this.#buffer.subarray(0, end);
@@ -434,7 +462,7 @@ export class FrameDecoder {
     // so invalid text fails where it appears, not at the end of the message.
     if (this.#messageOpcode === Opcode.TEXT && !this.#messageCompressed) {
       const validator = (this.#validator ??= new Utf8Validator());
-      if (!validator.write(payload)) return this.#fail('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message');
+      if (!validator.write(this.#buffer.subarray(end - this.#payloadLength, end))) return this.#fail('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message');
     }
     if (!this.#fin) return true;
     const message = this.#buffer.subarray(0, end);

@@ -25,6 +25,8 @@ export const NATIVE_UNMASK_MIN_BYTES = 128;
 
 interface NativeMask {
   unmask(buffer: Uint8Array, mask: Uint8Array): void;
+  /** Writes `source` XORed with `mask` into `output` from `offset`, `length` bytes. */
+  mask(source: Uint8Array, mask: Uint8Array, output: Uint8Array, offset: number, length: number): void;
 }
 
 function loadNativeMask(): NativeMask | null {
@@ -114,3 +116,47 @@ export function unmaskWordLoop(data: Uint8Array, key: Uint8Array, offset: number
 }
 
 const IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * Writes `source[start, start + length)` XORed with `key` into `output` from
+ * `outputOffset`, leaving `source` as it is: copying and unmasking in one
+ * pass. `keyOffset` is the position of `source[start]` within the masked
+ * payload, as for `unmask`. A zero key copies.
+ */
+export function unmaskInto(source: Uint8Array, start: number, length: number, key: Uint8Array, keyOffset: number, output: Uint8Array, outputOffset: number): void {
+  const k0 = key[keyOffset & 3]!;
+  const k1 = key[(keyOffset + 1) & 3]!;
+  const k2 = key[(keyOffset + 2) & 3]!;
+  const k3 = key[(keyOffset + 3) & 3]!;
+  if ((k0 | k1 | k2 | k3) === 0) {
+    output.set(source.subarray(start, start + length), outputOffset);
+  } else if (nativeMask !== null && length >= NATIVE_UNMASK_MIN_BYTES) {
+    rotatedKey[0] = k0;
+    rotatedKey[1] = k1;
+    rotatedKey[2] = k2;
+    rotatedKey[3] = k3;
+    nativeMask.mask(source.subarray(start, start + length), rotatedKey, output, outputOffset, length);
+  } else {
+    let i = 0;
+    for (const end = length - 3; i < end; i += 4) {
+      output[outputOffset + i] = source[start + i]! ^ k0;
+      output[outputOffset + i + 1] = source[start + i + 1]! ^ k1;
+      output[outputOffset + i + 2] = source[start + i + 2]! ^ k2;
+      output[outputOffset + i + 3] = source[start + i + 3]! ^ k3;
+    }
+    if (i < length) output[outputOffset + i] = source[start + i++]! ^ k0;
+    if (i < length) output[outputOffset + i] = source[start + i++]! ^ k1;
+    if (i < length) output[outputOffset + i] = source[start + i]! ^ k2;
+  }
+}
+
+/**
+ * `source[start, start + length)` XORed with `key` (key octet 0 on
+ * `source[start]`, RFC 6455 §5.3) in a new Buffer, `source` left as it is:
+ * for payloads that must not stay in the buffer they were read into.
+ */
+export function unmaskedCopy(source: Uint8Array, start: number, length: number, key: Uint8Array): Buffer {
+  const output = Buffer.allocUnsafe(length);
+  unmaskInto(source, start, length, key, 0, output, 0);
+  return output;
+}

@@ -35,7 +35,7 @@ import { adoptSocket } from './adopt-socket.ts';
 import { clock } from './heartbeat.ts';
 import { HttpFront, isClientGone, isWebSocketUpgrade, type CarriedConnection } from './http-front.ts';
 import { emptyConnectionStats, type ConnectionStats, type WorkerConfig } from './messages.ts';
-import { BindingPhase, SocketBinding, type BindingDelegate } from './socket-binding.ts';
+import { BindingPhase, SocketBinding, sharedReads, type BindingDelegate } from './socket-binding.ts';
 import { TlsTerminator, type TlsMaterial } from './tls-terminator.ts';
 import { TrustedProxies } from './trusted-proxies.ts';
 import { settleWireBytes } from './wire-bytes.ts';
@@ -147,7 +147,9 @@ export class ConnectionHost {
     this.#serving = null;
     let socket: Socket | null = null;
     try {
-      socket = adoptSocket(received);
+      // Plain TCP reads into the worker's read buffer; the PROXY header and TLS
+      // paths hand the socket on (unshift, a TLS wrap) and keep Node's stream reads.
+      socket = adoptSocket(received, this.#config.proxyProtocol || this.#tls !== null ? undefined : sharedReads);
       this.#start(socket, done);
     } catch (error) {
       this.#serveFailed(error, received, socket, done);

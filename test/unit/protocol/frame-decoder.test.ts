@@ -311,7 +311,9 @@ describe('message size limit (RFC 6455 §10.4, close code 1009)', () => {
   });
 
   it('grows the buffer of a large single-frame message to exactly its length, with few copies', () => {
-    // 1 MiB in 64 KiB pieces: 64 KiB, then 256 KiB, then the frame's end (1 MiB), not 2 MiB.
+    // 1 MiB in 64 KiB pieces: four times the first piece's payload (64 KiB less the
+    // 14-byte header), then the frame's end (1 MiB): not 4 times that (1,048,352
+    // bytes, just short of the end), nor past the end.
     const sink = new RecordingSink();
     const decoder = new FrameDecoder(sink, { maxMessageBytes: 16 * 1024 * 1024 });
     const payload = Buffer.alloc(1024 * 1024, 5);
@@ -321,8 +323,22 @@ describe('message size limit (RFC 6455 §10.4, close code 1009)', () => {
       decoder.push(Buffer.from(frame.subarray(at, at + 64 * 1024)));
       sizes.add(decoder.bufferedBytes);
     }
-    expect([...sizes].filter((size) => size > 0)).toEqual([64 * 1024, 256 * 1024, 1024 * 1024]);
+    expect([...sizes].filter((size) => size > 0)).toEqual([4 * (64 * 1024 - 14), 1024 * 1024]);
     expect(comparable(sink.events)).toEqual(comparable([binary(payload)]));
+  });
+
+  it('allocates the whole buffer of a 1 MiB frame at once when its first read brings a quarter of it', () => {
+    const decoder = new FrameDecoder(new RecordingSink(), { maxMessageBytes: 16 * 1024 * 1024 });
+    const frame = masked(0x2, Buffer.alloc(1024 * 1024, 5));
+    decoder.push(Buffer.from(frame.subarray(0, 256 * 1024)));
+    expect(decoder.bufferedBytes).toBe(1024 * 1024);
+  });
+
+  it('grows no further than 4 times what arrived while the end of the frame is far', () => {
+    const decoder = new FrameDecoder(new RecordingSink(), { maxMessageBytes: 16 * 1024 * 1024 });
+    const frame = masked(0x2, Buffer.alloc(8 * 1024 * 1024, 5));
+    decoder.push(Buffer.from(frame.subarray(0, 256 * 1024)));
+    expect(decoder.bufferedBytes).toBe(4 * (256 * 1024 - 14));
   });
 
   it('grows the buffer of a fragmented message geometrically, not by one fragment at a time', () => {
@@ -359,6 +375,40 @@ describe('zero copy and buffering', () => {
     expect(decoder.bufferedBytes).toBeGreaterThan(0);
     decoder.push(frame.subarray(500));
     expect(decoder.bufferedBytes).toBe(0);
+  });
+});
+
+describe('borrowed chunks (a read buffer reused after each push)', () => {
+  const patterned = (size: number, seed: number) => Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + seed) & 0xff));
+  const payloads = [patterned(3, 1), patterned(100, 2), patterned(200, 3), patterned(70_000, 4), patterned(5, 5)];
+  const stream = (mask: boolean) =>
+    Buffer.concat([
+      ...payloads.slice(0, 3).map((p) => encodeFrame(0x2, p, { mask: mask ? KEY : undefined })),
+      encodeFrame(0x9, Buffer.from('ping!'), { mask: mask ? KEY : undefined }),
+      encodeFrame(0x2, payloads[3] as Buffer, { mask: mask ? KEY : undefined }),
+      encodeFrame(0x1, Buffer.from('frag'), { mask: mask ? KEY : undefined, fin: false }),
+      encodeFrame(0x0, Buffer.from('mented'), { mask: mask ? KEY : undefined }),
+      encodeFrame(0x2, payloads[4] as Buffer, { mask: mask ? KEY : undefined }),
+    ]);
+  const expected = [...payloads.slice(0, 3).map((p) => p.toString('hex')), 'ping!', (payloads[3] as Buffer).toString('hex'), 'fragmented', (payloads[4] as Buffer).toString('hex')];
+
+  it.each([
+    ['masked (server side)', true],
+    ['unmasked (client side)', false],
+  ])('%s: what the sink keeps stays intact when the chunk is overwritten after each push', (_, mask) => {
+    const bytes = stream(mask);
+    for (const { name, chunks } of chunkings(bytes, { maxTwoPieceSplits: 16, randomSplits: 4, maxBytewiseLength: 0 })) {
+      const kept: Buffer[] = [];
+      const sink = { onMessage: (d: Buffer) => kept.push(d), onControl: (_: number, d: Buffer) => kept.push(d), onError: (e: ProtocolError) => expect.fail(e.message) };
+      const decoder = new FrameDecoder(sink, { maxMessageBytes: LIMIT, requireMask: mask });
+      const read = Buffer.alloc(bytes.length);
+      for (const chunk of chunks) {
+        chunk.copy(read);
+        decoder.push(read.subarray(0, chunk.length), true);
+        read.fill(0xee);
+      }
+      expect(kept.map((d, i) => (i === 3 || i === 5 ? d.toString() : d.toString('hex'))), name).toEqual(expected);
+    }
   });
 });
 

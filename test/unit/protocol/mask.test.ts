@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NATIVE_UNMASK_MIN_BYTES, nativeMask, unmask, unmaskByteLoop, unmaskWordLoop, WORD_LOOP_MIN_BYTES } from '../../../src/protocol/mask.ts';
+import { NATIVE_UNMASK_MIN_BYTES, nativeMask, unmask, unmaskByteLoop, unmaskedCopy, unmaskInto, unmaskWordLoop, WORD_LOOP_MIN_BYTES } from '../../../src/protocol/mask.ts';
 
 /** The RFC 6455 §5.3 definition, written out: j = i MOD 4, transformed-octet-i = original-octet-i XOR masking-key-octet-j. */
 function reference(data: Uint8Array, key: Uint8Array, offset: number): Uint8Array {
@@ -92,5 +92,39 @@ describe('unmask (RFC 6455 §5.3)', () => {
     const original = Uint8Array.from(data);
     unmask(data, new Uint8Array(4));
     expect(data).toEqual(original);
+  });
+});
+
+describe('unmaskedCopy', () => {
+  it('copies a range unmasked (key octet 0 on its first byte) and leaves the source as it was, for every size path', () => {
+    for (const length of [0, 1, 2, 3, 4, 5, 31, WORD_LOOP_MIN_BYTES + 1, NATIVE_UNMASK_MIN_BYTES - 1, NATIVE_UNMASK_MIN_BYTES, 1000, 65_537]) {
+      for (const start of [0, 1, 3]) {
+        const source = payload(length + start + 5, 0);
+        const before = Uint8Array.from(source);
+        const copy = unmaskedCopy(source, start, length, KEY);
+        expect(copy.buffer === source.buffer, `length ${length}`).toBe(false);
+        expect(Uint8Array.from(copy), `length ${length} from ${start}`).toEqual(reference(source.subarray(start, start + length), KEY, 0));
+        expect(source).toEqual(before);
+      }
+    }
+  });
+
+  it('copies as it is with an all-zero key', () => {
+    const source = payload(300, 1);
+    expect(Uint8Array.from(unmaskedCopy(source, 7, 200, new Uint8Array(4)))).toEqual(source.subarray(7, 207));
+  });
+});
+
+describe('unmaskInto', () => {
+  it('unmasks a piece of a payload at any key offset into any output position', () => {
+    for (const length of [1, 5, 64, NATIVE_UNMASK_MIN_BYTES, 3000]) {
+      for (const keyOffset of [0, 1, 2, 3, 6]) {
+        const source = payload(length + 9, 0);
+        const output = new Uint8Array(length + 20).fill(0xaa);
+        unmaskInto(source, 9, length, KEY, keyOffset, output, 7);
+        expect(output.subarray(7, 7 + length), `length ${length} key offset ${keyOffset}`).toEqual(reference(source.subarray(9, 9 + length), KEY, keyOffset));
+        expect(output.subarray(0, 7).every((b) => b === 0xaa) && output.subarray(7 + length).every((b) => b === 0xaa)).toBe(true);
+      }
+    }
   });
 });

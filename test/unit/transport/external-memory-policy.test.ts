@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { shouldApplyExternalMemoryPolicy } from '../../../src/transport/external-memory-policy.ts';
+import { shouldApplyExternalMemoryPolicy, shouldRaiseInitialOldSpace } from '../../../src/transport/external-memory-policy.ts';
 
 const CHILD = fileURLToPath(new URL('../../fixtures/heap/external-churn.ts', import.meta.url));
 
@@ -19,6 +19,13 @@ describe('external memory policy', () => {
     expect(shouldApplyExternalMemoryPolicy('13.6.233.17-node.53', ['--external_memory_accounted_in_global_limit'])).toBe(false);
     expect(shouldApplyExternalMemoryPolicy('12.4.254.21', [])).toBe(false);
     expect(shouldApplyExternalMemoryPolicy('14.1.0', [])).toBe(false);
+  });
+
+  it("raises the workers' initial old-space limit unless the command line sizes the heap's start", () => {
+    expect(shouldRaiseInitialOldSpace([])).toBe(true);
+    expect(shouldRaiseInitialOldSpace(['--max-old-space-size=512'])).toBe(true);
+    expect(shouldRaiseInitialOldSpace(['--initial-old-space-size=64'])).toBe(false);
+    expect(shouldRaiseInitialOldSpace(['--initial_heap_size=64'])).toBe(false);
   });
 
   it.runIf(shouldApplyExternalMemoryPolicy(process.versions.v8, process.execArgv))(
