@@ -591,19 +591,30 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   #queueForTurnEnd(): void {
     if (this.#queued) return;
     this.#queued = true;
-    const due = SocketBinding.#dueAtTurnEnd;
-    due.push(this);
-    if (due.length === 1) setImmediate(SocketBinding.#finishTurn);
+    const count = SocketBinding.#dueCount++;
+    SocketBinding.#dueAtTurnEnd[count] = this;
+    if (count === 0) setImmediate(SocketBinding.#finishTurn);
   }
 
-  /** Bindings with pending frames or corked by a write outside their own read, finished together at the end of the turn. */
-  static #dueAtTurnEnd: SocketBinding[] = [];
+  /**
+   * Bindings with pending frames or corked by a write outside their own read, finished together at the end of the
+   * turn: the first `#dueCount` entries. Two lists alternate, each emptied slot by slot and kept with its storage
+   * (a new list per turn grew again for every subscriber count, perf); bindings queued while one is walked go to the other.
+   */
+  static #dueAtTurnEnd: (SocketBinding | null)[] = [];
+  static #dueCount = 0;
+  static #dueSpare: (SocketBinding | null)[] = [];
 
   static #finishTurn(): void {
     const due = SocketBinding.#dueAtTurnEnd;
-    SocketBinding.#dueAtTurnEnd = [];
+    const count = SocketBinding.#dueCount;
+    SocketBinding.#dueAtTurnEnd = SocketBinding.#dueSpare;
+    SocketBinding.#dueCount = 0;
+    SocketBinding.#dueSpare = due;
     const shared = sharedJoin;
-    for (const binding of due) {
+    for (let i = 0; i < count; i++) {
+      const binding = due[i] as SocketBinding;
+      due[i] = null;
       binding.#queued = false;
       if (binding.#pendingBytes !== 0) binding.#flushPending(shared);
       if (binding.#tickCorked) {
