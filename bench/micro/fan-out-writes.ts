@@ -9,13 +9,21 @@
  * Reported: server process CPU (user + system, process.cpuUsage) per delivery,
  * for K = 1, 4 and 16 publications per turn.
  *
+ * With BENCH_STUB=1 the sockets are stubs (stub-socket.ts: writes counted
+ * and dropped, no kernel, no child): what is left is the user-space cost of
+ * a delivery, the queueing per connection and the turn end's hand-off, which
+ * the kernel's loopback send otherwise buries in noise. Also K = 2 then.
+ *
  * Run: npx node bench/micro/fan-out-writes.ts
+ *      BENCH_STUB=1 npx node bench/micro/fan-out-writes.ts
  *      SHOAL_ROOT=/path/to/other/checkout npx node bench/micro/fan-out-writes.ts   (the same load on another tree's src/: before/after)
  */
 import { spawn } from 'node:child_process';
 import net, { type Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { stubSocket } from './stub-socket.ts';
 
 const root = process.env.SHOAL_ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { SocketBinding } = (await import(pathToFileURL(path.join(root, 'src/transport/socket-binding.ts')).href)) as typeof import('../../src/transport/socket-binding.ts');
@@ -28,22 +36,28 @@ const DRAIN_EVERY = 25;
 const config = { maxMessageBytes: 1 << 20, maxBackpressureBytes: 64 << 20, handshakeTimeoutMs: 1e9, idleTimeoutMs: 0, pingIntervalMs: 0, closeTimeoutMs: 1e9 };
 const delegate = { handshakeData() {}, handshakeTimedOut() {}, closed() {} };
 
+const stub = process.env.BENCH_STUB === '1';
 const server = net.createServer({ noDelay: true });
 const accepted: Socket[] = [];
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const port = (server.address() as net.AddressInfo).port;
-const allAccepted = new Promise<void>((resolve) => {
-  server.on('connection', (socket) => {
-    accepted.push(socket);
-    if (accepted.length === CONNECTIONS) resolve();
+let reader: ReturnType<typeof spawn> | null = null;
+if (stub) {
+  for (let i = 0; i < CONNECTIONS; i++) accepted.push(stubSocket());
+} else {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const allAccepted = new Promise<void>((resolve) => {
+    server.on('connection', (socket) => {
+      accepted.push(socket);
+      if (accepted.length === CONNECTIONS) resolve();
+    });
   });
-});
-const reader = spawn(
-  process.execPath,
-  ['-e', `const net = require('node:net'); for (let i = 0; i < ${CONNECTIONS}; i++) net.connect(${port}, '127.0.0.1').on('error', () => {}).resume(); process.stdin.on('end', () => process.exit(0)).resume();`],
-  { stdio: ['pipe', 'inherit', 'inherit'] },
-);
-await allAccepted;
+  reader = spawn(
+    process.execPath,
+    ['-e', `const net = require('node:net'); for (let i = 0; i < ${CONNECTIONS}; i++) net.connect(${port}, '127.0.0.1').on('error', () => {}).resume(); process.stdin.on('end', () => process.exit(0)).resume();`],
+    { stdio: ['pipe', 'inherit', 'inherit'] },
+  );
+  await allAccepted;
+}
 
 const actors = accepted.map((socket, i) => {
   const binding = new SocketBinding(socket, config, delegate, 1);
@@ -79,8 +93,10 @@ async function run(perTurn: number): Promise<number> {
 
 await run(4); // warm-up
 const results: string[] = [];
-for (const perTurn of [1, 4, 16]) results.push(`K=${perTurn}: ${(await run(perTurn)).toFixed(0)} ns/delivery`);
-console.log(`fan-out writes (${root}): ${results.join(', ')}`);
-reader.stdin?.end();
-for (const socket of accepted) socket.destroy();
-server.close();
+for (const perTurn of stub ? [1, 2, 4, 16] : [1, 4, 16]) results.push(`K=${perTurn}: ${(await run(perTurn)).toFixed(0)} ns/delivery`);
+console.log(`fan-out writes${stub ? ', stub sockets' : ''} (${root}): ${results.join(', ')}`);
+if (reader !== null) {
+  reader.stdin?.end();
+  for (const socket of accepted) socket.destroy();
+  server.close();
+}

@@ -179,12 +179,20 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   /** In the list of bindings finished at the end of this event-loop turn (`#finishTurn`). */
   #queued: boolean;
   /**
-   * Small frames written outside this connection's reads in this turn, not
-   * yet handed to the socket (null until the first); they leave in one
-   * buffer at the end of the turn or before any other write (`#flushPending`).
+   * The first small frame written outside this connection's reads in this
+   * turn and not yet handed to the socket (null: none); with the frames
+   * after it they leave in one buffer at the end of the turn or before any
+   * other write (`#flushPending`).
    */
-  #pending: Uint8Array[] | null;
-  /** Bytes in `#pending`, counted with the socket's buffer by the slow-consumer policy. */
+  #pendingFrame: Uint8Array | null;
+  /**
+   * All of the turn's pending frames, in order, once there are two or more
+   * (null while there are fewer): most turns of a subscriber hold one frame,
+   * which then costs no list (emptying a reused list for every delivery was
+   * a V8 runtime call, ~2% of a worker's time in raw-broadcast, perf).
+   */
+  #pendingList: Uint8Array[] | null;
+  /** Bytes of the pending frames, counted with the socket's buffer by the slow-consumer policy. */
   #pendingBytes: number;
   /** The socket takes direct handle writes (direct-write.ts): plain TCP. */
   #direct: boolean;
@@ -218,7 +226,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.#inRead = false;
     this.#tickCorked = false;
     this.#queued = false;
-    this.#pending = null;
+    this.#pendingFrame = null;
+    this.#pendingList = null;
     this.#pendingBytes = 0;
     this.#direct = canWriteDirect(socket);
     this.#directBytes = 0;
@@ -521,7 +530,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   socketClosed(): void {
     if (this.phase === BindingPhase.DONE) return;
     this.phase = BindingPhase.DONE;
-    this.#pending = null;
+    this.#pendingFrame = null;
+    this.#pendingList = null;
     this.#pendingBytes = 0;
     this.#notifyActor(CloseCode.ABNORMAL_CLOSURE, '');
     const actor = this.actor;
@@ -592,9 +602,14 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    * delivery at 16 publications per turn (bench/micro/fan-out-writes.ts).
    */
   #queueFrame(frame: Uint8Array): void {
-    let pending = this.#pending;
-    if (pending === null) pending = this.#pending = [];
-    pending.push(frame);
+    const first = this.#pendingFrame;
+    if (first === null) {
+      this.#pendingFrame = frame;
+    } else {
+      const list = this.#pendingList;
+      if (list === null) this.#pendingList = [first, frame];
+      else list.push(frame);
+    }
     this.#pendingBytes += frame.length;
     this.#queueForTurnEnd();
   }
@@ -606,12 +621,12 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    * topics get the same publications, joined once).
    */
   #flushPending(shared: SharedJoin | null = null): void {
-    const pending = this.#pending as Uint8Array[];
+    const pending = this.#pendingList;
     const socket = this.socket;
     if (!socket.destroyed) {
       let data: Uint8Array;
-      if (pending.length === 1) {
-        data = pending[0] as Uint8Array;
+      if (pending === null) {
+        data = this.#pendingFrame as Uint8Array;
       } else if (shared !== null && shared.matches(pending)) {
         data = shared.joined as Uint8Array;
       } else {
@@ -623,28 +638,38 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       if (written === DirectWrite.UNAVAILABLE) socket.write(data);
       else if (written === DirectWrite.QUEUED) this.#directBytes += data.length;
     }
-    // A long list is let go rather than kept (idle connections hold little), a short one reused.
-    if (pending.length > 64) this.#pending = null;
-    else pending.length = 0;
+    this.#pendingFrame = null;
+    this.#pendingList = null;
     this.#pendingBytes = 0;
   }
 
   #queueForTurnEnd(): void {
     if (this.#queued) return;
     this.#queued = true;
-    const due = SocketBinding.#dueAtTurnEnd;
-    due.push(this);
-    if (due.length === 1) setImmediate(SocketBinding.#finishTurn);
+    const count = SocketBinding.#dueCount++;
+    SocketBinding.#dueAtTurnEnd[count] = this;
+    if (count === 0) setImmediate(SocketBinding.#finishTurn);
   }
 
-  /** Bindings with pending frames or corked by a write outside their own read, finished together at the end of the turn. */
-  static #dueAtTurnEnd: SocketBinding[] = [];
+  /**
+   * Bindings with pending frames or corked by a write outside their own read, finished together at the end of the
+   * turn: the first `#dueCount` entries. Two lists alternate, each emptied slot by slot and kept with its storage
+   * (a new list per turn grew again for every subscriber count, perf); bindings queued while one is walked go to the other.
+   */
+  static #dueAtTurnEnd: (SocketBinding | null)[] = [];
+  static #dueCount = 0;
+  static #dueSpare: (SocketBinding | null)[] = [];
 
   static #finishTurn(): void {
     const due = SocketBinding.#dueAtTurnEnd;
-    SocketBinding.#dueAtTurnEnd = [];
+    const count = SocketBinding.#dueCount;
+    SocketBinding.#dueAtTurnEnd = SocketBinding.#dueSpare;
+    SocketBinding.#dueCount = 0;
+    SocketBinding.#dueSpare = due;
     const shared = sharedJoin;
-    for (const binding of due) {
+    for (let i = 0; i < count; i++) {
+      const binding = due[i] as SocketBinding;
+      due[i] = null;
       binding.#queued = false;
       if (binding.#pendingBytes !== 0) binding.#flushPending(shared);
       if (binding.#tickCorked) {

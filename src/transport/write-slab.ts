@@ -148,6 +148,9 @@ export function joinFrames(frames: readonly Uint8Array[], bytes: number): Uint8A
   return bytes > SLAB_BYTES ? Buffer.concat(frames, bytes) : turnSlab.join(frames, bytes);
 }
 
+/** What a SharedJoin remembers when nothing is joined. */
+const NO_FRAMES: readonly Uint8Array[] = [];
+
 /**
  * The last frames joined in a turn end and their join, for the connections
  * that follow with the same frames in the same order (the subscribers of the
@@ -156,12 +159,12 @@ export function joinFrames(frames: readonly Uint8Array[], bytes: number): Uint8A
  * while it is being sent, and the join is forgotten at the end of the turn.
  */
 export class SharedJoin {
-  /** The frames of `joined`, in order (a copy of the list, not the connection's own). */
-  #frames: Uint8Array[];
+  /** The frames of `joined`, in order: the list of the connection that joined them, which it no longer changes. */
+  #frames: readonly Uint8Array[];
   joined: Uint8Array | null;
 
   constructor() {
-    this.#frames = [];
+    this.#frames = NO_FRAMES;
     this.joined = null;
   }
 
@@ -173,15 +176,14 @@ export class SharedJoin {
     return true;
   }
 
+  /** Remembers `frames` (kept, not copied: the caller must not change the list afterwards) and their join. */
   remember(frames: readonly Uint8Array[], joined: Uint8Array): void {
-    const remembered = this.#frames;
-    remembered.length = frames.length;
-    for (let i = 0; i < frames.length; i++) remembered[i] = frames[i] as Uint8Array;
+    this.#frames = frames;
     this.joined = joined;
   }
 
   forget(): void {
-    this.#frames.length = 0;
+    this.#frames = NO_FRAMES;
     this.joined = null;
   }
 }
