@@ -387,6 +387,15 @@ export class RedisBroker implements Broker {
     const bytes = this.#queuedBytes;
     this.#queue = [];
     this.#queuedBytes = 0;
+    if (queue.length === 2) {
+      // One message this turn: a plain PUBLISH on the same connection (so in the same order), without a
+      // pipeline's own object, promise and result array (bench/micro/broker-publish.ts: 28-36 -> 17-23 us).
+      this.#pub.redis.publish(queue[0] as string, queue[1] as Buffer).then(
+        () => this.#settled(bytes, 0),
+        () => this.#settled(bytes, 1),
+      );
+      return;
+    }
     const pipeline = this.#pub.redis.pipeline();
     for (let i = 0; i < queue.length; i += 2) pipeline.publish(queue[i] as string, queue[i + 1] as Buffer);
     pipeline.exec().then(
