@@ -57,6 +57,32 @@ function mirrorLabelledCounter(registry: Registry, name: string, help: string, l
   });
 }
 
+/** A gauge that mirrors a value kept elsewhere. */
+function mirrorGauge(registry: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/** A gauge with one label that mirrors a map of values; reset first, so a label gone from the map (a replaced worker) disappears. */
+function mirrorLabelledGauge(registry: Registry, name: string, help: string, label: string, read: () => Iterable<[string, number]>): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [value, amount] of read()) this.set({ [label]: value }, amount);
+    },
+  });
+}
+
 /** The primary's counters that map one to one to a Prometheus counter. */
 const PRIMARY_COUNTERS: readonly [keyof PrimaryStats, string, string][] = [
   ['accepted', 'shoal_connections_accepted_total', 'TCP connections accepted by the primary'],
@@ -173,16 +199,7 @@ function brokerStatuses(source: AdminSource): [string, BrokerStatus][] {
 /** The broker metrics: nothing but their declarations on a node without `broker`. */
 function registerBrokerMetrics(registry: Registry, source: AdminSource): void {
   for (const [name, help, read] of BROKER_GAUGES) {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['worker'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [worker, broker] of brokerStatuses(source)) this.set({ worker }, read(broker));
-      },
-    });
+    mirrorLabelledGauge(registry, name, help, 'worker', () => brokerStatuses(source).map(([worker, broker]) => [worker, read(broker)]));
   }
   for (const [name, help, read] of BROKER_COUNTERS) {
     mirrorLabelledCounter(registry, name, help, 'worker', () => brokerStatuses(source).map(([worker, broker]) => [worker, read(broker)]));
@@ -214,14 +231,7 @@ const REJECTION_REASONS: readonly [keyof PrimaryStats, string][] = [
  */
 export function createMetricsRegistry(source: AdminSource, tally: ConnectionTally): Registry {
   const registry = new Registry();
-  new Gauge({
-    name: 'shoal_connections_active',
-    help: 'Connections handed to workers and not ended, queued ones included',
-    registers: [registry],
-    collect() {
-      this.set(source.stats.active);
-    },
-  });
+  mirrorGauge(registry, 'shoal_connections_active', 'Connections handed to workers and not ended, queued ones included', () => source.stats.active);
   for (const [field, name, help] of PRIMARY_COUNTERS) mirrorCounter(registry, name, help, () => source.stats[field]);
   mirrorLabelledCounter(registry, 'shoal_connections_rejected_total', 'Connections the primary refused with 503, by reason', 'reason', () =>
     REJECTION_REASONS.map(([field, reason]) => [reason, source.stats[field]]),
@@ -238,36 +248,14 @@ export function createMetricsRegistry(source: AdminSource, tally: ConnectionTall
   mirrorLabelledCounter(registry, 'shoal_http_refusals_total', 'HTTP connections ended by an error answer (bad request, timeout, body or head too large), by status', 'status', () => tally.httpRefusals);
   mirrorCounter(registry, 'shoal_connection_internal_errors_total', 'Connections closed by an internal error of their worker (a bug; each is logged, rate-limited)', () => tally.internalErrors);
   mirrorCounter(registry, 'shoal_http_requests_aborted_total', 'HTTP connections the client reset or closed in the middle of a request (head or body part-sent, response not complete)', () => tally.httpAborted);
-  new Gauge({
-    name: 'shoal_workers_alive',
-    help: 'Worker threads serving connections',
-    registers: [registry],
-    collect() {
-      this.set(source.workers().length);
-    },
-  });
-  new Gauge({
-    name: 'shoal_worker_connections_active',
-    help: 'Connections handed to each worker and not ended',
-    labelNames: ['worker'],
-    registers: [registry],
-    collect() {
-      // Reset first: a replaced worker's label disappears with it.
-      this.reset();
-      for (const worker of source.workers()) this.set({ worker: String(worker.workerId) }, worker.connections);
-    },
-  });
+  mirrorGauge(registry, 'shoal_workers_alive', 'Worker threads serving connections', () => source.workers().length);
+  mirrorLabelledGauge(registry, 'shoal_worker_connections_active', 'Connections handed to each worker and not ended', 'worker', () =>
+    source.workers().map((worker) => [String(worker.workerId), worker.connections]),
+  );
   for (const [name, help, field] of WORKER_GAUGES) {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['worker'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const worker of source.workers()) if (worker.gauges !== null) this.set({ worker: String(worker.workerId) }, worker.gauges[field]);
-      },
-    });
+    mirrorLabelledGauge(registry, name, help, 'worker', () =>
+      source.workers().flatMap((worker) => (worker.gauges === null ? [] : [[String(worker.workerId), worker.gauges[field]] as [string, number]])),
+    );
   }
   for (const definition of WORKER_HISTOGRAMS) registry.registerMetric(new SummedHistogram(definition, source.histograms) as unknown as Metric);
   new Counter({
@@ -283,21 +271,9 @@ export function createMetricsRegistry(source: AdminSource, tally: ConnectionTall
     },
   });
   registerBrokerMetrics(registry, source);
-  new Gauge({
-    name: 'shoal_ready',
-    help: '1 while /readyz answers 200 (serving, every worker up and reporting), 0 otherwise',
-    registers: [registry],
-    collect() {
-      this.set(source.state === 'serving' && source.allWorkersServing() ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'shoal_accepting',
-    help: '1 while the server accepts connections, 0 while starting or shutting down',
-    registers: [registry],
-    collect() {
-      this.set(source.state === 'serving' ? 1 : 0);
-    },
-  });
+  mirrorGauge(registry, 'shoal_ready', '1 while /readyz answers 200 (serving, every worker up and reporting), 0 otherwise', () =>
+    source.state === 'serving' && source.allWorkersServing() ? 1 : 0,
+  );
+  mirrorGauge(registry, 'shoal_accepting', '1 while the server accepts connections, 0 while starting or shutting down', () => (source.state === 'serving' ? 1 : 0));
   return Registry.merge([registry, processMetrics()]);
 }
