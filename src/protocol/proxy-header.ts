@@ -157,25 +157,11 @@ export class ProxyHeaderParser {
     switch (familyProtocol) {
       case 0x11: // TCP over IPv4: 4 + 4 + 2 + 2 bytes.
         addressBytes = 12;
-        if (length < addressBytes) throw new ProxyHeaderError('v2 TCP4 header shorter than its addresses');
-        header = {
-          version: 2,
-          sourceAddress: ipv4(block, 0),
-          destinationAddress: ipv4(block, 4),
-          sourcePort: block.readUInt16BE(8),
-          destinationPort: block.readUInt16BE(10),
-        };
+        header = v2TcpHeader(block, length, 4, ipv4, 'TCP4');
         break;
       case 0x21: // TCP over IPv6: 16 + 16 + 2 + 2 bytes.
         addressBytes = 36;
-        if (length < addressBytes) throw new ProxyHeaderError('v2 TCP6 header shorter than its addresses');
-        header = {
-          version: 2,
-          sourceAddress: ipv6(block, 0),
-          destinationAddress: ipv6(block, 16),
-          sourcePort: block.readUInt16BE(32),
-          destinationPort: block.readUInt16BE(34),
-        };
+        header = v2TcpHeader(block, length, 16, ipv6, 'TCP6');
         break;
       case 0x00: // AF_UNSPEC: no address; the receiver uses the connection's own.
         addressBytes = 0;
@@ -207,6 +193,18 @@ function v1Port(text: string): number {
   // §2.1: ports are "in decimal", 0..65535; leading zeros refused (one spelling per port).
   if (!/^(0|[1-9]\d{0,4})$/.test(text) || Number(text) > 65535) throw new ProxyHeaderError(`v1 header with an invalid port ${JSON.stringify(text)}`);
   return Number(text);
+}
+
+/** The addresses of a v2 TCP header: source, destination (`size` bytes each), then the two ports. */
+function v2TcpHeader(block: Buffer, length: number, size: number, address: (bytes: Buffer, at: number) => string, name: string): ProxyHeader {
+  if (length < 2 * size + 4) throw new ProxyHeaderError(`v2 ${name} header shorter than its addresses`);
+  return {
+    version: 2,
+    sourceAddress: address(block, 0),
+    destinationAddress: address(block, size),
+    sourcePort: block.readUInt16BE(2 * size),
+    destinationPort: block.readUInt16BE(2 * size + 2),
+  };
 }
 
 function ipv4(bytes: Buffer, at: number): string {
