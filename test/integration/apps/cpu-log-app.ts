@@ -1,5 +1,5 @@
 /**
- * The app of cpu-log-level.test.ts: one `cpu: true` method that logs a line
+ * The app of cpu-log.test.ts: one `cpu: true` method that logs a line
  * at debug, info and warn (in that order) with the marker it is given, from
  * a CPU pool thread.
  */
