@@ -7,24 +7,20 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadResultSchema, validateJson } from '../../bench/load/json-schema.ts';
-import { benchMain } from '../../bench/load/main.ts';
 import { parseBenchArgs } from '../../bench/load/options.ts';
 import type { BenchReport } from '../../bench/load/results.ts';
 import { resultLabels } from '../../bench/load/suite.ts';
+import { benchRunner } from '../helpers/bench-run.ts';
 
 const PEER = fileURLToPath(new URL('../../bench/peers/node-server.ts', import.meta.url));
 const SCENARIOS = 'connect:concurrency=4,echo:connections=4:inflight=4,echo:size=70000:connections=2:inflight=1,idle:connections=10,rpc:connections=2:inflight=2';
 const ARGS = ['--spawn', '--workers', '1', '--against', 'node', '--scenarios', SCENARIOS, '--duration', '1', '--warmup', '0.3'];
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'shoal-node-peer-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const bench = benchRunner('shoal-node-peer-');
 
 describe('shoal bench --against node', () => {
   let report: BenchReport;
@@ -32,10 +28,7 @@ describe('shoal bench --against node', () => {
   let code: number;
 
   beforeAll(async () => {
-    const file = path.join(tmp, 'run.json');
-    code = await benchMain([...ARGS, '--json', file, '--no-files', '--quiet']);
-    json = JSON.parse(readFileSync(file, 'utf8'));
-    report = json as BenchReport;
+    ({ code, json, report } = await bench.run(ARGS));
   }, 120_000);
 
   it('parses node as a peer', () => {

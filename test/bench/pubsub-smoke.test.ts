@@ -8,24 +8,13 @@
  * peer that cannot run on this machine must be reported as skipped with its
  * reason (never silently dropped); no timing thresholds.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadResultSchema, validateJson } from '../../bench/load/json-schema.ts';
-import { benchMain } from '../../bench/load/main.ts';
 import type { BenchReport, ScenarioResult } from '../../bench/load/results.ts';
+import { benchRunner, type BenchRun } from '../helpers/bench-run.ts';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-pubsub-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-let runCount = 0;
-async function runBench(args: string[]): Promise<{ code: number; report: BenchReport; json: unknown }> {
-  const file = path.join(tmp, `run-${++runCount}.json`);
-  const code = await benchMain([...args, '--duration', '1', '--warmup', '0.3', '--json', file, '--no-files', '--quiet']);
-  const json: unknown = JSON.parse(readFileSync(file, 'utf8'));
-  return { code, report: json as BenchReport, json };
-}
+const bench = benchRunner('shoal-bench-pubsub-');
+const runBench = (args: string[]): Promise<BenchRun> => bench.run([...args, '--duration', '1', '--warmup', '0.3']);
 
 /** The numbers every measured fan-out result must carry. */
 function expectMeasuredFanOut(result: ScenarioResult, subscribers: number): void {

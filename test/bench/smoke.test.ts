@@ -5,10 +5,7 @@
  * docs/bench-result.schema.json, and that misbehaving servers show up as
  * errors of the right kind. No timing thresholds: a benchmark is not a test.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { loadResultSchema, validateJson } from '../../bench/load/json-schema.ts';
@@ -16,6 +13,7 @@ import { benchMain } from '../../bench/load/main.ts';
 import { parseBenchArgs } from '../../bench/load/options.ts';
 import type { BenchReport, ScenarioResult } from '../../bench/load/results.ts';
 import { resultLabels } from '../../bench/load/suite.ts';
+import { benchRunner } from '../helpers/bench-run.ts';
 
 const SMOKE_SCENARIOS = [
   'idle:connections=20',
@@ -27,17 +25,8 @@ const SMOKE_SCENARIOS = [
 ].join(',');
 const SMOKE_ARGS = ['--spawn', '--workers', '1', '--against', 'ws', '--scenarios', SMOKE_SCENARIOS, '--duration', '1', '--warmup', '0.3'];
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-smoke-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-let runCount = 0;
-/** Run benchMain quietly with a JSON output file; returns the exit code and the parsed report. */
-async function runBench(args: string[]): Promise<{ code: number; report: BenchReport; json: unknown }> {
-  const file = path.join(tmp, `run-${++runCount}.json`);
-  const code = await benchMain([...args, '--json', file, '--no-files', '--quiet']);
-  const json: unknown = JSON.parse(readFileSync(file, 'utf8'));
-  return { code, report: json as BenchReport, json };
-}
+const bench = benchRunner('shoal-bench-smoke-');
+const runBench = bench.run;
 
 describe('shoal bench against a spawned Shoal and the ws peer', () => {
   const labels = parseBenchArgs(SMOKE_ARGS, 2).scenarios.flatMap((spec) => resultLabels(spec));

@@ -6,33 +6,25 @@
  * and wrong HTTP bodies. Numbers must be present and errors counted; no
  * timing thresholds.
  */
-import { mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { runLoad } from '../../bench/load/generator.ts';
 import type { LoadRunSpec } from '../../bench/load/generator.ts';
 import { loadResultSchema, validateJson } from '../../bench/load/json-schema.ts';
-import { benchMain } from '../../bench/load/main.ts';
 import { TLS_LABEL_SUFFIX } from '../../bench/load/results.ts';
 import type { BenchReport, ScenarioResult } from '../../bench/load/results.ts';
 import { runHttpFlood } from '../../bench/load/scenarios/http.ts';
+import { benchRunner } from '../helpers/bench-run.ts';
 import { testCertificates, type TestCertificates } from '../helpers/certificates.ts';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-tls-smoke-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-let runCount = 0;
-async function runBench(args: string[]): Promise<{ code: number; report: BenchReport; json: unknown }> {
-  const file = path.join(tmp, `run-${++runCount}.json`);
-  const code = await benchMain([...args, '--json', file, '--no-files', '--quiet']);
-  const json: unknown = JSON.parse(readFileSync(file, 'utf8'));
-  return { code, report: json as BenchReport, json };
-}
+const bench = benchRunner('shoal-bench-tls-smoke-');
+const runBench = bench.run;
+const tmp = bench.dir;
 
 function resultOf(report: BenchReport, target: string, label: string): ScenarioResult {
   const result = report.results.find((r) => r.target === target && r.label === label);
