@@ -13,9 +13,12 @@
  * - publications and events of one turn go out as one pipeline, in the order
  *   they were made, on the worker's one publishing connection: Redis keeps
  *   that order to every subscriber, so per-publisher order holds across
- *   nodes. Each message carries its node's id, and a node drops its own
- *   publications when Redis sends them back (its workers delivered them
- *   already: never twice to one connection).
+ *   nodes. Consecutive publications on one topic go in one PUBLISH (a batch,
+ *   broker-wire.ts) that the receiving worker delivers in order; only
+ *   consecutive ones, so the order across topics holds too. Each message
+ *   carries its node's id, and a node drops its own publications when Redis
+ *   sends them back (its workers delivered them already: never twice to one
+ *   connection).
  * - at most once: a publication lost with a connection is not sent again
  *   (`autoResendUnfulfilledCommands: false`); it is counted in `lost`.
  * - the outgoing buffer (bytes sent and not yet acknowledged by Redis) is
@@ -39,11 +42,13 @@
  * several interested workers receives a publication once per worker.
  */
 import { log } from '../telemetry/logger.ts';
+import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
 import { ErrorCode } from '../codec/envelope.ts';
 import { emptyBrokerStats, type Broker, type BrokerReceiver, type BrokerState, type BrokerStats } from './broker.ts';
+import { Decoded, decodePublications, encodeBatch, encodeSingle, singleLength } from './broker-wire.ts';
 import { AppError } from './define-app.ts';
 import type { PublicationForm } from './pubsub/deliver-publication.ts';
 
@@ -81,8 +86,16 @@ export const DEFAULT_REDIS_BROKER_OPTIONS: RedisBrokerOptions = {
   confirmTimeoutMs: 2000,
 };
 
-/** Format version of the broker's messages (first byte). */
+/** Format version of the event messages (first byte); publications: broker-wire.ts. */
 const VERSION = 1;
+/** `#forms` entry of an event message (encoded already). */
+const EVENT = -1;
+/**
+ * Largest batch of publications in one PUBLISH (bytes of frames): a longer
+ * run on one topic goes in several, so one message never holds a receiving
+ * worker's turn for long (a frame larger than this goes alone).
+ */
+const MAX_BATCH_BYTES = 64 * 1024;
 const PREFIX = 'shoal:';
 const TOPIC_PREFIX = `${PREFIX}p:`;
 /** Channels per SUBSCRIBE/UNSUBSCRIBE command when resubscribing many topics. */
@@ -163,8 +176,10 @@ export class RedisBroker implements Broker {
   #subscribed: Set<string>;
   /** Settled when the next subscription flush is confirmed (or times out). */
   #nextConfirm: PromiseWithResolvers<void> | null;
-  /** This turn's messages: channel, message, in order. */
-  #queue: (string | Buffer)[];
+  /** This turn's messages, in order: channel, form (EVENT: an encoded event message), payload (the frame of a publication). */
+  #channels: string[];
+  #forms: number[];
+  #payloads: Uint8Array[];
   #queuedBytes: number;
   #flushScheduled: boolean;
   #drained: PromiseWithResolvers<void> | null;
@@ -172,6 +187,8 @@ export class RedisBroker implements Broker {
   /** Failure causes logged in the current outage (reset when ready): each is reported once, not at every retry. */
   #loggedCauses: Set<string>;
   #closed: boolean;
+  /** The topic of the publication message being decoded (#message -> #deliverReceived). */
+  #receivingTopic: string;
 
   constructor(config: BrokerConfig, workerId: number, options: Partial<RedisBrokerOptions> = {}) {
     this.nodeId = config.nodeId;
@@ -186,12 +203,15 @@ export class RedisBroker implements Broker {
     this.#wanted = new Set();
     this.#subscribed = new Set();
     this.#nextConfirm = null;
-    this.#queue = [];
+    this.#channels = [];
+    this.#forms = [];
+    this.#payloads = [];
     this.#queuedBytes = 0;
     this.#flushScheduled = false;
     this.#drained = null;
     this.#loggedCauses = new Set();
     this.#closed = false;
+    this.#receivingTopic = '';
     const redisOptions: RedisOptions = {
       lazyConnect: true,
       // Commands are refused at once while disconnected (nothing queues without bound) and never resent (at most once).
@@ -246,15 +266,9 @@ export class RedisBroker implements Broker {
   }
 
   publish(topic: string, form: PublicationForm, frame: Uint8Array): void {
-    const tag = this.#nodeTag;
-    const message = Buffer.allocUnsafe(3 + tag.length + frame.length);
-    message[0] = VERSION;
-    message[1] = form;
-    message[2] = tag.length;
-    tag.copy(message, 3);
-    message.set(frame, 3 + tag.length);
     this.stats.published++;
-    this.#enqueue(topicChannel(topic), message);
+    // Encoded at the flush, alone or in a batch with the turn's next publications on this topic.
+    this.#enqueue(topicChannel(topic), form, frame, singleLength(this.#nodeTag, frame));
   }
 
   sendTo(nodeId: string, workerId: number, address: string, payload: Uint8Array): boolean {
@@ -269,7 +283,7 @@ export class RedisBroker implements Broker {
     message.write(address, 3, 'latin1');
     message.set(payload, 3 + addressLength);
     this.stats.sentTo++;
-    this.#enqueue(eventChannel(nodeId, workerId), message);
+    this.#enqueue(eventChannel(nodeId, workerId), EVENT, message, message.length);
     return true;
   }
 
@@ -365,10 +379,12 @@ export class RedisBroker implements Broker {
     this.#scheduleFlush();
   }
 
-  #enqueue(channel: string, message: Buffer): void {
-    this.#queue.push(channel, message);
-    this.#queuedBytes += message.length;
-    this.stats.outgoingBytes += message.length;
+  #enqueue(channel: string, form: number, payload: Uint8Array, bytes: number): void {
+    this.#channels.push(channel);
+    this.#forms.push(form);
+    this.#payloads.push(payload);
+    this.#queuedBytes += bytes;
+    this.stats.outgoingBytes += bytes;
     this.#scheduleFlush();
   }
 
@@ -382,29 +398,60 @@ export class RedisBroker implements Broker {
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     this.#flushSubscriptions();
-    if (this.#queue.length === 0) return;
-    const queue = this.#queue;
+    const channels = this.#channels;
+    if (channels.length === 0) return;
+    const forms = this.#forms;
+    const payloads = this.#payloads;
     const bytes = this.#queuedBytes;
-    this.#queue = [];
+    this.#channels = [];
+    this.#forms = [];
+    this.#payloads = [];
     this.#queuedBytes = 0;
-    if (queue.length === 2) {
+    // Commands in order: channel, message, and how many publications or events it carries (counted in `lost` if it fails).
+    const commands: (string | Buffer)[] = [];
+    const counts: number[] = [];
+    const tag = this.#nodeTag;
+    for (let i = 0; i < channels.length; ) {
+      const channel = channels[i] as string;
+      const form = forms[i] as number;
+      const payload = payloads[i] as Uint8Array;
+      if (form === EVENT) {
+        commands.push(channel, payload as Buffer);
+        counts.push(1);
+        i++;
+        continue;
+      }
+      // The run of publications on this channel that follows, up to MAX_BATCH_BYTES of frames.
+      let end = i + 1;
+      let frameBytes = payload.length;
+      while (end < channels.length && channels[end] === channel && forms[end] !== EVENT && frameBytes + (payloads[end] as Uint8Array).length <= MAX_BATCH_BYTES) {
+        frameBytes += (payloads[end] as Uint8Array).length;
+        end++;
+      }
+      commands.push(channel, end === i + 1 ? encodeSingle(tag, form as PublicationForm, payload) : encodeBatch(tag, forms, payloads, i, end, frameBytes));
+      counts.push(end - i);
+      i = end;
+    }
+    if (counts.length === 1) {
       // One message this turn: a plain PUBLISH on the same connection (so in the same order), without a
       // pipeline's own object, promise and result array (bench/micro/broker-publish.ts: 28-36 -> 17-23 us).
-      this.#pub.redis.publish(queue[0] as string, queue[1] as Buffer).then(
+      this.#pub.redis.publish(commands[0] as string, commands[1] as Buffer).then(
         () => this.#settled(bytes, 0),
-        () => this.#settled(bytes, 1),
+        () => this.#settled(bytes, counts[0] as number),
       );
       return;
     }
     const pipeline = this.#pub.redis.pipeline();
-    for (let i = 0; i < queue.length; i += 2) pipeline.publish(queue[i] as string, queue[i + 1] as Buffer);
+    for (let i = 0; i < commands.length; i += 2) pipeline.publish(commands[i] as string, commands[i + 1] as Buffer);
     pipeline.exec().then(
       (results) => {
         let failed = 0;
-        for (const [error] of results ?? []) if (error !== null) failed++;
+        (results ?? []).forEach(([error], i) => {
+          if (error !== null) failed += counts[i] as number;
+        });
         this.#settled(bytes, failed);
       },
-      () => this.#settled(bytes, queue.length / 2),
+      () => this.#settled(bytes, channels.length),
     );
   };
 
@@ -467,20 +514,37 @@ export class RedisBroker implements Broker {
   /** A message on a subscribed channel: a publication of another node, or an event for this worker. */
   #message(channel: Buffer, message: Buffer): void {
     const receiver = this.#receiver;
-    if (receiver === null || message.length < 3 || message[0] !== VERSION) return;
+    if (receiver === null) return;
     // channel: "shoal:p:<topic>" or "shoal:to:<node>.<worker>"
     if (channel[PREFIX.length] === 0x70 /* p */) {
-      const tagLength = message[2];
-      const tagEnd = 3 + tagLength;
-      if (tagLength === this.#nodeTag.length && this.#nodeTag.equals(message.subarray(3, tagEnd))) return;
-      this.stats.received++;
-      // A copy: the frame is written to sockets later, and the message is a view into the client's read buffer.
-      receiver.publication(channel.toString('utf8', TOPIC_PREFIX.length), message[1] as PublicationForm, Uint8Array.prototype.slice.call(message, tagEnd));
+      this.#receivingTopic = channel.toString('utf8', TOPIC_PREFIX.length);
+      // Copies (broker-wire.ts): the frames are written to sockets later, and the message is a view into the client's read buffer.
+      if (decodePublications(message, this.#nodeTag, this.#deliverReceived) === Decoded.MALFORMED) this.#malformed(channel, message);
+      return;
+    }
+    if (message.length < 3 || message[0] !== VERSION) {
+      this.#malformed(channel, message);
       return;
     }
     const addressLength = message.readUInt16BE(1);
     this.stats.receivedTo++;
     receiver.event(message.toString('latin1', 3, 3 + addressLength), Uint8Array.prototype.slice.call(message, 3 + addressLength));
+  }
+
+  /** Bound once: one publication of the message being read (its topic in `#receivingTopic`). */
+  readonly #deliverReceived = (form: PublicationForm, frame: Uint8Array): void => {
+    this.stats.received++;
+    (this.#receiver as BrokerReceiver).publication(this.#receivingTopic, form, frame);
+  };
+
+  /**
+   * A message this release cannot read (another format version, a truncated
+   * batch): what it carried, past any publications already delivered, is
+   * dropped, and said in the log (rate-limited per cause).
+   */
+  #malformed(channel: Buffer, message: Buffer): void {
+    this.stats.undecodable++;
+    logPeerCaused(log(), 'warn', 'broker_message_undecodable', { channel: channel.toString('utf8'), version: message[0] ?? null, bytes: message.length }, 'a broker message this node cannot decode was dropped (a node of another release? see docs/deploy.md, "Upgrading a cluster")');
   }
 
   /** Every ping interval: a connection with a PING unanswered for `stallTimeoutMs` is dropped and made again. */

@@ -176,6 +176,7 @@ const BROKER_COUNTERS: readonly [string, string, (broker: BrokerStatus) => numbe
   ['shoal_broker_gaps_total', 'Times a broker connection was lost or found stalled (each a gap in cross-node delivery, then a reconnect), by worker', (broker) => broker.gaps],
   ['shoal_broker_gap_seconds_total', 'Time broker connections spent not ready after their first connection, summed over the gaps, by worker', (broker) => broker.gapMs / 1000],
   ['shoal_broker_lost_total', 'Publications and events lost with a broker connection (sent, never acknowledged; at most once), by worker', (broker) => broker.lost],
+  ['shoal_broker_undecodable_total', 'Messages from the broker dropped because this node cannot decode them (another format version, truncated), by worker', (broker) => broker.undecodable],
 ];
 
 /** Publications refused by the broker side, as the `reason` label: BROKER_UNAVAILABLE (and sendTo calls refused) or OVERLOADED. */

@@ -30,6 +30,8 @@ export interface BrokerStats {
   gapMs: number;
   /** Publications and events lost with a connection (sent, never acknowledged; not sent again: at most once). */
   lost: number;
+  /** Messages from the broker this node could not decode (another format version, truncated), dropped and logged. */
+  undecodable: number;
   /** Topic subscriptions registered again after a reconnect. */
   resubscribed: number;
   /** Bytes sent to the broker and not yet acknowledged by it. */
@@ -37,7 +39,7 @@ export interface BrokerStats {
 }
 
 export function emptyBrokerStats(): BrokerStats {
-  return { published: 0, received: 0, sentTo: 0, receivedTo: 0, unavailable: 0, overloaded: 0, lost: 0, gaps: 0, gapMs: 0, resubscribed: 0, outgoingBytes: 0 };
+  return { published: 0, received: 0, sentTo: 0, receivedTo: 0, unavailable: 0, overloaded: 0, lost: 0, undecodable: 0, gaps: 0, gapMs: 0, resubscribed: 0, outgoingBytes: 0 };
 }
 
 /** A broker connection's state and counters at one moment (a copy: it may cross threads). */
