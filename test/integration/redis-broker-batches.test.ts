@@ -1,0 +1,170 @@
+/**
+ * The Redis broker's publication messages (app/broker-wire.ts) on a real
+ * redis-server: the publications of one turn on one topic leave in one
+ * PUBLISH and arrive in order; only consecutive ones are merged (the order
+ * across topics holds); a long run is split; version-1 messages (a node of
+ * the earlier release) are still read, mixed with batches; a node drops its
+ * own batches; what cannot be decoded is dropped and counted without
+ * stopping what follows. Two brokers (nodes "na" and "nb") and two plain
+ * ioredis clients: an observer of the channels and an "old node" that
+ * publishes hand-made messages.
+ */
+import { Buffer } from 'node:buffer';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RedisBroker, topicChannel } from '../../src/app/redis-broker.ts';
+import { PublicationForm } from '../../src/app/pubsub/deliver-publication.ts';
+import { RedisServer } from '../helpers/redis-server.ts';
+import { eventually } from '../helpers/shoal-process.ts';
+
+interface Received {
+  topic: string;
+  form: number;
+  text: string;
+}
+
+let redis: RedisServer;
+let publisher: RedisBroker;
+let receiver: RedisBroker;
+let observer: Redis;
+let oldNode: Redis;
+const received: Received[] = [];
+/** Messages Redis carried on the topic channels: channel and the message's first byte (its version). */
+const observed: { channel: string; version: number }[] = [];
+
+function client(url: string): Redis {
+  const redisClient = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redisClient.on('error', () => {});
+  return redisClient;
+}
+
+/** A version-1 message as a node of the earlier release sends it. */
+function versionOne(tag: string, form: number, text: string): Buffer {
+  return Buffer.concat([Buffer.from([1, form, tag.length]), Buffer.from(tag, 'latin1'), Buffer.from(text)]);
+}
+
+/** A version-2 batch entry. */
+function entry(form: number, text: string, declaredLength = Buffer.byteLength(text)): Buffer {
+  const header = Buffer.alloc(5);
+  header[0] = form;
+  header.writeUInt32BE(declaredLength, 1);
+  return Buffer.concat([header, Buffer.from(text)]);
+}
+
+async function settled(broker: RedisBroker): Promise<void> {
+  await eventually('acknowledged by Redis', async () => broker.stats.outgoingBytes === 0);
+}
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  const config = { url: redis.url, password: null };
+  publisher = new RedisBroker({ ...config, nodeId: 'na' }, 0, { subscriber: false });
+  receiver = new RedisBroker({ ...config, nodeId: 'nb' }, 0);
+  receiver.listen({
+    publication: (topic, form, frame) => received.push({ topic, form, text: Buffer.from(frame).toString() }),
+    event: () => {},
+  });
+  observer = client(redis.url);
+  oldNode = client(redis.url);
+  await Promise.all([observer.connect(), oldNode.connect()]);
+  observer.on('pmessageBuffer', (_pattern: Buffer, channel: Buffer, message: Buffer) => observed.push({ channel: channel.toString(), version: message[0] as number }));
+  await observer.psubscribe('shoal:p:*');
+  await eventually('brokers ready', async () => publisher.state === 'ready' && receiver.state === 'ready');
+  await Promise.all([receiver.interest('t1', true), receiver.interest('t2', true)]);
+}, 30_000);
+
+afterAll(async () => {
+  await publisher?.close();
+  await receiver?.close();
+  observer?.disconnect();
+  oldNode?.disconnect();
+  await redis?.stop();
+});
+
+beforeEach(() => {
+  received.length = 0;
+  observed.length = 0;
+});
+
+describe('publication batches across nodes', () => {
+  it('send the publications of one turn on one topic in one PUBLISH, delivered one by one in order with their forms', async () => {
+    for (let i = 0; i < 10; i++) publisher.publish('t1', i % 3 === 0 ? PublicationForm.RAW : PublicationForm.ENVELOPE, Buffer.from(`p${i}`));
+    await eventually('10 delivered', async () => received.length === 10);
+    expect(received).toEqual(Array.from({ length: 10 }, (_, i) => ({ topic: 't1', form: i % 3 === 0 ? PublicationForm.RAW : PublicationForm.ENVELOPE, text: `p${i}` })));
+    await eventually('observed', async () => observed.length >= 1);
+    expect(observed).toEqual([{ channel: topicChannel('t1'), version: 2 }]);
+    expect(receiver.stats.received).toBeGreaterThanOrEqual(10);
+  });
+
+  it('merge only consecutive publications on one topic, so the order across topics holds', async () => {
+    const plan: [string, string][] = [
+      ['t1', 'a'],
+      ['t1', 'b'],
+      ['t2', 'c'],
+      ['t1', 'd'],
+      ['t1', 'e'],
+      ['t2', 'f'],
+    ];
+    for (const [topic, text] of plan) publisher.publish(topic, PublicationForm.RAW, Buffer.from(text));
+    await eventually('6 delivered', async () => received.length === 6);
+    expect(received.map((r) => [r.topic, r.text])).toEqual(plan);
+    await eventually('4 messages observed', async () => observed.length >= 4);
+    expect(observed).toEqual([
+      { channel: topicChannel('t1'), version: 2 },
+      { channel: topicChannel('t2'), version: 1 },
+      { channel: topicChannel('t1'), version: 2 },
+      { channel: topicChannel('t2'), version: 1 },
+    ]);
+  });
+
+  it('split a run of more than 64 KiB of frames into several messages, still in order', async () => {
+    const texts = ['A', 'B', 'C', 'D', 'E'].map((letter) => letter.repeat(30 * 1024));
+    for (const text of texts) publisher.publish('t1', PublicationForm.RAW, Buffer.from(text));
+    await eventually('5 delivered', async () => received.length === 5);
+    expect(received.map((r) => r.text)).toEqual(texts);
+    await eventually('3 messages observed', async () => observed.length >= 3);
+    // 30 + 30 KiB fit in one batch, a third would not.
+    expect(observed.map((o) => o.version)).toEqual([2, 2, 1]);
+  });
+
+  it('read version-1 messages of a node of the earlier release mixed with batches, and drop their own batches', async () => {
+    await oldNode.publish(topicChannel('t1'), versionOne('old', PublicationForm.ENVELOPE, 'old-1'));
+    await eventually('old-1', async () => received.length === 1);
+    publisher.publish('t1', PublicationForm.RAW, Buffer.from('new-1'));
+    publisher.publish('t1', PublicationForm.RAW, Buffer.from('new-2'));
+    await eventually('new batch', async () => received.length === 3);
+    await oldNode.publish(topicChannel('t1'), versionOne('old', PublicationForm.RAW, 'old-2'));
+    await eventually('old-2', async () => received.length === 4);
+    // The receiving node's own batch comes back from Redis before the marker (one subscriber connection, in order).
+    receiver.publish('t1', PublicationForm.RAW, Buffer.from('own-1'));
+    receiver.publish('t1', PublicationForm.RAW, Buffer.from('own-2'));
+    await settled(receiver);
+    publisher.publish('t1', PublicationForm.RAW, Buffer.from('marker'));
+    await eventually('marker', async () => received.some((r) => r.text === 'marker'));
+    expect(received.map((r) => [r.form, r.text])).toEqual([
+      [PublicationForm.ENVELOPE, 'old-1'],
+      [PublicationForm.RAW, 'new-1'],
+      [PublicationForm.RAW, 'new-2'],
+      [PublicationForm.RAW, 'old-2'],
+      [PublicationForm.RAW, 'marker'],
+    ]);
+    // old-1, the new batch, old-2, the own batch, the marker.
+    await eventually('5 messages observed', async () => observed.length >= 5);
+    expect(observed.map((o) => o.version)).toEqual([1, 2, 1, 2, 1]);
+  });
+
+  it('drop what it cannot decode, count it, deliver what came before the damage and everything after', async () => {
+    const undecodable = receiver.stats.undecodable;
+    const channel = topicChannel('t1');
+    const tag = Buffer.from([2, 3, ...Buffer.from('old')]);
+    await oldNode.publish(channel, Buffer.from([9, 0, 3, ...Buffer.from('oldxyz')])); // an unknown version
+    await oldNode.publish(channel, Buffer.concat([tag, entry(PublicationForm.RAW, 'kept'), entry(PublicationForm.RAW, 'cut', 100)])); // truncated
+    await oldNode.publish(channel, Buffer.from([2, 40, 1])); // a tag longer than the message
+    await oldNode.publish(channel, Buffer.concat([tag, entry(PublicationForm.RAW, 'x').subarray(0, 3)])); // an entry header cut short
+    await oldNode.publish(channel, versionOne('old', PublicationForm.RAW, 'after'));
+    await eventually('after', async () => received.some((r) => r.text === 'after'));
+    expect(received.map((r) => r.text)).toEqual(['kept', 'after']);
+    expect(receiver.stats.undecodable - undecodable).toBe(4);
+    expect(receiver.state).toBe('ready');
+  });
+});
