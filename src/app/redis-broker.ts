@@ -267,7 +267,8 @@ export class RedisBroker implements Broker {
 
   publish(topic: string, form: PublicationForm, frame: Uint8Array): void {
     this.stats.published++;
-    // Encoded at the flush, alone or in a batch with the turn's next publications on this topic.
+    // Encoded at the flush, alone or in a batch with the turn's next publications on this topic. The frame may be a
+    // view into the codec's output buffer, whose bytes are never rewritten (as publication-batcher.ts relies on too).
     this.#enqueue(topicChannel(topic), form, frame, singleLength(this.#nodeTag, frame));
   }
 
@@ -421,10 +422,10 @@ export class RedisBroker implements Broker {
         i++;
         continue;
       }
-      // The run of publications on this channel that follows, up to MAX_BATCH_BYTES of frames.
+      // The run of publications on this channel that follows (an event's channel is never a topic's), up to MAX_BATCH_BYTES of frames.
       let end = i + 1;
       let frameBytes = payload.length;
-      while (end < channels.length && channels[end] === channel && forms[end] !== EVENT && frameBytes + (payloads[end] as Uint8Array).length <= MAX_BATCH_BYTES) {
+      while (end < channels.length && channels[end] === channel && frameBytes + (payloads[end] as Uint8Array).length <= MAX_BATCH_BYTES) {
         frameBytes += (payloads[end] as Uint8Array).length;
         end++;
       }
