@@ -12,8 +12,8 @@
  * Redis sends them back), `form` a PublicationForm, `frame` the complete
  * WebSocket frame the subscribers get. A node sends version 1 for a single
  * publication and version 2 for two or more consecutive ones on one topic,
- * and reads both; a node of an older release (version 1 only) drops
- * version-2 messages (docs/deploy.md, "Upgrading a cluster").
+ * and reads both; a message of another version is dropped and counted by
+ * the broker (docs/deploy.md, "Upgrading a cluster").
  *
  * Why batches: a publishing node's turn often holds several publications on
  * one topic (each publisher's requests read in one turn); one PUBLISH for

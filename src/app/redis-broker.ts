@@ -545,7 +545,7 @@ export class RedisBroker implements Broker {
    */
   #malformed(channel: Buffer, message: Buffer): void {
     this.stats.undecodable++;
-    logPeerCaused(log(), 'warn', 'broker_message_undecodable', { channel: channel.toString('utf8'), version: message[0] ?? null, bytes: message.length }, 'a broker message this node cannot decode was dropped (a node of another release? see docs/deploy.md, "Upgrading a cluster")');
+    logPeerCaused(log(), 'warn', 'broker_message_undecodable', { channel: channel.toString('utf8'), version: message[0] ?? null, bytes: message.length }, 'a broker message this node cannot decode was dropped (a node of another version? see docs/deploy.md, "Upgrading a cluster")');
   }
 
   /** Every ping interval: a connection with a PING unanswered for `stallTimeoutMs` is dropped and made again. */

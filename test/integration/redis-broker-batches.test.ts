@@ -2,8 +2,8 @@
  * The Redis broker's publication messages (app/broker-wire.ts) on a real
  * redis-server: the publications of one turn on one topic leave in one
  * PUBLISH and arrive in order; only consecutive ones are merged (the order
- * across topics holds); a long run is split; version-1 messages (a node of
- * the earlier release) are still read, mixed with batches; a node drops its
+ * across topics holds); a long run is split; version-1 messages (as a node
+ * without batches sends them) are still read, mixed with batches; a node drops its
  * own batches; what cannot be decoded is dropped and counted without
  * stopping what follows. Two brokers (nodes "na" and "nb") and two plain
  * ioredis clients: an observer of the channels and an "old node" that
@@ -38,7 +38,7 @@ function client(url: string): Redis {
   return redisClient;
 }
 
-/** A version-1 message as a node of the earlier release sends it. */
+/** A version-1 message as a node without batches sends it. */
 function versionOne(tag: string, form: number, text: string): Buffer {
   return Buffer.concat([Buffer.from([1, form, tag.length]), Buffer.from(tag, 'latin1'), Buffer.from(text)]);
 }
@@ -127,7 +127,7 @@ describe('publication batches across nodes', () => {
     expect(observed.map((o) => o.version)).toEqual([2, 2, 1]);
   });
 
-  it('read version-1 messages of a node of the earlier release mixed with batches, and drop their own batches', async () => {
+  it('read version-1 messages of a node without batches mixed with batches, and drop their own batches', async () => {
     await oldNode.publish(topicChannel('t1'), versionOne('old', PublicationForm.ENVELOPE, 'old-1'));
     await eventually('old-1', async () => received.length === 1);
     publisher.publish('t1', PublicationForm.RAW, Buffer.from('new-1'));
