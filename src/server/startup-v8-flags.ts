@@ -22,7 +22,10 @@
  * checks both, and that a server started by `shoal serve` holds them until
  * its ready line). Holds nest: `bin/shoal.js` holds before it loads the
  * command, `server.listen()` holds until its workers are ready, and the
- * command releases after `listen()`.
+ * command releases after `listen()`. The flags are the process's: a
+ * `listen()` in a process that already runs other work (a second server, an
+ * embedding app) pauses new optimisations there too for as long as the start
+ * takes (typically under a second); code optimised before stays optimised.
  *
  * Left alone (nothing set, nothing restored) when the command line or
  * NODE_OPTIONS mentions any of these flags (the user's choice wins), on a

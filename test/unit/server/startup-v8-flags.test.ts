@@ -5,11 +5,12 @@ import { shouldHoldStartupFlags } from '../../../src/server/startup-v8-flags.ts'
 
 const BIN = fileURLToPath(new URL('../../../bin/shoal.js', import.meta.url));
 const PROBE = fileURLToPath(new URL('../../fixtures/heap/startup-probe.mjs', import.meta.url));
+const LISTEN_SERVER = fileURLToPath(new URL('../../fixtures/heap/listen-server.ts', import.meta.url));
 
 interface ThreadReport {
   threadId: number;
   main: boolean;
-  optimisedDuringStart: boolean;
+  optimisedDuringStart: boolean | null;
   newSpaceAtStart: number;
   newSpaceAtReady: number;
   optimisedLater: boolean;
@@ -17,17 +18,16 @@ interface ThreadReport {
 }
 
 /**
- * Starts `shoal serve --workers 1` with the probe preloaded in every thread,
- * waits for the ready line, asks for the reports (SIGUSR2) and stops the
- * server by its pid.
+ * Starts a server with one worker (the script and its arguments) with the
+ * probe preloaded in every thread, waits for the ready line, asks for the
+ * reports (SIGUSR2) and stops the server by its pid.
  */
-function probeServer(): Promise<ThreadReport[]> {
+function probeServer(script: string[]): Promise<ThreadReport[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=shoal-source', '--allow-natives-syntax', '--import', PROBE, BIN, 'serve', '--workers', '1', '--port', '0', '--host', '127.0.0.1'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } },
-    );
+    const child = spawn(process.execPath, ['--conditions=shoal-source', '--allow-natives-syntax', '--import', PROBE, ...script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     const reports: ThreadReport[] = [];
     let stdout = '';
     let stderr = '';
@@ -69,13 +69,27 @@ describe('V8 start-up flags (issue #12, memory at rest)', () => {
   });
 
   it('a starting server optimises nothing and keeps its young generations, in the primary and the worker; after the ready line both work again', async () => {
-    const reports = await probeServer();
+    const reports = await probeServer([BIN, 'serve', '--workers', '1', '--port', '0', '--host', '127.0.0.1']);
     for (const report of reports) {
       const thread = report.main ? 'primary' : `worker ${report.threadId}`;
       expect(report.optimisedDuringStart, `${thread}: a hot function was optimised during the start`).toBe(false);
+      expect(report.newSpaceAtReady, `${thread}: young generation noted at the ready line`).toBeGreaterThan(0);
       expect(report.newSpaceAtReady, `${thread}: young generation at ready vs at start`).toBeLessThanOrEqual(report.newSpaceAtStart);
       expect(report.optimisedLater, `${thread}: the same function is optimised after the ready line`).toBe(true);
       expect(report.growsLater, `${thread}: the young generation grows after the ready line`).toBe(true);
+    }
+  }, 120_000);
+
+  it('createServer().listen() holds them while its workers start', async () => {
+    const reports = await probeServer([LISTEN_SERVER]);
+    const workers = reports.filter((report) => !report.main);
+    expect(workers.length).toBeGreaterThan(0);
+    for (const report of workers) {
+      expect(report.optimisedDuringStart, `worker ${report.threadId}: a hot function was optimised during the start`).toBe(false);
+      expect(report.newSpaceAtReady, `worker ${report.threadId}: young generation noted at the ready line`).toBeGreaterThan(0);
+      expect(report.newSpaceAtReady, `worker ${report.threadId}: young generation at ready vs at start`).toBeLessThanOrEqual(report.newSpaceAtStart);
+      expect(report.optimisedLater, `worker ${report.threadId}: optimised after the ready line`).toBe(true);
+      expect(report.growsLater, `worker ${report.threadId}: grows after the ready line`).toBe(true);
     }
   }, 120_000);
 });
