@@ -16,11 +16,16 @@ if (!supported) {
 }
 // '#cli' (package.json "imports"): the compiled dist/src/cli/main.js, or with the
 // `shoal-source` condition (set in this repository by .npmrc) src/cli/main.ts.
+// '#startup-v8-flags' likewise: held from before the command's modules load
+// until the command releases it (a server: once its workers are ready), so
+// that loading them neither optimises code nor grows the young generation.
 let cli;
 try {
+  const startup = await import('#startup-v8-flags');
+  startup.holdStartupFlags();
   cli = await import('#cli');
 } catch (error) {
-  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('dist/src/cli/main.js')) {
+  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('dist/src/')) {
     // A source checkout started without the condition and without a build.
     process.stderr.write(
       'shoal: this is a source checkout without a build: run it through npm (npm start, npx shoal ...), ' +

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { createServer } from '../server/server.ts';
+import { releaseStartupFlags } from '../server/startup-v8-flags.ts';
 import { ECHO_APP } from '../app/load-app.ts';
 import { setThreadLogger } from '../telemetry/logger.ts';
 import { mainHelp, parseServeArgs, serveHelp } from './args.ts';
@@ -24,6 +25,8 @@ const SIGINT_COPY_WINDOW_MS = 300;
 /** Runs the command line (argv without node and the script); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // bin/shoal.js held V8's start-up flags while this module loaded: `serve` releases them once its workers are ready.
+  if (command !== 'serve') releaseStartupFlags();
   switch (command) {
     case 'serve':
       return serve(rest);
@@ -55,6 +58,7 @@ function version(): string {
 
 async function serve(argv: string[]): Promise<number> {
   const parsed = parseServeArgs(argv, process.env);
+  if (parsed.kind !== 'serve') releaseStartupFlags();
   if (parsed.kind === 'help') {
     process.stdout.write(`${serveHelp()}\n`);
     return 0;
@@ -106,6 +110,8 @@ async function serve(argv: string[]): Promise<number> {
     stopListening();
     process.stderr.write(`shoal: ${(error as Error).message}\n`);
     return 1;
+  } finally {
+    releaseStartupFlags();
   }
   // SIGHUP: new TLS connections use the certificate and key as they are on disk now; a bad file keeps the old ones.
   const onHangup = (): void => {

@@ -23,6 +23,7 @@ import { loadApp, resolveAppSpecifier } from '../app/load-app.ts';
 import { CONNECTION_WORKER_URL } from '../workers/entry-urls.ts';
 import { createLogOutput } from './log-output.ts';
 import { resolveServerOptions, type ServerOptions } from './options.ts';
+import { holdStartupFlags, releaseStartupFlags } from './startup-v8-flags.ts';
 import { assertSupportedRuntime } from './runtime.ts';
 import { loadTlsMaterial, newTicketKeys, type TlsSources } from './tls-files.ts';
 import { workerConfigFrom } from './worker-config.ts';
@@ -113,9 +114,20 @@ export class ShoalServer extends EventEmitter implements HostServer {
   /**
    * Checks the app (loading it once here, so a bad module fails now and not
    * in every worker), starts the workers and listens. Rejects on a bad app or
-   * a listen error (e.g. EADDRINUSE).
+   * a listen error (e.g. EADDRINUSE). V8's start-up flags are held until the
+   * workers are ready (startup-v8-flags.ts: no optimising compiles of code
+   * that runs once, no growth of the young generation while modules load).
    */
   async listen(): Promise<ListeningAddress> {
+    holdStartupFlags();
+    try {
+      return await this.#listen();
+    } finally {
+      releaseStartupFlags();
+    }
+  }
+
+  async #listen(): Promise<ListeningAddress> {
     if (this.#primary !== null) throw new Error('server is already listening');
     const options = this.options;
     const app = resolveAppSpecifier(options.app);
