@@ -34,6 +34,10 @@ const app: App = {
   // The rpc scenario allows up to 1024 requests in flight per connection (--inflight); Shoal's default is 64.
   limits: { maxOutstandingRequests: 1024 },
   protocols: [RAW_PUBSUB_PROTOCOL],
+  // Raw messages are handled before onMessage returns (echoed, published: both copy what they keep, the
+  // subscribe command is read into a string first): lent views of the server's buffers, as uWebSockets.js
+  // hands them out (bench/README.md).
+  borrowMessages: true,
   http(req, res) {
     if (req.method === 'GET' && req.url === '/') {
       res.writeHead(200, { 'Content-Type': 'text/plain' });

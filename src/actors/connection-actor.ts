@@ -154,15 +154,16 @@ export class ConnectionActor implements ConnectionHandle {
   /**
    * Hands one inbound message to the session, now when nothing runs (a
    * synchronous handler completes without allocating a promise), or queued
-   * behind the running handler otherwise.
+   * behind the running handler otherwise. A `lent` message (valid only
+   * during this call: FrameSink.onMessage) is copied when it has to wait.
    */
-  deliver(data: Buffer, isBinary: boolean): void {
+  deliver(data: Buffer, isBinary: boolean, lent: boolean = false): void {
     if (this.#failed || this.#closePending) return;
     this.messagesIn++;
     workerCounters.messagesIn++;
     if (this.#busy || this.queued !== 0) {
       const mailbox = (this.#mailbox ??= new Mailbox(this.#limits.mailboxSize, this.#limits.mailboxBytes));
-      mailbox.push(data, isBinary);
+      mailbox.push(lent ? Buffer.copyBytesFrom(data) : data, isBinary);
       if (!this.#paused && mailbox.isFull) {
         this.#paused = true;
         this.mailboxPauses++;

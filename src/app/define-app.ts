@@ -97,6 +97,8 @@ export interface TypedApp<S> {
   onOpen?(ctx: TypedContext<S>): unknown;
   onClose?(ctx: TypedContext<S>, code: number, reason: string): unknown;
   onMessage?(ctx: TypedContext<S>, data: Buffer | string, isBinary: boolean): unknown;
+  /** `onMessage` gets views valid only until it returns (see App.borrowMessages). */
+  borrowMessages?: boolean;
   events?: { [K in keyof EventsOf<S>]: (ctx: TypedContext<S>, data: EventsOf<S>[K]) => unknown };
   methods?: { [K in keyof MethodsOf<S>]: TypedMethod<S, MethodsOf<S>[K]> };
   authorizeSubscribe?(ctx: TypedContext<S>, topic: string): boolean | Promise<boolean>;

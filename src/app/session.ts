@@ -30,6 +30,15 @@ export function requiresSubprotocol(app: App): boolean {
   return app.onMessage === undefined && (app.events !== undefined || app.methods !== undefined);
 }
 
+/**
+ * True when the session of a connection on `protocol` lets go of each
+ * message before its delivery returns: a raw session of an app that set
+ * `borrowMessages` (the transport may then lend it views of its buffers).
+ */
+export function borrowsMessages(app: App, protocol: string | null): boolean {
+  return app.borrowMessages === true && (!speaksShoal(app) || findCodec(protocol) === undefined);
+}
+
 /** The session that will run this connection's handlers. */
 export function createSession(app: App, handle: ConnectionHandle, services: AppServices): Session {
   const codec = speaksShoal(app) ? findCodec(handle.protocol) : undefined;

@@ -156,6 +156,17 @@ export interface App<State = Record<string, unknown>> {
   onClose?(ctx: Context<State>, code: number, reason: string): unknown;
   /** Raw messages of connections that negotiated no subprotocol. */
   onMessage?(ctx: Context<State>, data: Buffer | string, isBinary: boolean): unknown;
+  /**
+   * Lend `onMessage` its messages instead of giving them (default false):
+   * `data` may then be a view of the server's own buffers, valid only until
+   * `onMessage` returns (an async handler: until its first `await`); what
+   * the app keeps it must copy (`Buffer.from(data)`, `data.toString()`).
+   * Sending it meanwhile is fine (`ctx.sendRaw`, `ctx.publish`, `sendTo`
+   * copy what they keep). Saves a buffer and a copy per message: the way
+   * uWebSockets.js hands messages out. Raw connections only; messages of
+   * the Shoal subprotocols are decoded before the handler runs.
+   */
+  borrowMessages?: boolean;
   /** Events on the Shoal subprotocols, by name. */
   events?: Record<string, (ctx: Context<State>, data: any) => unknown>;
   /** Request methods on the Shoal subprotocols, by name. */

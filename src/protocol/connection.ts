@@ -50,8 +50,12 @@ export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionSt
 
 /** What the connection tells its owner. Called synchronously. */
 export interface ConnectionHandler {
-  /** A whole data message; `data` may be a view into an input chunk. Text is valid UTF-8. */
-  onMessage(data: Buffer, isBinary: boolean): void;
+  /**
+   * A whole data message; `data` may be a view into an input chunk. Text is
+   * valid UTF-8. `lent` (only with `lendMessages`): `data` is valid only
+   * until this call returns (FrameSink.onMessage).
+   */
+  onMessage(data: Buffer, isBinary: boolean, lent: boolean): void;
   /** A ping arrived; the pong is already written. */
   onPing(data: Buffer): void;
   onPong(data: Buffer): void;
@@ -78,6 +82,12 @@ export interface ServerConnectionOptions {
    * negotiation's agreement; it must not be shared between connections.
    */
   deflate?: PerMessageDeflate | null;
+  /**
+   * The handler lets go of each message before its `onMessage` returns:
+   * messages of borrowed chunks may then be lent views instead of copies
+   * (FrameDecoderOptions.lendMessages). Default false.
+   */
+  lendMessages?: boolean;
 }
 
 /**
@@ -120,7 +130,7 @@ export class ServerConnection implements FrameSink {
       this,
       // RFC 7692 §6: RSV1 marks a compressed message only once the extension
       // is negotiated; without it the decoder fails RSV1 with 1002 (RFC 6455 §5.2).
-      { maxMessageBytes: options.maxMessageBytes, requireMask: true, rsv1Allowed: this.#deflate !== null },
+      { maxMessageBytes: options.maxMessageBytes, requireMask: true, rsv1Allowed: this.#deflate !== null, lendMessages: options.lendMessages ?? false },
     );
   }
 
@@ -239,9 +249,9 @@ export class ServerConnection implements FrameSink {
   // FrameSink: called by this connection's own decoder, never by the owner.
 
   /** FrameSink: a whole message from the decoder (`compressed` only ever with deflate, rsv1Allowed). */
-  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean, lent: boolean): void {
     if (compressed) this.#handleCompressedMessage(data, isBinary);
-    else this.#handleMessage(data, isBinary);
+    else this.#handleMessage(data, isBinary, lent);
   }
 
   /** FrameSink: a control frame from the decoder. */
@@ -254,11 +264,11 @@ export class ServerConnection implements FrameSink {
     this.#handleError(error);
   }
 
-  #handleMessage(data: Buffer, isBinary: boolean): void {
+  #handleMessage(data: Buffer, isBinary: boolean, lent: boolean): void {
     // §5.5.1: after sending a close frame the endpoint may ignore further
     // data; the application has been told the connection is closing.
     if (this.#sentClose) return;
-    this.#handler.onMessage(data, isBinary);
+    this.#handler.onMessage(data, isBinary, lent);
   }
 
   /** A message whose first frame had RSV1 set (permessage-deflate): inflate, check text, deliver. */
@@ -285,7 +295,8 @@ export class ServerConnection implements FrameSink {
       this.#handleError(new ProtocolError('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message'));
       return;
     }
-    this.#handler.onMessage(message, isBinary);
+    // The inflated message is a buffer of its own, never lent (the compressed input was read synchronously).
+    this.#handler.onMessage(message, isBinary, false);
   }
 
   #handleControl(opcode: number, payload: Buffer): void {

@@ -12,6 +12,15 @@
  * `push` returns) is only read: nothing handed out or kept refers to it. A
  * frame inside it is copied out, unmasked on the way; what spans chunks is
  * copied as above.
+ *
+ * Lent messages (`lendMessages`, for a sink that lets go of each message
+ * before its `onMessage` returns): a frame inside a borrowed chunk is then
+ * unmasked in place and handed out as a view of the chunk too, and a message
+ * that spans chunks is assembled in a buffer that is reused for the next one
+ * (this decoder's while a push lasts, else one of a few spare buffers of the
+ * thread): no allocation and no copy per message. `onMessage` says whether
+ * the message is lent (`lent`): a view of a borrowed chunk or of a reused
+ * buffer, valid only until the callback returns.
  */
 import { Opcode } from './constants.ts';
 import { type FrameErrorCode, ProtocolError } from './errors.ts';
@@ -25,8 +34,10 @@ export interface FrameSink {
    * view into a chunk given to `push`; text is already validated UTF-8.
    * `compressed` is true when its first frame had RSV1 set (only possible
    * with `rsv1Allowed`); the payload is then still compressed and unvalidated.
+   * `lent` (only with `lendMessages`): `data` is valid only until this call
+   * returns; the decoder rewrites or hands back its bytes afterwards.
    */
-  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void;
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean, lent: boolean): void;
   /** A ping, pong or close frame (opcode 0x9, 0xA, 0x8), its payload unparsed. */
   onControl(opcode: number, payload: Buffer): void;
   /** The input broke the protocol; called once, after which input is discarded. */
@@ -40,6 +51,12 @@ export interface FrameDecoderOptions {
   requireMask?: boolean;
   /** RSV1 may be set on the first frame of a data message (permessage-deflate negotiated, RFC 7692 §6). */
   rsv1Allowed?: boolean;
+  /**
+   * The sink lets go of every message before its `onMessage` returns: hand
+   * out views of borrowed chunks and of reused buffers (`lent`) instead of
+   * copies. Default false: every message is the sink's to keep.
+   */
+  lendMessages?: boolean;
 }
 
 // Parser states, named for what they wait for.
@@ -70,6 +87,43 @@ const GROWTH_FACTOR = 4;
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * Message buffers of lending decoders that are between messages, for the
+ * next decoder of the thread that has to assemble one: a connection keeps
+ * a buffer only while a message is under way, and a stream of large
+ * messages reuses a few warm buffers instead of allocating (and faulting in)
+ * fresh memory for each. At most SPARE_COUNT buffers of at most
+ * SPARE_MAX_BYTES each are kept.
+ */
+const spares: Buffer[] = [];
+const SPARE_COUNT = 4;
+const SPARE_MAX_BYTES = 1024 * 1024;
+
+/** A spare buffer of at least `capacity` bytes, taken from the spares, or null. */
+function takeSpare(capacity: number): Buffer | null {
+  for (let i = spares.length - 1; i >= 0; i--) {
+    const spare = spares[i] as Buffer;
+    if (spare.length >= capacity) {
+      spares[i] = spares[spares.length - 1] as Buffer;
+      spares.pop();
+      return spare;
+    }
+  }
+  return null;
+}
+
+/** Keeps `buffer` for reuse when there is room, else drops it (the smallest spare makes way for a larger one). */
+function giveSpare(buffer: Buffer): void {
+  if (buffer.length > SPARE_MAX_BYTES) return;
+  if (spares.length < SPARE_COUNT) {
+    spares.push(buffer);
+    return;
+  }
+  let smallest = 0;
+  for (let i = 1; i < spares.length; i++) if ((spares[i] as Buffer).length < (spares[smallest] as Buffer).length) smallest = i;
+  if ((spares[smallest] as Buffer).length < buffer.length) spares[smallest] = buffer;
+}
+
+/**
  * The masking key handed to unmask(), filled from a decoder's 32-bit key
  * right before each call (unmask is synchronous, so one array serves every
  * decoder of the thread). A key array per decoder, with its ArrayBuffer,
@@ -91,6 +145,7 @@ export class FrameDecoder {
   readonly #maxMessageBytes: number;
   readonly #requireMask: boolean;
   readonly #rsv1Allowed: boolean;
+  readonly #lend: boolean;
 
   #state: number;
   /**
@@ -129,6 +184,7 @@ export class FrameDecoder {
     this.#maxMessageBytes = options.maxMessageBytes;
     this.#requireMask = options.requireMask ?? true;
     this.#rsv1Allowed = options.rsv1Allowed ?? false;
+    this.#lend = options.lendMessages ?? false;
     this.#state = READ_HEADER;
     this.#spill = null;
     this.#spillLength = 0;
@@ -162,10 +218,20 @@ export class FrameDecoder {
    * it unmasks payloads in place and may hand out views of it, so the caller
    * must not reuse it; unless `borrowed`: then the decoder keeps no reference
    * to `chunk` and hands out only copies, and the caller may reuse it once
-   * `push` returns. Input after a failure or `stop` is ignored. The sink
-   * must not call `push` again from inside its callbacks.
+   * `push` returns (with `lendMessages`, messages are then lent views of
+   * it). Input after a failure or `stop` is ignored. The sink must not call
+   * `push` again from inside its callbacks.
    */
   push(chunk: Buffer, borrowed: boolean = false): void {
+    this.#decode(chunk, borrowed);
+    // Between messages a lending decoder keeps no buffer: it goes to the thread's spares.
+    if (this.#lend && this.#bufferLength === 0 && this.#buffer !== EMPTY) {
+      giveSpare(this.#buffer);
+      this.#buffer = EMPTY;
+    }
+  }
+
+  #decode(chunk: Buffer, borrowed: boolean): void {
     const length = chunk.length;
     let pos = 0;
     for (;;) {
@@ -253,11 +319,13 @@ export class FrameDecoder {
           if (this.#received === 0 && available >= payloadLength && (this.#opcode >= 0x8 || this.#messageOpcode === 0)) {
             // The whole frame is in this chunk and is a message or control
             // frame by itself: unmask in place and hand out a view (a copy
-            // of a borrowed chunk, unmasked while copying).
+            // of a borrowed chunk, unmasked while copying, unless messages
+            // are lent; control frames are always copied: the connection
+            // may keep a ping's payload for its pong).
             let payload: Buffer;
             if (payloadLength === 0) {
               payload = EMPTY;
-            } else if (borrowed) {
+            } else if (borrowed && !(this.#lend && this.#opcode < 0x8)) {
               payload = unmaskedCopy(chunk, pos, payloadLength, this.#masked ? this.#keyBytes() : NO_KEY);
             } else {
               payload = chunk.subarray(pos, pos + payloadLength);
@@ -266,7 +334,7 @@ export class FrameDecoder {
             pos += payloadLength;
             this.#state = READ_HEADER;
             if (this.#opcode >= 0x8) this.#sink.onControl(this.#opcode, payload);
-            else if (!this.#completeMessage(payload)) return;
+            else if (!this.#completeMessage(payload, borrowed && this.#lend)) return;
           } else if (this.#opcode >= 0x8) {
             if (available === 0) return;
             if (this.#received === 0) this.#controlPayload = Buffer.allocUnsafe(payloadLength);
@@ -443,7 +511,14 @@ export class FrameDecoder {
     const grown = (current === 0 ? needed : current) * GROWTH_FACTOR;
     const capped = this.#fin && frameEnd <= grown * 1.5 ? frameEnd : grown;
     const capacity = Math.min(this.#maxMessageBytes, Math.max(needed, capped, Math.min(frameEnd, INITIAL_BUFFER_BYTES)));
-    const next = Buffer.allocUnsafe(capacity);
+    let next: Buffer;
+    if (!this.#lend) {
+      next = Buffer.allocUnsafe(capacity);
+    } else {
+      // A buffer of its own (not a slice of Node's pool: the sink tells lent
+      // memory by its ArrayBuffer), from the spares when one is large enough.
+      next = (current === 0 ? takeSpare(capacity) : null) ?? Buffer.allocUnsafeSlow(capacity);
+    }
     if (this.#bufferLength > 0) this.#buffer.copy(next, 0, 0, this.#bufferLength);
     this.#buffer = next;
   }
@@ -451,12 +526,14 @@ export class FrameDecoder {
   /** A data frame whose payload was copied (unmasked) into the message buffer is complete. False after a failure. */
   #completeBufferedFrame(): boolean {
     const end = this.#bufferLength;
+    const lend = this.#lend;
     if (this.#messageOpcode === 0) {
       // A single-frame message that spanned chunks.
       const message = this.#buffer.subarray(0, end);
-      this.#buffer = EMPTY;
+      // A lent message's buffer is reused for the next message once the sink returns.
+      if (!lend) this.#buffer = EMPTY;
       this.#bufferLength = 0;
-      return this.#completeMessage(message);
+      return this.#completeMessage(message, lend);
     }
     // §5.6 / §8.1: text must be valid UTF-8; check each fragment as it comes
     // so invalid text fails where it appears, not at the end of the message.
@@ -468,7 +545,7 @@ export class FrameDecoder {
     const message = this.#buffer.subarray(0, end);
     const isBinary = this.#messageOpcode === Opcode.BINARY;
     const compressed = this.#messageCompressed;
-    this.#buffer = EMPTY;
+    if (!lend) this.#buffer = EMPTY;
     this.#bufferLength = 0;
     this.#messageOpcode = 0;
     this.#messageLength = 0;
@@ -476,12 +553,12 @@ export class FrameDecoder {
     if (!isBinary && !compressed && !(this.#validator as Utf8Validator).finish()) {
       return this.#fail('WS_ERR_INVALID_UTF8', 'text message ends inside a UTF-8 sequence');
     }
-    this.#sink.onMessage(message, isBinary, compressed);
+    this.#sink.onMessage(message, isBinary, compressed, lend);
     return true;
   }
 
-  /** A single-frame message (FIN set, opcode TEXT or BINARY) is complete. False after a failure. */
-  #completeMessage(message: Buffer): boolean {
+  /** A single-frame message (FIN set, opcode TEXT or BINARY) is complete; `lent`: a view of memory that is reused. False after a failure. */
+  #completeMessage(message: Buffer, lent: boolean): boolean {
     const isBinary = this.#opcode === Opcode.BINARY;
     const compressed = this.#messageCompressed;
     this.#messageLength = 0;
@@ -492,7 +569,7 @@ export class FrameDecoder {
     if (!isBinary && !compressed && !isValidUtf8(message)) {
       return this.#fail('WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message');
     }
-    this.#sink.onMessage(message, isBinary, compressed);
+    this.#sink.onMessage(message, isBinary, compressed, lent);
     return true;
   }
 

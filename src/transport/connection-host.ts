@@ -15,7 +15,7 @@ import type { TLSSocket } from 'node:tls';
 import { ConnectionActor } from '../actors/connection-actor.ts';
 import type { AppServices } from '../app/services.ts';
 import { isThenable } from '../app/is-thenable.ts';
-import { createSession, requiresSubprotocol, supportedProtocols } from '../app/session.ts';
+import { borrowsMessages, createSession, requiresSubprotocol, supportedProtocols } from '../app/session.ts';
 import type { App, UpgradeDecision, UpgradeRequest } from '../app/types.ts';
 import { HandshakeError } from '../protocol/errors.ts';
 import { buildAcceptResponse, buildErrorResponse, handshakeErrorResponse } from '../protocol/handshake-response.ts';
@@ -35,7 +35,7 @@ import { adoptSocket } from './adopt-socket.ts';
 import { clock } from './heartbeat.ts';
 import { HttpFront, isClientGone, isWebSocketUpgrade, type CarriedConnection } from './http-front.ts';
 import { emptyConnectionStats, type ConnectionStats, type WorkerConfig } from './messages.ts';
-import { BindingPhase, SocketBinding, sharedReads, type BindingDelegate } from './socket-binding.ts';
+import { BindingPhase, SocketBinding, readBuffer, sharedReads, type BindingDelegate } from './socket-binding.ts';
 import { TlsTerminator, type TlsMaterial } from './tls-terminator.ts';
 import { TrustedProxies } from './trusted-proxies.ts';
 import { settleWireBytes } from './wire-bytes.ts';
@@ -149,7 +149,10 @@ export class ConnectionHost {
     try {
       // Plain TCP reads into the worker's read buffer; the PROXY header and TLS
       // paths hand the socket on (unshift, a TLS wrap) and keep Node's stream reads.
-      socket = adoptSocket(received, this.#config.proxyProtocol || this.#tls !== null ? undefined : sharedReads);
+      const onread = this.#config.proxyProtocol || this.#tls !== null ? undefined : sharedReads;
+      socket = adoptSocket(received, onread);
+      // The read buffer moves every socket that reads into it when it is replaced (not one adoptSocket left as it came).
+      if (onread !== undefined && socket !== received) readBuffer.add(socket);
       this.#start(socket, done);
     } catch (error) {
       this.#serveFailed(error, received, socket, done);
@@ -480,7 +483,7 @@ export class ConnectionHost {
     const deflate = negotiated === null ? null : new PerMessageDeflate(negotiated.agreement, deflatePolicy);
     const address = this.#services.router.registry.nextAddress();
     const actor = new ConnectionActor(binding, { address, protocol, upgradeData }, this.#config);
-    binding.accept(response, actor, deflate);
+    binding.accept(response, actor, deflate, borrowsMessages(app, protocol));
     handshakeDuration.observe((performance.now() - binding.startedAt) / 1000);
     actor.start(createSession(app, actor, this.#services));
     binding.resumeAfterUpgrade(rest);

@@ -25,6 +25,7 @@ import type { OnRead } from './adopt-socket.ts';
 import { DirectWrite, canWriteDirect, writeDirect, type DirectWriteOwner } from './direct-write.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
+import { SharedReadBuffer } from './shared-read-buffer.ts';
 import { COALESCE_MAX_BYTES, SharedJoin, joinFrames, writeSlab } from './write-slab.ts';
 
 /** Phases of a binding; see the diagram at the top of the file. */
@@ -88,6 +89,9 @@ function onSocketData(this: Socket, chunk: Buffer): void {
  */
 const READ_BUFFER_BYTES = 256 * 1024;
 
+/** This thread's read buffer (shared-read-buffer.ts): replaced when a write in flight still refers to it. */
+export const readBuffer = new SharedReadBuffer(READ_BUFFER_BYTES);
+
 /**
  * Reads of plain TCP sockets land in this one buffer of the worker thread
  * (net.Socket's `onread` option) instead of a fresh Buffer per read pushed
@@ -102,7 +106,10 @@ const READ_BUFFER_BYTES = 256 * 1024;
  * HTTP server reads it as any socket.
  */
 export const sharedReads: OnRead = {
-  buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+  // Read when a socket is created: the buffer of the moment (register the socket with `readBuffer.add`).
+  get buffer(): Buffer {
+    return readBuffer.buffer;
+  },
   callback: onSharedRead,
 };
 
@@ -113,7 +120,9 @@ export const sharedReads: OnRead = {
  */
 const COPIED_READ_MAX_BYTES = (Buffer.poolSize >>> 1) - 1;
 
-function onSharedRead(this: Socket, length: number, buffer: Buffer): boolean {
+function onSharedRead(this: Socket, length: number): boolean {
+  // Not the buffer net.Socket passes (the one it was created with): `replace` moved the handle since.
+  const buffer = readBuffer.buffer;
   const binding = bindings.get(this);
   if (binding !== undefined) {
     if (length > COPIED_READ_MAX_BYTES) {
@@ -143,6 +152,23 @@ function onSocketClose(this: Socket): void {
 
 /** The last join of this thread's turn end, shared by the connections that follow with the same frames. */
 const sharedJoin = new SharedJoin();
+
+/**
+ * The memory of the lent message being handled (ArrayBuffer of the read
+ * buffer or of the decoder's reused message buffer), null when none is:
+ * the message is valid only until its delivery returns, so what any
+ * connection of the thread sends from that memory meanwhile is copied
+ * before it is queued, except a reply from the read buffer (`send`). One
+ * per thread: deliveries do not nest.
+ */
+let lentMemory: ArrayBufferLike | null = null;
+
+/**
+ * A reply of the current read was written from the read buffer by
+ * reference: if the socket cannot write it all at once, the read buffer
+ * must be replaced before the next read (`#feed`).
+ */
+let wroteFromReadBuffer = false;
 
 /** One connection's socket side, from the first byte to the TCP close. */
 export class SocketBinding implements ConnectionHandler, ActorTransport, DirectWriteOwner {
@@ -302,12 +328,14 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    * Writes the 101 and opens the WebSocket connection. The caller then starts
    * the actor (so `onOpen` runs first) and calls `resumeAfterUpgrade(rest)`.
    * `deflate` is the connection's own permessage-deflate state when the 101
-   * agreed on it (RSV1 is a protocol error without it).
+   * agreed on it (RSV1 is a protocol error without it). `lendMessages`: the
+   * session lets go of each message before its delivery returns (a raw app
+   * with `borrowMessages`), so messages may be lent views of the read buffer.
    */
-  accept(response: Buffer, actor: ConnectionActor, deflate: PerMessageDeflate | null = null): void {
+  accept(response: Buffer, actor: ConnectionActor, deflate: PerMessageDeflate | null = null, lendMessages: boolean = false): void {
     this.stats.handshakeStatus = 101;
     this.actor = actor;
-    this.connection = new ServerConnection(this, { maxMessageBytes: this.#config.maxMessageBytes, deflate });
+    this.connection = new ServerConnection(this, { maxMessageBytes: this.#config.maxMessageBytes, deflate, lendMessages });
     if (deflate !== null) this.#slabFrameLimit = deflate.thresholdBytes;
     this.phase = BindingPhase.OPEN;
     this.#write(response);
@@ -367,8 +395,18 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
 
   // ConnectionHandler: events from the protocol core.
 
-  onMessage(data: Buffer, isBinary: boolean): void {
-    (this.actor as ConnectionActor).deliver(data, isBinary);
+  onMessage(data: Buffer, isBinary: boolean, lent: boolean): void {
+    const actor = this.actor as ConnectionActor;
+    if (!lent) {
+      actor.deliver(data, isBinary);
+      return;
+    }
+    lentMemory = data.buffer;
+    try {
+      actor.deliver(data, isBinary, true);
+    } finally {
+      lentMemory = null;
+    }
   }
 
   onPing(_data: Buffer): void {}
@@ -417,28 +455,46 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       return;
     }
     const connection = this.connection as ServerConnection;
+    // A lent message (or a view of one) is rewritten once its delivery
+    // returns: the read buffer by the next read, the decoder's message buffer
+    // by the next message. It must not stay queued by reference (a socket
+    // write corked until the end of the turn, or one the kernel took only
+    // part of).
+    const lent = lentMemory !== null && typeof data !== 'string' && data.buffer === lentMemory;
     // Hot path (a reply to a read): the frame is written into the write slab,
     // header and payload for small payloads, the header only for large ones,
     // whose payload follows as it is; no buffer is allocated for the frame,
     // and the whole read's replies leave in one writev. 16 KiB echo:
     // ServerConnection.send allocated a 4-byte header per message
     // (Buffer.allocUnsafe with its checks: 1.7% of the worker, --cpu-prof).
+    // A large lent reply goes by reference only from the read buffer, to a
+    // socket with nothing queued (its write ends with this read, and the
+    // kernel nearly always takes it all: else `#feed` replaces the read
+    // buffer), and not while replacements are held back (shared-read-buffer.ts);
+    // any other is copied into the slab, which is reused once the socket has
+    // written it (WriteSlab.rewind): a copy into warm memory, no fresh buffer.
     if (writeSlab.owner === this && typeof data !== 'string' && data.length < this.#slabFrameLimit && connection.state === ConnectionState.OPEN) {
       const opcode = isBinary ? Opcode.BINARY : Opcode.TEXT;
       const length = data.length;
       const framed = length + frameHeaderLength(length, false);
       this.stats.bytesOut += framed;
       workerCounters.bytesOut += framed;
-      if (length <= COALESCE_MAX_BYTES) {
-        writeSlab.appendSmallFrame(opcode, data);
+      if (length <= COALESCE_MAX_BYTES || (lent && !this.#mayWriteFromReadBuffer(data))) {
+        writeSlab.appendFrame(opcode, data);
       } else {
+        if (lent) wroteFromReadBuffer = true;
         writeSlab.appendFrameHeader(opcode, length);
         writeSlab.flush();
         this.#write(data);
       }
       return;
     }
-    connection.send(data, isBinary);
+    connection.send(lent ? Buffer.copyBytesFrom(data as Uint8Array) : data, isBinary);
+  }
+
+  /** True when lent `data` may be written by reference (see `send`). */
+  #mayWriteFromReadBuffer(data: Uint8Array): boolean {
+    return data.buffer === readBuffer.buffer.buffer && this.#pendingBytes === 0 && this.#directBytes === 0 && !this.#tickCorked && !this.socket.writableNeedDrain && readBuffer.mayPin(clock.now);
   }
 
   sendFrame(frame: Uint8Array): boolean {
@@ -562,6 +618,14 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       writeSlab.end();
       this.#inRead = false;
       socket.uncork();
+      if (socket.writableLength === 0 && !socket.destroyed) {
+        // Everything written at once (nothing left in the socket's buffer nor in libuv): the slab region is free again.
+        writeSlab.rewind();
+      } else if (wroteFromReadBuffer) {
+        // A write still refers to the read buffer: no read may land in it until it is sent.
+        readBuffer.replace(clock.now);
+      }
+      wroteFromReadBuffer = false;
     }
     if (this.phase !== BindingPhase.OPEN) return;
     if (socket.writableLength > this.#config.maxBackpressureBytes) {

@@ -11,9 +11,9 @@
 import type { Socket } from 'node:net';
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-header.ts';
 
-/** Frames up to this size are copied into the slab; larger ones are written as they are, never copied. */
+/** Frames up to this size are copied into the slab; larger ones are written as they are, not copied (but see `appendFrame`). */
 export const COALESCE_MAX_BYTES = 4096;
-/** Size of one slab; a full slab is replaced, never reused. */
+/** Size of one slab (more for a larger frame); a full slab is replaced, not reused. */
 export const SLAB_BYTES = 64 * 1024;
 
 /** Whoever is reading: the slab writes its region to this socket. */
@@ -22,9 +22,13 @@ export interface SlabOwner {
 }
 
 /**
- * The per-thread slab. Bytes before `used` are never rewritten: each flushed
+ * The per-thread slab. Bytes before `used` are not rewritten: each flushed
  * region is a view the socket may hold until it is written, and a full slab is
- * replaced by a new one rather than reused.
+ * replaced by a new one rather than reused. The one exception is `rewind`:
+ * once the owner's socket has written everything (nothing of it left in the
+ * socket's buffer or in libuv), the owner's region is free again, and the
+ * next read writes over it: the slab stays in the cache and costs no fresh
+ * pages.
  */
 export class WriteSlab {
   /** The connection whose read is being processed, or null outside reads. */
@@ -33,18 +37,31 @@ export class WriteSlab {
   #used: number;
   /** Start of the owner's region not yet written to its socket. */
   #start: number;
+  /** Start of the region of the current (or last) read's owner in `#buffer`. */
+  #regionStart: number;
 
   constructor() {
     this.owner = null;
     this.#buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
     this.#used = 0;
     this.#start = 0;
+    this.#regionStart = 0;
   }
 
   /** Starts coalescing for `owner`'s read. Pair with `end()`. */
   begin(owner: SlabOwner): void {
     this.owner = owner;
     this.#start = this.#used;
+    this.#regionStart = this.#used;
+  }
+
+  /**
+   * After `end()`: the last owner's socket has written all of its region (its
+   * writable buffer was empty right after the uncork: the kernel took every
+   * byte at once), so that region may be written over.
+   */
+  rewind(): void {
+    this.#used = this.#start = this.#regionStart;
   }
 
   /** Writes what the owner coalesced and stops coalescing. */
@@ -89,13 +106,13 @@ export class WriteSlab {
   }
 
   /**
-   * Appends a whole unmasked, unfragmented data frame whose payload is at
-   * most COALESCE_MAX_BYTES: the header written in place, then the payload.
-   * RFC 6455 §5.2: FIN set, RSV clear, the opcode; MASK clear (server frames
-   * are never masked, §5.1), and "the minimal number of bytes MUST be used
-   * to encode the length".
+   * Appends a whole unmasked, unfragmented data frame: the header written in
+   * place, then a copy of the payload (of any size: a larger payload than a
+   * slab gets a slab of its size). RFC 6455 §5.2: FIN set, RSV clear, the
+   * opcode; MASK clear (server frames are never masked, §5.1), and "the
+   * minimal number of bytes MUST be used to encode the length".
    */
-  appendSmallFrame(opcode: number, payload: Uint8Array): void {
+  appendFrame(opcode: number, payload: Uint8Array): void {
     const length = payload.length;
     const at = this.#reserve(length + frameHeaderLength(length, false));
     // After #reserve: it may have replaced the slab.
@@ -115,11 +132,12 @@ export class WriteSlab {
 
   /** Returns the offset of `length` free bytes in the owner's region, starting a new slab when full. */
   #reserve(length: number): number {
-    if (this.#used + length > SLAB_BYTES) {
+    if (this.#used + length > this.#buffer.length) {
       this.flush();
-      this.#buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.#buffer = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, length));
       this.#used = 0;
       this.#start = 0;
+      this.#regionStart = 0;
     }
     const at = this.#used;
     this.#used = at + length;

@@ -126,6 +126,26 @@ describe('ConnectionActor message order', () => {
   });
 });
 
+describe('ConnectionActor lent messages', () => {
+  it('copies a lent message that has to wait in the mailbox, and only that one', async () => {
+    const transport = new FakeTransport();
+    const actor = new ConnectionActor(transport, identity, { mailboxSize: 100, mailboxBytes: 1e6 });
+    const { session, log, gates } = gatedSession();
+    actor.start(session);
+    const read = Buffer.from('abcd');
+    // The first runs at once (its handler holds the view while it runs); the second waits.
+    actor.deliver(read.subarray(0, 2), false, true);
+    actor.deliver(read.subarray(2, 4), false, true);
+    // The read buffer is rewritten once the delivery returns.
+    read.fill('x');
+    gates.shift()?.();
+    await tick();
+    gates.shift()?.();
+    await tick();
+    expect(log).toEqual(['open', 'start ab', 'end xx', 'start cd', 'end cd']);
+  });
+});
+
 describe('ConnectionActor mailbox backpressure', () => {
   it('pauses reading when the mailbox fills and resumes below half', async () => {
     const transport = new FakeTransport();

@@ -412,6 +412,74 @@ describe('borrowed chunks (a read buffer reused after each push)', () => {
   });
 });
 
+describe('lent messages (lendMessages: the sink lets go of each message before onMessage returns)', () => {
+  const patterned = (size: number, seed: number) => Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + seed) & 0xff));
+  const payloads = [patterned(3, 1), patterned(100, 2), patterned(70_000, 4), patterned(5, 5), patterned(20_000, 6)];
+  const bytes = Buffer.concat([
+    ...payloads.map((p) => encodeFrame(0x2, p, { mask: KEY })),
+    encodeFrame(0x9, Buffer.from('ping!'), { mask: KEY }),
+    encodeFrame(0x1, Buffer.from('frag'), { mask: KEY, fin: false }),
+    encodeFrame(0x0, Buffer.from('mented'), { mask: KEY }),
+  ]);
+  const expected = [...payloads.map((p) => p.toString('hex')), 'ping!', Buffer.from('fragmented').toString('hex')];
+
+  it('are right while onMessage runs, in every chunking, with the chunk rewritten after each push', () => {
+    for (const { name, chunks } of chunkings(bytes, { maxTwoPieceSplits: 16, randomSplits: 4, maxBytewiseLength: 0 })) {
+      const seen: string[] = [];
+      const sink: FrameSink = {
+        onMessage: (d, _isBinary, _compressed, lent) => {
+          expect(lent).toBe(true);
+          seen.push(d.toString('hex'));
+        },
+        onControl: (_, d) => seen.push(d.toString()),
+        onError: (e) => expect.fail(e.message),
+      };
+      const decoder = new FrameDecoder(sink, { maxMessageBytes: LIMIT, lendMessages: true });
+      const read = Buffer.alloc(bytes.length);
+      for (const chunk of chunks) {
+        chunk.copy(read);
+        decoder.push(read.subarray(0, chunk.length), true);
+        read.fill(0xee);
+      }
+      expect(seen, name).toEqual(expected);
+      // Between messages a lending decoder holds no buffer of its own (it went to the thread's spares).
+      expect(decoder.bufferedBytes, name).toBe(0);
+    }
+  });
+
+  it('are views of the chunk when whole in it, and otherwise of a buffer reused for the next such message', () => {
+    const whole = encodeFrame(0x2, patterned(300, 1), { mask: KEY });
+    const spanning = [encodeFrame(0x2, patterned(5000, 2), { mask: KEY }), encodeFrame(0x2, patterned(5000, 3), { mask: KEY })];
+    const memory: ArrayBufferLike[] = [];
+    const decoder = new FrameDecoder(
+      { onMessage: (d) => memory.push(d.buffer), onControl() {}, onError: (e) => expect.fail(e.message) },
+      { maxMessageBytes: LIMIT, lendMessages: true },
+    );
+    const read = Buffer.alloc(8192);
+    whole.copy(read);
+    decoder.push(read.subarray(0, whole.length), true);
+    expect(memory[0]).toBe(read.buffer);
+    for (const frame of spanning) {
+      frame.copy(read, 0, 0, 3000);
+      decoder.push(read.subarray(0, 3000), true);
+      frame.copy(read, 0, 3000);
+      decoder.push(read.subarray(0, frame.length - 3000), true);
+    }
+    expect(memory[1]).not.toBe(read.buffer);
+    expect(memory[2]).toBe(memory[1]);
+  });
+
+  it('are never lent from a chunk the decoder owns, nor without lendMessages', () => {
+    const frame = encodeFrame(0x2, patterned(300, 1), { mask: KEY });
+    const lent: boolean[] = [];
+    const sink: FrameSink = { onMessage: (_d, _b, _c, isLent) => lent.push(isLent), onControl() {}, onError: (e) => expect.fail(e.message) };
+    new FrameDecoder(sink, { maxMessageBytes: LIMIT, lendMessages: true }).push(Buffer.from(frame));
+    new FrameDecoder(sink, { maxMessageBytes: LIMIT }).push(Buffer.from(frame), true);
+    new FrameDecoder(sink, { maxMessageBytes: LIMIT }).push(Buffer.from(frame));
+    expect(lent).toEqual([false, false, false]);
+  });
+});
+
 describe('after a failure (RFC 6455 §7.1.7)', () => {
   it('reports the error once and discards all further input', () => {
     const sink = new RecordingSink();

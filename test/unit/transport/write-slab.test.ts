@@ -32,7 +32,7 @@ describe('WriteSlab', () => {
     const slab = new WriteSlab();
     const { writes, owner } = recorder();
     slab.begin(owner);
-    slab.appendSmallFrame(Opcode.BINARY, Buffer.from([1, 2, 3]));
+    slab.appendFrame(Opcode.BINARY, Buffer.from([1, 2, 3]));
     slab.append(encodeFrame(Opcode.TEXT, Buffer.from('hi')));
     expect(writes).toHaveLength(0);
     slab.end();
@@ -49,7 +49,7 @@ describe('WriteSlab', () => {
     for (let length = 0; length <= COALESCE_MAX_BYTES; length++) {
       const payload = Buffer.alloc(length, length);
       slab.begin(owner);
-      slab.appendSmallFrame(Opcode.TEXT, payload);
+      slab.appendFrame(Opcode.TEXT, payload);
       slab.end();
       expect(writes.at(-1)?.equals(encodeFrame(Opcode.TEXT, payload))).toBe(true);
     }
@@ -61,7 +61,7 @@ describe('WriteSlab', () => {
       const { writes, owner } = recorder();
       const payload = Buffer.alloc(length, length & 0xff);
       slab.begin(owner);
-      slab.appendSmallFrame(Opcode.TEXT, Buffer.from('before'));
+      slab.appendFrame(Opcode.TEXT, Buffer.from('before'));
       slab.appendFrameHeader(Opcode.BINARY, length);
       slab.flush();
       owner.socket.write(payload);
@@ -81,7 +81,7 @@ describe('WriteSlab', () => {
       for (let i = 0; i < 50; i++, n++) {
         const payload = Buffer.alloc((n * 7) % 126, n & 0xff);
         if (n % 3 === 0) slab.append(encodeFrame(Opcode.BINARY, payload));
-        else slab.appendSmallFrame(Opcode.BINARY, payload);
+        else slab.appendFrame(Opcode.BINARY, payload);
         expected.push([Opcode.BINARY, payload.toString('hex')]);
       }
       slab.end();
@@ -102,5 +102,41 @@ describe('WriteSlab', () => {
       slab.end();
     }
     for (let i = 0; i < views.length; i++) expect(Buffer.from(views[i]).equals(copies[i])).toBe(true);
+  });
+});
+
+describe('WriteSlab.rewind', () => {
+  it("reuses the last owner's region once its socket has written it, and nothing before it", () => {
+    const slab = new WriteSlab();
+    const first = recorder();
+    slab.begin(first.owner);
+    slab.appendFrame(Opcode.BINARY, Buffer.from('kept'));
+    slab.end();
+    const second = recorder();
+    slab.begin(second.owner);
+    slab.appendFrame(Opcode.BINARY, Buffer.alloc(10_000, 1));
+    slab.end();
+    const [firstRegion] = first.writes;
+    const views: Uint8Array[] = [];
+    const third = { owner: { socket: { write: (data: Uint8Array) => views.push(data) > 0 } } };
+    // The second owner's socket wrote everything: its region is free, the first's is not.
+    slab.rewind();
+    slab.begin(third.owner);
+    slab.appendFrame(Opcode.BINARY, Buffer.alloc(10_000, 2));
+    slab.end();
+    expect(decode(Buffer.from(views[0] as Uint8Array))).toEqual([[Opcode.BINARY, Buffer.alloc(10_000, 2).toString('hex')]]);
+    // Same memory as the second region: right after the first frame (2-byte header + 4 bytes).
+    expect((views[0] as Uint8Array).byteOffset).toBe((firstRegion as Buffer).length);
+    expect(decode(firstRegion as Buffer)).toEqual([[Opcode.BINARY, Buffer.from('kept').toString('hex')]]);
+  });
+
+  it('copies a frame larger than a slab into a slab of its size', () => {
+    const slab = new WriteSlab();
+    const { writes, owner } = recorder();
+    const payload = Buffer.alloc(SLAB_BYTES * 2, 7);
+    slab.begin(owner);
+    slab.appendFrame(Opcode.BINARY, payload);
+    slab.end();
+    expect(decode(Buffer.concat(writes))).toEqual([[Opcode.BINARY, payload.toString('hex')]]);
   });
 });

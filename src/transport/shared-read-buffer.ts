@@ -1,0 +1,97 @@
+/**
+ * The worker thread's read buffer for plain TCP sockets (net.Socket's
+ * `onread`: every read of every such socket lands in it, socket-binding.ts
+ * `sharedReads`), and the one way it is replaced.
+ *
+ * A lent message (an app with `borrowMessages`) is a view of this buffer,
+ * and its echo may be written from it by reference: when the kernel takes
+ * the whole write at once (nearly always: `shoal bench` echo at 16 KiB,
+ * 64 KiB and 1 MiB never left a byte behind), nothing refers to the buffer
+ * once the read is over. When a write that refers to it is left in libuv
+ * (the kernel took only part of it), the next read of any socket would
+ * write over bytes still to be sent: every socket is then moved to a fresh
+ * buffer (`replace`) before control goes back to the event loop, and the
+ * old one stays alive, referenced by the write, until it is sent. Moving a
+ * socket is one call into its handle (`useUserBuffer`, what net.Socket
+ * itself calls for `onread`); it stacks a small native read listener
+ * (tens of bytes) on the handle, freed when the socket closes. So
+ * `replace` costs one call and one listener per live socket of the worker,
+ * which is why the binding writes by reference only to sockets with
+ * nothing queued, never within REPLACE_MIN_INTERVAL_MS of a replacement,
+ * and not at all once the worker has replaced the buffer MAX_REPLACEMENTS
+ * times (socket-binding.ts `send`: such replies are copied instead).
+ */
+import type { Socket } from 'node:net';
+
+/** A stream handle's method that sets the memory its next reads land in. */
+interface UserBufferHandle {
+  useUserBuffer(buffer: Uint8Array): void;
+}
+
+/** After a replacement, writes from the buffer copy for this long, so that replacing costs a bounded share of the worker. */
+export const REPLACE_MIN_INTERVAL_MS = 100;
+
+/** Replacements in a worker's life, at most: bounds the listeners stacked on long-lived sockets (MAX_REPLACEMENTS per socket). */
+export const MAX_REPLACEMENTS = 16;
+
+/** The sockets reading into the buffer are pruned of closed ones when their set reaches this size, then twice the live count. */
+const FIRST_PRUNE_AT = 1024;
+
+export class SharedReadBuffer {
+  /** Where the next read of every registered socket lands. */
+  buffer: Buffer;
+  /** Times the buffer was replaced. */
+  replacements: number;
+  /** The clock's time of the last replacement (-Infinity: none yet). */
+  replacedAt: number;
+  /** Sockets created with this buffer as their `onread` buffer (closed ones until the next prune). */
+  #readers: Set<Socket>;
+  #pruneAt: number;
+
+  constructor(bytes: number) {
+    this.buffer = Buffer.allocUnsafeSlow(bytes);
+    this.replacements = 0;
+    this.replacedAt = -Infinity;
+    this.#readers = new Set();
+    this.#pruneAt = FIRST_PRUNE_AT;
+  }
+
+  /** Registers a socket whose reads land in `buffer` (created with it as its `onread` buffer). */
+  add(socket: Socket): void {
+    const readers = this.#readers;
+    readers.add(socket);
+    if (readers.size < this.#pruneAt) return;
+    for (const reader of readers) if (isGone(reader)) readers.delete(reader);
+    this.#pruneAt = Math.max(FIRST_PRUNE_AT, readers.size * 2);
+  }
+
+  /**
+   * True when a write referring to the buffer may be left queued at `now`
+   * (milliseconds, a monotonic clock): the replacements are not used up and
+   * none was in the last REPLACE_MIN_INTERVAL_MS.
+   */
+  mayPin(now: number): boolean {
+    return this.replacements < MAX_REPLACEMENTS && now - this.replacedAt >= REPLACE_MIN_INTERVAL_MS;
+  }
+
+  /**
+   * A write in flight refers to the buffer: moves every registered socket to
+   * a fresh one. Call before control returns to the event loop (before any
+   * other read).
+   */
+  replace(now: number): void {
+    const next = Buffer.allocUnsafeSlow(this.buffer.length);
+    this.buffer = next;
+    this.replacements++;
+    this.replacedAt = now;
+    for (const reader of this.#readers) {
+      if (isGone(reader)) this.#readers.delete(reader);
+      else ((reader as unknown as { _handle: UserBufferHandle })._handle).useUserBuffer(next);
+    }
+  }
+}
+
+/** True once a socket reads no more (closed: its handle is gone). */
+function isGone(socket: Socket): boolean {
+  return (socket as unknown as { _handle: unknown })._handle === null || socket.destroyed;
+}
