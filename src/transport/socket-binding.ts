@@ -310,7 +310,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.connection = new ServerConnection(this, { maxMessageBytes: this.#config.maxMessageBytes, deflate });
     if (deflate !== null) this.#slabFrameLimit = deflate.thresholdBytes;
     this.phase = BindingPhase.OPEN;
-    this.#write(response);
+    // The 101 waits for the end of the turn as a pending frame, so that the
+    // frames the app writes in onOpen leave with it, in one write straight to
+    // the handle where it can (#flushPending); whatever comes first (a read
+    // of pipelined frames, a large write, the close) sends it first. Written
+    // through the socket's stream, corked to the end of the turn (the cork,
+    // the uncork's writev, a write request and its callbacks), it was about
+    // 5% of a worker's allocations in a connection storm (sampling heap
+    // profile, bench/handshake-cost.ts).
+    this.#queueFrame(response);
   }
 
   /** Feeds the bytes pipelined after the head and reads the socket again. */
