@@ -50,6 +50,8 @@ export function parseClosePayload(payload: Uint8Array): CloseInfo {
   if (!isValidCloseCode(code)) {
     throw new ProtocolError('WS_ERR_INVALID_CLOSE_CODE', `invalid close code ${code}`);
   }
+  // The usual close (a code, no reason): no view, no string.
+  if (payload.length === 2) return { code, reason: '' };
   const reasonBytes = payload.subarray(2);
   // §5.5.1: "the data ... is not guaranteed to be human readable" but it is
   // UTF-8 text; §8.1 invalid UTF-8 fails the connection (1007).

@@ -225,6 +225,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   /** Bytes of direct writes still queued in libuv, counted like `#pendingBytes`. */
   #directBytes: number;
   #closeNotified: boolean;
+  /** The closing handshake completed during the current read: close TCP once the read's writes are out (`onClose`). */
+  #destroyAfterRead: boolean;
   /**
    * Sends of Uint8Arrays shorter than this during a read are framed by the
    * binding itself (see `send`): every length without permessage-deflate,
@@ -258,6 +260,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.#direct = canWriteDirect(socket);
     this.#directBytes = 0;
     this.#closeNotified = false;
+    this.#destroyAfterRead = false;
     // The largest small integer V8 stores unboxed (2^30 - 1): any length; larger
     // payloads take ServerConnection.send, which frames them the same way.
     this.#slabFrameLimit = 0x3fffffff;
@@ -338,7 +341,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.connection = new ServerConnection(this, { maxMessageBytes: this.#config.maxMessageBytes, deflate, lendMessages });
     if (deflate !== null) this.#slabFrameLimit = deflate.thresholdBytes;
     this.phase = BindingPhase.OPEN;
-    this.#write(response);
+    // The 101 waits for the end of the turn as a pending frame, so that the
+    // frames the app writes in onOpen leave with it, in one write straight to
+    // the handle where it can (#flushPending); whatever comes first (a read
+    // of pipelined frames, a large write, the close) sends it first. Written
+    // through the socket's stream, corked to the end of the turn (the cork,
+    // the uncork's writev, a write request and its callbacks), it was about
+    // 5% of a worker's allocations in a connection storm (sampling heap
+    // profile, bench/handshake-cost.ts).
+    this.#queueFrame(response);
   }
 
   /** Feeds the bytes pipelined after the head and reads the socket again. */
@@ -444,7 +455,31 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // frame (possibly still in the slab) has been flushed.
     if (writeSlab.owner === this) writeSlab.flush();
     if (this.#pendingBytes !== 0) this.#flushPending();
+    if (wasClean && this.#direct) {
+      // The closing handshake is complete: the peer's close frame was the last
+      // thing it may send (§5.5.1, "MUST NOT send any more data frames"), so
+      // nothing but its FIN is coming. The TCP connection is closed as soon as
+      // the close frame has been handed to the kernel (close(2) sends what is
+      // still in the socket's send buffer, then FIN), without a shutdown and
+      // without waiting for that FIN: a wake-up, a read and the stream's end
+      // of input less per connection (the refusals after a complete head do
+      // the same, `refuse`). Plain TCP only: a TLS socket ends as before.
+      if (this.#inRead) this.#destroyAfterRead = true;
+      else this.#destroyWhenSent();
+      return;
+    }
     this.socket.end();
+  }
+
+  /** Destroys the socket now if everything written has reached the kernel, else once its end has been sent. */
+  #destroyWhenSent(): void {
+    const socket = this.socket;
+    if (socket.writableLength === 0 && this.#directBytes === 0) {
+      socket.destroy();
+      return;
+    }
+    socket.once('finish', destroyWhenSent);
+    socket.end();
   }
 
   // ActorTransport: what the actor asks of the socket.
@@ -626,6 +661,11 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
         readBuffer.replace(clock.now);
       }
       wroteFromReadBuffer = false;
+    }
+    if (this.#destroyAfterRead) {
+      this.#destroyAfterRead = false;
+      this.#destroyWhenSent();
+      return;
     }
     if (this.phase !== BindingPhase.OPEN) return;
     if (socket.writableLength > this.#config.maxBackpressureBytes) {

@@ -21,6 +21,34 @@ describe('HandshakeParser: request head framing (RFC 9112 §2)', () => {
     ]);
   });
 
+  it('lower-cases field names in any case, the usual ones and others of the same length alike', () => {
+    const result = parse(
+      head([
+        'GET / HTTP/1.1',
+        'HoSt: a',
+        'UPGRADE: websocket',
+        'Sec-WebSocket-KEY: k',
+        // Same lengths as known names, one character off: their own lower-cased names.
+        'Hos^: b',
+        'Upgrad_: c',
+        'Sec-WebSocket-Ke~: d',
+        'ORIGIN: e',
+        'Cookie: f',
+        'COOKIE: g',
+      ]),
+    );
+    expect([...result.headers]).toEqual([
+      ['host', ['a']],
+      ['upgrade', ['websocket']],
+      ['sec-websocket-key', ['k']],
+      ['hos^', ['b']],
+      ['upgrad_', ['c']],
+      ['sec-websocket-ke~', ['d']],
+      ['origin', ['e']],
+      ['cookie', ['f', 'g']],
+    ]);
+  });
+
   it('yields the same head and the same pipelined bytes at every chunking', () => {
     const frame = '\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58';
     const bytes = Buffer.from(upgrade().toString('latin1') + frame, 'latin1');
@@ -249,6 +277,25 @@ describe('properties (fast-check)', () => {
     chunks.push(bytes.subarray(start));
     return chunks;
   }
+
+  it('every field name is the lower-cased name as sent', () => {
+    const knownName = fc.constantFrom('Host', 'upgrade', 'CONNECTION', 'Sec-WebSocket-Key', 'Origin', 'User-Agent', 'Cookie', 'Pragma', 'Accept-Encoding');
+    // A known name with each letter's case flipped at random, or a random token.
+    const casedName = fc.oneof(
+      fc.tuple(knownName, fc.array(fc.boolean(), { minLength: 24, maxLength: 24 })).map(([name, flips]) =>
+        [...name].map((c, i) => (flips[i] ? c.toUpperCase() : c.toLowerCase())).join(''),
+      ),
+      fieldName,
+    );
+    fc.assert(
+      fc.property(fc.array(casedName, { minLength: 1, maxLength: 8 }), (names) => {
+        const result = parse(head(['GET / HTTP/1.1', ...names.map((name, i) => `${name}: v${i}`)]));
+        const expected = new Map<string, string[]>();
+        names.forEach((name, i) => expected.set(name.toLowerCase(), [...(expected.get(name.toLowerCase()) ?? []), `v${i}`]));
+        expect(result.headers).toEqual(expected);
+      }),
+    );
+  });
 
   it('any chunking of a valid request yields the same head and the same rest', () => {
     fc.assert(

@@ -12,9 +12,16 @@ import { clientFrame } from '../../helpers/raw-socket.ts';
 import { chunkings } from '../../helpers/chunkings.ts';
 import { encodeFrame } from '../../../src/protocol/frame-encoder.ts';
 
-/** Just enough of a net.Socket: records writes (copied) and flow control calls. */
+const UPGRADE_RESPONSE = 'HTTP/1.1 101 Switching Protocols\r\n\r\n';
+
+/**
+ * Just enough of a net.Socket: records writes (copied) and flow control calls.
+ * A write that starts with the 101 (which leaves with the first write after
+ * `accept`) is split off into `upgradeWrites`, so that `writes` holds frames.
+ */
 class StubSocket extends EventEmitter {
   writes: Buffer[] = [];
+  upgradeWrites: Buffer[] = [];
   corks = 0;
   paused = false;
   ended = false;
@@ -40,7 +47,13 @@ class StubSocket extends EventEmitter {
     this.corks--;
   }
   write(data: Uint8Array): boolean {
-    this.writes.push(Buffer.from(data));
+    const copy = Buffer.from(data);
+    if (copy.toString('latin1', 0, UPGRADE_RESPONSE.length) === UPGRADE_RESPONSE) {
+      this.upgradeWrites.push(copy);
+      if (copy.length > UPGRADE_RESPONSE.length) this.writes.push(copy.subarray(UPGRADE_RESPONSE.length));
+    } else {
+      this.writes.push(copy);
+    }
     return true;
   }
   end(data?: Uint8Array): this {
@@ -78,7 +91,7 @@ function openBinding(session?: (actor: ConnectionActor) => Session, mailboxSize 
   const socket = new StubSocket();
   const binding = new SocketBinding(socket as unknown as Socket, config, delegate(), 1);
   const actor = new ConnectionActor(binding, { address: '1.1', protocol: null, upgradeData: undefined }, { mailboxSize, mailboxBytes: 1 << 20 });
-  binding.accept(Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n'), actor);
+  binding.accept(Buffer.from(UPGRADE_RESPONSE), actor);
   actor.start(
     session?.(actor) ?? {
       onOpen() {},
@@ -92,6 +105,55 @@ function openBinding(session?: (actor: ConnectionActor) => Session, mailboxSize 
 }
 
 describe('SocketBinding writes', () => {
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('writes the 101 at the end of the turn, with the frames onOpen sent, as one write', async () => {
+    const { socket, binding, actor } = openBinding((actor) => ({
+      onOpen() {
+        actor.send(Buffer.from('hello'), true);
+        actor.send('world', false);
+      },
+      onMessage() {},
+      onClose() {},
+    }));
+    expect(binding.phase).toBe(BindingPhase.OPEN);
+    // Nothing has left yet: the 101 and both frames wait for the end of the turn.
+    expect(socket.upgradeWrites).toHaveLength(0);
+    expect(socket.writes).toHaveLength(0);
+    await turn();
+    expect(socket.upgradeWrites).toHaveLength(1);
+    expect(socket.writes).toHaveLength(1);
+    expect(socket.frames().map((f) => f.payload.toString())).toEqual(['hello', 'world']);
+    expect(actor.messagesOut).toBe(2);
+  });
+
+  it('writes the 101 before the replies to frames pipelined behind the head', () => {
+    const socket = new StubSocket();
+    const binding = new SocketBinding(socket as unknown as Socket, config, delegate(), 1);
+    const actor = new ConnectionActor(binding, { address: '1.1', protocol: null, upgradeData: undefined }, { mailboxSize: 100, mailboxBytes: 1 << 20 });
+    binding.accept(Buffer.from(UPGRADE_RESPONSE), actor);
+    actor.start({ onOpen() {}, onMessage: (data, isBinary) => actor.send(data, isBinary), onClose() {} });
+    binding.resumeAfterUpgrade(clientFrame(Opcode.TEXT, 'pipelined'));
+    // The 101 leaves first, on its own, then the echo of the pipelined frame.
+    expect(socket.upgradeWrites).toHaveLength(1);
+    expect(socket.upgradeWrites[0]?.toString('latin1')).toBe(UPGRADE_RESPONSE);
+    expect(socket.frames().map((f) => f.payload.toString())).toEqual(['pipelined']);
+  });
+
+  it('writes the 101 before the close frame when the connection closes in the same turn', () => {
+    const socket = new StubSocket();
+    const binding = new SocketBinding(socket as unknown as Socket, config, delegate(), 1);
+    const actor = new ConnectionActor(binding, { address: '1.1', protocol: null, upgradeData: undefined }, { mailboxSize: 100, mailboxBytes: 1 << 20 });
+    binding.accept(Buffer.from(UPGRADE_RESPONSE), actor);
+    actor.start({ onOpen() {}, onMessage() {}, onClose() {} });
+    binding.resumeAfterUpgrade(clientFrame(Opcode.CLOSE, Buffer.from([0x03, 0xe8])));
+    expect(socket.upgradeWrites).toHaveLength(1);
+    const frames = socket.frames();
+    expect(frames.map((f) => f.opcode)).toEqual([Opcode.CLOSE]);
+    expect(frames[0]?.payload.readUInt16BE(0)).toBe(1000);
+    expect(socket.ended).toBe(true);
+  });
+
   it('answers a read of many frames with one socket write, corked during the read', () => {
     const { socket } = openBinding();
     const read = Buffer.concat(Array.from({ length: 40 }, (_, i) => clientFrame(i % 2 ? Opcode.TEXT : Opcode.BINARY, `message ${i}`)));
