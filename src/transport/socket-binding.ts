@@ -442,23 +442,14 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   }
 
   sendFrame(frame: Uint8Array): boolean {
-    // The fan-out path (deliver-publication.ts): one check of the state per delivery, here. Written out rather
-    // than through isOpen, sendBufferBytes and onWrite: TurboFan did not inline those three calls into the
-    // fan-out loop (perf: each its own frame under writeToAll in raw-broadcast).
-    if (this.phase !== BindingPhase.OPEN || (this.connection as ServerConnection).state !== ConnectionState.OPEN) return false;
-    if (this.socket.writableLength + this.#pendingBytes + this.#directBytes > this.#config.maxBackpressureBytes) {
+    // The fan-out path (deliver-publication.ts): one check of the state per delivery, here.
+    if (!this.isOpen) return false;
+    if (this.sendBufferBytes > this.#config.maxBackpressureBytes) {
       this.#slowConsumer();
       return true;
     }
-    const length = frame.length;
-    if (length > COALESCE_MAX_BYTES || writeSlab.owner === this) {
-      // OPEN: what ServerConnection.sendFrame would check before handing the frame back to onWrite.
-      this.onWrite(frame);
-      return true;
-    }
-    this.stats.bytesOut += length;
-    workerCounters.bytesOut += length;
-    this.#queueFrame(frame);
+    // OPEN: what ServerConnection.sendFrame would check before handing the frame back to onWrite.
+    this.onWrite(frame);
     return true;
   }
 
