@@ -141,6 +141,28 @@ describe('SocketBinding fan-out writes over TCP', () => {
     expect(payloads).toEqual([['a', 'bb'], ['a', 'bb'], ['bb', 'direct', 'ccc']]);
   });
 
+  it('keeps a large frame (not joined) in order with the small ones of its turn, and drops frames once the connection is not OPEN', async () => {
+    const [[server, client]] = await socketPairs(1);
+    const { binding, actor } = openBinding(server as Socket);
+    const small = binaryFrame('s');
+    const large = binaryFrame('L'.repeat(5000));
+    expect(actor.sendFrame(small)).toBe(true);
+    expect(actor.sendFrame(large)).toBe(true);
+    expect(actor.sendFrame(small)).toBe(true);
+    await turn();
+    const bytes = await readBytes(client as Socket, 2 * small.length + large.length);
+    expect(parseServerFrames(bytes).frames.map((frame) => frame.payload.length)).toEqual([1, 5000, 1]);
+    expect(binding.stats.bytesOut).toBe(2 * small.length + large.length);
+    expect(actor.messagesOut).toBe(3);
+    actor.close(1000, 'done');
+    // The close frame (RFC 6455 §5.5.1: 2-byte header, 2-byte code, the reason) is all that is added.
+    const afterClose = 2 * small.length + large.length + 2 + 2 + 'done'.length;
+    expect(binding.stats.bytesOut).toBe(afterClose);
+    expect(actor.sendFrame(small)).toBe(false);
+    expect(actor.messagesOut).toBe(3);
+    expect(binding.stats.bytesOut).toBe(afterClose);
+  });
+
   it('counts direct writes queued in libuv against the send-buffer limit: a subscriber that stops reading is closed as a slow consumer', async () => {
     const [[server, client]] = await socketPairs(1);
     (client as Socket).pause();
