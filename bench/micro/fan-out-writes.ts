@@ -3,9 +3,10 @@
  * through the real socket path, with the batching per event-loop turn held
  * fixed (under `shoal bench` it moves with load, and so does CPU per
  * delivery). 200 loopback TCP connections, read and discarded by a child
- * process (its CPU is not counted); each turn writes K 50-byte frames (a
- * 48-byte raw publication) to every connection with ConnectionActor.sendFrame,
- * as deliver-publication.ts does, and the turn's writes leave at its end.
+ * process (its CPU is not counted); each turn delivers K 50-byte frames (a
+ * 48-byte raw publication) to every connection, all subscribed to one topic,
+ * through the pub/sub fan-out (LocalSubscriptions, deliverPublication, then
+ * ConnectionActor.sendFrame), and the turn's writes leave at its end.
  * Reported: server process CPU (user + system, process.cpuUsage) per delivery,
  * for K = 1, 4 and 16 publications per turn.
  *
@@ -28,6 +29,8 @@ import { stubSocket } from './stub-socket.ts';
 const root = process.env.SHOAL_ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { SocketBinding } = (await import(pathToFileURL(path.join(root, 'src/transport/socket-binding.ts')).href)) as typeof import('../../src/transport/socket-binding.ts');
 const { ConnectionActor } = (await import(pathToFileURL(path.join(root, 'src/actors/connection-actor.ts')).href)) as typeof import('../../src/actors/connection-actor.ts');
+const { LocalSubscriptions } = (await import(pathToFileURL(path.join(root, 'src/app/pubsub/local-subscriptions.ts')).href)) as typeof import('../../src/app/pubsub/local-subscriptions.ts');
+const { deliverPublication } = (await import(pathToFileURL(path.join(root, 'src/app/pubsub/deliver-publication.ts')).href)) as typeof import('../../src/app/pubsub/deliver-publication.ts');
 
 const CONNECTIONS = 200;
 const TURNS = Number(process.env.BENCH_TURNS ?? 1500);
@@ -66,6 +69,11 @@ const actors = accepted.map((socket, i) => {
   return actor;
 });
 
+/** Every connection subscribed to one topic as a raw subscriber, as pubsub.ts keeps them. */
+const local = new LocalSubscriptions();
+for (const actor of actors) local.add({ handle: actor, codec: null, topics: new Set(['t']) }, 't');
+const topic = local.get('t') as NonNullable<ReturnType<typeof local.get>>;
+
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 async function drained(): Promise<void> {
   while (accepted.some((socket) => socket.writableLength > 0)) await new Promise<void>((resolve) => setTimeout(resolve, 1));
@@ -73,16 +81,16 @@ async function drained(): Promise<void> {
 
 /** CPU ns per delivery over TURNS turns of `perTurn` publications to every connection. */
 async function run(perTurn: number): Promise<number> {
-  const frames = Array.from({ length: perTurn }, (_, i) => {
+  const publications = Array.from({ length: perTurn }, (_, i) => {
     const frame = Buffer.alloc(50, i);
     frame[0] = 0x82;
     frame[1] = 48;
-    return frame;
+    return { msgpack: null, raw: frame, others: null };
   });
   await drained();
   const start = process.cpuUsage();
   for (let t = 0; t < TURNS; t++) {
-    for (const frame of frames) for (const actor of actors) actor.sendFrame(frame);
+    for (const publication of publications) deliverPublication(topic, publication);
     await turn();
     if (t % DRAIN_EVERY === DRAIN_EVERY - 1) await drained();
   }

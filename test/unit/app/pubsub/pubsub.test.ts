@@ -117,6 +117,48 @@ describe('local fan-out', () => {
     expect(received(open)).toHaveLength(1);
   });
 
+  for (const mixed of [false, true]) {
+    it(`keeps delivering when subscribers leave and join during a fan-out${mixed ? ' (two formats)' : ''}`, () => {
+      const { workers } = cluster(1);
+      const pubsub = workers.get(1) as PubSub;
+      const [a, b, c, d] = [subscriber('1.1'), subscriber('1.2'), subscriber('1.3'), subscriber('1.4', mixed ? jsonCodec : msgpackCodec)];
+      const e = subscriber('1.5');
+      for (const sub of [a, b, c, d]) void pubsub.subscribe(sub, 't');
+      // The first subscriber written to closes during the write (as the slow-consumer policy closes a connection,
+      // whose session then unsubscribes), another one leaves before its turn, and a new one joins.
+      const subs = [a, b, c, d];
+      let changed = false;
+      for (const sub of subs) {
+        const write = sub.handle.sendFrame.bind(sub.handle);
+        sub.handle.sendFrame = (frame: Uint8Array): boolean => {
+          const wrote = write(frame);
+          if (!changed) {
+            changed = true;
+            sub.handle.isOpen = false;
+            pubsub.unsubscribeAll(sub);
+            pubsub.unsubscribe(sub === c ? d : c, 't');
+            void pubsub.subscribe(e, 't');
+          }
+          return wrote;
+        };
+      }
+      pubsub.publish('t', 1);
+      const first = subs.find((sub) => sub.handle.sent.length === 1 && sub.topics.size === 0) as typeof a;
+      const left = first === c ? d : c;
+      expect(left.handle.sent).toHaveLength(0);
+      for (const sub of subs) if (sub !== left) expect(received(sub)).toEqual([[4, 't', 1]]);
+      // A subscriber that joined during the fan-out may or may not get that publication, never twice.
+      expect(e.handle.sent.length).toBeLessThanOrEqual(1);
+      const before = e.handle.sent.length;
+      expect(pubsub.subscriberCount('t')).toBe(3);
+      expect(pubsub.publish('t', 2)).toBe(3);
+      expect(first.handle.sent).toHaveLength(1);
+      expect(left.handle.sent).toHaveLength(0);
+      for (const sub of subs) if (sub !== first && sub !== left) expect(received(sub)).toEqual([[4, 't', 1], [4, 't', 2]]);
+      expect(received(e).slice(before)).toEqual([[4, 't', 2]]);
+    });
+  }
+
   it('throws before writing anything when a codec in use cannot encode the data', () => {
     const { workers } = cluster(1);
     const pubsub = workers.get(1) as PubSub;
