@@ -231,6 +231,8 @@ export class PubSub {
 
   /** Remove every subscription of a connection; call when it closes. */
   unsubscribeAll(subscriber: Subscriber): void {
+    // Most connections close with no topic: no copy of an empty set.
+    if (subscriber.topics.size === 0) return;
     for (const topic of [...subscriber.topics]) this.unsubscribe(subscriber, topic);
   }
 
