@@ -20,7 +20,10 @@
  * (this decoder's while a push lasts, else one of a few spare buffers of the
  * thread): no allocation and no copy per message. `onMessage` says whether
  * the message is lent (`lent`): a view of a borrowed chunk or of a reused
- * buffer, valid only until the callback returns.
+ * buffer, valid only until the callback returns; unless the sink keeps the
+ * reused buffer (`keepLentBuffer`, e.g. to write a reply from it by
+ * reference): the decoder then lets go of it and assembles the next message
+ * elsewhere.
  */
 import { Opcode } from './constants.ts';
 import { type FrameErrorCode, ProtocolError } from './errors.ts';
@@ -121,6 +124,34 @@ function giveSpare(buffer: Buffer): void {
   let smallest = 0;
   for (let i = 1; i < spares.length; i++) if ((spares[i] as Buffer).length < (spares[smallest] as Buffer).length) smallest = i;
   if ((spares[smallest] as Buffer).length < buffer.length) spares[smallest] = buffer;
+}
+
+/**
+ * The reused buffer the lent message being delivered was assembled in (null
+ * while none is), and whether the sink kept it (`keepLentBuffer`). One per
+ * thread: deliveries do not nest.
+ */
+let lending: Buffer | null = null;
+let lendingKept = false;
+
+/**
+ * Called by a sink while it handles a lent message (`onMessage` with `lent`)
+ * that it needs past its `onMessage` (a reply written by reference that may
+ * stay queued): when the message was assembled in a reused buffer, returns
+ * that whole buffer, which its decoder then drops instead of reusing; null
+ * when the message is a view of a pushed chunk (the chunk's owner decides)
+ * or no lent message is being delivered. Hand the buffer back with
+ * `reuseLentBuffer` once nothing refers to it, or just let it go.
+ */
+export function keepLentBuffer(): Buffer | null {
+  if (lending === null) return null;
+  lendingKept = true;
+  return lending;
+}
+
+/** A buffer from `keepLentBuffer` that nothing refers to any more: reused for the next message assembled on this thread (or dropped when the spares are full). */
+export function reuseLentBuffer(buffer: Buffer): void {
+  giveSpare(buffer);
 }
 
 /**
@@ -530,10 +561,18 @@ export class FrameDecoder {
     if (this.#messageOpcode === 0) {
       // A single-frame message that spanned chunks.
       const message = this.#buffer.subarray(0, end);
-      // A lent message's buffer is reused for the next message once the sink returns.
-      if (!lend) this.#buffer = EMPTY;
+      // A lent message's buffer is reused for the next message once the sink returns (unless it keeps it).
       this.#bufferLength = 0;
-      return this.#completeMessage(message, lend);
+      if (!lend) {
+        this.#buffer = EMPTY;
+        return this.#completeMessage(message, false);
+      }
+      lending = this.#buffer;
+      try {
+        return this.#completeMessage(message, true);
+      } finally {
+        this.#endLending();
+      }
     }
     // §5.6 / §8.1: text must be valid UTF-8; check each fragment as it comes
     // so invalid text fails where it appears, not at the end of the message.
@@ -553,8 +592,24 @@ export class FrameDecoder {
     if (!isBinary && !compressed && !(this.#validator as Utf8Validator).finish()) {
       return this.#fail('WS_ERR_INVALID_UTF8', 'text message ends inside a UTF-8 sequence');
     }
-    this.#sink.onMessage(message, isBinary, compressed, lend);
+    if (!lend) {
+      this.#sink.onMessage(message, isBinary, compressed, false);
+      return true;
+    }
+    lending = this.#buffer;
+    try {
+      this.#sink.onMessage(message, isBinary, compressed, true);
+    } finally {
+      this.#endLending();
+    }
     return true;
+  }
+
+  /** The delivery of a message lent from the message buffer is over: drop the buffer if the sink kept it. */
+  #endLending(): void {
+    if (lendingKept && this.#buffer === lending) this.#buffer = EMPTY;
+    lending = null;
+    lendingKept = false;
   }
 
   /** A single-frame message (FIN set, opcode TEXT or BINARY) is complete; `lent`: a view of memory that is reused. False after a failure. */

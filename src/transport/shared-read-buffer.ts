@@ -16,10 +16,11 @@
  * itself calls for `onread`); it stacks a small native read listener
  * (tens of bytes) on the handle, freed when the socket closes. So
  * `replace` costs one call and one listener per live socket of the worker,
- * which is why the binding writes by reference only to sockets with
- * nothing queued, never within REPLACE_MIN_INTERVAL_MS of a replacement,
- * and not at all once the worker has replaced the buffer MAX_REPLACEMENTS
- * times (socket-binding.ts `send`: such replies are copied instead).
+ * which is why the binding writes by reference only to sockets that had
+ * nothing queued as the read began, never within REPLACE_MIN_INTERVAL_MS of
+ * a replacement, and not at all once the worker has replaced the buffer
+ * MAX_REPLACEMENTS times (socket-binding.ts `send`: such replies are copied
+ * instead).
  */
 import type { Socket } from 'node:net';
 

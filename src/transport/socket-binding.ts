@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionActor, ActorTransport } from '../actors/connection-actor.ts';
 import { CloseCode, Opcode } from '../protocol/constants.ts';
 import { ConnectionState, ServerConnection, type ConnectionHandler } from '../protocol/connection.ts';
+import { keepLentBuffer, reuseLentBuffer } from '../protocol/frame-decoder.ts';
 import { frameHeaderLength } from '../protocol/frame-header.ts';
 import type { HandshakeParser } from '../protocol/handshake-parser.ts';
 import type { PerMessageDeflate } from '../protocol/permessage-deflate.ts';
@@ -158,7 +159,7 @@ const sharedJoin = new SharedJoin();
  * buffer or of the decoder's reused message buffer), null when none is:
  * the message is valid only until its delivery returns, so what any
  * connection of the thread sends from that memory meanwhile is copied
- * before it is queued, except a reply from the read buffer (`send`). One
+ * before it is queued, except a reply written by reference (`send`). One
  * per thread: deliveries do not nest.
  */
 let lentMemory: ArrayBufferLike | null = null;
@@ -169,6 +170,21 @@ let lentMemory: ArrayBufferLike | null = null;
  * must be replaced before the next read (`#feed`).
  */
 let wroteFromReadBuffer = false;
+
+/**
+ * Nothing written to the socket before the current read was still queued
+ * when it began: its lent replies may be written by reference (`send`), as
+ * they all leave with the read's one writev.
+ */
+let lentByReference = false;
+
+/**
+ * The decoder's message buffer that a reply of the current read was written
+ * from by reference (kept from the decoder: `keepLentBuffer`), null when
+ * none was: reused once the read's writes have all gone out, else left to
+ * the write that still refers to it (`#feed`). One per read at most.
+ */
+let heldAssembly: Buffer | null = null;
 
 /** One connection's socket side, from the first byte to the TCP close. */
 export class SocketBinding implements ConnectionHandler, ActorTransport, DirectWriteOwner {
@@ -502,10 +518,12 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // and the whole read's replies leave in one writev. 16 KiB echo:
     // ServerConnection.send allocated a 4-byte header per message
     // (Buffer.allocUnsafe with its checks: 1.7% of the worker, --cpu-prof).
-    // A large lent reply goes by reference only from the read buffer, to a
-    // socket with nothing queued (its write ends with this read, and the
-    // kernel nearly always takes it all: else `#feed` replaces the read
-    // buffer), and not while replacements are held back (shared-read-buffer.ts);
+    // A large lent reply goes by reference only to a socket that had nothing
+    // queued when the read began (the read's writes leave together when it
+    // ends, and the kernel nearly always takes them all): from the read buffer when replacements are not held back
+    // (else `#feed` replaces the read buffer, shared-read-buffer.ts), from
+    // the decoder's message buffer on plain TCP (the decoder lets go of the
+    // buffer, and `#feed` gives it back only once the write has gone out);
     // any other is copied into the slab, which is reused once the socket has
     // written it (WriteSlab.rewind): a copy into warm memory, no fresh buffer.
     if (writeSlab.owner === this && typeof data !== 'string' && data.length < this.#slabFrameLimit && connection.state === ConnectionState.OPEN) {
@@ -514,10 +532,9 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       const framed = length + frameHeaderLength(length, false);
       this.stats.bytesOut += framed;
       workerCounters.bytesOut += framed;
-      if (length <= COALESCE_MAX_BYTES || (lent && !this.#mayWriteFromReadBuffer(data))) {
+      if (length <= COALESCE_MAX_BYTES || (lent && !this.#mayWriteLent(data))) {
         writeSlab.appendFrame(opcode, data);
       } else {
-        if (lent) wroteFromReadBuffer = true;
         writeSlab.appendFrameHeader(opcode, length);
         writeSlab.flush();
         this.#write(data);
@@ -527,9 +544,18 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     connection.send(lent ? Buffer.copyBytesFrom(data as Uint8Array) : data, isBinary);
   }
 
-  /** True when lent `data` may be written by reference (see `send`). */
-  #mayWriteFromReadBuffer(data: Uint8Array): boolean {
-    return data.buffer === readBuffer.buffer.buffer && this.#pendingBytes === 0 && this.#directBytes === 0 && !this.#tickCorked && !this.socket.writableNeedDrain && readBuffer.mayPin(clock.now);
+  /** True when lent `data` may be written by reference (see `send`), which `#feed` is then told of. */
+  #mayWriteLent(data: Uint8Array): boolean {
+    if (!lentByReference) return false;
+    if (data.buffer === readBuffer.buffer.buffer) {
+      if (!readBuffer.mayPin(clock.now)) return false;
+      wroteFromReadBuffer = true;
+      return true;
+    }
+    // A message assembled in the decoder's buffer: one such buffer per read (a second is copied).
+    if (!this.#direct) return false;
+    heldAssembly ??= keepLentBuffer();
+    return heldAssembly !== null && heldAssembly.buffer === data.buffer;
   }
 
   sendFrame(frame: Uint8Array): boolean {
@@ -638,6 +664,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     const socket = this.socket;
     // What others sent this connection earlier in the turn goes before the replies to this read.
     if (this.#pendingBytes !== 0) this.#flushPending();
+    lentByReference = socket.writableLength === 0 && this.#directBytes === 0 && !this.#tickCorked;
     socket.cork();
     this.#inRead = true;
     writeSlab.begin(this);
@@ -654,13 +681,18 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       this.#inRead = false;
       socket.uncork();
       if (socket.writableLength === 0 && !socket.destroyed) {
-        // Everything written at once (nothing left in the socket's buffer nor in libuv): the slab region is free again.
+        // Everything written at once (nothing left in the socket's buffer nor in libuv): the slab region is free again,
+        // and so is a message buffer a reply was written from.
         writeSlab.rewind();
+        if (heldAssembly !== null) reuseLentBuffer(heldAssembly);
       } else if (wroteFromReadBuffer) {
         // A write still refers to the read buffer: no read may land in it until it is sent.
         readBuffer.replace(clock.now);
       }
+      // A message buffer still referred to by a write is left to it (never reused: the decoder let go of it).
       wroteFromReadBuffer = false;
+      heldAssembly = null;
+      lentByReference = false;
     }
     if (this.#destroyAfterRead) {
       this.#destroyAfterRead = false;

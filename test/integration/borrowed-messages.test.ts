@@ -50,8 +50,8 @@ function plan(seed: number, rounds: number = ROUNDS, sizes: number[] = SIZES): B
 }
 
 /** A client without permessage-deflate unless `options` asks for it (the ws client offers it by default). */
-async function connect(path: string, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
-  const ws = new WebSocket(`${server.origin}${path}`, { perMessageDeflate: false, ...options });
+async function connect(path: string, options: WebSocket.ClientOptions = {}, on: TestServer = server): Promise<WebSocket> {
+  const ws = new WebSocket(`${on.origin}${path}`, { perMessageDeflate: false, ...options });
   await once(ws, 'open');
   return ws;
 }
@@ -148,5 +148,46 @@ describe('lent messages', () => {
     stalledSocket.resume();
     expect(damaged(await stalledReplies, stalledSent), 'stalled client').toEqual([]);
     for (const ws of [...subs, ...echoes, stalled, publisher]) ws.close();
+  });
+});
+
+describe('a reply written from a message buffer and left queued', () => {
+  // A server of its own: the thread's spare message buffers start empty, so a
+  // buffer wrongly handed back is the next one taken.
+  let own: TestServer;
+  beforeAll(async () => {
+    own = await startServer({
+      app: fileURLToPath(new URL('./apps/borrowing-app.ts', import.meta.url)),
+      workers: 1,
+      maxMessageBytes: 1024 * 1024,
+      maxBackpressureBytes: 64 * 1024 * 1024,
+    });
+  });
+  afterAll(() => own.close());
+
+  it('stays intact while other connections assemble messages in the buffers the worker reuses', async () => {
+    // 300,000-byte messages never fit in one read (the worker reads at most
+    // 256 KiB), so each is assembled in a decoder buffer, and its echo is
+    // written from that buffer by reference while the socket has nothing
+    // queued. Once the stalled client's socket buffers are full, such a write
+    // is left queued: its buffer must not be reused, while the next client's
+    // messages are assembled in the worker's spare buffers.
+    const stalled = await connect('/echo', {}, own);
+    const stalledSocket = (stalled as unknown as { _socket: import('node:net').Socket })._socket;
+    stalledSocket.pause();
+    const stalledSent = plan(700, 120, [300_000]);
+    const stalledReplies = receive(stalled, stalledSent.length);
+    sendAll(stalled, stalledSent, false);
+    await untilServerStopsReading(stalled);
+
+    const other = await connect('/echo', {}, own);
+    const sent = plan(7, 8, [300_000]);
+    const replies = receive(other, sent.length);
+    sendAll(other, sent, false);
+    expect(damaged(await replies, sent), 'other client').toEqual([]);
+
+    stalledSocket.resume();
+    expect(damaged(await stalledReplies, stalledSent), 'stalled client').toEqual([]);
+    for (const ws of [stalled, other]) ws.close();
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../../src/protocol/errors.ts';
-import { FrameDecoder, type FrameDecoderOptions, type FrameSink } from '../../../src/protocol/frame-decoder.ts';
+import { FrameDecoder, keepLentBuffer, type FrameDecoderOptions, type FrameSink } from '../../../src/protocol/frame-decoder.ts';
 import { encodeFrame, encodeFrameHeader } from '../../../src/protocol/frame-encoder.ts';
 import { chunkings } from '../../helpers/chunkings.ts';
 
@@ -467,6 +467,43 @@ describe('lent messages (lendMessages: the sink lets go of each message before o
     }
     expect(memory[1]).not.toBe(read.buffer);
     expect(memory[2]).toBe(memory[1]);
+  });
+
+  it('stay intact when the sink keeps their buffer (keepLentBuffer), while later messages are assembled', () => {
+    // Every message spans two pushes, so each is assembled; the sink keeps every other one's buffer.
+    const frames = [1, 2, 3, 4, 5, 6].map((seed) => encodeFrame(0x2, patterned(5000, seed), { mask: KEY }));
+    const kept: { view: Buffer; buffer: Buffer }[] = [];
+    const seen: string[] = [];
+    let count = 0;
+    const decoder = new FrameDecoder(
+      {
+        onMessage: (d, _isBinary, _compressed, lent) => {
+          expect(lent).toBe(true);
+          seen.push(d.toString('hex'));
+          if (count++ % 2 === 0) {
+            const buffer = keepLentBuffer() as Buffer;
+            expect(buffer.buffer).toBe(d.buffer);
+            kept.push({ view: d, buffer });
+          }
+        },
+        onControl() {},
+        onError: (e) => expect.fail(e.message),
+      },
+      { maxMessageBytes: LIMIT, lendMessages: true },
+    );
+    // Pushes cut inside each frame: the next message starts in the push that completes the previous one.
+    const bytes = Buffer.concat(frames);
+    const read = Buffer.alloc(bytes.length);
+    for (let at = 0; at < bytes.length; at += 3000) {
+      const end = Math.min(at + 3000, bytes.length);
+      bytes.copy(read, 0, at, end);
+      decoder.push(read.subarray(0, end - at), true);
+      read.fill(0xee);
+    }
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6].map((seed) => patterned(5000, seed).toString('hex')));
+    expect(kept.map(({ view }) => view.toString('hex'))).toEqual([1, 3, 5].map((seed) => patterned(5000, seed).toString('hex')));
+    // Outside a delivery there is nothing to keep.
+    expect(keepLentBuffer()).toBe(null);
   });
 
   it('are never lent from a chunk the decoder owns, nor without lendMessages', () => {
