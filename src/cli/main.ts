@@ -76,28 +76,34 @@ async function serve(argv: string[]): Promise<number> {
   // group and npm forwards its own copy to its child), so a SIGINT that repeats
   // a SIGINT within SIGINT_COPY_WINDOW_MS is taken as that copy, not as a second
   // request.
+  //
+  // One listener per signal for the whole run, never removed while a signal
+  // may come: when a signal's last listener goes, Node gives the signal back
+  // its default action (death) until one is added again, and npm's copy of a
+  // Ctrl-C can land in that gap (a `process.once` that re-registers itself
+  // was such a gap). The phase decides what a signal does.
   let firstSignalAt = 0;
   let firstSignal: NodeJS.Signals | null = null;
-  const force = (received: NodeJS.Signals): void => {
-    if (received === 'SIGINT' && firstSignal === 'SIGINT' && performance.now() - firstSignalAt < SIGINT_COPY_WINDOW_MS) {
-      process.once('SIGINT', force);
-      return;
-    }
-    void server.close(true);
-  };
-  let onSignal: (signal: NodeJS.Signals) => void = () => {};
+  let stopped = false;
+  let resolveSignal: (received: NodeJS.Signals) => void = () => {};
   const signal = new Promise<NodeJS.Signals>((resolve) => {
-    onSignal = (received) => {
+    resolveSignal = resolve;
+  });
+  const onSignal = (received: NodeJS.Signals): void => {
+    // A signal that arrives late (npm's forwarded copy of a Ctrl-C, on a
+    // loaded machine) must not kill a process that is already stopped.
+    if (stopped) process.exit(0);
+    if (firstSignal === null) {
       firstSignal = received;
       firstSignalAt = performance.now();
-      stopListening();
-      process.once('SIGTERM', force);
-      process.once('SIGINT', force);
-      resolve(received);
-    };
-  });
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+      resolveSignal(received);
+      return;
+    }
+    if (received === 'SIGINT' && firstSignal === 'SIGINT' && performance.now() - firstSignalAt < SIGINT_COPY_WINDOW_MS) return;
+    void server.close(true);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   function stopListening(): void {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
@@ -134,13 +140,7 @@ async function serve(argv: string[]): Promise<number> {
   process.stdout.write(`shoal: ${received}: closing connections (up to ${options.drainTimeoutMs} ms)\n`);
   await server.close();
   process.off('SIGHUP', onHangup);
-  process.off('SIGTERM', force);
-  process.off('SIGINT', force);
-  // A signal that arrives late (npm's forwarded copy of a Ctrl-C, on a loaded
-  // machine) must not kill a process that is already stopped: exit with 0 now.
-  const stopped = (): never => process.exit(0);
-  process.once('SIGTERM', stopped);
-  process.once('SIGINT', stopped);
+  stopped = true;
   process.stdout.write('shoal: stopped\n');
   return 0;
 }

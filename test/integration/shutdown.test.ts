@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { RawClient } from '../helpers/raw-socket.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/shoal.js', import.meta.url));
+const SIGNAL_GAP_PROBE = fileURLToPath(new URL('../fixtures/signal-gap-probe.mjs', import.meta.url));
 const children: ChildProcess[] = [];
 
 afterEach(() => {
@@ -18,8 +19,8 @@ afterEach(() => {
 });
 
 /** Starts `shoal serve` on a free port and resolves with its port once it prints the listening line. */
-async function serve(args: string[]): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function serve(args: string[], nodeArgs: string[] = []): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -94,5 +95,30 @@ describe('shoal serve shutdown', () => {
     expect(code).toBe(0);
     expect(output()).toMatch(/SIGINT: closing connections/);
     await deaf.closed;
+  });
+
+  it('a Ctrl-C under npm (SIGINT twice at once, then late copies) never leaves SIGINT without a listener, and exits 0', async () => {
+    // Between a listener's removal and the next one's addition Node restores
+    // SIGINT's default action: a copy landing there kills the server (npm then
+    // reports the signal, not the server's exit 0). The probe reports every
+    // such moment, so the test does not depend on hitting one.
+    const { child, output } = await serve(['--workers', '1'], ['--import', SIGNAL_GAP_PROBE]);
+    const exited = once(child, 'exit');
+    child.kill('SIGINT');
+    child.kill('SIGINT');
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (!/shoal: stopped/.test(output())) return;
+        child.stdout?.off('data', check);
+        resolve();
+      };
+      child.stdout?.on('data', check);
+      check();
+    });
+    if (child.exitCode === null) child.kill('SIGINT');
+    const [code, signal] = await exited;
+    expect([code, signal]).toEqual([0, null]);
+    expect(output()).toMatch(/SIGINT: closing connections/);
+    expect(output()).not.toMatch(/signal-gap/);
   });
 });
