@@ -121,33 +121,38 @@ const IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  * Writes `source[start, start + length)` XORed with `key` into `output` from
  * `outputOffset`, leaving `source` as it is: copying and unmasking in one
  * pass. `keyOffset` is the position of `source[start]` within the masked
- * payload, as for `unmask`. A zero key copies.
+ * payload, as for `unmask`. A zero key copies. Short payloads in one byte
+ * loop; longer ones in the native addon's one pass, else copied and then
+ * unmasked in place by `unmask`'s word loop (which beats a byte loop from
+ * about 160 bytes: 512 B 236 vs 566 ns, 16 KiB 5.1 vs 33 us).
  */
 export function unmaskInto(source: Uint8Array, start: number, length: number, key: Uint8Array, keyOffset: number, output: Uint8Array, outputOffset: number): void {
+  if (length >= NATIVE_UNMASK_MIN_BYTES) {
+    if (nativeMask !== null) {
+      // The addon always starts at key byte 0: rotate the key to the offset.
+      for (let i = 0; i < 4; i++) rotatedKey[i] = key[(keyOffset + i) & 3]!;
+      nativeMask.mask(source.subarray(start, start + length), rotatedKey, output, outputOffset, length);
+    } else {
+      const target = output.subarray(outputOffset, outputOffset + length);
+      target.set(source.subarray(start, start + length));
+      unmask(target, key, keyOffset);
+    }
+    return;
+  }
   const k0 = key[keyOffset & 3]!;
   const k1 = key[(keyOffset + 1) & 3]!;
   const k2 = key[(keyOffset + 2) & 3]!;
   const k3 = key[(keyOffset + 3) & 3]!;
-  if ((k0 | k1 | k2 | k3) === 0) {
-    output.set(source.subarray(start, start + length), outputOffset);
-  } else if (nativeMask !== null && length >= NATIVE_UNMASK_MIN_BYTES) {
-    rotatedKey[0] = k0;
-    rotatedKey[1] = k1;
-    rotatedKey[2] = k2;
-    rotatedKey[3] = k3;
-    nativeMask.mask(source.subarray(start, start + length), rotatedKey, output, outputOffset, length);
-  } else {
-    let i = 0;
-    for (const end = length - 3; i < end; i += 4) {
-      output[outputOffset + i] = source[start + i]! ^ k0;
-      output[outputOffset + i + 1] = source[start + i + 1]! ^ k1;
-      output[outputOffset + i + 2] = source[start + i + 2]! ^ k2;
-      output[outputOffset + i + 3] = source[start + i + 3]! ^ k3;
-    }
-    if (i < length) output[outputOffset + i] = source[start + i++]! ^ k0;
-    if (i < length) output[outputOffset + i] = source[start + i++]! ^ k1;
-    if (i < length) output[outputOffset + i] = source[start + i]! ^ k2;
+  let i = 0;
+  for (const end = length - 3; i < end; i += 4) {
+    output[outputOffset + i] = source[start + i]! ^ k0;
+    output[outputOffset + i + 1] = source[start + i + 1]! ^ k1;
+    output[outputOffset + i + 2] = source[start + i + 2]! ^ k2;
+    output[outputOffset + i + 3] = source[start + i + 3]! ^ k3;
   }
+  if (i < length) output[outputOffset + i] = source[start + i++]! ^ k0;
+  if (i < length) output[outputOffset + i] = source[start + i++]! ^ k1;
+  if (i < length) output[outputOffset + i] = source[start + i]! ^ k2;
 }
 
 /**
