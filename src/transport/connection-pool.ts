@@ -24,7 +24,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { WorkerCounters, WorkerGauges, WorkerReport } from '../telemetry/worker-metrics.ts';
 import { dropConnection, type AcceptedConnection } from './accept-handles.ts';
 import { applyExternalMemoryPolicy } from './external-memory-policy.ts';
-import { unpackConnectionStats, type AcceptOrder, type ConnectionStats, type LaneMessage, type LaneTask, type PackedConnectionStats, type WorkerConfig, type WorkerLoad } from './messages.ts';
+import { unpackConnectionStats, type AcceptOrder, type ConnectionStats, type LaneMessage, type LaneTask, type WorkerConfig, type WorkerLoad } from './messages.ts';
 
 /** How the pool is sized. */
 export interface ConnectionPoolOptions {
@@ -347,9 +347,7 @@ export class ConnectionPool {
         }
         break;
       case 'ended':
-        this.#listener.counted(message.counters);
-        this.#acceptedByWorker(lane, message.accepted, message.refused);
-        this.#ended(lane, message.stats);
+        this.#ended(lane, message);
         break;
       case 'accepting':
         lane.accepting = true;
@@ -392,9 +390,12 @@ export class ConnectionPool {
     this.#listener.acceptedByWorker?.(accepted, refused);
   }
 
-  #ended(lane: Lane, packed: PackedConnectionStats): void {
+  /** A worker's batch of ended connections: their counters, what it accepted itself, then each connection. */
+  #ended(lane: Lane, message: Extract<LaneMessage, { type: 'ended' }>): void {
     const listener = this.#listener;
-    for (const stats of unpackConnectionStats(packed)) {
+    listener.counted(message.counters);
+    this.#acceptedByWorker(lane, message.accepted, message.refused);
+    for (const stats of unpackConnectionStats(message.stats)) {
       lane.active--;
       listener.connectionEnded(stats);
     }
@@ -413,9 +414,7 @@ export class ConnectionPool {
     for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
       const message = entry.message as LaneMessage;
       if (message.type === 'ended') {
-        this.#listener.counted(message.counters);
-        this.#acceptedByWorker(lane, message.accepted, message.refused);
-        this.#ended(lane, message.stats);
+        this.#ended(lane, message);
       } else if (message.type === 'report') {
         this.#listener.counted(message.report.counters);
         this.#listener.reported(lane.workerId, message.report);
