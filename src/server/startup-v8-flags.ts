@@ -33,6 +33,7 @@
  * not enable Maglev by default.
  */
 import { setFlagsFromString } from 'node:v8';
+import { commandLineFlags, isKnownV8, namesV8Flag } from '../transport/v8-flags.ts';
 
 /** Flags for the start: no optimising tier, a young generation that keeps its size. */
 const HOLD_FLAGS: readonly string[] = ['--no-maglev', '--no-turbofan', '--semi-space-growth-factor=1'];
@@ -40,14 +41,11 @@ const HOLD_FLAGS: readonly string[] = ['--no-maglev', '--no-turbofan', '--semi-s
 /** V8's defaults for the same flags (V8 13, x64 and arm64: `node --v8-options`). */
 const RELEASE_FLAGS: readonly string[] = ['--maglev', '--turbofan', '--semi-space-growth-factor=2'];
 
-/** V8 majors whose defaults are RELEASE_FLAGS. */
-const KNOWN_V8_MAJORS: readonly number[] = [13];
-
 /** Architectures where V8 enables Maglev by default. */
 const MAGLEV_ARCHS: readonly string[] = ['x64', 'arm64'];
 
-/** Command-line flags that choose the compilers or the young generation's growth: with one of them, hands off. */
-const USER_FLAG = /^--(?:no-)?(?:maglev|turbofan|opt|max-opt|jitless|lite-mode|always-|semi-space-growth-factor|max-semi-space-size|min-semi-space-size)/;
+/** Command-line flags (name prefixes) that choose the compilers or the young generation's growth: with one of them, hands off. */
+const USER_FLAGS: readonly string[] = ['maglev', 'turbofan', 'opt', 'max-opt', 'jitless', 'lite-mode', 'always-', 'semi-space-growth-factor', 'max-semi-space-size', 'min-semi-space-size'];
 
 let holds = 0;
 let held = false;
@@ -58,16 +56,14 @@ let held = false;
  * of NODE_OPTIONS).
  */
 export function shouldHoldStartupFlags(v8Version: string, arch: string, args: readonly string[]): boolean {
-  if (!KNOWN_V8_MAJORS.includes(Number.parseInt(v8Version, 10)) || !MAGLEV_ARCHS.includes(arch)) return false;
-  return !args.some((arg) => USER_FLAG.test(arg.replaceAll('_', '-')));
+  return isKnownV8(v8Version) && MAGLEV_ARCHS.includes(arch) && !namesV8Flag(args, USER_FLAGS);
 }
 
 /** Takes a hold: the first one sets HOLD_FLAGS (when allowed). */
 export function holdStartupFlags(): void {
   holds += 1;
   if (holds > 1) return;
-  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (!shouldHoldStartupFlags(process.versions.v8, process.arch, args)) return;
+  if (!shouldHoldStartupFlags(process.versions.v8, process.arch, commandLineFlags())) return;
   for (const flag of HOLD_FLAGS) setFlagsFromString(flag);
   held = true;
 }

@@ -36,6 +36,7 @@
  * line (either way) is left as it is.
  */
 import { setFlagsFromString } from 'node:v8';
+import { commandLineFlags, isKnownV8, namesV8Flag } from './v8-flags.ts';
 
 export const EXTERNAL_MEMORY_FLAG = 'external-memory-accounted-in-global-limit';
 
@@ -45,18 +46,14 @@ export const INITIAL_OLD_SPACE_MB = 128;
 /** Command-line flags that size the heap's start; with one of them given, the initial limit is left alone. */
 const INITIAL_SIZE_FLAGS: readonly string[] = ['initial-old-space-size', 'initial-heap-size'];
 
-/** V8 majors whose flag list was checked to contain the flag. */
-const KNOWN_V8_MAJORS: readonly number[] = [13];
-
 let applied = false;
 
 /**
  * True when the policy should be set here: a V8 known to have the flag and
  * no mention of it on the command line (`node --no-external-memory-...`).
  */
-export function shouldApplyExternalMemoryPolicy(v8Version: string, execArgv: readonly string[]): boolean {
-  if (!KNOWN_V8_MAJORS.includes(Number.parseInt(v8Version, 10))) return false;
-  return !execArgv.some((arg) => arg.replaceAll('_', '-').includes(EXTERNAL_MEMORY_FLAG));
+export function shouldApplyExternalMemoryPolicy(v8Version: string, args: readonly string[]): boolean {
+  return isKnownV8(v8Version) && !namesV8Flag(args, [EXTERNAL_MEMORY_FLAG]);
 }
 
 /**
@@ -66,14 +63,15 @@ export function shouldApplyExternalMemoryPolicy(v8Version: string, execArgv: rea
  */
 export function applyExternalMemoryPolicy(): boolean {
   if (applied) return true;
-  if (!shouldApplyExternalMemoryPolicy(process.versions.v8, process.execArgv)) return false;
+  const args = commandLineFlags();
+  if (!shouldApplyExternalMemoryPolicy(process.versions.v8, args)) return false;
   setFlagsFromString(`--${EXTERNAL_MEMORY_FLAG}`);
-  if (shouldRaiseInitialOldSpace(process.execArgv)) setFlagsFromString(`--initial-old-space-size=${INITIAL_OLD_SPACE_MB}`);
+  if (shouldRaiseInitialOldSpace(args)) setFlagsFromString(`--initial-old-space-size=${INITIAL_OLD_SPACE_MB}`);
   applied = true;
   return true;
 }
 
 /** True unless the command line sizes the heap's start itself. */
-export function shouldRaiseInitialOldSpace(execArgv: readonly string[]): boolean {
-  return !execArgv.some((arg) => INITIAL_SIZE_FLAGS.some((flag) => arg.replaceAll('_', '-').includes(flag)));
+export function shouldRaiseInitialOldSpace(args: readonly string[]): boolean {
+  return !namesV8Flag(args, INITIAL_SIZE_FLAGS);
 }
