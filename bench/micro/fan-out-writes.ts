@@ -5,7 +5,8 @@
  * delivery). 200 loopback TCP connections, read and discarded by a child
  * process (its CPU is not counted); each turn delivers K 50-byte frames (a
  * 48-byte raw publication) to every connection, all subscribed to one topic,
- * through the pub/sub fan-out (LocalSubscriptions, deliverPublication, then
+ * through the pub/sub fan-out (LocalSubscriptions, the topic batch of the turn
+ * and deliverPublication as PubSub.publish uses them, then
  * ConnectionActor.sendFrame), and the turn's writes leave at its end.
  * Reported: server process CPU (user + system, process.cpuUsage) per delivery,
  * for K = 1, 4 and 16 publications per turn.
@@ -20,6 +21,7 @@
  *      SHOAL_ROOT=/path/to/other/checkout npx node bench/micro/fan-out-writes.ts   (the same load on another tree's src/: before/after)
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -31,6 +33,12 @@ const { SocketBinding } = (await import(pathToFileURL(path.join(root, 'src/trans
 const { ConnectionActor } = (await import(pathToFileURL(path.join(root, 'src/actors/connection-actor.ts')).href)) as typeof import('../../src/actors/connection-actor.ts');
 const { LocalSubscriptions } = (await import(pathToFileURL(path.join(root, 'src/app/pubsub/local-subscriptions.ts')).href)) as typeof import('../../src/app/pubsub/local-subscriptions.ts');
 const { deliverPublication } = (await import(pathToFileURL(path.join(root, 'src/app/pubsub/deliver-publication.ts')).href)) as typeof import('../../src/app/pubsub/deliver-publication.ts');
+/** What PubSub.publish delivers through: the topic batch per turn where the tree has it (topic-batch.ts), else deliverPublication (older trees). */
+const topicBatch = existsSync(path.join(root, 'src/app/pubsub/topic-batch.ts'))
+  ? ((await import(pathToFileURL(path.join(root, 'src/app/pubsub/topic-batch.ts')).href)) as typeof import('../../src/app/pubsub/topic-batch.ts'))
+  : null;
+const scheduleClose = (close: () => void): void => void setImmediate(close);
+const deliver: typeof deliverPublication = topicBatch === null ? deliverPublication : (entry, frames) => topicBatch.deliverInTurn(entry, frames, scheduleClose);
 
 const CONNECTIONS = 200;
 const TURNS = Number(process.env.BENCH_TURNS ?? 1500);
@@ -90,7 +98,7 @@ async function run(perTurn: number): Promise<number> {
   await drained();
   const start = process.cpuUsage();
   for (let t = 0; t < TURNS; t++) {
-    for (const publication of publications) deliverPublication(topic, publication);
+    for (const publication of publications) deliver(topic, publication);
     await turn();
     if (t % DRAIN_EVERY === DRAIN_EVERY - 1) await drained();
   }

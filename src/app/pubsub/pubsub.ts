@@ -7,7 +7,8 @@
  * (forward-flow-control.ts), and routes the pub/sub messages of the bus to
  * them.
  *
- * A publication is written at once to the local subscribers, and forwarded
+ * A publication is written at once to the local subscribers (the turn's
+ * next ones to the same topic with it, as one batch: topic-batch.ts), and forwarded
  * as one frame (its msgpack envelope, or its raw frame for a raw publisher:
  * deliver-publication.ts) only to the workers that announced interest in
  * its topic (the receiving worker writes it as is to the subscribers of that
@@ -36,11 +37,12 @@ import type { Broker } from '../broker.ts';
 import { observeSince, startedNow } from '../../telemetry/read-clock.ts';
 import { epochNow, workerHistograms } from '../../telemetry/worker-metrics.ts';
 import type { BusMessage, PublishMessage, WorkerBus, WorkerId } from '../worker-bus.ts';
-import { deliverPublication, framePublication, frameReceivedPublication, type PublicationForm } from './deliver-publication.ts';
+import { framePublication, frameReceivedPublication, type PublicationForm } from './deliver-publication.ts';
 import { ForwardFlowControl } from './forward-flow-control.ts';
 import { InterestAnnouncer } from './interest-announcer.ts';
 import { LocalSubscriptions, type Subscriber } from './local-subscriptions.ts';
 import { forEachBatchedPublication, PublicationBatcher } from './publication-batcher.ts';
+import { closeTopicBatch, deliverInTurn } from './topic-batch.ts';
 import { WorkerInterest } from './worker-interest.ts';
 
 export interface PubSubOptions {
@@ -52,7 +54,10 @@ export interface PubSubOptions {
   readonly forwardMaxBytes: number;
   /** A worker with a backlog that acknowledges nothing for this long is presumed gone. */
   readonly ackTimeoutMs: number;
-  /** Runs `flush` once the current event-loop turn's work is done (setImmediate; tests substitute their own). */
+  /**
+   * Runs `flush` once the current event-loop turn's work is done (setImmediate; tests substitute their own): the
+   * batches to other workers, and the close of a topic's batch (topic-batch.ts) where no socket's turn end does it.
+   */
   readonly scheduleFlush: (flush: () => void) => void;
 }
 
@@ -116,6 +121,8 @@ export class PubSub {
   /** Broker registrations of new interest not confirmed yet, by topic. */
   #brokerPending: Map<string, Promise<void>>;
   #stopped: boolean;
+  /** Closes a topic's batch at the end of the turn at the latest (topic-batch.ts). */
+  #scheduleClose: (close: () => void) => void;
 
   constructor(bus: WorkerBus, options: Partial<PubSubOptions> = {}, broker: Broker | null = null) {
     const resolved: PubSubOptions = { ...DEFAULT_PUBSUB_OPTIONS, ...options };
@@ -132,6 +139,7 @@ export class PubSub {
     });
     this.#batcher = new PublicationBatcher(bus, this.stats, resolved.scheduleFlush, (workerId, bytes) => this.#flowControl.posted(workerId, bytes));
     this.#stopped = false;
+    this.#scheduleClose = resolved.scheduleFlush;
   }
 
   /** Introduce this worker: every other worker answers with its interest snapshot. */
@@ -141,6 +149,7 @@ export class PubSub {
 
   /** Post what is batched, tell the others this worker is leaving, and release every wait. */
   stop(): void {
+    closeTopicBatch();
     this.#batcher.flush();
     this.#stopped = true;
     this.#bus.broadcast({ t: 'bye', from: this.#bus.workerId });
@@ -197,6 +206,8 @@ export class PubSub {
    * workers have acknowledged (see the guarantees at the top of this file).
    */
   subscribe(subscriber: Subscriber, topic: string): Promise<void> {
+    // The open topic batch (publications made before this) goes to the subscribers it had.
+    closeTopicBatch();
     if (subscriber.topics.has(topic)) return this.#confirmed(topic);
     subscriber.topics.add(topic);
     if (!this.#local.add(subscriber, topic)) return this.#confirmed(topic);
@@ -218,6 +229,7 @@ export class PubSub {
 
   /** Unsubscribe a connection from a topic; false when it was not subscribed. */
   unsubscribe(subscriber: Subscriber, topic: string): boolean {
+    closeTopicBatch();
     if (!subscriber.topics.delete(topic)) return false;
     if (this.#local.remove(subscriber, topic)) {
       void this.#announcer.announce(topic, false, this.#remote.known);
@@ -267,7 +279,7 @@ export class PubSub {
     if (broker !== null) broker.publish(topic, publication.form, travelling);
     if (entry === undefined) return 0;
     const startedAt = startedNow();
-    const written = deliverPublication(entry, publication.frames);
+    const written = deliverInTurn(entry, publication.frames, this.#scheduleClose);
     this.stats.delivered += written;
     localFanout.observe(written);
     // The writes leave when the read that published ends (the sockets are corked until then).
@@ -343,7 +355,7 @@ export class PubSub {
     const entry = this.#local.get(topic);
     // The last local subscriber may have left while the publication was in flight.
     if (entry === undefined) return;
-    const written = deliverPublication(entry, frameReceivedPublication(entry, topic, form, frame, this.#undeliverable));
+    const written = deliverInTurn(entry, frameReceivedPublication(entry, topic, form, frame, this.#undeliverable), this.#scheduleClose);
     this.stats.delivered += written;
     forwardedFanout.observe(written);
   };

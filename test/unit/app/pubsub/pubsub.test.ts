@@ -450,6 +450,7 @@ describe('flow control (docs/subprotocol.md §7)', () => {
     expect(refusal).toMatchObject({ name: 'AppError', code: 'OVERLOADED' });
     expect(one.backlog(2)).toBeGreaterThanOrEqual(1000);
     expect(one.stats.overloaded).toBe(1);
+    network.endTurn();
     expect(local.handle.sent).toHaveLength(accepted);
     network.deliverAll();
     expect(received(remote)).toHaveLength(accepted);
