@@ -33,13 +33,14 @@
  *   waits for it; if it speaks again it is asked for its interest anew.
  */
 import type { Broker } from '../broker.ts';
+import type { Histogram } from '../../telemetry/histogram.ts';
 import { observeSince, startedNow } from '../../telemetry/read-clock.ts';
 import { epochNow, workerHistograms } from '../../telemetry/worker-metrics.ts';
 import type { BusMessage, PublishMessage, WorkerBus, WorkerId } from '../worker-bus.ts';
-import { deliverPublication, framePublication, frameReceivedPublication, type PublicationForm } from './deliver-publication.ts';
+import { deliverPublication, framePublication, frameReceivedPublication, type PublicationForm, type PublicationFrames } from './deliver-publication.ts';
 import { ForwardFlowControl } from './forward-flow-control.ts';
 import { InterestAnnouncer } from './interest-announcer.ts';
-import { LocalSubscriptions, type Subscriber } from './local-subscriptions.ts';
+import { LocalSubscriptions, type Subscriber, type TopicSubscribers } from './local-subscriptions.ts';
 import { forEachBatchedPublication, PublicationBatcher } from './publication-batcher.ts';
 import { WorkerInterest } from './worker-interest.ts';
 
@@ -98,6 +99,13 @@ export interface PubSubStats {
   undeliverable: number;
 }
 
+/** A local delivery asked for during another one (`PubSub.#deliverLocal`). */
+interface WaitingDelivery {
+  readonly entry: TopicSubscribers;
+  readonly frames: PublicationFrames;
+  readonly fanout: Histogram;
+}
+
 /**
  * The pub/sub state of one worker. Create one per worker, feed it every bus
  * message with `receive()`, call `start()` once to introduce this worker,
@@ -116,6 +124,10 @@ export class PubSub {
   /** Broker registrations of new interest not confirmed yet, by topic. */
   #brokerPending: Map<string, Promise<void>>;
   #stopped: boolean;
+  /** True while a publication is being written to local subscribers (`#deliverLocal`). */
+  #delivering: boolean;
+  /** Local deliveries asked for during that one, waiting for it to end, in order. */
+  #waiting: WaitingDelivery[];
 
   constructor(bus: WorkerBus, options: Partial<PubSubOptions> = {}, broker: Broker | null = null) {
     const resolved: PubSubOptions = { ...DEFAULT_PUBSUB_OPTIONS, ...options };
@@ -132,6 +144,8 @@ export class PubSub {
     });
     this.#batcher = new PublicationBatcher(bus, this.stats, resolved.scheduleFlush, (workerId, bytes) => this.#flowControl.posted(workerId, bytes));
     this.#stopped = false;
+    this.#delivering = false;
+    this.#waiting = [];
   }
 
   /** Introduce this worker: every other worker answers with its interest snapshot. */
@@ -267,9 +281,7 @@ export class PubSub {
     if (broker !== null) broker.publish(topic, publication.form, travelling);
     if (entry === undefined) return 0;
     const startedAt = startedNow();
-    const written = deliverPublication(entry, publication.frames);
-    this.stats.delivered += written;
-    localFanout.observe(written);
+    const written = this.#deliverLocal(entry, publication.frames, localFanout);
     // The writes leave when the read that published ends (the sockets are corked until then).
     observeSince(localWriteDelay, startedAt);
     return written;
@@ -343,10 +355,45 @@ export class PubSub {
     const entry = this.#local.get(topic);
     // The last local subscriber may have left while the publication was in flight.
     if (entry === undefined) return;
-    const written = deliverPublication(entry, frameReceivedPublication(entry, topic, form, frame, this.#undeliverable));
-    this.stats.delivered += written;
-    forwardedFanout.observe(written);
+    this.#deliverLocal(entry, frameReceivedPublication(entry, topic, form, frame, this.#undeliverable), forwardedFanout);
   };
+
+  /**
+   * Writes a publication to its topic's local subscribers. A write may close
+   * a subscriber (the slow-consumer policy), whose session's onClose then
+   * runs at once, inside this loop, and may publish: that publication waits
+   * until the one being written has reached every subscriber, so that every
+   * other subscriber gets the two in the order they were made (the waiting
+   * ones in turn, in order, each of which may close and add more). Returns
+   * the number written; for a delivery that waits, the topic's local
+   * subscribers.
+   */
+  #deliverLocal(entry: TopicSubscribers, frames: PublicationFrames, fanout: Histogram): number {
+    if (this.#delivering) {
+      this.#waiting.push({ entry, frames, fanout });
+      return entry.subscribers.size;
+    }
+    this.#delivering = true;
+    try {
+      const written = this.#write(entry, frames, fanout);
+      // The length is read at each step: a waiting delivery may add another.
+      for (let i = 0; i < this.#waiting.length; i++) {
+        const waiting = this.#waiting[i] as WaitingDelivery;
+        this.#write(waiting.entry, waiting.frames, waiting.fanout);
+      }
+      return written;
+    } finally {
+      this.#delivering = false;
+      if (this.#waiting.length !== 0) this.#waiting = [];
+    }
+  }
+
+  #write(entry: TopicSubscribers, frames: PublicationFrames, fanout: Histogram): number {
+    const written = deliverPublication(entry, frames);
+    this.stats.delivered += written;
+    fanout.observe(written);
+    return written;
+  }
 
   /** Bound once: a publication of another node, from the broker (which sends this worker only those of its topics). */
   readonly receiveFromBroker = (topic: string, form: PublicationForm, frame: Uint8Array): void => {
