@@ -9,7 +9,8 @@
  * Reported: process CPU (user + system, process.cpuUsage) per publication for
  * K = 1 and 4 publications per turn, best of 3 rounds after a warm-up one.
  * K = 4 on one topic is one PUBLISH of a batch (broker-wire.ts) since
- * batches, a pipeline of four PUBLISHes before.
+ * batches, a pipeline of four PUBLISHes before; K = 1 is a batch of one
+ * (one message format), a message of its own before.
  *
  * Run: npx node bench/micro/broker-publish.ts
  *      SHOAL_ROOT=/path/to/other/checkout npx node bench/micro/broker-publish.ts   (the same load on another tree's src/: before/after)

@@ -12,7 +12,11 @@
  *
  * Cases: SIZE-byte binary echoes, 4 frames back to back per connection, cut
  * into reads of READ bytes (the loopback reads of `shoal bench` are up to
- * 64 KiB), so most frames span two reads.
+ * 64 KiB), so most frames span two reads. "borrowed": the app borrows its
+ * messages (`borrowMessages`, as the built-in echo app), and the stub socket
+ * has no handle to write to directly, so each reply is copied into the write
+ * slab (the path of a large borrowed reply over TLS), a slab of the reply's
+ * size past 64 KiB.
  */
 import { pathToFileURL } from 'node:url';
 import { stubSocket, written } from './stub-socket.ts';
@@ -49,11 +53,11 @@ const echoApp = {
   },
 };
 
-function open(): SocketBinding {
+function open(borrowed: boolean): SocketBinding {
   const binding = new SocketBinding(stubSocket(), config, delegate, 1);
   const actor = new ConnectionActor(binding, { address: '1.1', protocol: null, upgradeData: undefined }, { mailboxSize: 1024, mailboxBytes: 64 << 20 });
-  binding.accept(Buffer.alloc(0), actor);
-  actor.start(new RawSession(echoApp as never, actor, services));
+  binding.accept(Buffer.alloc(0), actor, null, borrowed);
+  actor.start(new RawSession((borrowed ? { ...echoApp, borrowMessages: true } : echoApp) as never, actor, services));
   return binding;
 }
 
@@ -76,23 +80,26 @@ function measure(name: string, perRun: number, run: () => void): void {
     }
     best = Math.min(best, (used * 1000) / (runs * perRun));
   }
-  console.log(`${name.padEnd(40)} ${best.toFixed(0).padStart(8)} ns/message`);
+  console.log(`${name.padEnd(48)} ${best.toFixed(0).padStart(8)} ns/message`);
 }
 
 const mask = Buffer.from([0x11, 0x22, 0x33, 0x44]);
-for (const [size, read] of [
-  [1024, 64 * 1024],
-  [16 * 1024, 64 * 1024],
-  [16 * 1024, 16 * 1024 + 3],
-  [64 * 1024, 64 * 1024],
-  [1024 * 1024, 64 * 1024],
+for (const [size, read, borrowed] of [
+  [1024, 64 * 1024, false],
+  [16 * 1024, 64 * 1024, false],
+  [16 * 1024, 16 * 1024 + 3, false],
+  [64 * 1024, 64 * 1024, false],
+  [1024 * 1024, 64 * 1024, false],
+  [16 * 1024, 64 * 1024, true],
+  [256 * 1024, 64 * 1024, true],
+  [1024 * 1024, 64 * 1024, true],
 ] as const) {
   const frames = Buffer.concat(Array.from({ length: 4 }, () => encodeFrame(0x2, Buffer.alloc(size, 7), { mask })));
   const reads: Buffer[] = [];
   for (let at = 0; at < frames.length; at += read) reads.push(frames.subarray(at, at + read));
-  const connections = Array.from({ length: 8 }, open);
+  const connections = Array.from({ length: 8 }, () => open(borrowed));
   let turn = 0;
-  measure(`echo ${size / 1024} KiB, reads of ${read} B`, 4, () => {
+  measure(`echo ${size / 1024} KiB, reads of ${read} B${borrowed ? ', borrowed' : ''}`, 4, () => {
     const binding = connections[turn++ % connections.length];
     // The decoder unmasks binary payloads in place; feeding the same reads
     // again toggles them between masked and not, which an echo does not check.

@@ -14,7 +14,8 @@
  *   they were made, on the worker's one publishing connection: Redis keeps
  *   that order to every subscriber, so per-publisher order holds across
  *   nodes. Consecutive publications on one topic go in one PUBLISH (a batch,
- *   broker-wire.ts) that the receiving worker delivers in order; only
+ *   broker-wire.ts; a lone publication is a batch of one) that the
+ *   receiving worker delivers in order; only
  *   consecutive ones, so the order across topics holds too. Each message
  *   carries its node's id, and a node drops its own publications when Redis
  *   sends them back (its workers delivered them already: never twice to one
@@ -48,7 +49,7 @@ import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
 import { ErrorCode } from '../codec/envelope.ts';
 import { emptyBrokerStats, type Broker, type BrokerReceiver, type BrokerState, type BrokerStats } from './broker.ts';
-import { Decoded, decodePublications, encodeBatch, encodeSingle, singleLength } from './broker-wire.ts';
+import { Decoded, decodePublications, encodePublications, messageLength } from './broker-wire.ts';
 import { AppError } from './define-app.ts';
 import type { PublicationForm } from './pubsub/deliver-publication.ts';
 
@@ -86,7 +87,7 @@ export const DEFAULT_REDIS_BROKER_OPTIONS: RedisBrokerOptions = {
   confirmTimeoutMs: 2000,
 };
 
-/** Format version of the event messages (first byte); publications: broker-wire.ts. */
+/** Format version of the event messages (first byte); publications have their own (broker-wire.ts). */
 const VERSION = 1;
 /** `#forms` entry of an event message (encoded already). */
 const EVENT = -1;
@@ -267,9 +268,10 @@ export class RedisBroker implements Broker {
 
   publish(topic: string, form: PublicationForm, frame: Uint8Array): void {
     this.stats.published++;
-    // Encoded at the flush, alone or in a batch with the turn's next publications on this topic. The frame may be a
-    // view into the codec's output buffer, whose bytes are never rewritten (as publication-batcher.ts relies on too).
-    this.#enqueue(topicChannel(topic), form, frame, singleLength(this.#nodeTag, frame));
+    // Encoded at the flush, in one message with the turn's next publications on this topic (counted here as a message
+    // of its own). The frame may be a view into the codec's output buffer, whose bytes are never rewritten (as
+    // publication-batcher.ts relies on too).
+    this.#enqueue(topicChannel(topic), form, frame, messageLength(this.#nodeTag, 1, frame.length));
   }
 
   sendTo(nodeId: string, workerId: number, address: string, payload: Uint8Array): boolean {
@@ -414,9 +416,8 @@ export class RedisBroker implements Broker {
     const tag = this.#nodeTag;
     for (let i = 0; i < channels.length; ) {
       const channel = channels[i] as string;
-      const form = forms[i] as number;
       const payload = payloads[i] as Uint8Array;
-      if (form === EVENT) {
+      if (forms[i] === EVENT) {
         commands.push(channel, payload as Buffer);
         counts.push(1);
         i++;
@@ -429,7 +430,7 @@ export class RedisBroker implements Broker {
         frameBytes += (payloads[end] as Uint8Array).length;
         end++;
       }
-      commands.push(channel, end === i + 1 ? encodeSingle(tag, form as PublicationForm, payload) : encodeBatch(tag, forms, payloads, i, end, frameBytes));
+      commands.push(channel, encodePublications(tag, forms, payloads, i, end, frameBytes));
       counts.push(end - i);
       i = end;
     }

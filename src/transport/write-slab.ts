@@ -15,6 +15,12 @@ import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-header.ts
 export const COALESCE_MAX_BYTES = 4096;
 /** Size of one slab (more for a larger frame); a full slab is replaced, not reused. */
 export const SLAB_BYTES = 64 * 1024;
+/**
+ * A slab made larger than SLAB_BYTES for a large frame is kept while frames
+ * larger than SLAB_BYTES keep coming (reused at each rewind), and replaced by
+ * one of SLAB_BYTES once none came for one to two of these intervals.
+ */
+export const LARGE_SLAB_IDLE_MS = 1000;
 
 /** Whoever is reading: the slab writes its region to this socket. */
 export interface SlabOwner {
@@ -28,7 +34,8 @@ export interface SlabOwner {
  * once the owner's socket has written everything (nothing of it left in the
  * socket's buffer or in libuv), the owner's region is free again, and the
  * next read writes over it: the slab stays in the cache and costs no fresh
- * pages.
+ * pages. A slab made larger for a large frame is let go once large frames
+ * stop coming (LARGE_SLAB_IDLE_MS).
  */
 export class WriteSlab {
   /** The connection whose read is being processed, or null outside reads. */
@@ -39,6 +46,10 @@ export class WriteSlab {
   #start: number;
   /** Start of the region of the current (or last) read's owner in `#buffer`. */
   #regionStart: number;
+  /** A frame larger than SLAB_BYTES was copied since the idle timer was set. */
+  #largeCopied: boolean;
+  /** Set at the first copy of a frame larger than SLAB_BYTES, until the slab is back to SLAB_BYTES (`#letGoIfIdle`). */
+  #idleTimer: ReturnType<typeof setTimeout> | null;
 
   constructor() {
     this.owner = null;
@@ -46,6 +57,8 @@ export class WriteSlab {
     this.#used = 0;
     this.#start = 0;
     this.#regionStart = 0;
+    this.#largeCopied = false;
+    this.#idleTimer = null;
   }
 
   /** Starts coalescing for `owner`'s read. Pair with `end()`. */
@@ -62,6 +75,11 @@ export class WriteSlab {
    */
   rewind(): void {
     this.#used = this.#start = this.#regionStart;
+  }
+
+  /** Bytes of the slab kept now: SLAB_BYTES, or more for a while after a larger frame (`#reserve`). */
+  get retainedBytes(): number {
+    return this.#buffer.length;
   }
 
   /** Writes what the owner coalesced and stops coalescing. */
@@ -134,15 +152,47 @@ export class WriteSlab {
   #reserve(length: number): number {
     if (this.#used + length > this.#buffer.length) {
       this.flush();
-      this.#buffer = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, length));
-      this.#used = 0;
-      this.#start = 0;
-      this.#regionStart = 0;
+      this.#replace(Math.max(SLAB_BYTES, length));
+    }
+    if (length > SLAB_BYTES) {
+      if (this.#idleTimer === null) this.#watchIdle();
+      else this.#largeCopied = true;
     }
     const at = this.#used;
     this.#used = at + length;
     return at;
   }
+
+  /** Starts writing into a new slab of `bytes` (the old one is left to the views of it that sockets still hold). */
+  #replace(bytes: number): void {
+    this.#buffer = Buffer.allocUnsafeSlow(bytes);
+    this.#used = 0;
+    this.#start = 0;
+    this.#regionStart = 0;
+  }
+
+  #watchIdle(): void {
+    this.#idleTimer = setTimeout(this.#letGoIfIdle, LARGE_SLAB_IDLE_MS);
+    this.#idleTimer.unref();
+  }
+
+  /**
+   * Bound once; runs between reads (never while an owner's region is open).
+   * Without it, the thread would keep as much memory as the largest reply it
+   * ever copied for as long as it runs; dropping it at once instead (at the
+   * next rewind) costs a fresh large buffer per reply to a stream of large
+   * borrowed messages (bench/micro/large-messages.ts, "borrowed": 2 to 3.6
+   * times the CPU per message at 256 KiB and 1 MiB).
+   */
+  readonly #letGoIfIdle = (): void => {
+    const copied = this.#largeCopied;
+    this.#idleTimer = null;
+    this.#largeCopied = false;
+    // Back to the normal size already (a full large slab was replaced by a new one).
+    if (this.#buffer.length <= SLAB_BYTES) return;
+    if (copied) this.#watchIdle();
+    else this.#replace(SLAB_BYTES);
+  };
 }
 
 /** This thread's slab. */

@@ -4,10 +4,17 @@
  * once per worker), raw and subprotocol subscribers of one topic each get
  * every publication in their own form (docs/subprotocol.md §7), the host
  * process publishes and sends with `server.publish`/`server.sendTo`, and the
- * app's onStart runs in the host with its cleanup at close.
+ * app's onStart runs in the host with its cleanup at close. A subscriber
+ * closed as a slow consumer in the middle of a fan-out, whose onClose
+ * publishes (apps/farewell-app.ts), leaves every other subscriber with every
+ * publication in order, and itself with nothing after its close frame.
  */
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { Opcode } from '../../src/protocol/constants.ts';
+import { clientFrame, RawClient as RawSocket } from '../helpers/raw-socket.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { RawClient } from './raw-client.ts';
 import { EnvelopeClient, JSON_PROTOCOL, MSGPACK_PROTOCOL, spreadOverWorkers, workerOf } from './shoal-helpers.ts';
@@ -214,4 +221,107 @@ describe('onStart cleanup', () => {
     await second.close();
     expect(hostState.stopped).toBe(stoppedBefore + 1);
   });
+});
+
+describe('a subscriber closed as a slow consumer during a fan-out, whose onClose publishes', () => {
+  const FAREWELL_APP = fileURLToPath(new URL('./apps/farewell-app.ts', import.meta.url));
+  const LIMIT = 256 * 1024;
+  /** Publications per command, and their size: 128 KiB per turn, well under LIMIT for a client that reads. */
+  const PER_TURN = 4;
+  const BYTES = 32 * 1024;
+  /** Bound on the publishing turns (the kernel's loopback buffers take a few MB before the server holds any). The close timeout is long: the closed subscriber reads its close frame only at the end. */
+  const MAX_TURNS = 2000;
+  let farewell: TestServer;
+
+  beforeAll(async () => {
+    farewell = await startServer({ app: FAREWELL_APP, workers: 1, maxBackpressureBytes: LIMIT, closeTimeoutMs: 30_000 });
+  });
+  afterAll(async () => {
+    await farewell?.close();
+  });
+
+  /** A reading subscriber that keeps, of each message, its seq or its farewell (the payloads add up to megabytes). */
+  interface Reader {
+    readonly ws: WebSocket;
+    readonly got: (number | { left: string; during: number })[];
+    command(command: Record<string, unknown>): Promise<void>;
+  }
+
+  async function reader(): Promise<Reader> {
+    const ws = new WebSocket(`${farewell.origin}/`);
+    const got: Reader['got'] = [];
+    const answers = new Map<string, () => void>();
+    ws.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as { seq?: number; left?: string; during?: number; done?: string };
+      if (message.done !== undefined) answers.get(message.done)?.();
+      else if (message.seq !== undefined) got.push(message.seq);
+      else if (message.left !== undefined) got.push({ left: message.left, during: message.during as number });
+    });
+    await once(ws, 'open');
+    let next = 0;
+    const command = (body: Record<string, unknown>): Promise<void> => {
+      const id = `c${next++}`;
+      const answered = new Promise<void>((resolve) => answers.set(id, resolve));
+      ws.send(JSON.stringify({ ...body, id }));
+      return answered;
+    };
+    return { ws, got, command };
+  }
+
+  const farewellIn = (got: Reader['got']) => got.find((entry) => typeof entry === 'object') as { left: string; during: number } | undefined;
+
+  it('delivers every publication in order to every other subscriber, the farewell right after the one being written, and nothing to the closed one after its close frame', async () => {
+    // Set order: one reader before the slow subscriber, two after it.
+    const first = await reader();
+    await first.command({ sub: 'room' });
+    const slow = await RawSocket.open(farewell.port);
+    slow.write(clientFrame(Opcode.TEXT, JSON.stringify({ id: 'slow', sub: 'room' })));
+    await slow.waitFor(() => slow.events().some((event) => event.type === 'text' && event.data.toString() === '{"done":"slow"}'));
+    slow.socket.pause();
+    const readers = [first, await reader(), await reader()];
+    for (const r of readers.slice(1)) await r.command({ sub: 'room' });
+    const publisher = await reader();
+
+    let turns = 0;
+    while (!readers.every((r) => farewellIn(r.got) !== undefined)) {
+      if (++turns > MAX_TURNS) throw new Error(`the slow subscriber was not closed after ${MAX_TURNS} turns`);
+      await publisher.command({ pubMany: 'room', count: PER_TURN, bytes: BYTES });
+    }
+    // A few more publications after the close; then every reader must have them all.
+    await publisher.command({ pubMany: 'room', count: PER_TURN, bytes: BYTES });
+    const seqs = (turns + 1) * PER_TURN;
+    const deadline = Date.now() + 30_000;
+    while (!readers.every((r) => r.got.filter((entry) => typeof entry === 'number').length >= seqs)) {
+      if (Date.now() > deadline) throw new Error(`readers got ${readers.map((r) => r.got.length).join(', ')} of ${seqs} publications`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+
+    for (const r of readers) {
+      const bye = farewellIn(r.got) as { left: string; during: number };
+      expect(bye.during).toBeGreaterThanOrEqual(0);
+      const at = r.got.indexOf(bye);
+      // Every publication, in order, and the farewell right after the publication whose fan-out closed the subscriber.
+      expect(r.got.filter((entry) => typeof entry === 'number')).toEqual([...Array(seqs).keys()]);
+      expect(r.got[at - 1]).toBe(bye.during);
+      expect(r.got.filter((entry) => typeof entry === 'object')).toHaveLength(1);
+    }
+    expect(new Set(readers.map((r) => JSON.stringify(farewellIn(r.got))))).toHaveProperty('size', 1);
+
+    // The closed subscriber: a prefix of the publications in order, then its close frame (1008), and nothing after it.
+    slow.socket.resume();
+    await slow.closed;
+    const events = slow.events();
+    const close = events.findIndex((event) => event.type === 'close');
+    expect(close).toBeGreaterThan(0);
+    expect(events[close]?.code).toBe(1008);
+    expect(events.slice(close + 1)).toEqual([]);
+    // Its welcome and its command's answer, then publications.
+    expect(events.slice(0, 2).map((event) => event.type)).toEqual(['text', 'text']);
+    const received = events.slice(2, close).map((event) => (JSON.parse(event.data.toString()) as { seq: number }).seq);
+    expect(received).toEqual([...Array(received.length).keys()]);
+    expect(received.length).toBeLessThanOrEqual((farewellIn(first.got) as { during: number }).during);
+    const stats = await farewell.waitForEnd((s) => s.slowConsumer);
+    expect(stats.closeCode).toBe(1008);
+    for (const r of [...readers, publisher]) r.ws.close();
+  }, 120_000);
 });

@@ -2,10 +2,10 @@
  * The Redis broker's publication messages (app/broker-wire.ts) on a real
  * redis-server: the publications of one turn on one topic leave in one
  * PUBLISH and arrive in order; only consecutive ones are merged (the order
- * across topics holds); a long run is split; version-1 messages (as a node
- * without batches sends them) are still read, mixed with batches; a node drops its
- * own batches; what cannot be decoded is dropped and counted without
- * stopping what follows. Two brokers (nodes "na" and "nb") and two plain
+ * across topics holds); a long run is split; a lone publication is a batch
+ * of one (the one format); a node drops its own messages; what cannot be
+ * decoded (the unreleased version-1 single format included) is dropped and
+ * counted without stopping what follows. Two brokers (nodes "na" and "nb") and two plain
  * ioredis clients: an observer of the channels and an "old node" that
  * publishes hand-made messages.
  */
@@ -38,12 +38,17 @@ function client(url: string): Redis {
   return redisClient;
 }
 
-/** A version-1 message as a node without batches sends it. */
+/** A version-1 message as development builds before batches sent it (never released; no longer read). */
 function versionOne(tag: string, form: number, text: string): Buffer {
   return Buffer.concat([Buffer.from([1, form, tag.length]), Buffer.from(tag, 'latin1'), Buffer.from(text)]);
 }
 
-/** A version-2 batch entry. */
+/** The header of a message (version 2) from the node `tag`. */
+function header(tag: string): Buffer {
+  return Buffer.concat([Buffer.from([2, tag.length]), Buffer.from(tag, 'latin1')]);
+}
+
+/** A message entry. */
 function entry(form: number, text: string, declaredLength = Buffer.byteLength(text)): Buffer {
   const header = Buffer.alloc(5);
   header[0] = form;
@@ -111,9 +116,9 @@ describe('publication batches across nodes', () => {
     await eventually('4 messages observed', async () => observed.length >= 4);
     expect(observed).toEqual([
       { channel: topicChannel('t1'), version: 2 },
-      { channel: topicChannel('t2'), version: 1 },
+      { channel: topicChannel('t2'), version: 2 },
       { channel: topicChannel('t1'), version: 2 },
-      { channel: topicChannel('t2'), version: 1 },
+      { channel: topicChannel('t2'), version: 2 },
     ]);
   });
 
@@ -123,48 +128,51 @@ describe('publication batches across nodes', () => {
     await eventually('5 delivered', async () => received.length === 5);
     expect(received.map((r) => r.text)).toEqual(texts);
     await eventually('3 messages observed', async () => observed.length >= 3);
-    // 30 + 30 KiB fit in one batch, a third would not.
-    expect(observed.map((o) => o.version)).toEqual([2, 2, 1]);
+    // 30 + 30 KiB fit in one batch, a third would not: two batches of two and a batch of one.
+    expect(observed.map((o) => o.version)).toEqual([2, 2, 2]);
   });
 
-  it('read version-1 messages of a node without batches mixed with batches, and drop their own batches', async () => {
-    await oldNode.publish(topicChannel('t1'), versionOne('old', PublicationForm.ENVELOPE, 'old-1'));
-    await eventually('old-1', async () => received.length === 1);
+  it('send a lone publication as a batch of one, read batches of other nodes and drop their own, one or several', async () => {
+    await oldNode.publish(topicChannel('t1'), Buffer.concat([header('old'), entry(PublicationForm.ENVELOPE, 'hand-1')]));
+    await eventually('hand-1', async () => received.length === 1);
     publisher.publish('t1', PublicationForm.RAW, Buffer.from('new-1'));
     publisher.publish('t1', PublicationForm.RAW, Buffer.from('new-2'));
     await eventually('new batch', async () => received.length === 3);
-    await oldNode.publish(topicChannel('t1'), versionOne('old', PublicationForm.RAW, 'old-2'));
-    await eventually('old-2', async () => received.length === 4);
-    // The receiving node's own batch comes back from Redis before the marker (one subscriber connection, in order).
+    publisher.publish('t1', PublicationForm.ENVELOPE, Buffer.from('new-3'));
+    await eventually('new-3', async () => received.length === 4);
+    // The receiving node's own messages come back from Redis before the marker (one subscriber connection, in order).
     receiver.publish('t1', PublicationForm.RAW, Buffer.from('own-1'));
+    await settled(receiver);
     receiver.publish('t1', PublicationForm.RAW, Buffer.from('own-2'));
+    receiver.publish('t1', PublicationForm.RAW, Buffer.from('own-3'));
     await settled(receiver);
     publisher.publish('t1', PublicationForm.RAW, Buffer.from('marker'));
     await eventually('marker', async () => received.some((r) => r.text === 'marker'));
     expect(received.map((r) => [r.form, r.text])).toEqual([
-      [PublicationForm.ENVELOPE, 'old-1'],
+      [PublicationForm.ENVELOPE, 'hand-1'],
       [PublicationForm.RAW, 'new-1'],
       [PublicationForm.RAW, 'new-2'],
-      [PublicationForm.RAW, 'old-2'],
+      [PublicationForm.ENVELOPE, 'new-3'],
       [PublicationForm.RAW, 'marker'],
     ]);
-    // old-1, the new batch, old-2, the own batch, the marker.
-    await eventually('5 messages observed', async () => observed.length >= 5);
-    expect(observed.map((o) => o.version)).toEqual([1, 2, 1, 2, 1]);
+    // hand-1, the new batch, new-3 alone, own-1 alone, the own batch, the marker: all version 2.
+    await eventually('6 messages observed', async () => observed.length >= 6);
+    expect(observed.map((o) => o.version)).toEqual([2, 2, 2, 2, 2, 2]);
   });
 
   it('drop what it cannot decode, count it, deliver what came before the damage and everything after', async () => {
     const undecodable = receiver.stats.undecodable;
     const channel = topicChannel('t1');
-    const tag = Buffer.from([2, 3, ...Buffer.from('old')]);
+    const tag = header('old');
     await oldNode.publish(channel, Buffer.from([9, 0, 3, ...Buffer.from('oldxyz')])); // an unknown version
+    await oldNode.publish(channel, versionOne('old', PublicationForm.RAW, 'single')); // the unreleased single format
     await oldNode.publish(channel, Buffer.concat([tag, entry(PublicationForm.RAW, 'kept'), entry(PublicationForm.RAW, 'cut', 100)])); // truncated
     await oldNode.publish(channel, Buffer.from([2, 40, 1])); // a tag longer than the message
     await oldNode.publish(channel, Buffer.concat([tag, entry(PublicationForm.RAW, 'x').subarray(0, 3)])); // an entry header cut short
-    await oldNode.publish(channel, versionOne('old', PublicationForm.RAW, 'after'));
+    await oldNode.publish(channel, Buffer.concat([tag, entry(PublicationForm.RAW, 'after')]));
     await eventually('after', async () => received.some((r) => r.text === 'after'));
     expect(received.map((r) => r.text)).toEqual(['kept', 'after']);
-    expect(receiver.stats.undecodable - undecodable).toBe(4);
+    expect(receiver.stats.undecodable - undecodable).toBe(5);
     expect(receiver.state).toBe('ready');
   });
 });

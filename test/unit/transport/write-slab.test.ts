@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Opcode } from '../../../src/protocol/constants.ts';
 import { FrameDecoder } from '../../../src/protocol/frame-decoder.ts';
 import { encodeFrame } from '../../../src/protocol/frame-encoder.ts';
-import { COALESCE_MAX_BYTES, SLAB_BYTES, WriteSlab } from '../../../src/transport/write-slab.ts';
+import { COALESCE_MAX_BYTES, LARGE_SLAB_IDLE_MS, SLAB_BYTES, WriteSlab } from '../../../src/transport/write-slab.ts';
 
 /** A socket stub that keeps a copy of every write, as the kernel would see it later. */
 function recorder() {
@@ -138,5 +138,45 @@ describe('WriteSlab.rewind', () => {
     slab.appendFrame(Opcode.BINARY, payload);
     slab.end();
     expect(decode(Buffer.concat(writes))).toEqual([[Opcode.BINARY, payload.toString('hex')]]);
+  });
+
+  it('goes back to a slab of the normal size once no frame larger than a slab was copied for a while', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const slab = new WriteSlab();
+      const { writes, owner } = recorder();
+      expect(slab.retainedBytes).toBe(SLAB_BYTES);
+      const payload = Buffer.alloc(16 * SLAB_BYTES, 3);
+      const read = (data: Buffer): void => {
+        slab.begin(owner);
+        slab.appendFrame(Opcode.BINARY, data);
+        slab.end();
+        slab.rewind();
+      };
+      read(payload);
+      expect(slab.retainedBytes).toBeGreaterThan(payload.length);
+      // Large frames keep coming: the large slab is kept (and reused), interval after interval.
+      for (let i = 0; i < 5; i++) {
+        vi.advanceTimersByTime(LARGE_SLAB_IDLE_MS / 2);
+        read(payload);
+        expect(slab.retainedBytes).toBeGreaterThan(payload.length);
+      }
+      // Only small frames from now on: at most two intervals later the slab is of the normal size again.
+      read(Buffer.from('small'));
+      vi.advanceTimersByTime(2 * LARGE_SLAB_IDLE_MS);
+      expect(slab.retainedBytes).toBe(SLAB_BYTES);
+      expect(vi.getTimerCount()).toBe(0);
+      // And it keeps working: every frame intact, a large one again makes a large slab.
+      read(Buffer.from('next'));
+      read(payload);
+      expect(slab.retainedBytes).toBeGreaterThan(payload.length);
+      vi.advanceTimersByTime(LARGE_SLAB_IDLE_MS);
+      expect(slab.retainedBytes).toBe(SLAB_BYTES);
+      const hex = payload.toString('hex');
+      const expected: [number, string][] = [...Array.from({ length: 6 }, (): [number, string] => [Opcode.BINARY, hex]), [Opcode.BINARY, Buffer.from('small').toString('hex')], [Opcode.BINARY, Buffer.from('next').toString('hex')], [Opcode.BINARY, hex]];
+      expect(decode(Buffer.concat(writes))).toEqual(expected);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -172,6 +172,99 @@ describe('local fan-out', () => {
   });
 });
 
+/**
+ * A subscriber that the slow-consumer policy closes on its next frame, as
+ * SocketBinding.sendFrame does: the frame is not written, the close frame is
+ * (`closedWith`), and its session's onClose runs at once, inside the
+ * fan-out: it unsubscribes everything, then runs the app's `onClose`.
+ */
+function closesOnNextFrame(pubsub: PubSub, sub: Subscriber & { handle: FakeHandle }, onClose: () => void): void {
+  sub.handle.sendFrame = (): boolean => {
+    if (!sub.handle.isOpen) return false;
+    sub.handle.close(1008, 'slow consumer');
+    pubsub.unsubscribeAll(sub);
+    onClose();
+    return true;
+  };
+}
+
+/** What a subscriber received: the `data` of each publication. */
+const data = (sub: Subscriber & { handle: FakeHandle }): unknown[] => received(sub).map((message) => (message as unknown[])[2]);
+
+describe('a subscriber closed during a fan-out whose onClose publishes', () => {
+  it('delivers the publication of the close handler after the one being written, to every other subscriber, in order', () => {
+    const { workers } = cluster(1);
+    const pubsub = workers.get(1) as PubSub;
+    // The closing subscriber is second: one subscriber was written to before it, two after.
+    const [a, slow, b, c] = [subscriber('1.1'), subscriber('1.2'), subscriber('1.3', jsonCodec), subscriber('1.4')];
+    for (const sub of [a, slow, b, c]) void pubsub.subscribe(sub, 't');
+    void pubsub.subscribe(c, 'other');
+    closesOnNextFrame(pubsub, slow, () => {
+      pubsub.publish('t', 'left');
+      pubsub.publish('other', 'left too');
+    });
+    for (let i = 1; i <= 3; i++) pubsub.publish('t', i);
+    for (const sub of [a, b]) expect(data(sub)).toEqual([1, 'left', 2, 3]);
+    expect(received(c)).toEqual([[4, 't', 1], [4, 't', 'left'], [4, 'other', 'left too'], [4, 't', 2], [4, 't', 3]]);
+    expect(slow.handle.sent).toHaveLength(0);
+    expect(slow.handle.closedWith?.code).toBe(1008);
+    expect(pubsub.subscriberCount('t')).toBe(3);
+  });
+
+  it('keeps the order when the close handler\'s publication closes another subscriber whose handler publishes too', () => {
+    const { workers } = cluster(1);
+    const pubsub = workers.get(1) as PubSub;
+    const [first, a, second, b] = [subscriber('1.1'), subscriber('1.2'), subscriber('1.3'), subscriber('1.4')];
+    for (const sub of [first, a, second, b]) void pubsub.subscribe(sub, 't');
+    closesOnNextFrame(pubsub, first, () => pubsub.publish('t', 'first left'));
+    // `second` is written 1 and closes on 'first left', the publication of first's handler.
+    let frames = 0;
+    const write = second.handle.sendFrame.bind(second.handle);
+    second.handle.sendFrame = (frame: Uint8Array): boolean => {
+      if (++frames === 1) return write(frame);
+      second.handle.close(1008, 'slow consumer');
+      pubsub.unsubscribeAll(second);
+      pubsub.publish('t', 'second left');
+      return true;
+    };
+    pubsub.publish('t', 1);
+    pubsub.publish('t', 2);
+    for (const sub of [a, b]) expect(data(sub)).toEqual([1, 'first left', 'second left', 2]);
+    expect(first.handle.sent).toHaveLength(0);
+    expect(data(second)).toEqual([1]);
+    expect(second.handle.closedWith?.code).toBe(1008);
+  });
+
+  it('does the same for a batch forwarded from another worker: the rest of the batch after the handler\'s publication', () => {
+    const { network, workers } = cluster(1, 2);
+    const pubsub = workers.get(2) as PubSub;
+    const [a, slow, b] = [subscriber('2.1'), subscriber('2.2'), subscriber('2.3')];
+    for (const sub of [a, slow, b]) void pubsub.subscribe(sub, 't');
+    network.deliverAll();
+    closesOnNextFrame(pubsub, slow, () => pubsub.publish('t', 'left'));
+    for (let i = 1; i <= 3; i++) workers.get(1)?.publish('t', i);
+    network.deliverAll();
+    for (const sub of [a, b]) expect(data(sub)).toEqual([1, 'left', 2, 3]);
+    expect(slow.handle.sent).toHaveLength(0);
+    expect(pubsub.stats.received).toBe(3);
+  });
+
+  it('lets the handler publish on a topic nobody else has, and later publications reach everyone as usual', () => {
+    const { workers } = cluster(1);
+    const pubsub = workers.get(1) as PubSub;
+    const [slow, a] = [subscriber('1.1'), subscriber('1.2')];
+    for (const sub of [slow, a]) void pubsub.subscribe(sub, 't');
+    let returned: number | null = null;
+    closesOnNextFrame(pubsub, slow, () => {
+      returned = pubsub.publish('nobody', 'x');
+    });
+    pubsub.publish('t', 1);
+    expect(returned).toBe(0);
+    expect(pubsub.publish('t', 2)).toBe(1);
+    expect(data(a)).toEqual([1, 2]);
+  });
+});
+
 describe('interest across workers', () => {
   it('announces the first and the last local subscriber of a topic to the other workers', () => {
     const { network, workers } = cluster(1, 2, 3);
