@@ -287,6 +287,32 @@ describe('topic batch of a turn', () => {
     expect(slow.received()).toEqual(['A', 'close:1008']);
   });
 
+  it('writes the batch to every subscriber before the publication of a subscriber\'s close handler run by the batch\'s slow-consumer close', async () => {
+    const [pubsub] = pubsubs(1).workers;
+    const before = connect();
+    let slow: Conn | null = null;
+    // As the app session does: the connection's subscriptions go, then the app's onClose publishes.
+    slow = connect(null, () => ({
+      onOpen() {},
+      onMessage() {},
+      onClose() {
+        pubsub.unsubscribeAll((slow as Conn).sub);
+        publish(pubsub, 't', 'left');
+      },
+    }));
+    const after = connect();
+    for (const conn of [before, slow, after]) void pubsub.subscribe(conn.sub, 't');
+    publish(pubsub, 't', 'A');
+    // Over maxBackpressureBytes before the batch (B, C): its write at the turn end closes the slow one with 1008.
+    slow.socket.writableLength = 2000;
+    publish(pubsub, 't', 'B');
+    publish(pubsub, 't', 'C');
+    await turn();
+    expect(slow.received()).toEqual(['A', 'close:1008']);
+    expect(before.received()).toEqual(['A', 'B', 'C', 'left']);
+    expect(after.received()).toEqual(['A', 'B', 'C', 'left']);
+  });
+
   it('gives raw and msgpack subscribers of one topic their own form, in order with a raw-only topic', async () => {
     const [pubsub] = pubsubs(1).workers;
     const raw = connect();
