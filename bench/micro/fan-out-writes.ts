@@ -19,6 +19,7 @@
  * Run: npx node bench/micro/fan-out-writes.ts
  *      BENCH_STUB=1 npx node bench/micro/fan-out-writes.ts
  *      SHOAL_ROOT=/path/to/other/checkout npx node bench/micro/fan-out-writes.ts   (the same load on another tree's src/: before/after)
+ *      BENCH_K=1,2 BENCH_TURNS=6000 ...   (only these publications per turn, warm-up included; longer runs)
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -109,9 +110,12 @@ async function run(perTurn: number): Promise<number> {
   return ((used.user + used.system) * 1000) / (TURNS * perTurn * CONNECTIONS);
 }
 
-await run(4); // warm-up
+const perTurnCounts = process.env.BENCH_K !== undefined ? process.env.BENCH_K.split(',').map(Number) : stub ? [1, 2, 4, 16] : [1, 4, 16];
+// Warm-up: every K once, so that no measured K pays for compiling (or recompiling) a path the others did not take
+// (one K=4 warm-up left K=1 and K=2 of the topic batch's tree paying for it: process CPU counts the compiler threads).
+for (const perTurn of perTurnCounts) await run(perTurn);
 const results: string[] = [];
-for (const perTurn of stub ? [1, 2, 4, 16] : [1, 4, 16]) results.push(`K=${perTurn}: ${(await run(perTurn)).toFixed(0)} ns/delivery`);
+for (const perTurn of perTurnCounts) results.push(`K=${perTurn}: ${(await run(perTurn)).toFixed(0)} ns/delivery`);
 console.log(`fan-out writes${stub ? ', stub sockets' : ''} (${root}): ${results.join(', ')}`);
 if (reader !== null) {
   reader.stdin?.end();
