@@ -26,7 +26,7 @@ import type { OnRead } from './adopt-socket.ts';
 import { DirectWrite, canWriteDirect, writeDirect, type DirectWriteOwner } from './direct-write.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
-import { SharedReadBuffer } from './shared-read-buffer.ts';
+import { SharedReadBuffer, type ReadBufferReader } from './shared-read-buffer.ts';
 import { COALESCE_MAX_BYTES, SharedJoin, joinFrames, writeSlab } from './write-slab.ts';
 
 /** Phases of a binding; see the diagram at the top of the file. */
@@ -107,7 +107,7 @@ export const readBuffer = new SharedReadBuffer(READ_BUFFER_BYTES);
  * HTTP server reads it as any socket.
  */
 export const sharedReads: OnRead = {
-  // Read when a socket is created: the buffer of the moment (register the socket with `readBuffer.add`).
+  // Read when a socket is created: the buffer of the moment (register the socket's binding with `readBuffer.add`).
   get buffer(): Buffer {
     return readBuffer.buffer;
   },
@@ -187,7 +187,7 @@ let lentByReference = false;
 let heldAssembly: Buffer | null = null;
 
 /** One connection's socket side, from the first byte to the TCP close. */
-export class SocketBinding implements ConnectionHandler, ActorTransport, DirectWriteOwner {
+export class SocketBinding implements ConnectionHandler, ActorTransport, DirectWriteOwner, ReadBufferReader {
   readonly socket: Socket;
   readonly stats: ConnectionStats;
   phase: number;
@@ -213,6 +213,10 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   closeDeadline: number;
   /** Reports the connection's final stats to the worker's lane (its `done` callback); set by the ConnectionHost. */
   resolve: ((stats: ConnectionStats) => void) | null;
+  /** Index in the ConnectionHost's list of live bindings (slot-list.ts), -1 when in none; only that list writes it. */
+  hostSlot: number;
+  /** Index in the read buffer's list of readers (shared-read-buffer.ts), -1 when in none. */
+  readerSlot: number;
   #config: BindingConfig;
   #delegate: BindingDelegate;
   #pauseReasons: number;
@@ -264,6 +268,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.lastPingAt = clock.now;
     this.closeDeadline = 0;
     this.resolve = null;
+    this.hostSlot = -1;
+    this.readerSlot = -1;
     this.#config = config;
     this.#delegate = delegate;
     this.#pauseReasons = 0;
@@ -415,6 +421,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     socket.off('close', onSocketClose);
     socket.off('error', onSocketError);
     bindings.delete(socket);
+    // The socket still reads into the read buffer (the HTTP side): this binding stays its reader until it closes.
+    if (this.readerSlot >= 0) socket.once('close', () => readBuffer.delete(this));
     this.phase = BindingPhase.DONE;
     this.parser = null;
     return socket;
@@ -647,6 +655,11 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   socketClosed(): void {
     if (this.phase === BindingPhase.DONE) return;
     this.phase = BindingPhase.DONE;
+    // Out of every table at once: a WeakMap's entry (or a Set's) left to a
+    // later rebuild of its table can keep this connection alive through the
+    // scavenges until the next mark-compact (slot-list.ts).
+    bindings.delete(this.socket);
+    readBuffer.delete(this);
     this.#pendingFrame = null;
     this.#pendingList = null;
     this.#pendingBytes = 0;
