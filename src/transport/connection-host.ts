@@ -199,13 +199,13 @@ export class ConnectionHost {
       this.#bindSecure(socket, done, performance.now());
       return;
     }
-    const binding = this.#bind(socket, done, performance.now());
+    const binding = this.#bind(socket, done, performance.now(), readsShared);
     if (readsShared) readBuffer.add(binding);
   }
 
   /** A new binding in HANDSHAKE with its head parser, tracked. */
-  #bind(socket: Socket, done: ((stats: ConnectionStats) => void) | null, startedAt: number): SocketBinding {
-    const binding = new SocketBinding(socket, this.#config, this.#delegate, this.#workerId, startedAt);
+  #bind(socket: Socket, done: ((stats: ConnectionStats) => void) | null, startedAt: number, readsShared: boolean = false): SocketBinding {
+    const binding = new SocketBinding(socket, this.#config, this.#delegate, this.#workerId, startedAt, readsShared);
     this.#serving = binding;
     binding.parser = new HandshakeParser({ maxHeadBytes: this.#config.maxHeadBytes });
     binding.resolve = done;

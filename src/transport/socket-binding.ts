@@ -255,7 +255,12 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    */
   #slabFrameLimit: number;
 
-  constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number, startedAt: number = performance.now()) {
+  /**
+   * `readsShared`: the socket reads into the worker's read buffer (`sharedReads`),
+   * whose callback hands each read to the binding; it then gets no 'data'
+   * listener.
+   */
+  constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number, startedAt: number = performance.now(), readsShared: boolean = false) {
     this.socket = socket;
     this.stats = emptyConnectionStats(workerId);
     this.phase = BindingPhase.HANDSHAKE;
@@ -294,8 +299,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     socket.on('drain', onSocketDrain);
-    socket.on('data', onSocketData);
-    socket.resume();
+    // A socket with `onread` is reading since its creation and never emits
+    // 'data' while it has a binding; adding the listener put its stream in
+    // flowing mode (a nextTick and the stream's resume per connection, 5% of
+    // a worker's allocations in a connection storm). Its end of input still
+    // ends the stream (the EOF pushes null and reads), as before.
+    if (!readsShared) {
+      socket.on('data', onSocketData);
+      socket.resume();
+    }
   }
 
   /**
@@ -477,7 +489,10 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // RFC 6455 §7.1.1: after the closing handshake "the server SHOULD close
     // the underlying TCP connection first"; end() sends FIN once the close
     // frame (possibly still in the slab) has been flushed.
-    if (writeSlab.owner === this) writeSlab.flush();
+    if (writeSlab.owner === this) {
+      if (wasClean && this.#direct) this.#writeClosingFrames();
+      else writeSlab.flush();
+    }
     if (this.#pendingBytes !== 0) this.#flushPending();
     if (wasClean && this.#direct) {
       // The closing handshake is complete: the peer's close frame was the last
@@ -493,6 +508,20 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       return;
     }
     this.socket.end();
+  }
+
+  /**
+   * The read's replies, the close frame last, straight to the handle when
+   * nothing waits in the socket's stream (direct-write.ts): the socket is
+   * destroyed right after, so the stream's write (a write request, the
+   * uncork's bookkeeping and its callbacks) bought nothing.
+   */
+  #writeClosingFrames(): void {
+    const region = writeSlab.take();
+    if (region === null) return;
+    const written = this.#tickCorked ? DirectWrite.UNAVAILABLE : writeDirect(this.socket, region, this);
+    if (written === DirectWrite.UNAVAILABLE) this.socket.write(region);
+    else if (written === DirectWrite.QUEUED) this.#directBytes += region.length;
   }
 
   /** Destroys the socket now if everything written has reached the kernel, else once its end has been sent. */
@@ -693,7 +722,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       writeSlab.end();
       this.#inRead = false;
       socket.uncork();
-      if (socket.writableLength === 0 && !socket.destroyed) {
+      if (socket.writableLength === 0 && this.#directBytes === 0 && !socket.destroyed) {
         // Everything written at once (nothing left in the socket's buffer nor in libuv): the slab region is free again,
         // and so is a message buffer a reply was written from.
         writeSlab.rewind();
