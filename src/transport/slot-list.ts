@@ -7,12 +7,14 @@
  * Why not a Set: a Set with one add and one delete per connection rebuilds
  * its table every few hundred connections, and V8 leaves the old table with
  * its entries in place (for iterators still walking it). Once a Set's table
- * has been promoted to the old generation, each table it leaves behind keeps
- * the connections it held alive through every scavenge until the next
- * mark-compact, so they are promoted too: in a connection storm (one worker,
- * bench/handshake-cost.ts) almost every connection's objects were promoted,
- * about 700 KB per scavenge (--trace-gc-nvp), with the old generation growing
- * by ~2.6 KB per handshake. An array slot is overwritten or emptied when its
+ * is in the old generation, each table it leaves behind keeps the
+ * connections it held alive through every scavenge until the next
+ * mark-compact, so they are promoted too (our reading of the measurements: in
+ * a connection storm, one worker, bench/handshake-cost.ts, almost every
+ * connection's objects were promoted, about 700 KB per scavenge with
+ * --trace-gc-nvp, the old generation growing by ~2.6 KB per handshake; with
+ * these lists, the registry's indexes and the WeakMap entry deleted at close,
+ * 18-32 KB per scavenge). An array slot is overwritten or emptied when its
  * item leaves.
  */
 
