@@ -26,7 +26,7 @@ import type { OnRead } from './adopt-socket.ts';
 import { DirectWrite, canWriteDirect, writeDirect, type DirectWriteOwner } from './direct-write.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
-import { SharedReadBuffer } from './shared-read-buffer.ts';
+import { SharedReadBuffer, type ReadBufferReader } from './shared-read-buffer.ts';
 import { COALESCE_MAX_BYTES, SharedJoin, joinFrames, writeSlab } from './write-slab.ts';
 
 /** Phases of a binding; see the diagram at the top of the file. */
@@ -107,7 +107,7 @@ export const readBuffer = new SharedReadBuffer(READ_BUFFER_BYTES);
  * HTTP server reads it as any socket.
  */
 export const sharedReads: OnRead = {
-  // Read when a socket is created: the buffer of the moment (register the socket with `readBuffer.add`).
+  // Read when a socket is created: the buffer of the moment (register the socket's binding with `readBuffer.add`).
   get buffer(): Buffer {
     return readBuffer.buffer;
   },
@@ -187,7 +187,7 @@ let lentByReference = false;
 let heldAssembly: Buffer | null = null;
 
 /** One connection's socket side, from the first byte to the TCP close. */
-export class SocketBinding implements ConnectionHandler, ActorTransport, DirectWriteOwner {
+export class SocketBinding implements ConnectionHandler, ActorTransport, DirectWriteOwner, ReadBufferReader {
   readonly socket: Socket;
   readonly stats: ConnectionStats;
   phase: number;
@@ -213,6 +213,10 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   closeDeadline: number;
   /** Reports the connection's final stats to the worker's lane (its `done` callback); set by the ConnectionHost. */
   resolve: ((stats: ConnectionStats) => void) | null;
+  /** Index in the ConnectionHost's list of live bindings (slot-list.ts), -1 when in none; only that list writes it. */
+  hostSlot: number;
+  /** Index in the read buffer's list of readers (shared-read-buffer.ts), -1 when in none. */
+  readerSlot: number;
   #config: BindingConfig;
   #delegate: BindingDelegate;
   #pauseReasons: number;
@@ -251,7 +255,12 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    */
   #slabFrameLimit: number;
 
-  constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number, startedAt: number = performance.now()) {
+  /**
+   * `readsShared`: the socket reads into the worker's read buffer (`sharedReads`),
+   * whose callback hands each read to the binding; it then gets no 'data'
+   * listener.
+   */
+  constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number, startedAt: number = performance.now(), readsShared: boolean = false) {
     this.socket = socket;
     this.stats = emptyConnectionStats(workerId);
     this.phase = BindingPhase.HANDSHAKE;
@@ -264,6 +273,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.lastPingAt = clock.now;
     this.closeDeadline = 0;
     this.resolve = null;
+    this.hostSlot = -1;
+    this.readerSlot = -1;
     this.#config = config;
     this.#delegate = delegate;
     this.#pauseReasons = 0;
@@ -288,8 +299,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     socket.on('drain', onSocketDrain);
-    socket.on('data', onSocketData);
-    socket.resume();
+    // A socket with `onread` is reading since its creation and never emits
+    // 'data' while it has a binding; adding the listener put its stream in
+    // flowing mode (a nextTick and the stream's resume per connection, 5% of
+    // a worker's allocations in a connection storm). Its end of input still
+    // ends the stream (the EOF pushes null and reads), as before.
+    if (!readsShared) {
+      socket.on('data', onSocketData);
+      socket.resume();
+    }
   }
 
   /**
@@ -415,6 +433,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     socket.off('close', onSocketClose);
     socket.off('error', onSocketError);
     bindings.delete(socket);
+    // The socket still reads into the read buffer (the HTTP side): this binding stays its reader until it closes.
+    if (this.readerSlot >= 0) socket.once('close', () => readBuffer.delete(this));
     this.phase = BindingPhase.DONE;
     this.parser = null;
     return socket;
@@ -469,7 +489,10 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // RFC 6455 §7.1.1: after the closing handshake "the server SHOULD close
     // the underlying TCP connection first"; end() sends FIN once the close
     // frame (possibly still in the slab) has been flushed.
-    if (writeSlab.owner === this) writeSlab.flush();
+    if (writeSlab.owner === this) {
+      if (wasClean && this.#direct) this.#writeClosingFrames();
+      else writeSlab.flush();
+    }
     if (this.#pendingBytes !== 0) this.#flushPending();
     if (wasClean && this.#direct) {
       // The closing handshake is complete: the peer's close frame was the last
@@ -485,6 +508,20 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       return;
     }
     this.socket.end();
+  }
+
+  /**
+   * The read's replies, the close frame last, straight to the handle when
+   * nothing waits in the socket's stream (direct-write.ts): the socket is
+   * destroyed right after, so the stream's write (a write request, the
+   * uncork's bookkeeping and its callbacks) bought nothing.
+   */
+  #writeClosingFrames(): void {
+    const region = writeSlab.take();
+    if (region === null) return;
+    const written = this.#tickCorked ? DirectWrite.UNAVAILABLE : writeDirect(this.socket, region, this);
+    if (written === DirectWrite.UNAVAILABLE) this.socket.write(region);
+    else if (written === DirectWrite.QUEUED) this.#directBytes += region.length;
   }
 
   /** Destroys the socket now if everything written has reached the kernel, else once its end has been sent. */
@@ -647,6 +684,11 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   socketClosed(): void {
     if (this.phase === BindingPhase.DONE) return;
     this.phase = BindingPhase.DONE;
+    // Out of every table at once: a WeakMap's entry (or a Set's) left to a
+    // later rebuild of its table can keep this connection alive through the
+    // scavenges until the next mark-compact (slot-list.ts).
+    bindings.delete(this.socket);
+    readBuffer.delete(this);
     this.#pendingFrame = null;
     this.#pendingList = null;
     this.#pendingBytes = 0;
@@ -680,7 +722,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       writeSlab.end();
       this.#inRead = false;
       socket.uncork();
-      if (socket.writableLength === 0 && !socket.destroyed) {
+      if (socket.writableLength === 0 && this.#directBytes === 0 && !socket.destroyed) {
         // Everything written at once (nothing left in the socket's buffer nor in libuv): the slab region is free again,
         // and so is a message buffer a reply was written from.
         writeSlab.rewind();

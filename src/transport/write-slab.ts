@@ -110,6 +110,14 @@ export class WriteSlab {
     return buffer.subarray(at, offset);
   }
 
+  /** The owner's pending region (a view, no copy), now counted as written: the caller writes it; null when there is none. */
+  take(): Uint8Array | null {
+    if (this.#used === this.#start) return null;
+    const region = this.#buffer.subarray(this.#start, this.#used);
+    this.#start = this.#used;
+    return region;
+  }
+
   /** Writes the owner's pending region to its socket now (a view, no copy). Call before writing to it any other way. */
   flush(): void {
     if (this.#used === this.#start) return;
