@@ -702,9 +702,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     if (this.phase !== BindingPhase.OPEN) return;
     if (socket.writableLength > this.#config.maxBackpressureBytes) {
       this.#slowConsumer();
-    } else if (socket.writableNeedDrain && (this.#pauseReasons & PAUSED_WRITES) === 0) {
+    } else if (socket.writableNeedDrain && socket.writableLength !== 0 && (this.#pauseReasons & PAUSED_WRITES) === 0) {
       // Replies are piling up faster than the client reads them: stop reading
       // its requests until the buffer drains (TCP backpressure to the client).
+      // Only when something is still queued: a read's replies over the
+      // stream's high-water mark (16 KiB) set writableNeedDrain even when the
+      // kernel took them all, and its 'drain' then follows on the next tick;
+      // pausing for it stopped and restarted reading (readStop, readStart:
+      // an epoll_ctl each, batched by libuv) after every read with a 64 KiB
+      // echo.
       this.stats.writePauses++;
       this.#pause(PAUSED_WRITES);
     }
