@@ -1,7 +1,8 @@
 /**
  * SocketBinding: the glue between one net.Socket and its ServerConnection and
- * ConnectionActor. It reads (corked for the whole of each read, so every reply
- * to a read leaves in one writev), writes (held per event-loop turn outside reads),
+ * ConnectionActor. It reads (every reply to a read leaves in one writev: collected
+ * and written straight to the TCP handle, or corked in the socket's stream when it
+ * holds something), writes (held per event-loop turn outside reads),
  * pauses reading for a full mailbox or a full send buffer, applies the
  * slow-consumer policy, and answers the worker's sweeper (handshake timeout,
  * idle timeout, pings, close timeout).
@@ -23,7 +24,7 @@ import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { beginRead, endRead } from '../telemetry/read-clock.ts';
 import { workerCounters } from '../telemetry/worker-metrics.ts';
 import type { OnRead } from './adopt-socket.ts';
-import { DirectWrite, canWriteDirect, writeDirect, type DirectWriteOwner } from './direct-write.ts';
+import { DirectWrite, canWriteDirect, writeDirect, writevDirect, type DirectWriteOwner } from './direct-write.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
 import { SharedReadBuffer, type ReadBufferReader } from './shared-read-buffer.ts';
@@ -186,6 +187,16 @@ let lentByReference = false;
  */
 let heldAssembly: Buffer | null = null;
 
+/**
+ * The binding whose read's writes are being collected for one writev
+ * straight to its TCP handle (`#feed`), null when none is; the writes so
+ * far, in order, and their bytes. The list is reused from read to read,
+ * unless a write left queued in libuv keeps it.
+ */
+let collector: SocketBinding | null = null;
+let collected: Uint8Array[] = [];
+let collectedBytes = 0;
+
 /** One connection's socket side, from the first byte to the TCP close. */
 export class SocketBinding implements ConnectionHandler, ActorTransport, DirectWriteOwner, ReadBufferReader {
   readonly socket: Socket;
@@ -326,7 +337,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
 
   /** Bytes sent and not yet taken by the kernel: the socket's buffer, the frames held for the end of the turn, direct writes queued in libuv. */
   get sendBufferBytes(): number {
-    return this.socket.writableLength + this.#pendingBytes + this.#directBytes;
+    return this.socket.writableLength + this.#pendingBytes + this.#directBytes + (collector === this ? collectedBytes : 0);
   }
 
   /**
@@ -489,10 +500,10 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // RFC 6455 §7.1.1: after the closing handshake "the server SHOULD close
     // the underlying TCP connection first"; end() sends FIN once the close
     // frame (possibly still in the slab) has been flushed.
-    if (writeSlab.owner === this) {
-      if (wasClean && this.#direct) this.#writeClosingFrames();
-      else writeSlab.flush();
-    }
+    // While this read's writes are collected (`#feed`), the flush adds the
+    // slab's region to them: they leave in one writev straight to the handle
+    // at the read's end, the close frame last.
+    if (writeSlab.owner === this) writeSlab.flush();
     if (this.#pendingBytes !== 0) this.#flushPending();
     if (wasClean && this.#direct) {
       // The closing handshake is complete: the peer's close frame was the last
@@ -507,21 +518,9 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       else this.#destroyWhenSent();
       return;
     }
+    // The read's replies (the close frame among them) go before the FIN.
+    if (collector === this) this.#writeCollected();
     this.socket.end();
-  }
-
-  /**
-   * The read's replies, the close frame last, straight to the handle when
-   * nothing waits in the socket's stream (direct-write.ts): the socket is
-   * destroyed right after, so the stream's write (a write request, the
-   * uncork's bookkeeping and its callbacks) bought nothing.
-   */
-  #writeClosingFrames(): void {
-    const region = writeSlab.take();
-    if (region === null) return;
-    const written = this.#tickCorked ? DirectWrite.UNAVAILABLE : writeDirect(this.socket, region, this);
-    if (written === DirectWrite.UNAVAILABLE) this.socket.write(region);
-    else if (written === DirectWrite.QUEUED) this.#directBytes += region.length;
   }
 
   /** Destroys the socket now if everything written has reached the kernel, else once its end has been sent. */
@@ -632,6 +631,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   /** A direct write queued in libuv has left (or failed: the socket is closing then, and its 'close' does the rest). */
   directWriteDone(bytes: number, _status: number): void {
     this.#directBytes -= bytes;
+    if (this.#directBytes === 0) this.#resume(PAUSED_WRITES);
   }
 
   /** Graceful shutdown: close an open connection with this code, refuse one still in its handshake. */
@@ -702,12 +702,24 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.#delegate.closed(this);
   }
 
+  /** The slab's region of this read's replies (SlabOwner). */
+  writeRegion(region: Uint8Array): void {
+    this.#writeInRead(region);
+  }
+
   #feed(chunk: Buffer, borrowed: boolean): void {
     const socket = this.socket;
     // What others sent this connection earlier in the turn goes before the replies to this read.
     if (this.#pendingBytes !== 0) this.#flushPending();
     lentByReference = socket.writableLength === 0 && this.#directBytes === 0 && !this.#tickCorked;
-    socket.cork();
+    // With nothing queued anywhere, the read's writes are collected and leave
+    // in one writev straight to the TCP handle (direct-write.ts), past the
+    // socket's Writable stream: no cork and uncork, no write requests, no
+    // after-write tick and 'drain' event per read. Else they are corked into
+    // the stream, behind what it holds.
+    const direct = this.#direct && lentByReference;
+    if (direct) collector = this;
+    else socket.cork();
     this.#inRead = true;
     writeSlab.begin(this);
     beginRead();
@@ -721,8 +733,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       endRead();
       writeSlab.end();
       this.#inRead = false;
-      socket.uncork();
-      if (socket.writableLength === 0 && this.#directBytes === 0 && !socket.destroyed) {
+      let allWritten: boolean;
+      if (direct) {
+        allWritten = this.#writeCollected();
+        collector = null;
+      } else {
+        socket.uncork();
+        allWritten = socket.writableLength === 0 && !socket.destroyed;
+      }
+      if (allWritten) {
         // Everything written at once (nothing left in the socket's buffer nor in libuv): the slab region is free again,
         // and so is a message buffer a reply was written from.
         writeSlab.rewind();
@@ -742,13 +761,65 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       return;
     }
     if (this.phase !== BindingPhase.OPEN) return;
-    if (socket.writableLength > this.#config.maxBackpressureBytes) {
+    const queued = socket.writableLength + this.#directBytes;
+    if (queued > this.#config.maxBackpressureBytes) {
       this.#slowConsumer();
-    } else if (socket.writableNeedDrain && (this.#pauseReasons & PAUSED_WRITES) === 0) {
+    } else if (direct) {
+      // A collected writev the kernel took only part of: read again once libuv has written it (`directWriteDone`).
+      if (this.#directBytes !== 0 && (this.#pauseReasons & PAUSED_WRITES) === 0) {
+        this.stats.writePauses++;
+        this.#pause(PAUSED_WRITES);
+      }
+    } else if (socket.writableNeedDrain && socket.writableLength !== 0 && (this.#pauseReasons & PAUSED_WRITES) === 0) {
       // Replies are piling up faster than the client reads them: stop reading
       // its requests until the buffer drains (TCP backpressure to the client).
+      // Only when something is still queued: a read's replies over the
+      // stream's high-water mark (16 KiB) set writableNeedDrain even when the
+      // kernel took them all, and its 'drain' then follows on the next tick;
+      // pausing for it stopped and restarted reading (readStop, readStart:
+      // an epoll_ctl each, batched by libuv) after every read with a 64 KiB
+      // echo.
       this.stats.writePauses++;
       this.#pause(PAUSED_WRITES);
+    }
+  }
+
+  /**
+   * Writes the collected writes of this binding's read (`#feed`); true when
+   * the kernel took them all (nothing of them left queued: the slab region
+   * and the buffers they came from may be reused), also when there were none.
+   */
+  #writeCollected(): boolean {
+    const bytes = collectedBytes;
+    if (bytes === 0) return !this.socket.destroyed;
+    const chunks = collected;
+    collectedBytes = 0;
+    const socket = this.socket;
+    if (socket.destroyed) {
+      chunks.length = 0;
+      return false;
+    }
+    const written = chunks.length === 1 ? writeDirect(socket, chunks[0] as Uint8Array, this) : writevDirect(socket, chunks, bytes, this);
+    if (written === DirectWrite.QUEUED) {
+      // libuv holds the list until the write completes.
+      this.#directBytes += bytes;
+      collected = [];
+      return false;
+    }
+    if (written === DirectWrite.UNAVAILABLE) {
+      for (let i = 0; i < chunks.length; i++) socket.write(chunks[i] as Uint8Array);
+    }
+    chunks.length = 0;
+    return written === DirectWrite.DONE;
+  }
+
+  /** A write of this binding's read: collected for the read's one writev (`#feed`), or into the corked socket. */
+  #writeInRead(data: Uint8Array): void {
+    if (collector === this) {
+      collected.push(data);
+      collectedBytes += data.length;
+    } else {
+      this.socket.write(data);
     }
   }
 
@@ -768,7 +839,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       socket.cork();
       this.#queueForTurnEnd();
     }
-    socket.write(data);
+    this.#writeInRead(data);
   }
 
   /**
