@@ -14,6 +14,7 @@
  *   git worktree add /tmp/shoal-base <commit> && ln -s "$PWD/node_modules" /tmp/shoal-base/
  *   node bench/handshake-cost.ts [--base /tmp/shoal-base] [--workers 1] [--rounds 5] [--count 10000] [--concurrency 256] [--no-node]
  *   node bench/handshake-cost.ts --same-base --shoal-args=--accept-in-workers   # this tree with and without a flag
+ *   node bench/handshake-cost.ts --base /tmp/shoal-base --shoal-args=--accept-in-workers   # both trees with the flag
  *
  * The client is one lean Node thread (raw sockets, one fixed request, the
  * 101 checked by its Sec-WebSocket-Accept, a masked close frame 1000, done
@@ -37,7 +38,8 @@ const { values } = parseArgs({
     count: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '256' },
     'no-node': { type: 'boolean', default: false },
-    // Extra `shoal serve` flags for this tree, e.g. '--accept-in-workers'; with --same-base the base is this tree without them.
+    // Extra `shoal serve` flags for this tree, e.g. '--accept-in-workers'; with --same-base the base is this tree without them,
+    // with --base the base tree gets them too (the same server, two versions of the code).
     'shoal-args': { type: 'string', default: '' },
     'same-base': { type: 'boolean', default: false },
   },
@@ -179,9 +181,10 @@ const median = (xs: number[]): number => {
 
 const servers: Server[] = [];
 try {
+  const shoalArgs = (values['shoal-args'] as string).split(' ').filter((arg) => arg !== '');
   if (values['same-base']) servers.push(await startShoal('base', ROOT));
-  else if (values.base !== undefined) servers.push(await startShoal('base', path.resolve(values.base)));
-  servers.push(await startShoal('shoal', ROOT, (values['shoal-args'] as string).split(' ').filter((arg) => arg !== '')));
+  else if (values.base !== undefined) servers.push(await startShoal('base', path.resolve(values.base), shoalArgs));
+  servers.push(await startShoal('shoal', ROOT, shoalArgs));
   if (!values['no-node']) {
     const peer = path.join(ROOT, 'bench/peers/node-server.ts');
     const ready = /listening on ws:\/\/127\.0\.0\.1:(\d+)/;

@@ -35,7 +35,17 @@ export function parseAddress(address: ConnectionAddress): ParsedAddress | null {
   return { nodeId: match[1] ?? null, workerId: Number(match[2]), localId };
 }
 
-/** Connections of one worker, keyed by their address. */
+/**
+ * Connections of one worker, keyed by their address. The Map holds each
+ * connection's index in an array, not the connection: a Map with one set and
+ * one delete per connection rebuilds its table every few hundred connections,
+ * and V8 leaves the old table with its entries in place; once the table is in
+ * the old generation, those entries kept every connection they named alive
+ * through the scavenges until the next mark-compact, so all of them were
+ * promoted (a connection storm, bench/handshake-cost.ts, --trace-gc-nvp; see
+ * src/transport/slot-list.ts). An old table now keeps small integers and the
+ * address strings only; a deleted connection's array slot is refilled at once.
+ */
 export class ConnectionRegistry<T> {
   /** The id of the worker this registry belongs to (its threadId). */
   readonly workerId: number;
@@ -43,7 +53,10 @@ export class ConnectionRegistry<T> {
   readonly nodeId: string | null;
   #prefix: string;
   #nextId: number;
-  #byAddress: Map<ConnectionAddress, T>;
+  /** Address -> index in #connections and #addresses. */
+  readonly #slots: Map<ConnectionAddress, number>;
+  readonly #connections: T[];
+  readonly #addresses: ConnectionAddress[];
 
   constructor(workerId: number, nodeId: string | null = null) {
     if (nodeId !== null && !isValidNodeId(nodeId)) throw new RangeError(`node id ${JSON.stringify(nodeId)} must be 1..32 lower-case letters or digits`);
@@ -51,12 +64,14 @@ export class ConnectionRegistry<T> {
     this.nodeId = nodeId;
     this.#prefix = nodeId === null ? `${workerId}.` : `${nodeId}.${workerId}.`;
     this.#nextId = 1;
-    this.#byAddress = new Map();
+    this.#slots = new Map();
+    this.#connections = [];
+    this.#addresses = [];
   }
 
   /** Number of registered connections. */
   get size(): number {
-    return this.#byAddress.size;
+    return this.#connections.length;
   }
 
   /** A new address on this worker (never handed out before); `add()` the connection under it once it exists. */
@@ -66,17 +81,36 @@ export class ConnectionRegistry<T> {
 
   /** Registers a connection under an address from `nextAddress()`. */
   add(address: ConnectionAddress, connection: T): void {
-    this.#byAddress.set(address, connection);
+    const slot = this.#slots.get(address);
+    if (slot !== undefined) {
+      this.#connections[slot] = connection;
+      return;
+    }
+    this.#slots.set(address, this.#connections.length);
+    this.#connections.push(connection);
+    this.#addresses.push(address);
   }
 
   /** Forgets a connection; call when it has closed. */
   delete(address: ConnectionAddress): boolean {
-    return this.#byAddress.delete(address);
+    const slot = this.#slots.get(address);
+    if (slot === undefined) return false;
+    this.#slots.delete(address);
+    // The last connection moves into the hole.
+    const connection = this.#connections.pop() as T;
+    const last = this.#addresses.pop() as ConnectionAddress;
+    if (slot < this.#connections.length) {
+      this.#connections[slot] = connection;
+      this.#addresses[slot] = last;
+      this.#slots.set(last, slot);
+    }
+    return true;
   }
 
   /** The connection at an address on this worker, or undefined (gone, another worker's, or malformed). */
   get(address: ConnectionAddress): T | undefined {
-    return this.#byAddress.get(address);
+    const slot = this.#slots.get(address);
+    return slot === undefined ? undefined : this.#connections[slot];
   }
 
   /** True when the address names this worker (whether or not the connection still exists). */
@@ -85,8 +119,8 @@ export class ConnectionRegistry<T> {
     return parsed !== null && parsed.workerId === this.workerId && parsed.nodeId === this.nodeId;
   }
 
-  /** Every registered connection, in registration order. */
+  /** Every registered connection, in no particular order. */
   values(): IterableIterator<T> {
-    return this.#byAddress.values();
+    return this.#connections.values();
   }
 }

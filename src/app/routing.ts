@@ -6,7 +6,9 @@
  * that worker (never through the primary), another node's through the
  * broker to that node's worker. Delivery is best effort, like a datagram: an
  * address whose connection has gone drops the event silently. Events from
- * one sender to one address arrive in the order they were sent.
+ * one sender to one address arrive in the order they were sent, and after
+ * the publications the sending worker made before them (those to another
+ * worker are posted first: PubSub.postTo).
  *
  * A raw connection (no subprotocol) receives the event's `data` alone, as
  * one message, the way it receives a publication (pubsub/raw-message.ts);
@@ -22,7 +24,7 @@ import { log } from '../telemetry/logger.ts';
 import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { ConnectionRegistry, parseAddress } from './registry.ts';
 import type { ConnectionAddress, ConnectionHandle } from './types.ts';
-import type { BusMessage, WorkerBus } from './worker-bus.ts';
+import type { BusMessage, WorkerBus, WorkerId } from './worker-bus.ts';
 
 /** A connection that can receive events: its handle and its codec (null: a raw connection). */
 export interface Routable {
@@ -51,12 +53,24 @@ export class Router {
   readonly registry: ConnectionRegistry<Routable>;
   #bus: WorkerBus;
   #broker: Broker | null;
+  #post: (workerId: WorkerId, message: BusMessage) => void;
 
-  constructor(bus: WorkerBus, broker: Broker | null = null, registry: ConnectionRegistry<Routable> = new ConnectionRegistry(bus.workerId, broker?.nodeId ?? null)) {
+  /**
+   * `post` sends an event to another worker; createAppServices gives the
+   * pub/sub's `postTo`, which posts this turn's publications for that worker
+   * first, so that an event does not overtake publications made before it.
+   */
+  constructor(
+    bus: WorkerBus,
+    broker: Broker | null = null,
+    registry: ConnectionRegistry<Routable> = new ConnectionRegistry(bus.workerId, broker?.nodeId ?? null),
+    post: (workerId: WorkerId, message: BusMessage) => void = (workerId, message) => bus.postTo(workerId, message),
+  ) {
     this.stats = { delivered: 0, forwarded: 0, dropped: 0 };
     this.registry = registry;
     this.#bus = bus;
     this.#broker = broker;
+    this.#post = post;
   }
 
   /** Make a connection reachable by its address (one that this worker's registry handed out). */
@@ -99,7 +113,7 @@ export class Router {
     }
     // An exact-size copy: msgpackr's output is a view into a shared buffer that a clone would copy whole.
     const payload = new Uint8Array(encodeMsgpack(message));
-    this.#bus.postTo(parsed.workerId, { t: 'to', address, payload });
+    this.#post(parsed.workerId, { t: 'to', address, payload });
     this.stats.forwarded++;
     return true;
   }

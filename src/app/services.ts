@@ -34,7 +34,7 @@ export interface AppServicesOptions extends Partial<PubSubOptions> {
 /** Wire a bus (and a broker) to fresh pub/sub and routing tables and introduce this worker to the others. */
 export function createAppServices(bus: WorkerBus, options: AppServicesOptions, broker: Broker | null = null): AppServices {
   const pubsub = new PubSub(bus, options, broker);
-  const router = new Router(bus, broker);
+  const router = new Router(bus, broker, undefined, pubsub.postTo);
   let pool: CpuPool | null | undefined;
   bus.listen((message) => {
     if (!pubsub.receive(message)) router.receive(message);

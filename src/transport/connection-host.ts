@@ -37,6 +37,7 @@ import { HttpFront, isClientGone, isWebSocketUpgrade, type CarriedConnection } f
 import { emptyConnectionStats, type ConnectionStats, type WorkerConfig } from './messages.ts';
 import { BindingPhase, SocketBinding, readBuffer, sharedReads, type BindingDelegate } from './socket-binding.ts';
 import { TlsTerminator, type TlsMaterial } from './tls-terminator.ts';
+import { SlotList } from './slot-list.ts';
 import { TrustedProxies } from './trusted-proxies.ts';
 import { settleWireBytes } from './wire-bytes.ts';
 
@@ -62,7 +63,7 @@ export class ConnectionHost {
   readonly #services: AppServices;
   readonly #workerId: number;
   /** Every live binding, in any phase: what the sweeper and the shutdown walk. */
-  readonly #bindings: Set<SocketBinding>;
+  readonly #bindings: SlotList<SocketBinding>;
   /** Set by `shutdown`: new upgrades are refused with 503. */
   #shutdown: { code: number; reason: string } | null;
   readonly #delegate: BindingDelegate;
@@ -92,7 +93,7 @@ export class ConnectionHost {
     this.#app = app;
     this.#services = services;
     this.#workerId = workerId;
-    this.#bindings = new Set();
+    this.#bindings = new SlotList({ get: (binding) => binding.hostSlot, set: (binding, slot) => (binding.hostSlot = slot) });
     this.#shutdown = null;
     this.#loadedApp = null;
     this.#http = null;
@@ -152,8 +153,7 @@ export class ConnectionHost {
       const onread = this.#config.proxyProtocol || this.#tls !== null ? undefined : sharedReads;
       socket = adoptSocket(received, onread);
       // The read buffer moves every socket that reads into it when it is replaced (not one adoptSocket left as it came).
-      if (onread !== undefined && socket !== received) readBuffer.add(socket);
-      this.#start(socket, done);
+      this.#start(socket, done, onread !== undefined && socket !== received);
     } catch (error) {
       this.#serveFailed(error, received, socket, done);
     } finally {
@@ -186,8 +186,8 @@ export class ConnectionHost {
     done(stats);
   }
 
-  /** Starts serving an adopted socket: the PROXY header, TLS or the head first. */
-  #start(socket: Socket, done: (stats: ConnectionStats) => void): void {
+  /** Starts serving an adopted socket: the PROXY header, TLS or the head first; `readsShared`: it reads into the read buffer. */
+  #start(socket: Socket, done: (stats: ConnectionStats) => void, readsShared: boolean): void {
     if (this.#config.proxyProtocol) {
       // The PROXY header comes first on the wire, before any TLS.
       const binding = this.#bind(socket, done, performance.now());
@@ -195,13 +195,17 @@ export class ConnectionHost {
       this.#proxyHeaders.set(binding, new ProxyHeaderParser(Math.max(232, this.#config.maxHeadBytes)));
       return;
     }
-    if (this.#tls === null) this.#bind(socket, done, performance.now());
-    else this.#bindSecure(socket, done, performance.now());
+    if (this.#tls !== null) {
+      this.#bindSecure(socket, done, performance.now());
+      return;
+    }
+    const binding = this.#bind(socket, done, performance.now(), readsShared);
+    if (readsShared) readBuffer.add(binding);
   }
 
   /** A new binding in HANDSHAKE with its head parser, tracked. */
-  #bind(socket: Socket, done: ((stats: ConnectionStats) => void) | null, startedAt: number): SocketBinding {
-    const binding = new SocketBinding(socket, this.#config, this.#delegate, this.#workerId, startedAt);
+  #bind(socket: Socket, done: ((stats: ConnectionStats) => void) | null, startedAt: number, readsShared: boolean = false): SocketBinding {
+    const binding = new SocketBinding(socket, this.#config, this.#delegate, this.#workerId, startedAt, readsShared);
     this.#serving = binding;
     binding.parser = new HandshakeParser({ maxHeadBytes: this.#config.maxHeadBytes });
     binding.resolve = done;
@@ -233,29 +237,29 @@ export class ConnectionHost {
   measure(): ConnectionMeasures {
     let mailboxDepth = 0;
     let sendBufferBytes = 0;
-    for (const binding of this.#bindings) {
+    this.#bindings.forEach((binding) => {
       mailboxDepth += binding.actor?.queued ?? 0;
       sendBufferBytes += binding.sendBufferBytes;
-    }
+    });
     return { connections: this.#bindings.size, mailboxDepth, sendBufferBytes };
   }
 
   /** The sweeper's tick: every binding checks its deadlines. */
   sweep(now: number): void {
-    for (const binding of this.#bindings) {
+    this.#bindings.forEach((binding) => {
       try {
         binding.sweep(now);
       } catch (error) {
         binding.failInternal(error);
       }
-    }
+    });
   }
 
   /** Refuse new upgrades with 503 and close every connection with `code` and `reason`. */
   shutdown(code: number, reason: string): void {
     this.#shutdown = { code, reason };
     const refusal = buildErrorResponse(503, 'server is shutting down');
-    for (const binding of this.#bindings) binding.goAway(code, reason, refusal);
+    this.#bindings.forEach((binding) => binding.goAway(code, reason, refusal));
     this.#http?.shutdown();
   }
 

@@ -217,27 +217,37 @@ const STATS_SLOTS = 19;
 
 /** Appends `stats` to `packed`. */
 export function packConnectionStats(packed: PackedConnectionStats, stats: ConnectionStats): void {
-  packed.push(
-    stats.workerId,
-    stats.handshakeStatus,
-    stats.bytesIn,
-    stats.bytesOut,
-    stats.messagesIn,
-    stats.messagesOut,
-    stats.closeCode,
-    stats.closeReason,
-    stats.wasClean ? 1 : 0,
-    stats.mailboxPauses,
-    stats.writePauses,
-    stats.slowConsumer ? 1 : 0,
-    stats.closeTimedOut ? 1 : 0,
-    stats.edgeRefusal,
-    stats.httpRequests,
-    stats.httpHandlerErrors,
-    stats.httpRefusalStatus,
-    stats.httpRequestAborted ? 1 : 0,
-    stats.internalError ? 1 : 0,
-  );
+  packConnectionStatsAt(packed, packed.length, stats);
+}
+
+/**
+ * Writes `stats` into `packed` from index `at` (over what is there, or
+ * appending) and returns the index after it: a batch reused from one report
+ * to the next writes into the array's existing storage instead of growing a
+ * new array by pushes (the growth's copies were 7% of a worker's allocations
+ * in a connection storm, sampling heap profile).
+ */
+export function packConnectionStatsAt(packed: PackedConnectionStats, at: number, stats: ConnectionStats): number {
+  packed[at] = stats.workerId;
+  packed[at + 1] = stats.handshakeStatus;
+  packed[at + 2] = stats.bytesIn;
+  packed[at + 3] = stats.bytesOut;
+  packed[at + 4] = stats.messagesIn;
+  packed[at + 5] = stats.messagesOut;
+  packed[at + 6] = stats.closeCode;
+  packed[at + 7] = stats.closeReason;
+  packed[at + 8] = stats.wasClean ? 1 : 0;
+  packed[at + 9] = stats.mailboxPauses;
+  packed[at + 10] = stats.writePauses;
+  packed[at + 11] = stats.slowConsumer ? 1 : 0;
+  packed[at + 12] = stats.closeTimedOut ? 1 : 0;
+  packed[at + 13] = stats.edgeRefusal;
+  packed[at + 14] = stats.httpRequests;
+  packed[at + 15] = stats.httpHandlerErrors;
+  packed[at + 16] = stats.httpRefusalStatus;
+  packed[at + 17] = stats.httpRequestAborted ? 1 : 0;
+  packed[at + 18] = stats.internalError ? 1 : 0;
+  return at + STATS_SLOTS;
 }
 
 /** The connections packed by packConnectionStats, in order, as ConnectionStats objects. */

@@ -23,6 +23,7 @@
  * instead).
  */
 import type { Socket } from 'node:net';
+import { SlotList } from './slot-list.ts';
 
 /** A stream handle's method that sets the memory its next reads land in. */
 interface UserBufferHandle {
@@ -35,8 +36,12 @@ export const REPLACE_MIN_INTERVAL_MS = 100;
 /** Replacements in a worker's life, at most: bounds the listeners stacked on long-lived sockets (MAX_REPLACEMENTS per socket). */
 export const MAX_REPLACEMENTS = 16;
 
-/** The sockets reading into the buffer are pruned of closed ones when their set reaches this size, then twice the live count. */
-const FIRST_PRUNE_AT = 1024;
+/** What reads into the buffer: a socket's binding, registered for as long as the socket can read. */
+export interface ReadBufferReader {
+  readonly socket: Socket;
+  /** Index in the buffer's list of readers (slot-list.ts), -1 when in none; only the buffer writes it. */
+  readerSlot: number;
+}
 
 export class SharedReadBuffer {
   /** Where the next read of every registered socket lands. */
@@ -45,25 +50,24 @@ export class SharedReadBuffer {
   replacements: number;
   /** The clock's time of the last replacement (-Infinity: none yet). */
   replacedAt: number;
-  /** Sockets created with this buffer as their `onread` buffer (closed ones until the next prune). */
-  #readers: Set<Socket>;
-  #pruneAt: number;
+  /** The readers of sockets created with this buffer as their `onread` buffer, until each socket closes. */
+  readonly #readers: SlotList<ReadBufferReader>;
 
   constructor(bytes: number) {
     this.buffer = Buffer.allocUnsafeSlow(bytes);
     this.replacements = 0;
     this.replacedAt = -Infinity;
-    this.#readers = new Set();
-    this.#pruneAt = FIRST_PRUNE_AT;
+    this.#readers = new SlotList({ get: (reader) => reader.readerSlot, set: (reader, slot) => (reader.readerSlot = slot) });
   }
 
-  /** Registers a socket whose reads land in `buffer` (created with it as its `onread` buffer). */
-  add(socket: Socket): void {
-    const readers = this.#readers;
-    readers.add(socket);
-    if (readers.size < this.#pruneAt) return;
-    for (const reader of readers) if (isGone(reader)) readers.delete(reader);
-    this.#pruneAt = Math.max(FIRST_PRUNE_AT, readers.size * 2);
+  /** Registers a reader whose socket's reads land in `buffer` (created with it as its `onread` buffer). */
+  add(reader: ReadBufferReader): void {
+    this.#readers.add(reader);
+  }
+
+  /** Forgets a reader whose socket has closed (nothing when it is not registered). */
+  delete(reader: ReadBufferReader): void {
+    if (reader.readerSlot >= 0) this.#readers.delete(reader);
   }
 
   /**
@@ -85,14 +89,10 @@ export class SharedReadBuffer {
     this.buffer = next;
     this.replacements++;
     this.replacedAt = now;
-    for (const reader of this.#readers) {
-      if (isGone(reader)) this.#readers.delete(reader);
-      else ((reader as unknown as { _handle: UserBufferHandle })._handle).useUserBuffer(next);
-    }
+    this.#readers.forEach((reader) => {
+      const handle = (reader.socket as unknown as { _handle: UserBufferHandle | null })._handle;
+      // A socket being destroyed (its 'close' not emitted yet) reads no more.
+      if (handle !== null && !reader.socket.destroyed) handle.useUserBuffer(next);
+    });
   }
-}
-
-/** True once a socket reads no more (closed: its handle is gone). */
-function isGone(socket: Socket): boolean {
-  return (socket as unknown as { _handle: unknown })._handle === null || socket.destroyed;
 }

@@ -1,7 +1,8 @@
 /**
  * SocketBinding: the glue between one net.Socket and its ServerConnection and
- * ConnectionActor. It reads (corked for the whole of each read, so every reply
- * to a read leaves in one writev), writes (held per event-loop turn outside reads),
+ * ConnectionActor. It reads (every reply to a read leaves in one writev: collected
+ * and written straight to the TCP handle, or corked in the socket's stream when it
+ * holds something), writes (held per event-loop turn outside reads),
  * pauses reading for a full mailbox or a full send buffer, applies the
  * slow-consumer policy, and answers the worker's sweeper (handshake timeout,
  * idle timeout, pings, close timeout).
@@ -24,10 +25,10 @@ import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { beginRead, endRead } from '../telemetry/read-clock.ts';
 import { workerCounters } from '../telemetry/worker-metrics.ts';
 import type { OnRead } from './adopt-socket.ts';
-import { DirectWrite, canWriteDirect, writeDirect, type DirectWriteOwner } from './direct-write.ts';
+import { DirectWrite, canWriteDirect, writeDirect, writevDirect, type DirectWriteOwner } from './direct-write.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
-import { SharedReadBuffer } from './shared-read-buffer.ts';
+import { SharedReadBuffer, type ReadBufferReader } from './shared-read-buffer.ts';
 import { COALESCE_MAX_BYTES, SharedJoin, joinFrames, writeSlab } from './write-slab.ts';
 
 /** Phases of a binding; see the diagram at the top of the file. */
@@ -108,7 +109,7 @@ export const readBuffer = new SharedReadBuffer(READ_BUFFER_BYTES);
  * HTTP server reads it as any socket.
  */
 export const sharedReads: OnRead = {
-  // Read when a socket is created: the buffer of the moment (register the socket with `readBuffer.add`).
+  // Read when a socket is created: the buffer of the moment (register the socket's binding with `readBuffer.add`).
   get buffer(): Buffer {
     return readBuffer.buffer;
   },
@@ -187,8 +188,18 @@ let lentByReference = false;
  */
 let heldAssembly: Buffer | null = null;
 
+/**
+ * The binding whose read's writes are being collected for one writev
+ * straight to its TCP handle (`#feed`), null when none is; the writes so
+ * far, in order, and their bytes. The list is reused from read to read,
+ * unless a write left queued in libuv keeps it.
+ */
+let collector: SocketBinding | null = null;
+let collected: Uint8Array[] = [];
+let collectedBytes = 0;
+
 /** One connection's socket side, from the first byte to the TCP close. */
-export class SocketBinding implements ConnectionHandler, ActorTransport, DirectWriteOwner {
+export class SocketBinding implements ConnectionHandler, ActorTransport, DirectWriteOwner, ReadBufferReader {
   readonly socket: Socket;
   readonly stats: ConnectionStats;
   phase: number;
@@ -214,6 +225,10 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   closeDeadline: number;
   /** Reports the connection's final stats to the worker's lane (its `done` callback); set by the ConnectionHost. */
   resolve: ((stats: ConnectionStats) => void) | null;
+  /** Index in the ConnectionHost's list of live bindings (slot-list.ts), -1 when in none; only that list writes it. */
+  hostSlot: number;
+  /** Index in the read buffer's list of readers (shared-read-buffer.ts), -1 when in none. */
+  readerSlot: number;
   #config: BindingConfig;
   #delegate: BindingDelegate;
   #pauseReasons: number;
@@ -257,7 +272,12 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    */
   #fanOutEpoch: number;
 
-  constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number, startedAt: number = performance.now()) {
+  /**
+   * `readsShared`: the socket reads into the worker's read buffer (`sharedReads`),
+   * whose callback hands each read to the binding; it then gets no 'data'
+   * listener.
+   */
+  constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number, startedAt: number = performance.now(), readsShared: boolean = false) {
     this.socket = socket;
     this.stats = emptyConnectionStats(workerId);
     this.phase = BindingPhase.HANDSHAKE;
@@ -270,6 +290,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.lastPingAt = clock.now;
     this.closeDeadline = 0;
     this.resolve = null;
+    this.hostSlot = -1;
+    this.readerSlot = -1;
     this.#config = config;
     this.#delegate = delegate;
     this.#pauseReasons = 0;
@@ -295,8 +317,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     socket.on('drain', onSocketDrain);
-    socket.on('data', onSocketData);
-    socket.resume();
+    // A socket with `onread` is reading since its creation and never emits
+    // 'data' while it has a binding; adding the listener put its stream in
+    // flowing mode (a nextTick and the stream's resume per connection, 5% of
+    // a worker's allocations in a connection storm). Its end of input still
+    // ends the stream (the EOF pushes null and reads), as before.
+    if (!readsShared) {
+      socket.on('data', onSocketData);
+      socket.resume();
+    }
   }
 
   /**
@@ -315,7 +344,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
 
   /** Bytes sent and not yet taken by the kernel: the socket's buffer, the frames held for the end of the turn, direct writes queued in libuv. */
   get sendBufferBytes(): number {
-    return this.socket.writableLength + this.#pendingBytes + this.#directBytes;
+    return this.socket.writableLength + this.#pendingBytes + this.#directBytes + (collector === this ? collectedBytes : 0);
   }
 
   /**
@@ -422,6 +451,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     socket.off('close', onSocketClose);
     socket.off('error', onSocketError);
     bindings.delete(socket);
+    // The socket still reads into the read buffer (the HTTP side): this binding stays its reader until it closes.
+    if (this.readerSlot >= 0) socket.once('close', () => readBuffer.delete(this));
     this.phase = BindingPhase.DONE;
     this.parser = null;
     return socket;
@@ -483,6 +514,9 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // RFC 6455 §7.1.1: after the closing handshake "the server SHOULD close
     // the underlying TCP connection first"; end() sends FIN once the close
     // frame (possibly still in the slab) has been flushed.
+    // While this read's writes are collected (`#feed`), the flush adds the
+    // slab's region to them: they leave in one writev straight to the handle
+    // at the read's end, the close frame last.
     if (writeSlab.owner === this) writeSlab.flush();
     if (this.#pendingBytes !== 0) this.#flushPending();
     if (wasClean && this.#direct) {
@@ -498,6 +532,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       else this.#destroyWhenSent();
       return;
     }
+    // The read's replies (the close frame among them) go before the FIN.
+    if (collector === this) this.#writeCollected();
     this.socket.end();
   }
 
@@ -615,6 +651,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   /** A direct write queued in libuv has left (or failed: the socket is closing then, and its 'close' does the rest). */
   directWriteDone(bytes: number, _status: number): void {
     this.#directBytes -= bytes;
+    if (this.#directBytes === 0) this.#resume(PAUSED_WRITES);
   }
 
   /** Graceful shutdown: close an open connection with this code, refuse one still in its handshake. */
@@ -669,6 +706,11 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // The open topic batch's count includes this connection while it is OPEN.
     this.#afterTopicBatch();
     this.phase = BindingPhase.DONE;
+    // Out of every table at once: a WeakMap's entry (or a Set's) left to a
+    // later rebuild of its table can keep this connection alive through the
+    // scavenges until the next mark-compact (slot-list.ts).
+    bindings.delete(this.socket);
+    readBuffer.delete(this);
     this.#pendingFrame = null;
     this.#pendingList = null;
     this.#pendingBytes = 0;
@@ -682,12 +724,24 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.#delegate.closed(this);
   }
 
+  /** The slab's region of this read's replies (SlabOwner). */
+  writeRegion(region: Uint8Array): void {
+    this.#writeInRead(region);
+  }
+
   #feed(chunk: Buffer, borrowed: boolean): void {
     const socket = this.socket;
     // What others sent this connection earlier in the turn goes before the replies to this read.
     if (this.#pendingBytes !== 0) this.#flushPending();
     lentByReference = socket.writableLength === 0 && this.#directBytes === 0 && !this.#tickCorked;
-    socket.cork();
+    // With nothing queued anywhere, the read's writes are collected and leave
+    // in one writev straight to the TCP handle (direct-write.ts), past the
+    // socket's Writable stream: no cork and uncork, no write requests, no
+    // after-write tick and 'drain' event per read. Else they are corked into
+    // the stream, behind what it holds.
+    const direct = this.#direct && lentByReference;
+    if (direct) collector = this;
+    else socket.cork();
     this.#inRead = true;
     writeSlab.begin(this);
     beginRead();
@@ -701,8 +755,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       endRead();
       writeSlab.end();
       this.#inRead = false;
-      socket.uncork();
-      if (socket.writableLength === 0 && !socket.destroyed) {
+      let allWritten: boolean;
+      if (direct) {
+        allWritten = this.#writeCollected();
+        collector = null;
+      } else {
+        socket.uncork();
+        allWritten = socket.writableLength === 0 && !socket.destroyed;
+      }
+      if (allWritten) {
         // Everything written at once (nothing left in the socket's buffer nor in libuv): the slab region is free again,
         // and so is a message buffer a reply was written from.
         writeSlab.rewind();
@@ -722,13 +783,65 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       return;
     }
     if (this.phase !== BindingPhase.OPEN) return;
-    if (socket.writableLength > this.#config.maxBackpressureBytes) {
+    const queued = socket.writableLength + this.#directBytes;
+    if (queued > this.#config.maxBackpressureBytes) {
       this.#slowConsumer();
-    } else if (socket.writableNeedDrain && (this.#pauseReasons & PAUSED_WRITES) === 0) {
+    } else if (direct) {
+      // A collected writev the kernel took only part of: read again once libuv has written it (`directWriteDone`).
+      if (this.#directBytes !== 0 && (this.#pauseReasons & PAUSED_WRITES) === 0) {
+        this.stats.writePauses++;
+        this.#pause(PAUSED_WRITES);
+      }
+    } else if (socket.writableNeedDrain && socket.writableLength !== 0 && (this.#pauseReasons & PAUSED_WRITES) === 0) {
       // Replies are piling up faster than the client reads them: stop reading
       // its requests until the buffer drains (TCP backpressure to the client).
+      // Only when something is still queued: a read's replies over the
+      // stream's high-water mark (16 KiB) set writableNeedDrain even when the
+      // kernel took them all, and its 'drain' then follows on the next tick;
+      // pausing for it stopped and restarted reading (readStop, readStart:
+      // an epoll_ctl each, batched by libuv) after every read with a 64 KiB
+      // echo.
       this.stats.writePauses++;
       this.#pause(PAUSED_WRITES);
+    }
+  }
+
+  /**
+   * Writes the collected writes of this binding's read (`#feed`); true when
+   * the kernel took them all (nothing of them left queued: the slab region
+   * and the buffers they came from may be reused), also when there were none.
+   */
+  #writeCollected(): boolean {
+    const bytes = collectedBytes;
+    if (bytes === 0) return !this.socket.destroyed;
+    const chunks = collected;
+    collectedBytes = 0;
+    const socket = this.socket;
+    if (socket.destroyed) {
+      chunks.length = 0;
+      return false;
+    }
+    const written = chunks.length === 1 ? writeDirect(socket, chunks[0] as Uint8Array, this) : writevDirect(socket, chunks, bytes, this);
+    if (written === DirectWrite.QUEUED) {
+      // libuv holds the list until the write completes.
+      this.#directBytes += bytes;
+      collected = [];
+      return false;
+    }
+    if (written === DirectWrite.UNAVAILABLE) {
+      for (let i = 0; i < chunks.length; i++) socket.write(chunks[i] as Uint8Array);
+    }
+    chunks.length = 0;
+    return written === DirectWrite.DONE;
+  }
+
+  /** A write of this binding's read: collected for the read's one writev (`#feed`), or into the corked socket. */
+  #writeInRead(data: Uint8Array): void {
+    if (collector === this) {
+      collected.push(data);
+      collectedBytes += data.length;
+    } else {
+      this.socket.write(data);
     }
   }
 
@@ -748,7 +861,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       socket.cork();
       this.#queueForTurnEnd();
     }
-    socket.write(data);
+    this.#writeInRead(data);
   }
 
   /**

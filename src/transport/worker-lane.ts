@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import type { TcpHandle } from './accept-handles.ts';
 import { takeCounters, type WorkerReport } from '../telemetry/worker-metrics.ts';
-import { packConnectionStats, type AcceptOrder, type ConnectionStats, type LaneMessage, type PackedConnectionStats } from './messages.ts';
+import { packConnectionStatsAt, type AcceptOrder, type ConnectionStats, type LaneMessage, type PackedConnectionStats } from './messages.ts';
 
 /**
  * How long ended connections wait to be reported together. A message to the
@@ -30,7 +30,9 @@ export class WorkerLane {
   readonly #port: MessagePort;
   readonly #serve: ServeSocket;
   readonly #onAcceptOrder: (order: AcceptOrder) => void;
-  #ended: PackedConnectionStats;
+  /** Stats of the connections ended since the last batch: the first #endedLength values (the array is reused). */
+  readonly #ended: PackedConnectionStats;
+  #endedLength: number;
   #accepted: number;
   #refused: number;
   #flushScheduled: boolean;
@@ -45,6 +47,7 @@ export class WorkerLane {
     this.#serve = serve;
     this.#onAcceptOrder = onAcceptOrder;
     this.#ended = [];
+    this.#endedLength = 0;
     this.#accepted = 0;
     this.#refused = 0;
     this.#flushScheduled = false;
@@ -61,7 +64,7 @@ export class WorkerLane {
 
   /** Bound once: called with each connection's stats when its socket has closed. */
   readonly connectionEnded = (stats: ConnectionStats): void => {
-    packConnectionStats(this.#ended, stats);
+    this.#endedLength = packConnectionStatsAt(this.#ended, this.#endedLength, stats);
     this.#scheduleFlush();
   };
 
@@ -115,8 +118,9 @@ export class WorkerLane {
   }
 
   readonly #flush = (): void => {
-    const message: LaneMessage = { type: 'ended', stats: this.#ended, counters: takeCounters(), accepted: this.#accepted, refused: this.#refused };
-    this.#ended = [];
+    const stats = this.#ended.slice(0, this.#endedLength);
+    const message: LaneMessage = { type: 'ended', stats, counters: takeCounters(), accepted: this.#accepted, refused: this.#refused };
+    this.#endedLength = 0;
     this.#accepted = 0;
     this.#refused = 0;
     this.#flushScheduled = false;

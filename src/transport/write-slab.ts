@@ -8,7 +8,6 @@
  * path below, 150-300 ns with one socket.write per frame (Node 24, 2 shared
  * cores; the numbers move with load, the order does not).
  */
-import type { Socket } from 'node:net';
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-header.ts';
 
 /** Frames up to this size are copied into the slab; larger ones are written as they are, not copied (but see `appendFrame`). */
@@ -22,9 +21,9 @@ export const SLAB_BYTES = 64 * 1024;
  */
 export const LARGE_SLAB_IDLE_MS = 1000;
 
-/** Whoever is reading: the slab writes its region to this socket. */
+/** Whoever is reading: the slab hands its region to it, to be written to its socket in order with its other writes. */
 export interface SlabOwner {
-  readonly socket: Pick<Socket, 'write'>;
+  writeRegion(region: Uint8Array): void;
 }
 
 /**
@@ -113,7 +112,7 @@ export class WriteSlab {
   /** Writes the owner's pending region to its socket now (a view, no copy). Call before writing to it any other way. */
   flush(): void {
     if (this.#used === this.#start) return;
-    (this.owner as SlabOwner).socket.write(this.#buffer.subarray(this.#start, this.#used));
+    (this.owner as SlabOwner).writeRegion(this.#buffer.subarray(this.#start, this.#used));
     this.#start = this.#used;
   }
 

@@ -382,6 +382,11 @@ export class PubSub {
     forwardedFanout.observe(written);
   };
 
+  /** Bound once: a directed message to another worker (routing's events), posted after this turn's publications for that worker. */
+  readonly postTo = (workerId: WorkerId, message: BusMessage): void => {
+    this.#batcher.postTo(workerId, message);
+  };
+
   /** Bound once: a publication of another node, from the broker (which sends this worker only those of its topics). */
   readonly receiveFromBroker = (topic: string, form: PublicationForm, frame: Uint8Array): void => {
     if (!this.#stopped) this.#deliverForwarded(topic, form, frame);

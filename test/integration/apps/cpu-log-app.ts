@@ -24,7 +24,7 @@ const app: App = {
         while (Date.now() < until);
         return 'not aborted';
       },
-      timeoutMs: 300,
+      timeoutMs: 2000,
       cpu: true,
     },
   },

@@ -61,3 +61,26 @@ describe('ConnectionRegistry', () => {
     expect([...registry.values()]).toEqual([]);
   });
 });
+
+describe('ConnectionRegistry, deleting in any order', () => {
+  it('still finds every connection left after deletes in the middle', () => {
+    const registry = new ConnectionRegistry<string>(1);
+    const addresses = Array.from({ length: 8 }, () => registry.nextAddress());
+    addresses.forEach((address, i) => registry.add(address, `c${i}`));
+    for (const i of [3, 0, 7, 5]) expect(registry.delete(addresses[i] as string)).toBe(true);
+    expect(registry.size).toBe(4);
+    for (const i of [1, 2, 4, 6]) expect(registry.get(addresses[i] as string)).toBe(`c${i}`);
+    for (const i of [3, 0, 7, 5]) expect(registry.get(addresses[i] as string)).toBeUndefined();
+    expect([...registry.values()].sort()).toEqual(['c1', 'c2', 'c4', 'c6']);
+    expect(registry.delete(addresses[3] as string)).toBe(false);
+  });
+
+  it('replaces the connection of an address added twice', () => {
+    const registry = new ConnectionRegistry<string>(1);
+    const address = registry.nextAddress();
+    registry.add(address, 'first');
+    registry.add(address, 'second');
+    expect(registry.size).toBe(1);
+    expect(registry.get(address)).toBe('second');
+  });
+});

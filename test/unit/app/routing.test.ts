@@ -3,6 +3,7 @@ import { Router, type Routable } from '../../../src/app/routing.ts';
 import type { Codec } from '../../../src/codec/envelope.ts';
 import { jsonCodec, msgpackCodec } from '../../../src/codec/index.ts';
 import { decodeMsgpack } from '../../../src/codec/msgpack.ts';
+import { createAppServices } from '../../../src/app/services.ts';
 import { FakeHandle, FakeNetwork } from './fakes.ts';
 
 function target(address: string, codec: Codec = msgpackCodec): Routable & { handle: FakeHandle } {
@@ -76,5 +77,26 @@ describe('Router', () => {
     map.get(1)?.sendTo('2.9', 'dm', 1);
     network.deliverAll();
     expect(map.get(2)?.stats.dropped).toBe(1);
+  });
+});
+
+describe('an event after publications of the same worker', () => {
+  it('reaches a connection of another worker after the publications made before it in the turn', () => {
+    const network = new FakeNetwork();
+    const options = { confirmTimeoutMs: 50, createCpuPool: () => null, scheduleFlush: network.schedule };
+    const one = createAppServices(network.bus(1), options);
+    const two = createAppServices(network.bus(2), options);
+    const remote: Routable & { handle: FakeHandle } = { handle: new FakeHandle('2.1', null), codec: null };
+    two.router.register(remote);
+    void two.pubsub.subscribe({ handle: remote.handle, codec: null, topics: new Set() }, 't');
+    network.deliverAll();
+    // Worker 1's publications to worker 2 wait for the end of its turn; the event is sent in the same turn.
+    one.pubsub.publish('t', Buffer.from('p1'), true, true);
+    expect(one.router.sendTo('2.1', 'ev', Buffer.from('e1'))).toBe(true);
+    one.pubsub.publish('t', Buffer.from('p2'), true, true);
+    network.deliverAll();
+    // A raw connection gets each as one binary message: its payload is the frame's last bytes.
+    const payloads = remote.handle.sent.map((sent) => Buffer.from(sent.data as Uint8Array).subarray(-2).toString());
+    expect(payloads).toEqual(['p1', 'e1', 'p2']);
   });
 });

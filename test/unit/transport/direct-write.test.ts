@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionActor } from '../../../src/actors/connection-actor.ts';
 import { Opcode } from '../../../src/protocol/constants.ts';
 import { encodeFrame } from '../../../src/protocol/frame-encoder.ts';
-import { DirectWrite, canWriteDirect, writeDirect } from '../../../src/transport/direct-write.ts';
+import { DirectWrite, canWriteDirect, writeDirect, writevDirect } from '../../../src/transport/direct-write.ts';
 import { SocketBinding } from '../../../src/transport/socket-binding.ts';
 import { parseServerFrames } from '../../conformance/frame-cases.ts';
 
@@ -113,6 +113,29 @@ describe('writeDirect', () => {
     for (let i = 0; i < 10 && result !== DirectWrite.FAILED && !(server as Socket).destroyed; i++) result = writeDirect(server as Socket, Buffer.from('late'), owner);
     expect((server as Socket).destroyed).toBe(true);
     await closed;
+  });
+});
+
+describe('writevDirect', () => {
+  it('writes several buffers in one go, in order; a part the kernel does not take stays queued (owner told the total), ahead of later writes', async () => {
+    const [[server, client]] = await socketPairs(1);
+    client.pause();
+    let done = 0;
+    const owner = { directWriteDone: (bytes: number, status: number) => (done += status === 0 ? bytes : 0) };
+    const first = [Buffer.from('a'), Buffer.from('bc'), Buffer.from('def')];
+    expect(writevDirect(server as Socket, first, 6, owner)).toBe(DirectWrite.DONE);
+    const big = Buffer.alloc(16 << 20, 7);
+    const second = [Buffer.from('head'), big, Buffer.from('tail')];
+    expect(writevDirect(server as Socket, second, big.length + 8, owner)).toBe(DirectWrite.QUEUED);
+    expect(writeDirect(server as Socket, Buffer.from('next'), owner)).toBe(DirectWrite.QUEUED);
+    (server as Socket).write(Buffer.from('stream'));
+    expect(writevDirect(server as Socket, [Buffer.from('never')], 5, owner)).toBe(DirectWrite.UNAVAILABLE);
+    client.resume();
+    const received = await readBytes(client as Socket, 6 + big.length + 8 + 4 + 6);
+    expect(received.subarray(0, 10).toString()).toBe('abcdefhead');
+    expect(received.subarray(10, 10 + big.length).every((byte) => byte === 7)).toBe(true);
+    expect(received.subarray(10 + big.length).toString()).toBe('tailnextstream');
+    expect(done).toBe(big.length + 8 + 4);
   });
 });
 

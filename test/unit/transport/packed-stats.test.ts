@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyConnectionStats, packConnectionStats, unpackConnectionStats, type ConnectionStats, type PackedConnectionStats } from '../../../src/transport/messages.ts';
+import { emptyConnectionStats, packConnectionStats, packConnectionStatsAt, unpackConnectionStats, type ConnectionStats, type PackedConnectionStats } from '../../../src/transport/messages.ts';
 
 describe('packed connection stats (the lane\'s ended message)', () => {
   it('round-trips every field of several connections, in order', () => {
@@ -46,5 +46,20 @@ describe('packed connection stats (the lane\'s ended message)', () => {
 
   it('unpacks an empty batch to no connections', () => {
     expect(unpackConnectionStats([])).toEqual([]);
+  });
+});
+
+describe('packConnectionStatsAt', () => {
+  it('writes over a reused batch and appends past its end', () => {
+    const first = { ...emptyConnectionStats(1), handshakeStatus: 101, closeReason: 'first' };
+    const second = { ...emptyConnectionStats(1), handshakeStatus: 400, edgeRefusal: 'origin_not_allowed' as const };
+    const packed: PackedConnectionStats = [];
+    let length = packConnectionStatsAt(packed, 0, first);
+    length = packConnectionStatsAt(packed, length, second);
+    expect(unpackConnectionStats(packed.slice(0, length))).toEqual([first, second]);
+    // The next batch reuses the array: only its first values count.
+    length = packConnectionStatsAt(packed, 0, second);
+    expect(unpackConnectionStats(packed.slice(0, length))).toEqual([second]);
+    expect(packed.length).toBe(2 * length);
   });
 });

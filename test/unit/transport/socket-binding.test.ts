@@ -283,9 +283,22 @@ describe('SocketBinding flow control', () => {
   it('pauses reading while replies wait for the socket to drain', () => {
     const { socket, binding } = openBinding();
     socket.writableNeedDrain = true;
+    socket.writableLength = 100;
     socket.emit('data', clientFrame(Opcode.TEXT, 'x'));
     expect(socket.paused).toBe(true);
     expect(binding.stats.writePauses).toBe(1);
+    socket.writableNeedDrain = false;
+    socket.writableLength = 0;
+    socket.emit('drain');
+    expect(socket.paused).toBe(false);
+  });
+
+  it('keeps reading when replies over the high-water mark were all written at once (drain pending, nothing queued)', () => {
+    const { socket, binding } = openBinding();
+    socket.writableNeedDrain = true;
+    socket.emit('data', clientFrame(Opcode.TEXT, 'x'));
+    expect(socket.paused).toBe(false);
+    expect(binding.stats.writePauses).toBe(0);
     socket.writableNeedDrain = false;
     socket.emit('drain');
     expect(socket.paused).toBe(false);
