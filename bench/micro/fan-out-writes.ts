@@ -5,7 +5,8 @@
  * delivery). 200 loopback TCP connections, read and discarded by a child
  * process (its CPU is not counted); each turn delivers K 50-byte frames (a
  * 48-byte raw publication) to every connection, all subscribed to one topic,
- * through the pub/sub fan-out (LocalSubscriptions, deliverPublication, then
+ * through the pub/sub fan-out (LocalSubscriptions, the topic batch of the turn
+ * and deliverPublication as PubSub.publish uses them, then
  * ConnectionActor.sendFrame), and the turn's writes leave at its end.
  * Reported: server process CPU (user + system, process.cpuUsage) per delivery,
  * for K = 1, 4 and 16 publications per turn.
@@ -18,8 +19,10 @@
  * Run: npx node bench/micro/fan-out-writes.ts
  *      BENCH_STUB=1 npx node bench/micro/fan-out-writes.ts
  *      SHOAL_ROOT=/path/to/other/checkout npx node bench/micro/fan-out-writes.ts   (the same load on another tree's src/: before/after)
+ *      BENCH_K=1,2 BENCH_TURNS=6000 ...   (only these publications per turn, warm-up included; longer runs)
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -31,6 +34,14 @@ const { SocketBinding } = (await import(pathToFileURL(path.join(root, 'src/trans
 const { ConnectionActor } = (await import(pathToFileURL(path.join(root, 'src/actors/connection-actor.ts')).href)) as typeof import('../../src/actors/connection-actor.ts');
 const { LocalSubscriptions } = (await import(pathToFileURL(path.join(root, 'src/app/pubsub/local-subscriptions.ts')).href)) as typeof import('../../src/app/pubsub/local-subscriptions.ts');
 const { deliverPublication } = (await import(pathToFileURL(path.join(root, 'src/app/pubsub/deliver-publication.ts')).href)) as typeof import('../../src/app/pubsub/deliver-publication.ts');
+/** What PubSub.publish delivers through: the topic batch per turn where the tree has it (topic-batch.ts), else deliverPublication (older trees). */
+const topicBatch = existsSync(path.join(root, 'src/app/pubsub/topic-batch.ts'))
+  ? ((await import(pathToFileURL(path.join(root, 'src/app/pubsub/topic-batch.ts')).href)) as typeof import('../../src/app/pubsub/topic-batch.ts'))
+  : null;
+const scheduleClose = (close: () => void): void => void setImmediate(close);
+/** PubSub counts each delivery in its stats here; the bench counts nothing. */
+const count = (): void => {};
+const deliver: typeof deliverPublication = topicBatch === null ? deliverPublication : (entry, frames) => topicBatch.deliverInTurn(entry, frames, count, scheduleClose);
 
 const CONNECTIONS = 200;
 const TURNS = Number(process.env.BENCH_TURNS ?? 1500);
@@ -90,7 +101,7 @@ async function run(perTurn: number): Promise<number> {
   await drained();
   const start = process.cpuUsage();
   for (let t = 0; t < TURNS; t++) {
-    for (const publication of publications) deliverPublication(topic, publication);
+    for (const publication of publications) deliver(topic, publication);
     await turn();
     if (t % DRAIN_EVERY === DRAIN_EVERY - 1) await drained();
   }
@@ -99,9 +110,12 @@ async function run(perTurn: number): Promise<number> {
   return ((used.user + used.system) * 1000) / (TURNS * perTurn * CONNECTIONS);
 }
 
-await run(4); // warm-up
+const perTurnCounts = process.env.BENCH_K !== undefined ? process.env.BENCH_K.split(',').map(Number) : stub ? [1, 2, 4, 16] : [1, 4, 16];
+// Warm-up: every K once, so that no measured K pays for compiling (or recompiling) a path the others did not take
+// (one K=4 warm-up left K=1 and K=2 of the topic batch's tree paying for it: process CPU counts the compiler threads).
+for (const perTurn of perTurnCounts) await run(perTurn);
 const results: string[] = [];
-for (const perTurn of stub ? [1, 2, 4, 16] : [1, 4, 16]) results.push(`K=${perTurn}: ${(await run(perTurn)).toFixed(0)} ns/delivery`);
+for (const perTurn of perTurnCounts) results.push(`K=${perTurn}: ${(await run(perTurn)).toFixed(0)} ns/delivery`);
 console.log(`fan-out writes${stub ? ', stub sockets' : ''} (${root}): ${results.join(', ')}`);
 if (reader !== null) {
   reader.stdin?.end();

@@ -46,6 +46,8 @@ export interface ConnectionHandle {
   send(data: Uint8Array | string, isBinary?: boolean): void;
   /** Write an already framed message (header + payload), e.g. a publication framed once per worker. False: not OPEN, nothing sent. */
   sendFrame(frame: Uint8Array): boolean;
+  /** Write `messages` such frames back to back in one buffer (a topic's batch: pubsub/topic-batch.ts). False: not OPEN, nothing sent. */
+  sendFrames(frames: Uint8Array, messages: number): boolean;
   /** Start the closing handshake (RFC 6455 §7.1.2). */
   close(code?: number, reason?: string): void;
   /** True while the connection is OPEN. */

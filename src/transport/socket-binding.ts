@@ -13,6 +13,7 @@
  */
 import type { Socket } from 'node:net';
 import type { ConnectionActor, ActorTransport } from '../actors/connection-actor.ts';
+import { closeTopicBatch, fanOut } from '../app/pubsub/topic-batch.ts';
 import { CloseCode, Opcode } from '../protocol/constants.ts';
 import { ConnectionState, ServerConnection, type ConnectionHandler } from '../protocol/connection.ts';
 import { keepLentBuffer, reuseLentBuffer } from '../protocol/frame-decoder.ts';
@@ -265,6 +266,11 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    * go through the compressor.
    */
   #slabFrameLimit: number;
+  /**
+   * The number of the last topic batch whose first publication was written here (app/pubsub/topic-batch.ts): while
+   * that batch is open, it is closed (its frames queued here) before anything else is written to this connection.
+   */
+  #fanOutEpoch: number;
 
   /**
    * `readsShared`: the socket reads into the worker's read buffer (`sharedReads`),
@@ -302,6 +308,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // The largest small integer V8 stores unboxed (2^30 - 1): any length; larger
     // payloads take ServerConnection.send, which frames them the same way.
     this.#slabFrameLimit = 0x3fffffff;
+    this.#fanOutEpoch = 0;
     bindings.set(socket, this);
     // No setNoDelay here: TCP_NODELAY belongs to the file descriptor, which the
     // primary's server (noDelay: true) already set before the hand-off; a
@@ -472,6 +479,13 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   onPong(_data: Buffer): void {}
 
   onWrite(data: Uint8Array): void {
+    // A close frame, a ping, a reply framed by ServerConnection: after the open topic batch's publications.
+    this.#afterTopicBatch();
+    this.#writeFrame(data);
+  }
+
+  /** Queues or writes one frame (onWrite without the topic batch's check). */
+  #writeFrame(data: Uint8Array): void {
     const length = data.length;
     this.stats.bytesOut += length;
     workerCounters.bytesOut += length;
@@ -537,6 +551,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   // ActorTransport: what the actor asks of the socket.
 
   send(data: Uint8Array | string, isBinary: boolean): void {
+    this.#afterTopicBatch();
     if (this.sendBufferBytes > this.#config.maxBackpressureBytes) {
       this.#slowConsumer();
       return;
@@ -597,16 +612,21 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   sendFrame(frame: Uint8Array): boolean {
     // The fan-out path (deliver-publication.ts): one check of the state per delivery, here.
     if (!this.isOpen) return false;
+    // Marks the connection as written to by the current topic batch (app/pubsub/topic-batch.ts). The other callers
+    // (sendTo's events to raw connections, app/routing.ts) close the open batch first.
+    this.#fanOutEpoch = fanOut.epoch;
     if (this.sendBufferBytes > this.#config.maxBackpressureBytes) {
       this.#slowConsumer();
       return true;
     }
     // OPEN: what ServerConnection.sendFrame would check before handing the frame back to onWrite.
-    this.onWrite(frame);
+    this.#writeFrame(frame);
     return true;
   }
 
   close(code: number, reason: string): void {
+    // Before the state changes: the open topic batch's publications still go out ahead of the close frame.
+    this.#afterTopicBatch();
     const connection = this.connection;
     if (connection === null || connection.state !== ConnectionState.OPEN) return;
     if (this.closeDeadline === 0) this.closeDeadline = clock.now + this.#config.closeTimeoutMs;
@@ -683,6 +703,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   /** The socket is closed: finish the actor and hand the stats to the worker. */
   socketClosed(): void {
     if (this.phase === BindingPhase.DONE) return;
+    // The open topic batch's count includes this connection while it is OPEN.
+    this.#afterTopicBatch();
     this.phase = BindingPhase.DONE;
     // Out of every table at once: a WeakMap's entry (or a Set's) left to a
     // later rebuild of its table can keep this connection alive through the
@@ -910,6 +932,14 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   static #dueSpare: (SocketBinding | null)[] = [];
 
   static #finishTurn(): void {
+    // The turn's last topic batch joins the frames queued for this turn end.
+    closeTopicBatch();
+    // A function of its own: inlined here with the batch's fan-out (which TurboFan inlines into this function), the
+    // loop lost the inlining of #flushPending (--trace-turbo-inlining, bench/micro/fan-out-writes.ts).
+    SocketBinding.#flushDue();
+  }
+
+  static #flushDue(): void {
     const due = SocketBinding.#dueAtTurnEnd;
     const count = SocketBinding.#dueCount;
     SocketBinding.#dueAtTurnEnd = SocketBinding.#dueSpare;
@@ -938,6 +968,16 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.stats.slowConsumer = true;
     this.closeDeadline = clock.now + this.#config.closeTimeoutMs;
     connection.failConnection(CloseCode.POLICY_VIOLATION, `slow consumer: send buffer over ${this.#config.maxBackpressureBytes} bytes`);
+  }
+
+  /**
+   * Closes the open topic batch (app/pubsub/topic-batch.ts) if it wrote to this connection: called before anything
+   * else is written here (send, onWrite: replies, pings, close frames) and before the connection leaves OPEN without
+   * a write first (close, socketClosed), so that what the batch holds for it keeps its place, and its count holds (a
+   * batched publication is written to the subscribers the batch's first one was written to).
+   */
+  #afterTopicBatch(): void {
+    if (this.#fanOutEpoch === fanOut.open) closeTopicBatch();
   }
 
   #notifyActor(code: number, reason: string): void {

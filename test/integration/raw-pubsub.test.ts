@@ -131,6 +131,47 @@ describe('raw topics', () => {
   });
 });
 
+describe('publications of one turn (topic batches, src/app/pubsub/topic-batch.ts)', () => {
+  it('keep their order with other topics, with sends to the subscriber, and with its own replies, from either worker', async () => {
+    const groups = await rawOnBothWorkers();
+    const [subscriber, sameWorker] = groups[0];
+    const otherWorker = groups[1][0];
+    const late = groups[0][1];
+    for (const topic of ['b1', 'b2']) expect(await subscriber.subscribe(topic)).toBe(true);
+    /** The subscriber's next `count` messages of the script (text starting with "s:"), in order. */
+    const script = async (count: number) => {
+      const texts: string[] = [];
+      for (let i = 0; i < count; i++) texts.push(await subscriber.nextText((t) => t.startsWith('s:')));
+      return texts;
+    };
+    // An event to the subscriber (sendTo) in between, from its own worker. (From another worker an event may
+    // overtake that worker's publications: it is posted at once, they at the end of the turn.)
+    await sameWorker.command({
+      script: [
+        ['pub', 'b1', 's:A'],
+        ['pub', 'b1', 's:A2'],
+        ['pub', 'b2', 's:B'],
+        ['pub', 'b2', 's:B2'],
+        ['to', subscriber.address, 's:event'],
+        ['pub', 'b1', 's:C'],
+        ['pub', 'b1', 's:C2'],
+      ],
+    });
+    expect(await script(7)).toEqual(['s:A', 's:A2', 's:B', 's:B2', 's:event', 's:C', 's:C2']);
+    await otherWorker.command({ script: [['pub', 'b1', 's:A'], ['pub', 'b1', 's:A2'], ['pub', 'b2', 's:B'], ['pub', 'b1', 's:C'], ['pub', 'b1', 's:C2']] });
+    expect(await script(5)).toEqual(['s:A', 's:A2', 's:B', 's:C', 's:C2']);
+    // The subscriber publishes to its own topic and answers itself in between, in one handler.
+    await subscriber.command({ script: [['pub', 'b1', 's:D'], ['pub', 'b1', 's:D2'], ['send', 's:reply'], ['pub', 'b1', 's:E']] });
+    expect(await script(4)).toEqual(['s:D', 's:D2', 's:reply', 's:E']);
+    // Subscribing after a publication of the same turn: not given it; unsubscribing after one: given it.
+    await late.command({ script: [['pub', 'b1', 's:F'], ['pub', 'b1', 's:F2'], ['sub', 'b1'], ['pub', 'b1', 's:G'], ['pub', 'b1', 's:G2'], ['unsub', 'b1']] });
+    expect(await script(4)).toEqual(['s:F', 's:F2', 's:G', 's:G2']);
+    await late.command({ pub: 'b1', text: 's:after' });
+    expect(await script(1)).toEqual(['s:after']);
+    expect(late.inbox.filter((m) => m.data.toString().startsWith('s:')).map((m) => m.data.toString())).toEqual(['s:G', 's:G2']);
+  });
+});
+
 describe('publishing and sending from the host process', () => {
   it('server.publish reaches raw and subprotocol subscribers on both workers', async () => {
     const subscribers = (await rawOnBothWorkers()).flat();

@@ -144,6 +144,11 @@ function frameFor(frames: PublicationFrames, codec: Codec | null): Uint8Array | 
   return codec === msgpackCodec ? frames.msgpack : codec === null ? frames.raw : (frames.others?.get(codec) ?? null);
 }
 
+/** The frame of the topic's one format (null: its subscribers use several formats, or there is no frame for theirs). */
+export function singleFormatFrame(entry: TopicSubscribers, frames: PublicationFrames): Uint8Array | null {
+  return entry.codecs.size === 1 ? frameFor(frames, entry.codecs.keys().next().value as Codec | null) : null;
+}
+
 /** Writes the frame of its format to every open subscriber of the topic (none when there is no frame for it). Returns the number written. */
 export function deliverPublication(entry: TopicSubscribers, frames: PublicationFrames): number {
   // The common case, one format: one frame for all, in a loop small enough for the write path to be inlined
@@ -160,7 +165,8 @@ export function deliverPublication(entry: TopicSubscribers, frames: PublicationF
   return written;
 }
 
-function writeToAll(entry: TopicSubscribers, frame: Uint8Array): number {
+/** Writes `frame` to every open subscriber of the topic. Returns the number written. */
+export function writeToAll(entry: TopicSubscribers, frame: Uint8Array): number {
   let written = 0;
   for (const subscriber of entry.subscribers) if (subscriber.handle.sendFrame(frame)) written++;
   return written;

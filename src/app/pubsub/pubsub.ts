@@ -7,7 +7,8 @@
  * (forward-flow-control.ts), and routes the pub/sub messages of the bus to
  * them.
  *
- * A publication is written at once to the local subscribers, and forwarded
+ * A publication is written at once to the local subscribers (the turn's
+ * next ones to the same topic with it, as one batch: topic-batch.ts), and forwarded
  * as one frame (its msgpack envelope, or its raw frame for a raw publisher:
  * deliver-publication.ts) only to the workers that announced interest in
  * its topic (the receiving worker writes it as is to the subscribers of that
@@ -33,15 +34,15 @@
  *   waits for it; if it speaks again it is asked for its interest anew.
  */
 import type { Broker } from '../broker.ts';
-import type { Histogram } from '../../telemetry/histogram.ts';
 import { observeSince, startedNow } from '../../telemetry/read-clock.ts';
 import { epochNow, workerHistograms } from '../../telemetry/worker-metrics.ts';
 import type { BusMessage, PublishMessage, WorkerBus, WorkerId } from '../worker-bus.ts';
-import { deliverPublication, framePublication, frameReceivedPublication, type PublicationForm, type PublicationFrames } from './deliver-publication.ts';
+import { framePublication, frameReceivedPublication, type PublicationForm, type PublicationFrames } from './deliver-publication.ts';
 import { ForwardFlowControl } from './forward-flow-control.ts';
 import { InterestAnnouncer } from './interest-announcer.ts';
 import { LocalSubscriptions, type Subscriber, type TopicSubscribers } from './local-subscriptions.ts';
 import { forEachBatchedPublication, PublicationBatcher } from './publication-batcher.ts';
+import { closeTopicBatch, deliverInTurn, type DeliveryCount } from './topic-batch.ts';
 import { WorkerInterest } from './worker-interest.ts';
 
 export interface PubSubOptions {
@@ -53,7 +54,10 @@ export interface PubSubOptions {
   readonly forwardMaxBytes: number;
   /** A worker with a backlog that acknowledges nothing for this long is presumed gone. */
   readonly ackTimeoutMs: number;
-  /** Runs `flush` once the current event-loop turn's work is done (setImmediate; tests substitute their own). */
+  /**
+   * Runs `flush` once the current event-loop turn's work is done (setImmediate; tests substitute their own): the
+   * batches to other workers, and the close of a topic's batch (topic-batch.ts) where no socket's turn end does it.
+   */
   readonly scheduleFlush: (flush: () => void) => void;
 }
 
@@ -99,13 +103,6 @@ export interface PubSubStats {
   undeliverable: number;
 }
 
-/** A local delivery asked for during another one (`PubSub.#deliverLocal`). */
-interface WaitingDelivery {
-  readonly entry: TopicSubscribers;
-  readonly frames: PublicationFrames;
-  readonly fanout: Histogram;
-}
-
 /**
  * The pub/sub state of one worker. Create one per worker, feed it every bus
  * message with `receive()`, call `start()` once to introduce this worker,
@@ -124,10 +121,8 @@ export class PubSub {
   /** Broker registrations of new interest not confirmed yet, by topic. */
   #brokerPending: Map<string, Promise<void>>;
   #stopped: boolean;
-  /** True while a publication is being written to local subscribers (`#deliverLocal`). */
-  #delivering: boolean;
-  /** Local deliveries asked for during that one, waiting for it to end, in order. */
-  #waiting: WaitingDelivery[];
+  /** Closes a topic's batch at the end of the turn at the latest (topic-batch.ts). */
+  #scheduleClose: (close: () => void) => void;
 
   constructor(bus: WorkerBus, options: Partial<PubSubOptions> = {}, broker: Broker | null = null) {
     const resolved: PubSubOptions = { ...DEFAULT_PUBSUB_OPTIONS, ...options };
@@ -144,8 +139,7 @@ export class PubSub {
     });
     this.#batcher = new PublicationBatcher(bus, this.stats, resolved.scheduleFlush, (workerId, bytes) => this.#flowControl.posted(workerId, bytes));
     this.#stopped = false;
-    this.#delivering = false;
-    this.#waiting = [];
+    this.#scheduleClose = resolved.scheduleFlush;
   }
 
   /** Introduce this worker: every other worker answers with its interest snapshot. */
@@ -155,6 +149,7 @@ export class PubSub {
 
   /** Post what is batched, tell the others this worker is leaving, and release every wait. */
   stop(): void {
+    closeTopicBatch();
     this.#batcher.flush();
     this.#stopped = true;
     this.#bus.broadcast({ t: 'bye', from: this.#bus.workerId });
@@ -211,6 +206,8 @@ export class PubSub {
    * workers have acknowledged (see the guarantees at the top of this file).
    */
   subscribe(subscriber: Subscriber, topic: string): Promise<void> {
+    // The open topic batch (publications made before this) goes to the subscribers it had.
+    closeTopicBatch();
     if (subscriber.topics.has(topic)) return this.#confirmed(topic);
     subscriber.topics.add(topic);
     if (!this.#local.add(subscriber, topic)) return this.#confirmed(topic);
@@ -232,6 +229,7 @@ export class PubSub {
 
   /** Unsubscribe a connection from a topic; false when it was not subscribed. */
   unsubscribe(subscriber: Subscriber, topic: string): boolean {
+    closeTopicBatch();
     if (!subscriber.topics.delete(topic)) return false;
     if (this.#local.remove(subscriber, topic)) {
       void this.#announcer.announce(topic, false, this.#remote.known);
@@ -281,7 +279,7 @@ export class PubSub {
     if (broker !== null) broker.publish(topic, publication.form, travelling);
     if (entry === undefined) return 0;
     const startedAt = startedNow();
-    const written = this.#deliverLocal(entry, publication.frames, localFanout);
+    const written = this.#deliverLocal(entry, publication.frames, this.#countLocal);
     // The writes leave when the read that published ends (the sockets are corked until then).
     observeSince(localWriteDelay, startedAt);
     return written;
@@ -355,45 +353,34 @@ export class PubSub {
     const entry = this.#local.get(topic);
     // The last local subscriber may have left while the publication was in flight.
     if (entry === undefined) return;
-    this.#deliverLocal(entry, frameReceivedPublication(entry, topic, form, frame, this.#undeliverable), forwardedFanout);
+    this.#deliverLocal(entry, frameReceivedPublication(entry, topic, form, frame, this.#undeliverable), this.#countForwarded);
   };
 
   /**
-   * Writes a publication to its topic's local subscribers. A write may close
-   * a subscriber (the slow-consumer policy), whose session's onClose then
-   * runs at once, inside this loop, and may publish: that publication waits
-   * until the one being written has reached every subscriber, so that every
-   * other subscriber gets the two in the order they were made (the waiting
-   * ones in turn, in order, each of which may close and add more). Returns
-   * the number written; for a delivery that waits, the topic's local
-   * subscribers.
+   * Writes a publication to its topic's local subscribers (topic-batch.ts):
+   * at once, with the topic's batch of the turn, or, when asked for during a
+   * walk over subscribers (a subscriber's onClose run by the slow-consumer
+   * close inside a write), once that walk has reached every subscriber, so
+   * that every other subscriber gets publications in the order they were
+   * made. Returns the number written; for a delivery that waits, the topic's
+   * local subscribers. `counted` adds the deliveries to the stats when they
+   * are written.
    */
-  #deliverLocal(entry: TopicSubscribers, frames: PublicationFrames, fanout: Histogram): number {
-    if (this.#delivering) {
-      this.#waiting.push({ entry, frames, fanout });
-      return entry.subscribers.size;
-    }
-    this.#delivering = true;
-    try {
-      const written = this.#write(entry, frames, fanout);
-      // The length is read at each step: a waiting delivery may add another.
-      for (let i = 0; i < this.#waiting.length; i++) {
-        const waiting = this.#waiting[i] as WaitingDelivery;
-        this.#write(waiting.entry, waiting.frames, waiting.fanout);
-      }
-      return written;
-    } finally {
-      this.#delivering = false;
-      if (this.#waiting.length !== 0) this.#waiting = [];
-    }
+  #deliverLocal(entry: TopicSubscribers, frames: PublicationFrames, counted: DeliveryCount): number {
+    return deliverInTurn(entry, frames, counted, this.#scheduleClose);
   }
 
-  #write(entry: TopicSubscribers, frames: PublicationFrames, fanout: Histogram): number {
-    const written = deliverPublication(entry, frames);
+  /** Bound once: counts a local publication's deliveries. */
+  readonly #countLocal = (written: number): void => {
     this.stats.delivered += written;
-    fanout.observe(written);
-    return written;
-  }
+    localFanout.observe(written);
+  };
+
+  /** Bound once: counts a forwarded publication's deliveries. */
+  readonly #countForwarded = (written: number): void => {
+    this.stats.delivered += written;
+    forwardedFanout.observe(written);
+  };
 
   /** Bound once: a directed message to another worker (routing's events), posted after this turn's publications for that worker. */
   readonly postTo = (workerId: WorkerId, message: BusMessage): void => {

@@ -6,6 +6,9 @@
  *   {"pub": topic, "text": s} / {"pub": topic, "bytes": [..]} / {"pub": topic, "value": v}
  *   {"pubMany": topic, "from": name, "count": n, "start": s}   n publications {"from", "seq"} as text, seq from s (default 0)
  *   {"to": address, "event": e, "value": v}         ctx.sendTo
+ *   {"script": [[op, ...args], ...]}                 in one go, within one event-loop turn: ["pub", topic, text],
+ *                                                    ["send", text] (ctx.sendRaw), ["sub", topic], ["unsub", topic],
+ *                                                    ["to", address, text] (ctx.sendTo)
  * Subprotocol connections get the `welcome` event and have `publish`,
  * `publishMany` and `sendTo` methods (and the built-in `$subscribe`).
  */
@@ -25,6 +28,7 @@ interface Command {
   start?: number;
   to?: string;
   event?: string;
+  script?: string[][];
 }
 
 async function run(ctx: Context, command: Command): Promise<unknown> {
@@ -44,6 +48,17 @@ async function run(ctx: Context, command: Command): Promise<unknown> {
     return true;
   }
   if (command.to !== undefined) return ctx.sendTo(command.to, command.event ?? 'note', command.value);
+  if (command.script !== undefined) {
+    for (const [op, a, b] of command.script) {
+      if (op === 'pub') ctx.publish(a, b);
+      else if (op === 'send') ctx.sendRaw(a);
+      else if (op === 'sub') void ctx.subscribe(a);
+      else if (op === 'unsub') ctx.unsubscribe(a);
+      else if (op === 'to') ctx.sendTo(a, 'note', b);
+      else throw new Error(`unknown script step ${op}`);
+    }
+    return true;
+  }
   throw new Error('unknown command');
 }
 

@@ -149,11 +149,32 @@ export class FakeHandle implements ConnectionHandle {
     return true;
   }
 
+  /** Records each frame of a topic batch (pubsub/topic-batch.ts), in order. */
+  sendFrames(frame: Uint8Array, messages: number): boolean {
+    if (!this.isOpen) return false;
+    let at = 0;
+    for (let i = 0; i < messages; i++) {
+      const length = frameLength(frame.subarray(at));
+      this.sent.push({ kind: 'frame', data: frame.subarray(at, at + length), isBinary: true });
+      at += length;
+    }
+    if (at !== frame.length) throw new Error(`a batch of ${messages} frames has ${frame.length - at} bytes more`);
+    return true;
+  }
+
   close(code: number = 1000, reason: string = ''): void {
     if (!this.isOpen) return;
     this.isOpen = false;
     this.closedWith = { code, reason };
   }
+}
+
+/** Length of the unmasked server frame at the start of `bytes`, header included (RFC 6455 §5.2). */
+function frameLength(bytes: Uint8Array): number {
+  const length7 = bytes[1] & 0x7f;
+  if (length7 < 126) return 2 + length7;
+  if (length7 === 126) return 4 + ((bytes[2] << 8) | bytes[3]);
+  return 10 + Number(Buffer.from(bytes.buffer, bytes.byteOffset + 2, 8).readBigUInt64BE(0));
 }
 
 /** Payload of an unmasked server frame (RFC 6455 §5.2). */

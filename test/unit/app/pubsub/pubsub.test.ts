@@ -212,7 +212,7 @@ describe('a subscriber closed during a fan-out whose onClose publishes', () => {
   });
 
   it('keeps the order when the close handler\'s publication closes another subscriber whose handler publishes too', () => {
-    const { workers } = cluster(1);
+    const { network, workers } = cluster(1);
     const pubsub = workers.get(1) as PubSub;
     const [first, a, second, b] = [subscriber('1.1'), subscriber('1.2'), subscriber('1.3'), subscriber('1.4')];
     for (const sub of [first, a, second, b]) void pubsub.subscribe(sub, 't');
@@ -229,10 +229,36 @@ describe('a subscriber closed during a fan-out whose onClose publishes', () => {
     };
     pubsub.publish('t', 1);
     pubsub.publish('t', 2);
+    // The order the publications were made: 'first left' during 1's walk, 'second left' during first left's, and 2
+    // once publish(1) had returned (2 may join the turn's batch: written when the turn ends).
+    network.endTurn();
     for (const sub of [a, b]) expect(data(sub)).toEqual([1, 'first left', 'second left', 2]);
     expect(first.handle.sent).toHaveLength(0);
     expect(data(second)).toEqual([1]);
     expect(second.handle.closedWith?.code).toBe(1008);
+  });
+
+  it('writes a turn\'s batch to every subscriber before the publication of a handler run by its write (topic-batch.ts)', () => {
+    const { network, workers } = cluster(1);
+    const pubsub = workers.get(1) as PubSub;
+    const [a, slow, b] = [subscriber('1.1'), subscriber('1.2'), subscriber('1.3')];
+    for (const sub of [a, slow, b]) void pubsub.subscribe(sub, 't');
+    void pubsub.subscribe(b, 'u');
+    // The batch (2, 3) is written to `slow` as one write (sendFrames); it closes on it and its handler publishes.
+    slow.handle.sendFrames = (): boolean => {
+      slow.handle.close(1008, 'slow consumer');
+      pubsub.unsubscribeAll(slow);
+      pubsub.publish('t', 'left');
+      return true;
+    };
+    for (let i = 1; i <= 3; i++) expect(pubsub.publish('t', i)).toBe(3);
+    // A publication to another topic closes the batch first; made before 'left', it is written before it.
+    expect(pubsub.publish('u', 'other')).toBe(1);
+    network.endTurn();
+    expect(data(a)).toEqual([1, 2, 3, 'left']);
+    expect(data(b)).toEqual([1, 2, 3, 'other', 'left']);
+    expect(data(slow)).toEqual([1]);
+    expect(pubsub.stats.delivered).toBe(3 + 3 + 3 + 1 + 2);
   });
 
   it('does the same for a batch forwarded from another worker: the rest of the batch after the handler\'s publication', () => {
@@ -543,6 +569,7 @@ describe('flow control (docs/subprotocol.md §7)', () => {
     expect(refusal).toMatchObject({ name: 'AppError', code: 'OVERLOADED' });
     expect(one.backlog(2)).toBeGreaterThanOrEqual(1000);
     expect(one.stats.overloaded).toBe(1);
+    network.endTurn();
     expect(local.handle.sent).toHaveLength(accepted);
     network.deliverAll();
     expect(received(remote)).toHaveLength(accepted);
