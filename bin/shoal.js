@@ -35,4 +35,12 @@ try {
   }
   throw error;
 }
-process.exitCode = await cli.main(process.argv.slice(2));
+const code = await cli.main(process.argv.slice(2));
+// Exit now, once what was written to stdout and stderr has been handed on,
+// rather than when the event loop runs dry: at that natural end Node closes
+// its signal handlers before the process is gone, and a SIGINT landing then
+// (npm's late copy of a Ctrl-C on a loaded machine) killed the stopped server
+// by the signal instead of its exit code. process.exit still runs the 'exit'
+// listeners (the logger's final flush).
+process.exitCode = code;
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

@@ -121,4 +121,24 @@ describe('shoal serve shutdown', () => {
     expect(output()).toMatch(/SIGINT: closing connections/);
     expect(output()).not.toMatch(/signal-gap/);
   });
+
+  it('SIGINTs that keep landing while the stopped server exits never kill it: exit 0', async () => {
+    // At a natural end of the event loop Node closes its signal handlers before
+    // the process is gone; a SIGINT landing then killed it by the signal (npm's
+    // late copy of a Ctrl-C on a loaded machine). A SIGINT every turn of this
+    // process's loop from the first one to the exit, bounded by the exit.
+    const { child, output } = await serve(['--workers', '1']);
+    const exited = once(child, 'exit');
+    let sending = true;
+    const send = (): void => {
+      if (!sending || child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGINT');
+      setImmediate(send);
+    };
+    send();
+    const [code, signal] = await exited;
+    sending = false;
+    expect([code, signal]).toEqual([0, null]);
+    expect(output()).toMatch(/shoal: stopped/);
+  });
 });
