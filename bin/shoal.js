@@ -42,5 +42,5 @@ const code = await cli.main(process.argv.slice(2));
 // (npm's late copy of a Ctrl-C on a loaded machine) killed the stopped server
 // by the signal instead of its exit code. process.exit still runs the 'exit'
 // listeners (the logger's final flush).
-process.exitCode = code;
+process.exitCode = code; // the code also if the writes below never complete
 process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

@@ -342,7 +342,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     return this.phase === BindingPhase.OPEN && (this.connection as ServerConnection).state === ConnectionState.OPEN;
   }
 
-  /** Bytes sent and not yet taken by the kernel: the socket's buffer, the frames held for the end of the turn, direct writes queued in libuv. */
+  /** Bytes sent and not yet taken by the kernel: the socket's buffer, the frames held for the end of the turn, direct writes queued in libuv, and this read's collected writes. */
   get sendBufferBytes(): number {
     return this.socket.writableLength + this.#pendingBytes + this.#directBytes + (collector === this ? collectedBytes : 0);
   }
@@ -757,7 +757,9 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       this.#inRead = false;
       let allWritten: boolean;
       if (direct) {
-        allWritten = this.#writeCollected();
+        // #directBytes too: a connection that failed during the read wrote its replies early, before its FIN
+        // (onClose), and what the kernel did not take of them is queued in libuv, still referring to these buffers.
+        allWritten = this.#writeCollected() && this.#directBytes === 0;
         collector = null;
       } else {
         socket.uncork();

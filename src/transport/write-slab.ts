@@ -68,9 +68,10 @@ export class WriteSlab {
   }
 
   /**
-   * After `end()`: the last owner's socket has written all of its region (its
-   * writable buffer was empty right after the uncork: the kernel took every
-   * byte at once), so that region may be written over.
+   * After `end()`: the last owner's socket has written all of its region (the
+   * kernel took every byte at once: its read's collected writev completed, or
+   * its writable buffer was empty right after the uncork, and nothing of it is
+   * queued in libuv), so that region may be written over.
    */
   rewind(): void {
     this.#used = this.#start = this.#regionStart;

@@ -280,7 +280,7 @@ export class PubSub {
     if (entry === undefined) return 0;
     const startedAt = startedNow();
     const written = this.#deliverLocal(entry, publication.frames, this.#countLocal);
-    // The writes leave when the read that published ends (the sockets are corked until then).
+    // Measures the fan-out's own work: the writes leave at the end of the turn (with the topic's batch, if this one joined it).
     observeSince(localWriteDelay, startedAt);
     return written;
   }
