@@ -37,12 +37,12 @@ import type { Broker } from '../broker.ts';
 import { observeSince, startedNow } from '../../telemetry/read-clock.ts';
 import { epochNow, workerHistograms } from '../../telemetry/worker-metrics.ts';
 import type { BusMessage, PublishMessage, WorkerBus, WorkerId } from '../worker-bus.ts';
-import { framePublication, frameReceivedPublication, type PublicationForm, type PublicationFrames } from './deliver-publication.ts';
+import { framePublication, frameReceivedPublication, type PublicationForm } from './deliver-publication.ts';
 import { ForwardFlowControl } from './forward-flow-control.ts';
 import { InterestAnnouncer } from './interest-announcer.ts';
-import { LocalSubscriptions, type Subscriber, type TopicSubscribers } from './local-subscriptions.ts';
+import { LocalSubscriptions, type Subscriber } from './local-subscriptions.ts';
 import { forEachBatchedPublication, PublicationBatcher } from './publication-batcher.ts';
-import { closeTopicBatch, deliverInTurn, type DeliveryCount } from './topic-batch.ts';
+import { closeTopicBatch, deliverInTurn } from './topic-batch.ts';
 import { WorkerInterest } from './worker-interest.ts';
 
 export interface PubSubOptions {
@@ -279,7 +279,9 @@ export class PubSub {
     if (broker !== null) broker.publish(topic, publication.form, travelling);
     if (entry === undefined) return 0;
     const startedAt = startedNow();
-    const written = this.#deliverLocal(entry, publication.frames, this.#countLocal);
+    // At once, with the topic's batch of the turn, or after the walk over subscribers under way (topic-batch.ts);
+    // for a delivery that waits, the count is the topic's local subscribers.
+    const written = deliverInTurn(entry, publication.frames, this.#countLocal, this.#scheduleClose);
     // Measures the fan-out's own work: the writes leave at the end of the turn (with the topic's batch, if this one joined it).
     observeSince(localWriteDelay, startedAt);
     return written;
@@ -353,22 +355,8 @@ export class PubSub {
     const entry = this.#local.get(topic);
     // The last local subscriber may have left while the publication was in flight.
     if (entry === undefined) return;
-    this.#deliverLocal(entry, frameReceivedPublication(entry, topic, form, frame, this.#undeliverable), this.#countForwarded);
+    deliverInTurn(entry, frameReceivedPublication(entry, topic, form, frame, this.#undeliverable), this.#countForwarded, this.#scheduleClose);
   };
-
-  /**
-   * Writes a publication to its topic's local subscribers (topic-batch.ts):
-   * at once, with the topic's batch of the turn, or, when asked for during a
-   * walk over subscribers (a subscriber's onClose run by the slow-consumer
-   * close inside a write), once that walk has reached every subscriber, so
-   * that every other subscriber gets publications in the order they were
-   * made. Returns the number written; for a delivery that waits, the topic's
-   * local subscribers. `counted` adds the deliveries to the stats when they
-   * are written.
-   */
-  #deliverLocal(entry: TopicSubscribers, frames: PublicationFrames, counted: DeliveryCount): number {
-    return deliverInTurn(entry, frames, counted, this.#scheduleClose);
-  }
 
   /** Bound once: counts a local publication's deliveries. */
   readonly #countLocal = (written: number): void => {
