@@ -823,11 +823,13 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       chunks.length = 0;
       return false;
     }
-    const written = chunks.length === 1 ? writeDirect(socket, chunks[0] as Uint8Array, this) : writevDirect(socket, chunks, bytes, this);
+    const single = chunks.length === 1;
+    const written = single ? writeDirect(socket, chunks[0] as Uint8Array, this) : writevDirect(socket, chunks, bytes, this);
     if (written === DirectWrite.QUEUED) {
-      // libuv holds the list until the write completes.
       this.#directBytes += bytes;
-      collected = [];
+      // A queued writev holds the list until it completes; a single write holds only its buffer.
+      if (single) chunks.length = 0;
+      else collected = [];
       return false;
     }
     if (written === DirectWrite.UNAVAILABLE) {
