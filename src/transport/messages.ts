@@ -215,11 +215,6 @@ export type PackedConnectionStats = (number | string)[];
 /** Values per connection in PackedConnectionStats. */
 const STATS_SLOTS = 19;
 
-/** Appends `stats` to `packed`. */
-export function packConnectionStats(packed: PackedConnectionStats, stats: ConnectionStats): void {
-  packConnectionStatsAt(packed, packed.length, stats);
-}
-
 /**
  * Writes `stats` into `packed` from index `at` (over what is there, or
  * appending) and returns the index after it: a batch reused from one report
@@ -250,7 +245,7 @@ export function packConnectionStatsAt(packed: PackedConnectionStats, at: number,
   return at + STATS_SLOTS;
 }
 
-/** The connections packed by packConnectionStats, in order, as ConnectionStats objects. */
+/** The connections packed by packConnectionStatsAt, in order, as ConnectionStats objects. */
 export function unpackConnectionStats(packed: PackedConnectionStats): ConnectionStats[] {
   const list: ConnectionStats[] = [];
   for (let i = 0; i + STATS_SLOTS <= packed.length; i += STATS_SLOTS) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyConnectionStats, packConnectionStats, packConnectionStatsAt, unpackConnectionStats, type ConnectionStats, type PackedConnectionStats } from '../../../src/transport/messages.ts';
+import { emptyConnectionStats, packConnectionStatsAt, unpackConnectionStats, type ConnectionStats, type PackedConnectionStats } from '../../../src/transport/messages.ts';
 
 describe('packed connection stats (the lane\'s ended message)', () => {
   it('round-trips every field of several connections, in order', () => {
@@ -26,8 +26,8 @@ describe('packed connection stats (the lane\'s ended message)', () => {
     };
     const second = emptyConnectionStats(4);
     const packed: PackedConnectionStats = [];
-    packConnectionStats(packed, first);
-    packConnectionStats(packed, second);
+    packConnectionStatsAt(packed, packed.length, first);
+    packConnectionStatsAt(packed, packed.length, second);
     // What the lane posts is structured-cloned on its way to the primary.
     expect(unpackConnectionStats(structuredClone(packed))).toEqual([first, second]);
   });
@@ -40,7 +40,7 @@ describe('packed connection stats (the lane\'s ended message)', () => {
       stats[key] = typeof value === 'boolean' ? !value : typeof value === 'number' ? n++ : `${key}-${n++}`;
     }
     const packed: PackedConnectionStats = [];
-    packConnectionStats(packed, stats as unknown as ConnectionStats);
+    packConnectionStatsAt(packed, packed.length, stats as unknown as ConnectionStats);
     expect(unpackConnectionStats(packed)).toEqual([stats]);
   });
 
