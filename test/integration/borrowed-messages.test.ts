@@ -22,15 +22,19 @@ const ROUNDS = 4;
 
 let server: TestServer;
 
-beforeAll(async () => {
-  server = await startServer({
+/** A server with the borrowing app, one worker, 1 MiB messages; a client that stops reading gets everything at once later: not a slow consumer here. */
+function startBorrowingServer(perMessageDeflate: boolean): Promise<TestServer> {
+  return startServer({
     app: fileURLToPath(new URL('./apps/borrowing-app.ts', import.meta.url)),
     workers: 1,
     maxMessageBytes: 1024 * 1024,
-    // The client that stops reading gets everything at once later: not a slow consumer here.
     maxBackpressureBytes: 64 * 1024 * 1024,
-    perMessageDeflate: true,
+    perMessageDeflate,
   });
+}
+
+beforeAll(async () => {
+  server = await startBorrowingServer(true);
 });
 afterAll(() => server.close());
 
@@ -156,12 +160,7 @@ describe('a reply written from a message buffer and left queued', () => {
   // buffer wrongly handed back is the next one taken.
   let own: TestServer;
   beforeAll(async () => {
-    own = await startServer({
-      app: fileURLToPath(new URL('./apps/borrowing-app.ts', import.meta.url)),
-      workers: 1,
-      maxMessageBytes: 1024 * 1024,
-      maxBackpressureBytes: 64 * 1024 * 1024,
-    });
+    own = await startBorrowingServer(false);
   });
   afterAll(() => own.close());
 
