@@ -35,7 +35,7 @@ import { adoptSocket } from './adopt-socket.ts';
 import { clock } from './heartbeat.ts';
 import { HttpFront, isClientGone, isWebSocketUpgrade, type CarriedConnection } from './http-front.ts';
 import { emptyConnectionStats, type ConnectionStats, type WorkerConfig } from './messages.ts';
-import { BindingPhase, SocketBinding, readBuffer, sharedReads, type BindingDelegate } from './socket-binding.ts';
+import { BindingPhase, SocketBinding, sharedReads, type BindingDelegate } from './socket-binding.ts';
 import { TlsTerminator, type TlsMaterial } from './tls-terminator.ts';
 import { SlotList } from './slot-list.ts';
 import { TrustedProxies } from './trusted-proxies.ts';
@@ -199,8 +199,7 @@ export class ConnectionHost {
       this.#bindSecure(socket, done, performance.now());
       return;
     }
-    const binding = this.#bind(socket, done, performance.now(), readsShared);
-    if (readsShared) readBuffer.add(binding);
+    this.#bind(socket, done, performance.now(), readsShared);
   }
 
   /** A new binding in HANDSHAKE with its head parser, tracked. */

@@ -67,7 +67,7 @@ export class SharedReadBuffer {
 
   /** Forgets a reader whose socket has closed (nothing when it is not registered). */
   delete(reader: ReadBufferReader): void {
-    if (reader.readerSlot >= 0) this.#readers.delete(reader);
+    this.#readers.delete(reader);
   }
 
   /**

@@ -109,7 +109,7 @@ export const readBuffer = new SharedReadBuffer(READ_BUFFER_BYTES);
  * HTTP server reads it as any socket.
  */
 export const sharedReads: OnRead = {
-  // Read when a socket is created: the buffer of the moment (register the socket's binding with `readBuffer.add`).
+  // Read when a socket is created: the buffer of the moment (its binding, made with `readsShared`, registers with `readBuffer`).
   get buffer(): Buffer {
     return readBuffer.buffer;
   },
@@ -275,7 +275,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   /**
    * `readsShared`: the socket reads into the worker's read buffer (`sharedReads`),
    * whose callback hands each read to the binding; it then gets no 'data'
-   * listener.
+   * listener, and the binding is the buffer's reader until the socket closes
+   * (`socketClosed`).
    */
   constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number, startedAt: number = performance.now(), readsShared: boolean = false) {
     this.socket = socket;
@@ -322,7 +323,9 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // flowing mode (a nextTick and the stream's resume per connection, 5% of
     // a worker's allocations in a connection storm). Its end of input still
     // ends the stream (the EOF pushes null and reads), as before.
-    if (!readsShared) {
+    if (readsShared) {
+      readBuffer.add(this);
+    } else {
       socket.on('data', onSocketData);
       socket.resume();
     }
