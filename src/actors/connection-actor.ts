@@ -21,7 +21,7 @@ export interface ActorTransport {
   readonly remoteAddress: string;
   /** Frame and send one data message; applies the send-buffer policy. */
   send(data: Uint8Array | string, isBinary: boolean): void;
-  /** Write one already framed message; applies the send-buffer policy. False (nothing sent): the connection is not OPEN. */
+  /** Write one already framed message; applies the send-buffer policy. False (nothing sent): the connection is not OPEN, or this frame closed it as a slow consumer. */
   sendFrame(frame: Uint8Array): boolean;
   /** Start the closing handshake (RFC 6455 §7.1.2). */
   close(code: number, reason: string): void;
@@ -125,7 +125,7 @@ export class ConnectionActor implements ConnectionHandle {
     this.#transport.send(data, isBinary);
   }
 
-  /** Writes one framed message; dropped (false) once the connection is no longer OPEN. The transport checks the state: once per delivery in a fan-out. */
+  /** Writes one framed message; dropped (false) once the connection is no longer OPEN or when it closes it as a slow consumer. The transport checks the state: once per delivery in a fan-out. */
   sendFrame(frame: Uint8Array): boolean {
     if (!this.#transport.sendFrame(frame)) return false;
     this.messagesOut++;

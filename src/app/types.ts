@@ -44,7 +44,7 @@ export interface ConnectionHandle {
   readonly remoteAddress: string;
   /** Send one data message (text when `data` is a string and `isBinary` is not true). */
   send(data: Uint8Array | string, isBinary?: boolean): void;
-  /** Write an already framed message (header + payload), e.g. a publication framed once per worker. False: not OPEN, nothing sent. */
+  /** Write an already framed message (header + payload), e.g. a publication framed once per worker. False: nothing sent (not OPEN, or the frame closed it as a slow consumer). */
   sendFrame(frame: Uint8Array): boolean;
   /** Write `messages` such frames back to back in one buffer (a topic's batch: pubsub/topic-batch.ts). False: not OPEN, nothing sent. */
   sendFrames(frames: Uint8Array, messages: number): boolean;

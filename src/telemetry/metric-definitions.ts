@@ -38,7 +38,7 @@ export const PUBLICATION_FANOUT: HistogramDefinition = {
 
 export const PUBLICATION_WRITE_DELAY: HistogramDefinition = {
   name: 'shoal_publication_write_delay_seconds',
-  help: 'Time from publish() to the publication being written to the subscribers of one worker: path="local" (the publishing worker) or "forwarded"',
+  help: 'Time from publish() to the end of its fan-out on one worker (frames handed to the subscribers\' connections, which write them at the end of the turn): path="local" (the publishing worker) or "forwarded"',
   labelNames: ['path'],
   buckets: LATENCY_BUCKETS,
 };

@@ -619,8 +619,9 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // (sendTo's events to raw connections, app/routing.ts) close the open batch first.
     this.#fanOutEpoch = fanOut.epoch;
     if (this.sendBufferBytes > this.#config.maxBackpressureBytes) {
+      // Not written: the connection is failed as a slow consumer instead (and not counted as delivered).
       this.#slowConsumer();
-      return true;
+      return false;
     }
     // OPEN: what ServerConnection.sendFrame would check before handing the frame back to onWrite.
     this.#writeFrame(frame);

@@ -325,6 +325,20 @@ describe('SocketBinding flow control', () => {
   });
 });
 
+describe('SocketBinding fan-out frames', () => {
+  it('does not count a frame that closes a slow consumer as written (sendFrame false, messagesOut unchanged)', () => {
+    const { socket, binding, actor } = openBinding();
+    const frame = new Uint8Array([0x82, 1, 7]);
+    expect(actor.sendFrame(frame)).toBe(true);
+    expect(actor.messagesOut).toBe(1);
+    socket.writableLength = 5000;
+    expect(actor.sendFrame(frame)).toBe(false);
+    expect(actor.messagesOut).toBe(1);
+    expect(binding.stats.slowConsumer).toBe(true);
+    expect(actor.sendFrame(frame)).toBe(false);
+  });
+});
+
 describe('SocketBinding isolation', () => {
   it('fails only its own connection (1011) when something below the handlers throws during a read', () => {
     const { socket, binding } = openBinding();
