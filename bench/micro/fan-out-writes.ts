@@ -20,6 +20,9 @@
  *      BENCH_STUB=1 npx node bench/micro/fan-out-writes.ts
  *      SHOAL_ROOT=/path/to/other/checkout npx node bench/micro/fan-out-writes.ts   (the same load on another tree's src/: before/after)
  *      BENCH_K=1,2 BENCH_TURNS=6000 ...   (only these publications per turn, warm-up included; longer runs)
+ *      BENCH_TOPICS=own ...   (each connection subscribed to a topic of its own, as per-user topics are; each turn
+ *                              publishes K times to every topic, the topics in turn: consecutive publications never
+ *                              share a topic, so none joins a batch)
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -80,10 +83,16 @@ const actors = accepted.map((socket, i) => {
   return actor;
 });
 
-/** Every connection subscribed to one topic as a raw subscriber, as pubsub.ts keeps them. */
+/** Every connection subscribed as a raw subscriber, as pubsub.ts keeps them: all to one topic, or each to its own. */
+const ownTopics = process.env.BENCH_TOPICS === 'own';
 const local = new LocalSubscriptions();
-for (const actor of actors) local.add({ handle: actor, codec: null, topics: new Set(['t']) }, 't');
-const topic = local.get('t') as NonNullable<ReturnType<typeof local.get>>;
+actors.forEach((actor, i) => {
+  const name = ownTopics ? `t${i}` : 't';
+  local.add({ handle: actor, codec: null, topics: new Set([name]) }, name);
+});
+type Topic = NonNullable<ReturnType<typeof local.get>>;
+/** The topics a turn publishes to, each once per publication round. */
+const topics: Topic[] = ownTopics ? actors.map((_, i) => local.get(`t${i}`) as Topic) : [local.get('t') as Topic];
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 async function drained(): Promise<void> {
@@ -101,7 +110,7 @@ async function run(perTurn: number): Promise<number> {
   await drained();
   const start = process.cpuUsage();
   for (let t = 0; t < TURNS; t++) {
-    for (const publication of publications) deliver(topic, publication);
+    for (const publication of publications) for (const topic of topics) deliver(topic, publication);
     await turn();
     if (t % DRAIN_EVERY === DRAIN_EVERY - 1) await drained();
   }
@@ -116,7 +125,7 @@ const perTurnCounts = process.env.BENCH_K !== undefined ? process.env.BENCH_K.sp
 for (const perTurn of perTurnCounts) await run(perTurn);
 const results: string[] = [];
 for (const perTurn of perTurnCounts) results.push(`K=${perTurn}: ${(await run(perTurn)).toFixed(0)} ns/delivery`);
-console.log(`fan-out writes${stub ? ', stub sockets' : ''} (${root}): ${results.join(', ')}`);
+console.log(`fan-out writes${stub ? ', stub sockets' : ''}${ownTopics ? ', a topic per connection' : ''} (${root}): ${results.join(', ')}`);
 if (reader !== null) {
   reader.stdin?.end();
   for (const socket of accepted) socket.destroy();

@@ -74,6 +74,18 @@ interface WaitingDelivery {
   readonly counted: DeliveryCount;
 }
 
+/**
+ * The scheduler whose close of the open batch is still to run: one scheduled close serves every batch opened before
+ * it runs (topics that alternate in a turn open a batch per publication), and it is the PubSub's (one per worker;
+ * tests make several, each with its own turns).
+ */
+let closePendingWith: ((close: () => void) => void) | null = null;
+
+function scheduledClose(): void {
+  closePendingWith = null;
+  closeTopicBatch();
+}
+
 /** True during a walk over a topic's subscribers (see the top of this file). */
 let walking = false;
 /** Deliveries asked for during the walk, in order. */
@@ -127,7 +139,10 @@ export function deliverInTurn(entry: TopicSubscribers, frames: PublicationFrames
     walking = false;
     if (waiting.length !== 0) waiting = [];
   }
-  scheduleClose(closeTopicBatch);
+  if (closePendingWith !== scheduleClose) {
+    closePendingWith = scheduleClose;
+    scheduleClose(scheduledClose);
+  }
   return openWritten;
 }
 
