@@ -330,6 +330,23 @@ describe('topic batch of a turn', () => {
     expect(envelope.received()).toEqual(['mixed:A', 'mixed:B', 'mixed:C']);
   });
 
+  it('schedules one close per turn when topics alternate (a topic per connection), and delivers every publication', async () => {
+    const network = new FakeNetwork();
+    const scheduled: (() => void)[] = [];
+    const pubsub = new PubSub(network.bus(1), { scheduleFlush: (close) => void scheduled.push(close) });
+    const conns = [connect(), connect(), connect()];
+    conns.forEach((conn, i) => void pubsub.subscribe(conn.sub, `user${i}`));
+    for (const round of ['a', 'b']) conns.forEach((_, i) => publish(pubsub, `user${i}`, `${round}${i}`));
+    // Six batches opened (each publication's topic differs from the one before), one close scheduled.
+    expect(scheduled).toHaveLength(1);
+    for (const close of scheduled.splice(0)) close();
+    await turn();
+    conns.forEach((conn, i) => expect(conn.received()).toEqual([`a${i}`, `b${i}`]));
+    // The next turn schedules its own close.
+    publish(pubsub, 'user0', 'c0');
+    expect(scheduled).toHaveLength(1);
+  });
+
   it('batches publications forwarded from another worker, keeping their order across topics', async () => {
     const { network, workers } = pubsubs(1, 2);
     const [one, two] = workers;
