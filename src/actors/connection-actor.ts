@@ -112,11 +112,6 @@ export class ConnectionActor implements ConnectionHandle {
     return this.#transport.remoteAddress;
   }
 
-  /** A handler (onOpen, onMessage) returned a promise that has not settled yet. */
-  get busy(): boolean {
-    return this.#busy;
-  }
-
   /** Messages waiting in the mailbox. */
   get queued(): number {
     return this.#mailbox === null ? 0 : this.#mailbox.length;

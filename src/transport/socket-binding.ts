@@ -397,31 +397,20 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.connection = new ServerConnection(this, { maxMessageBytes: this.#config.maxMessageBytes, deflate, lendMessages });
     if (deflate !== null) this.#slabFrameLimit = deflate.thresholdBytes;
     this.phase = BindingPhase.OPEN;
-    // The 101 waits as a pending frame, so that the frames the app writes in
-    // onOpen leave with it, in one write straight to the handle where it can
-    // (#flushPending): `resumeAfterUpgrade` sends it once onOpen has run, or
-    // leaves it to the end of the turn while onOpen's promise is pending;
-    // whatever comes first (a large write, the close) sends it first. Written
+    // The 101 waits for the end of the turn as a pending frame, so that the
+    // frames the app writes in onOpen leave with it, in one write straight to
+    // the handle where it can (#flushPending); whatever comes first (a read
+    // of pipelined frames, a large write, the close) sends it first. Written
     // through the socket's stream, corked to the end of the turn (the cork,
     // the uncork's writev, a write request and its callbacks), it was about
     // 5% of a worker's allocations in a connection storm (sampling heap
     // profile, bench/handshake-cost.ts).
-    this.#queueFrame(response, false);
+    this.#queueFrame(response);
   }
 
-  /**
-   * Sends the 101 (with what onOpen wrote) and feeds the bytes pipelined after the head, then reads the socket
-   * again; called once the actor has started. While onOpen's promise is pending, the 101 waits for the end of the
-   * turn, for what onOpen sends after its first await (in microtasks) to leave with it.
-   */
+  /** Feeds the bytes pipelined after the head and reads the socket again. */
   resumeAfterUpgrade(rest: Buffer): void {
-    if (rest.length > 0 && this.phase === BindingPhase.OPEN) {
-      this.#feed(rest, false);
-    } else if (this.#pendingBytes !== 0) {
-      // No setImmediate per connection for it: the check phase's call into JavaScript and the turn end's walk.
-      if (this.actor?.busy === true) this.#queueForTurnEnd();
-      else this.#flushPending();
-    }
+    if (rest.length > 0 && this.phase === BindingPhase.OPEN) this.#feed(rest, false);
     this.#resume(PAUSED_UPGRADE);
   }
 
@@ -896,7 +885,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    * buffering and a slot in the writev's iovec: about a quarter of the CPU per
    * delivery at 16 publications per turn (bench/micro/fan-out-writes.ts).
    */
-  #queueFrame(frame: Uint8Array, atTurnEnd: boolean = true): void {
+  #queueFrame(frame: Uint8Array): void {
     const first = this.#pendingFrame;
     if (first === null) {
       this.#pendingFrame = frame;
@@ -906,7 +895,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       else list.push(frame);
     }
     this.#pendingBytes += frame.length;
-    if (atTurnEnd) this.#queueForTurnEnd();
+    this.#queueForTurnEnd();
   }
 
   /**
