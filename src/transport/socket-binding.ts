@@ -25,6 +25,7 @@ import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { beginRead, endRead } from '../telemetry/read-clock.ts';
 import { workerCounters } from '../telemetry/worker-metrics.ts';
 import type { OnRead } from './adopt-socket.ts';
+import { destroyQuietly } from './destroy-quietly.ts';
 import { DirectWrite, canWriteDirect, writeDirect, writevDirect, type DirectWriteOwner } from './direct-write.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
@@ -540,11 +541,16 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.socket.end();
   }
 
-  /** Destroys the socket now if everything written has reached the kernel, else once its end has been sent. */
-  #destroyWhenSent(): void {
+  /**
+   * Destroys the socket now if everything written has reached the kernel, else once its end has been sent.
+   * `quiet` (at the end of a read, where nothing of this binding runs after it): a socket destroyed now is
+   * closed without its 'close' event (destroy-quietly.ts), and the binding closes at once.
+   */
+  #destroyWhenSent(quiet: boolean = false): void {
     const socket = this.socket;
     if (socket.writableLength === 0 && this.#directBytes === 0) {
-      socket.destroy();
+      if (quiet && destroyQuietly(socket)) this.socketClosed();
+      else socket.destroy();
       return;
     }
     socket.once('finish', destroyWhenSent);
@@ -785,7 +791,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     }
     if (this.#destroyAfterRead) {
       this.#destroyAfterRead = false;
-      this.#destroyWhenSent();
+      this.#destroyWhenSent(true);
       return;
     }
     if (this.phase !== BindingPhase.OPEN) return;

@@ -127,6 +127,28 @@ describe('SocketBinding writes', () => {
     expect(actor.messagesOut).toBe(2);
   });
 
+  it('writes the 101 at the end of the turn while onOpen awaits, with what it sent after its await, as one write', async () => {
+    const socket = new StubSocket();
+    const binding = new SocketBinding(socket as unknown as Socket, config, delegate(), 1);
+    const actor = new ConnectionActor(binding, { address: '1.1', protocol: null, upgradeData: undefined }, { mailboxSize: 100, mailboxBytes: 1 << 20 });
+    binding.accept(Buffer.from(UPGRADE_RESPONSE), actor);
+    actor.start({
+      async onOpen() {
+        actor.send('before', false);
+        await Promise.resolve();
+        actor.send('after', false);
+      },
+      onMessage() {},
+      onClose() {},
+    });
+    binding.resumeAfterUpgrade(Buffer.alloc(0));
+    expect(socket.upgradeWrites).toHaveLength(0);
+    await turn();
+    expect(socket.upgradeWrites).toHaveLength(1);
+    expect(socket.writes).toHaveLength(1);
+    expect(socket.frames().map((f) => f.payload.toString())).toEqual(['before', 'after']);
+  });
+
   it('writes the 101 before the replies to frames pipelined behind the head', () => {
     const socket = new StubSocket();
     const binding = new SocketBinding(socket as unknown as Socket, config, delegate(), 1);
