@@ -16,8 +16,8 @@
  * deliveries: a thread busy reading its subscribers runs its timers late
  * (an event-loop turn that reads 200 sockets lasts milliseconds), and from
  * the timer alone the publications due meanwhile left in one burst (up to
- * 30 at once at 1,300/s, measured), which the servers then queued behind
- * each other: latency the pacer made, not the servers.
+ * 31 at once at 1,300/s, measured): not the even rate the pass is meant to
+ * offer (bench/README.md, "Where the half-rate p99 forms").
  *
  * Across nodes (`publisherTarget` set, closed loop) the answer to a
  * publication comes from node A, which knows nothing of node B: a window
