@@ -15,9 +15,14 @@
  * and dropped, no kernel, no child): what is left is the user-space cost of
  * a delivery, the queueing per connection and the turn end's hand-off, which
  * the kernel's loopback send otherwise buries in noise. Also K = 2 then.
+ * With BENCH_STUB=duplex the stubs are real Duplex streams with a handle
+ * that takes every write (stub-socket.ts): the binding's direct writes and
+ * Node's stream getters, still no kernel. Also reported: user CPU per write
+ * (one write per connection per turn).
  *
  * Run: npx node bench/micro/fan-out-writes.ts
  *      BENCH_STUB=1 npx node bench/micro/fan-out-writes.ts
+ *      BENCH_STUB=duplex BENCH_TURNS=20000 npx node bench/micro/fan-out-writes.ts
  *      SHOAL_ROOT=/path/to/other/checkout npx node bench/micro/fan-out-writes.ts   (the same load on another tree's src/: before/after)
  *      BENCH_K=1,2 BENCH_TURNS=6000 ...   (only these publications per turn, warm-up included; longer runs)
  *      BENCH_TOPICS=own ...   (each connection subscribed to a topic of its own, as per-user topics are; each turn
@@ -30,7 +35,7 @@ import net, { type Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { stubSocket } from './stub-socket.ts';
+import { duplexStubSocket, stubSocket } from './stub-socket.ts';
 
 const root = process.env.SHOAL_ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { SocketBinding } = (await import(pathToFileURL(path.join(root, 'src/transport/socket-binding.ts')).href)) as typeof import('../../src/transport/socket-binding.ts');
@@ -53,12 +58,13 @@ const DRAIN_EVERY = 25;
 const config = { maxMessageBytes: 1 << 20, maxBackpressureBytes: 64 << 20, handshakeTimeoutMs: 1e9, idleTimeoutMs: 0, pingIntervalMs: 0, closeTimeoutMs: 1e9 };
 const delegate = { handshakeData() {}, handshakeTimedOut() {}, closed() {} };
 
-const stub = process.env.BENCH_STUB === '1';
+const stubKind = process.env.BENCH_STUB;
+const stub = stubKind === '1' || stubKind === 'duplex';
 const server = net.createServer({ noDelay: true });
 const accepted: Socket[] = [];
 let reader: ReturnType<typeof spawn> | null = null;
 if (stub) {
-  for (let i = 0; i < CONNECTIONS; i++) accepted.push(stubSocket());
+  for (let i = 0; i < CONNECTIONS; i++) accepted.push(stubKind === 'duplex' ? duplexStubSocket() : stubSocket());
 } else {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
@@ -99,8 +105,8 @@ async function drained(): Promise<void> {
   while (accepted.some((socket) => socket.writableLength > 0)) await new Promise<void>((resolve) => setTimeout(resolve, 1));
 }
 
-/** CPU ns per delivery over TURNS turns of `perTurn` publications to every connection. */
-async function run(perTurn: number): Promise<number> {
+/** CPU ns per delivery and user CPU ns per write over TURNS turns of `perTurn` publications to every connection. */
+async function run(perTurn: number): Promise<string> {
   const publications = Array.from({ length: perTurn }, (_, i) => {
     const frame = Buffer.alloc(50, i);
     frame[0] = 0x82;
@@ -116,7 +122,9 @@ async function run(perTurn: number): Promise<number> {
   }
   await drained();
   const used = process.cpuUsage(start);
-  return ((used.user + used.system) * 1000) / (TURNS * perTurn * CONNECTIONS);
+  const perDelivery = ((used.user + used.system) * 1000) / (TURNS * perTurn * CONNECTIONS);
+  const userPerWrite = (used.user * 1000) / (TURNS * CONNECTIONS);
+  return `${perDelivery.toFixed(0)} ns/delivery (user ${userPerWrite.toFixed(0)} ns/write)`;
 }
 
 const perTurnCounts = process.env.BENCH_K !== undefined ? process.env.BENCH_K.split(',').map(Number) : stub ? [1, 2, 4, 16] : [1, 4, 16];
@@ -124,8 +132,8 @@ const perTurnCounts = process.env.BENCH_K !== undefined ? process.env.BENCH_K.sp
 // (one K=4 warm-up left K=1 and K=2 of the topic batch's tree paying for it: process CPU counts the compiler threads).
 for (const perTurn of perTurnCounts) await run(perTurn);
 const results: string[] = [];
-for (const perTurn of perTurnCounts) results.push(`K=${perTurn}: ${(await run(perTurn)).toFixed(0)} ns/delivery`);
-console.log(`fan-out writes${stub ? ', stub sockets' : ''}${ownTopics ? ', a topic per connection' : ''} (${root}): ${results.join(', ')}`);
+for (const perTurn of perTurnCounts) results.push(`K=${perTurn}: ${await run(perTurn)}`);
+console.log(`fan-out writes${stubKind === 'duplex' ? ', Duplex stub sockets' : stub ? ', stub sockets' : ''}${ownTopics ? ', a topic per connection' : ''} (${root}): ${results.join(', ')}`);
 if (reader !== null) {
   reader.stdin?.end();
   for (const socket of accepted) socket.destroy();

@@ -245,10 +245,16 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    */
   #pendingFrame: Uint8Array | null;
   /**
-   * All of the turn's pending frames, in order, once there are two or more
-   * (null while there are fewer): most turns of a subscriber hold one frame,
-   * which then costs no list (emptying a reused list for every delivery was
-   * a V8 runtime call, ~2% of a worker's time in raw-broadcast, perf).
+   * The second pending frame (null: fewer than two). Most turns of a
+   * subscriber hold one frame, or two (a topic batch: its first publication,
+   * then the others joined, app/pubsub/topic-batch.ts), which then cost no
+   * list (a list per subscriber per turn was an allocation and its writes).
+   */
+  #pendingSecond: Uint8Array | null;
+  /**
+   * All of the turn's pending frames, in order, once there are three or more
+   * (null while there are fewer; emptying a reused list for every delivery
+   * was a V8 runtime call, ~2% of a worker's time in raw-broadcast, perf).
    */
   #pendingList: Uint8Array[] | null;
   /** Bytes of the pending frames, counted with the socket's buffer by the slow-consumer policy. */
@@ -272,6 +278,19 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    * that batch is open, it is closed (its frames queued here) before anything else is written to this connection.
    */
   #fanOutEpoch: number;
+  /**
+   * True while the WebSocket connection is OPEN (phase OPEN and the ServerConnection's state OPEN), kept here so that
+   * a delivery reads no other object to know it. The connection leaves OPEN only through this binding: `close` (the
+   * closing handshake, ServerConnection.startClosingHandshake's only caller), `onClose` (every other way out of OPEN,
+   * called at once), `socketClosed` and `detach`.
+   */
+  #open: boolean;
+  /**
+   * The socket's Writable may hold bytes: set before anything is written to the stream (write, cork, end); for a
+   * plain TCP socket (`#direct`, whose writes mostly go past the stream) cleared when its length is read as 0
+   * (`#streamLength`), always set for any other. While false, nothing is buffered there and its length is not read.
+   */
+  #streamUsed: boolean;
 
   /**
    * `readsShared`: the socket reads into the worker's read buffer (`sharedReads`),
@@ -301,6 +320,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.#tickCorked = false;
     this.#queued = false;
     this.#pendingFrame = null;
+    this.#pendingSecond = null;
     this.#pendingList = null;
     this.#pendingBytes = 0;
     this.#direct = canWriteDirect(socket);
@@ -311,6 +331,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // payloads take ServerConnection.send, which frames them the same way.
     this.#slabFrameLimit = 0x3fffffff;
     this.#fanOutEpoch = 0;
+    this.#open = false;
+    this.#streamUsed = !this.#direct;
     bindings.set(socket, this);
     // No setNoDelay here: TCP_NODELAY belongs to the file descriptor, which the
     // primary's server (noDelay: true) already set before the hand-off; a
@@ -343,12 +365,20 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
 
   /** True while the WebSocket connection is OPEN. */
   get isOpen(): boolean {
-    return this.phase === BindingPhase.OPEN && (this.connection as ServerConnection).state === ConnectionState.OPEN;
+    return this.#open;
   }
 
   /** Bytes sent and not yet taken by the kernel: the socket's buffer, the frames held for the end of the turn, direct writes queued in libuv, and this read's collected writes. */
   get sendBufferBytes(): number {
-    return this.socket.writableLength + this.#pendingBytes + this.#directBytes + (collector === this ? collectedBytes : 0);
+    return this.#streamLength() + this.#pendingBytes + this.#directBytes + (collector === this ? collectedBytes : 0);
+  }
+
+  /** Bytes buffered in the socket's Writable (read only when something was written there since it was last seen empty). */
+  #streamLength(): number {
+    if (!this.#streamUsed) return 0;
+    const length = this.socket.writableLength;
+    if (length === 0 && this.#direct) this.#streamUsed = false;
+    return length;
   }
 
   /**
@@ -397,6 +427,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.connection = new ServerConnection(this, { maxMessageBytes: this.#config.maxMessageBytes, deflate, lendMessages });
     if (deflate !== null) this.#slabFrameLimit = deflate.thresholdBytes;
     this.phase = BindingPhase.OPEN;
+    this.#open = true;
     // The 101 waits for the end of the turn as a pending frame, so that the
     // frames the app writes in onOpen leave with it, in one write straight to
     // the handle where it can (#flushPending); whatever comes first (a read
@@ -438,6 +469,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // response is sent took 5-10% less CPU per refused upgrade (128-133 vs
     // 138-189 us per refusal, 1 worker, 3 runs each).
     if (headComplete) this.socket.once('finish', destroyWhenSent);
+    this.#streamUsed = true;
     this.socket.end(response);
   }
 
@@ -455,6 +487,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     socket.off('close', onSocketClose);
     socket.off('error', onSocketError);
     bindings.delete(socket);
+    this.#open = false;
     // The socket still reads into the read buffer (the HTTP side): this binding stays its reader until it closes.
     if (this.readerSlot >= 0) socket.once('close', () => readBuffer.delete(this));
     this.phase = BindingPhase.DONE;
@@ -513,6 +546,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     stats.closeReason = reason;
     stats.wasClean = wasClean;
     this.phase = BindingPhase.CLOSING;
+    this.#open = false;
     this.closeDeadline = clock.now + this.#config.closeTimeoutMs;
     this.#notifyActor(code, reason);
     // RFC 6455 §7.1.1: after the closing handshake "the server SHOULD close
@@ -538,6 +572,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     }
     // The read's replies (the close frame among them) go before the FIN.
     if (collector === this) this.#writeCollected();
+    this.#streamUsed = true;
     this.socket.end();
   }
 
@@ -548,12 +583,13 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    */
   #destroyWhenSent(quiet: boolean = false): void {
     const socket = this.socket;
-    if (socket.writableLength === 0 && this.#directBytes === 0) {
+    if (this.#streamLength() === 0 && this.#directBytes === 0) {
       if (quiet && destroyQuietly(socket)) this.socketClosed();
       else socket.destroy();
       return;
     }
     socket.once('finish', destroyWhenSent);
+    this.#streamUsed = true;
     socket.end();
   }
 
@@ -620,11 +656,13 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
 
   sendFrame(frame: Uint8Array): boolean {
     // The fan-out path (deliver-publication.ts): one check of the state per delivery, here.
-    if (!this.isOpen) return false;
+    if (!this.#open) return false;
     // Marks the connection as written to by the current topic batch (app/pubsub/topic-batch.ts). The other callers
     // (sendTo's events to raw connections, app/routing.ts) close the open batch first.
     this.#fanOutEpoch = fanOut.epoch;
-    if (this.sendBufferBytes > this.#config.maxBackpressureBytes) {
+    // sendBufferBytes, reading no other object while nothing is in the socket's stream nor collected by a read.
+    const buffered = this.#streamUsed || collector === this ? this.sendBufferBytes : this.#pendingBytes + this.#directBytes;
+    if (buffered > this.#config.maxBackpressureBytes) {
       // Not written: the connection is failed as a slow consumer instead (and not counted as delivered).
       this.#slowConsumer();
       return false;
@@ -640,6 +678,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     const connection = this.connection;
     if (connection === null || connection.state !== ConnectionState.OPEN) return;
     if (this.closeDeadline === 0) this.closeDeadline = clock.now + this.#config.closeTimeoutMs;
+    this.#open = false;
     connection.startClosingHandshake(code, reason);
   }
 
@@ -716,12 +755,14 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // The open topic batch's count includes this connection while it is OPEN.
     this.#afterTopicBatch();
     this.phase = BindingPhase.DONE;
+    this.#open = false;
     // Out of every table at once: a WeakMap's entry (or a Set's) left to a
     // later rebuild of its table can keep this connection alive through the
     // scavenges until the next mark-compact (slot-list.ts).
     bindings.delete(this.socket);
     readBuffer.delete(this);
     this.#pendingFrame = null;
+    this.#pendingSecond = null;
     this.#pendingList = null;
     this.#pendingBytes = 0;
     this.#notifyActor(CloseCode.ABNORMAL_CLOSURE, '');
@@ -743,15 +784,19 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     const socket = this.socket;
     // What others sent this connection earlier in the turn goes before the replies to this read.
     if (this.#pendingBytes !== 0) this.#flushPending();
-    lentByReference = socket.writableLength === 0 && this.#directBytes === 0 && !this.#tickCorked;
+    lentByReference = this.#streamLength() === 0 && this.#directBytes === 0 && !this.#tickCorked;
     // With nothing queued anywhere, the read's writes are collected and leave
     // in one writev straight to the TCP handle (direct-write.ts), past the
     // socket's Writable stream: no cork and uncork, no write requests, no
     // after-write tick and 'drain' event per read. Else they are corked into
     // the stream, behind what it holds.
     const direct = this.#direct && lentByReference;
-    if (direct) collector = this;
-    else socket.cork();
+    if (direct) {
+      collector = this;
+    } else {
+      this.#streamUsed = true;
+      socket.cork();
+    }
     this.#inRead = true;
     writeSlab.begin(this);
     beginRead();
@@ -843,6 +888,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       return false;
     }
     if (written === DirectWrite.UNAVAILABLE) {
+      this.#streamUsed = true;
       for (let i = 0; i < chunks.length; i++) socket.write(chunks[i] as Uint8Array);
     }
     chunks.length = 0;
@@ -855,6 +901,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       collected.push(data);
       collectedBytes += data.length;
     } else {
+      this.#streamUsed = true;
       this.socket.write(data);
     }
   }
@@ -872,6 +919,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       // (broadcast, 4 publishers -> 100 subscribers, 1 worker: writev was 64%
       // of the worker's time with a per-tick uncork; see app/pubsub/deliver-publication.ts).
       this.#tickCorked = true;
+      this.#streamUsed = true;
       socket.cork();
       this.#queueForTurnEnd();
     }
@@ -888,11 +936,14 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    */
   #queueFrame(frame: Uint8Array): void {
     const first = this.#pendingFrame;
+    const second = this.#pendingSecond;
     if (first === null) {
       this.#pendingFrame = frame;
+    } else if (second === null) {
+      this.#pendingSecond = frame;
     } else {
       const list = this.#pendingList;
-      if (list === null) this.#pendingList = [first, frame];
+      if (list === null) this.#pendingList = [first, second, frame];
       else list.push(frame);
     }
     this.#pendingBytes += frame.length;
@@ -906,26 +957,37 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    * topics get the same publications, joined once).
    */
   #flushPending(shared: SharedJoin | null = null): void {
-    const pending = this.#pendingList;
     const socket = this.socket;
     if (!socket.destroyed) {
-      let data: Uint8Array;
-      if (pending === null) {
-        data = this.#pendingFrame as Uint8Array;
-      } else if (shared !== null && shared.matches(pending)) {
-        data = shared.joined as Uint8Array;
-      } else {
-        data = joinFrames(pending, this.#pendingBytes);
-        shared?.remember(pending, data);
-      }
+      const data = this.#pendingData(shared);
       let written: DirectWrite = DirectWrite.UNAVAILABLE;
       if (this.#direct && !this.#tickCorked) written = writeDirect(socket, data, this);
-      if (written === DirectWrite.UNAVAILABLE) socket.write(data);
-      else if (written === DirectWrite.QUEUED) this.#directBytes += data.length;
+      if (written === DirectWrite.UNAVAILABLE) {
+        this.#streamUsed = true;
+        socket.write(data);
+      } else if (written === DirectWrite.QUEUED) this.#directBytes += data.length;
     }
     this.#pendingFrame = null;
+    this.#pendingSecond = null;
     this.#pendingList = null;
     this.#pendingBytes = 0;
+  }
+
+  /** The pending frames as one buffer (see `#flushPending`). */
+  #pendingData(shared: SharedJoin | null): Uint8Array {
+    const first = this.#pendingFrame as Uint8Array;
+    const second = this.#pendingSecond;
+    if (second === null) return first;
+    let pending = this.#pendingList;
+    if (pending === null) {
+      if (shared !== null && shared.matchesPair(first, second)) return shared.joined as Uint8Array;
+      pending = [first, second];
+    } else if (shared !== null && shared.matches(pending)) {
+      return shared.joined as Uint8Array;
+    }
+    const data = joinFrames(pending, this.#pendingBytes);
+    shared?.remember(pending, data);
+    return data;
   }
 
   #queueForTurnEnd(): void {

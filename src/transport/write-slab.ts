@@ -244,6 +244,12 @@ export class SharedJoin {
     return true;
   }
 
+  /** `matches` for two frames (a connection's pending pair, with no list). */
+  matchesPair(first: Uint8Array, second: Uint8Array): boolean {
+    const remembered = this.#frames;
+    return this.joined !== null && remembered.length === 2 && remembered[0] === first && remembered[1] === second;
+  }
+
   /** Remembers `frames` (kept, not copied: the caller must not change the list afterwards) and their join. */
   remember(frames: readonly Uint8Array[], joined: Uint8Array): void {
     this.#frames = frames;

@@ -164,6 +164,27 @@ describe('SocketBinding fan-out writes over TCP', () => {
     expect(payloads).toEqual([['a', 'bb'], ['a', 'bb'], ['bb', 'direct', 'ccc']]);
   });
 
+  it('joins two pending frames and three or more apart: a pair after a list of the same first frames, a list after a pair', async () => {
+    const pairs = await socketPairs(5);
+    const ends = pairs.map(([server, client]) => ({ ...openBinding(server), client }));
+    const a = binaryFrame('a');
+    const b = binaryFrame('bb');
+    const c = binaryFrame('ccc');
+    const turnFrames = [[a, b, c], [a, b], [a, b], [a, b, c], [b, a]];
+    turnFrames.forEach((frames, i) => {
+      for (const frame of frames) ends[i]?.actor.sendFrame(frame);
+    });
+    await turn();
+    const payloads = await Promise.all(
+      ends.map(async (end, i) => {
+        const frames = turnFrames[i] as Uint8Array[];
+        const bytes = await readBytes(end.client, frames.reduce((sum, frame) => sum + frame.length, 0));
+        return parseServerFrames(bytes).frames.map((frame) => frame.payload.toString());
+      }),
+    );
+    expect(payloads).toEqual([['a', 'bb', 'ccc'], ['a', 'bb'], ['a', 'bb'], ['a', 'bb', 'ccc'], ['bb', 'a']]);
+  });
+
   it('keeps a large frame (not joined) in order with the small ones of its turn, and drops frames once the connection is not OPEN', async () => {
     const [[server, client]] = await socketPairs(1);
     const { binding, actor } = openBinding(server as Socket);
@@ -200,5 +221,22 @@ describe('SocketBinding fan-out writes over TCP', () => {
     }
     expect(binding.stats.slowConsumer).toBe(true);
     expect(binding.sendBufferBytes).toBeGreaterThan(0);
+  });
+
+  it('counts what waits in the socket\'s stream against the send-buffer limit (large frames sent outside reads go through it)', async () => {
+    const [[server, client]] = await socketPairs(1);
+    (client as Socket).pause();
+    const { binding, actor } = openBinding(server as Socket, { maxBackpressureBytes: 1 << 20 });
+    const payload = Buffer.alloc(64 * 1024, 1);
+    let turns = 0;
+    // Bounded: at most 2,000 turns of 4 messages of 64 KiB (512 MiB offered), far past any kernel buffer.
+    while (!binding.stats.slowConsumer && turns < 2000) {
+      for (let i = 0; i < 4; i++) actor.send(payload);
+      await turn();
+      turns++;
+    }
+    expect(binding.stats.slowConsumer).toBe(true);
+    expect((server as Socket).writableLength).toBeGreaterThan(0);
+    expect(binding.sendBufferBytes).toBeGreaterThanOrEqual((server as Socket).writableLength);
   });
 });
