@@ -5,6 +5,7 @@
  * a watchdog: threads that do not report in time are terminated and the run
  * fails.
  */
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { mergeHistograms } from './histogram.ts';
 import type { LatencySummary } from './histogram.ts';
@@ -56,10 +57,17 @@ export interface LoadRunHooks {
   onProgress?(completed: number, phase: 'setup' | 'warmup' | 'measure' | 'drain'): void;
 }
 
-/** Generator CPU over the window, per thread, as a fraction of one core. */
+/** Generator CPU over the window, as a fraction of one core: per generator thread, and the whole process. */
 export interface GeneratorCpu {
   perThread: number[];
   max: number;
+  /** The whole process: the generator threads, this thread and V8's helper threads (GC, compilers). */
+  process: number;
+  /**
+   * A generator thread at SATURATION_THRESHOLD, or the whole process at that share of the CPUs it may run on
+   * (`os.availableParallelism()`, which follows the affinity: one CPU when pinned to one): V8's helper threads
+   * share those CPUs with the generator threads.
+   */
   saturated: boolean;
 }
 
@@ -120,10 +128,16 @@ export async function runLoad(spec: LoadRunSpec, hooks: LoadRunHooks = {}, signa
     // so the caller's server sample is always taken.
     let windowStarted = false;
     let windowEnded = false;
+    // The whole process's CPU over the window (the threads' own figures leave out V8's helper threads).
+    let processCpuAtStart = process.cpuUsage();
+    let windowStartedAt = 0;
+    let processShare = 0;
     const startWindow = (): void => {
       if (windowStarted) return;
       windowStarted = true;
       phase = 'measure';
+      processCpuAtStart = process.cpuUsage();
+      windowStartedAt = performance.now();
       hooks.onWindowStart?.();
     };
     const endWindow = (): void => {
@@ -131,6 +145,9 @@ export async function runLoad(spec: LoadRunSpec, hooks: LoadRunHooks = {}, signa
       startWindow();
       windowEnded = true;
       phase = 'drain';
+      const used = process.cpuUsage(processCpuAtStart);
+      const elapsedMs = performance.now() - windowStartedAt;
+      processShare = elapsedMs > 0 ? (used.user + used.system) / 1000 / elapsedMs : 0;
       hooks.onWindowEnd?.();
     };
 
@@ -185,7 +202,7 @@ export async function runLoad(spec: LoadRunSpec, hooks: LoadRunHooks = {}, signa
             if (results.length === threads && !settled) {
               endWindow();
               settled = true;
-              resolve(mergeResults(results, openAtReady));
+              resolve(mergeResults(results, openAtReady, processShare, os.availableParallelism()));
             }
             break;
           case 'fatal':
@@ -208,7 +225,15 @@ export async function runLoad(spec: LoadRunSpec, hooks: LoadRunHooks = {}, signa
   }
 }
 
-function mergeResults(results: ThreadResult[], openAtReady: number): LoadRunOutcome {
+/**
+ * Whether the generator measured itself: its busiest thread at SATURATION_THRESHOLD of a core, or its whole process
+ * (V8's GC and compiler threads, which share its CPUs, included) at that share of the `cores` it may run on.
+ */
+export function generatorSaturated(threadMax: number, processCores: number, cores: number): boolean {
+  return threadMax >= SATURATION_THRESHOLD || processCores >= SATURATION_THRESHOLD * Math.max(1, cores);
+}
+
+function mergeResults(results: ThreadResult[], openAtReady: number, processShare: number, generatorCores: number): LoadRunOutcome {
   const errors: ErrorCounts = { handshakeFailures: 0, unexpectedCloses: 0, protocolErrors: 0, timeouts: 0 };
   const errorSamples: string[] = [];
   let messages = 0;
@@ -243,7 +268,7 @@ function mergeResults(results: ThreadResult[], openAtReady: number): LoadRunOutc
     errorSamples,
     openAtReady,
     openAtEnd,
-    generatorCpu: { perThread, max, saturated: max >= SATURATION_THRESHOLD },
+    generatorCpu: { perThread, max, process: processShare, saturated: generatorSaturated(max, processShare, generatorCores) },
     hitMessageCap,
   };
 }

@@ -74,6 +74,9 @@ export interface ScenarioResult {
     threads: number;
     /** The busiest generator thread's CPU share of one core over the window. */
     cpuMax: number;
+    /** The generator's whole process (its threads, V8's GC and compiler threads) in cores over the window. */
+    cpuProcess: number;
+    /** cpuMax at 0.9, or cpuProcess at 0.9 of the CPUs the process may run on: the result measures the client. */
     saturated: boolean;
     hitMessageCap: boolean;
   };

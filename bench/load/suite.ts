@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BENCH_TLS_SERVERNAME, makeBenchCertificate } from './bench-certificate.ts';
 import type { BenchCertificate } from './bench-certificate.ts';
-import { runLoad } from './generator.ts';
+import { SATURATION_THRESHOLD, runLoad } from './generator.ts';
 import type { LoadRunOutcome, LoadRunSpec } from './generator.ts';
 import type { ErrorCounts, SocketScenarioKind } from './messages.ts';
 import { NODE_PEER_SCENARIOS, type BenchOptions, type LoopbackTarget, type ScenarioSpec } from './options.ts';
@@ -67,7 +67,7 @@ function emptyResult(target: TargetPlan, spec: ScenarioSpec, label: string, stat
     errors: { handshakeFailures: 0, unexpectedCloses: 0, protocolErrors: 0, timeouts: 0, total: 0 },
     errorSamples: [],
     server: { cpuCores: null, cpuPrimaryCores: null, cpuWorkersCores: null, rssBytes: null, rssPeakBytes: null },
-    generator: { threads: 0, cpuMax: 0, saturated: false, hitMessageCap: false },
+    generator: { threads: 0, cpuMax: 0, cpuProcess: 0, saturated: false, hitMessageCap: false },
     extra: {},
   };
 }
@@ -269,10 +269,12 @@ async function waitForQuiet(pids: readonly number[]): Promise<void> {
 /** The generator warnings of one result. */
 function noteGenerator(plan: TargetPlan, result: ScenarioResult, warnings: string[]): void {
   if (result.generator.saturated) {
-    warnings.push(
-      `${plan.name}, ${result.label}: a generator thread was ${Math.round(result.generator.cpuMax * 100)}% busy; ` +
-        'this result measures the client, not the server (use --threads, or --pin on a machine with more cores)',
-    );
+    const { cpuMax, cpuProcess } = result.generator;
+    const busy =
+      cpuMax >= SATURATION_THRESHOLD
+        ? `a generator thread was ${Math.round(cpuMax * 100)}% busy`
+        : `the generator's process used ${Math.round(cpuProcess * 100)}% of a core, its threads at most ${Math.round(cpuMax * 100)}% (V8's GC and compiler threads share its CPUs)`;
+    warnings.push(`${plan.name}, ${result.label}: ${busy}; this result measures the client, not the server (use --threads, or --pin on a machine with more cores)`);
   }
   if (result.generator.hitMessageCap) warnings.push(`${plan.name}, ${result.label}: stopped at --max-messages before the window ended`);
 }
@@ -532,6 +534,7 @@ function toResult(
     generator: {
       threads: 'messages' in outcome ? threads : 1,
       cpuMax: outcome.generatorCpu.max,
+      cpuProcess: outcome.generatorCpu.process,
       saturated: outcome.generatorCpu.saturated,
       hitMessageCap: 'hitMessageCap' in outcome ? outcome.hitMessageCap : false,
     },

@@ -20,7 +20,7 @@ function result(target: string, rate: number, status: ScenarioResult['status'] =
     errors: { handshakeFailures: 0, unexpectedCloses: 2, protocolErrors: 0, timeouts: 0, total: 2 },
     errorSamples: status === 'ok' && target === 'ws' ? ['unexpectedClose: server closed with 1011 <oops>'] : [],
     server: { cpuCores: 0.75, cpuPrimaryCores: target === 'ws' ? 0.75 : 0.05, cpuWorkersCores: target === 'ws' ? 0 : 0.6, rssBytes: 50 * 2 ** 20, rssPeakBytes: 60 * 2 ** 20 },
-    generator: { threads: 1, cpuMax: 0.95, saturated: true, hitMessageCap: false },
+    generator: { threads: 1, cpuMax: 0.95, cpuProcess: 1.02, saturated: true, hitMessageCap: false },
     extra: { connectionsOpen: 50 },
   };
 }

@@ -22,7 +22,7 @@ function result(targetId: string, label: string, rate: number, extra: ScenarioRe
     errors: { handshakeFailures: 0, unexpectedCloses: 0, protocolErrors: 0, timeouts: 0, total: 0 },
     errorSamples: [],
     server: { cpuCores: null, cpuPrimaryCores: null, cpuWorkersCores: null, rssBytes: null, rssPeakBytes: null },
-    generator: { threads: 1, cpuMax: 0, saturated: false, hitMessageCap: false },
+    generator: { threads: 1, cpuMax: 0, cpuProcess: 0, saturated: false, hitMessageCap: false },
     extra,
   };
 }

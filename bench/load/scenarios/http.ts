@@ -100,6 +100,6 @@ export async function runHttpFlood(
     },
     errorSamples,
     statusCounts,
-    generatorCpu: { perThread: [cpuShare], max: cpuShare, saturated: cpuShare >= SATURATION_THRESHOLD },
+    generatorCpu: { perThread: [cpuShare], max: cpuShare, process: cpuShare, saturated: cpuShare >= SATURATION_THRESHOLD },
   };
 }
