@@ -44,6 +44,12 @@ export interface ConnectionOwner {
   onOpen(conn: BenchConnection): void;
   /** A complete data message from the server. `data` may be a view into a socket chunk: copy to keep it. */
   onMessage(conn: BenchConnection, data: Buffer, isBinary: boolean): void;
+  /**
+   * True when `onMessage` never keeps `data` nor anything made from it past its return: the decoder then lends
+   * large messages too (reassembled in a reused buffer) instead of a new buffer per message, whose garbage
+   * collection, on the generator's own CPU, otherwise sets the pace of large-message runs.
+   */
+  readonly lendsMessages?: boolean;
   /** The connection is gone (cleanly when `conn.failure` is null). Called exactly once. */
   onEnd(conn: BenchConnection): void;
 }
@@ -129,7 +135,7 @@ export class BenchConnection {
         onControl: (opcode: number, payload: Buffer) => this.handleControl(opcode, payload),
         onError: (error: Error) => this.fail('protocol', error.message),
       },
-      { maxMessageBytes, requireMask: false },
+      { maxMessageBytes, requireMask: false, lendMessages: owner.lendsMessages === true },
     );
   }
 

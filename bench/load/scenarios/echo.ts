@@ -12,6 +12,9 @@ import { BaseDriver, ringSizeFor } from './driver.ts';
 
 /** Echo round trips with P in flight per connection. */
 export class EchoDriver extends BaseDriver {
+  /** A reply is checked (kind and length) and timed inside onMessage, nothing of it kept. */
+  readonly lendsMessages = true;
+
   /** One pre-built masked frame, written for every message. */
   private readonly frame: Buffer;
   private readonly payloadBytes: number;
