@@ -172,7 +172,7 @@ function writeOpenBatch(): void {
   const bytes = openBytes;
   openBytes = 0;
   if (frames === null) return;
-  const joined = frames.length === 1 ? frames[0] : join(frames, bytes);
+  const joined = frames.length === 1 ? frames[0] : Buffer.concat(frames, bytes);
   for (const subscriber of entry.subscribers) subscriber.handle.sendFrames(joined, frames.length);
 }
 
@@ -182,14 +182,4 @@ function writeWaiting(): void {
     const delivery = waiting[i] as WaitingDelivery;
     delivery.counted(deliverPublication(delivery.entry, delivery.frames));
   }
-}
-
-function join(frames: Uint8Array[], bytes: number): Uint8Array {
-  const joined = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  for (const frame of frames) {
-    joined.set(frame, at);
-    at += frame.length;
-  }
-  return joined;
 }
