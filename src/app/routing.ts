@@ -19,7 +19,6 @@ import { MessageType } from '../codec/envelope.ts';
 import { decodeMsgpack, encodeMsgpack, msgpackCodec } from '../codec/msgpack.ts';
 import type { Broker } from './broker.ts';
 import { encodeRawFrame } from './pubsub/raw-message.ts';
-import { closeTopicBatch } from './pubsub/topic-batch.ts';
 import { log } from '../telemetry/logger.ts';
 import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { ConnectionRegistry, parseAddress } from './registry.ts';
@@ -106,7 +105,7 @@ export class Router {
         this.stats.dropped++;
         return false;
       }
-      if (target.codec === null) sendRawEvent(target.handle, encodeRawFrame(data));
+      if (target.codec === null) target.handle.sendFrame(encodeRawFrame(data));
       else target.handle.send(target.codec.encode(message), target.codec.binary);
       this.stats.delivered++;
       return true;
@@ -137,7 +136,7 @@ export class Router {
     } else {
       try {
         const message = decodeMsgpack(payload) as EventMessage;
-        if (target.codec === null) sendRawEvent(target.handle, encodeRawFrame(message[2]));
+        if (target.codec === null) target.handle.sendFrame(encodeRawFrame(message[2]));
         else target.handle.send(target.codec.encode(message), target.codec.binary);
       } catch (error) {
         logPeerCaused(log(), 'warn', `event_unencodable:${target.codec?.protocol ?? 'raw'}`, { err: error, conn: address, protocol: target.codec?.protocol ?? null }, 'an event sent with sendTo cannot be encoded for its target; dropped');
@@ -147,13 +146,4 @@ export class Router {
     }
     this.stats.delivered++;
   };
-}
-
-/**
- * An event to a raw connection, as its frame. sendFrame is the fan-out's path, which does not check for the open
- * topic batch (pubsub/topic-batch.ts): its publications, made before, go first.
- */
-function sendRawEvent(handle: ConnectionHandle, frame: Uint8Array): void {
-  closeTopicBatch();
-  handle.sendFrame(frame);
 }

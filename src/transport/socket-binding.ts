@@ -657,8 +657,10 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   sendFrame(frame: Uint8Array): boolean {
     // The fan-out path (deliver-publication.ts): one check of the state per delivery, here.
     if (!this.#open) return false;
-    // Marks the connection as written to by the current topic batch (app/pubsub/topic-batch.ts). The other callers
-    // (sendTo's events to raw connections, app/routing.ts) close the open batch first.
+    // A frame that is not the open topic batch's own (sendTo's events to raw connections, app/routing.ts) goes after
+    // it, as every other write does: during a batch's walks `fanOut.open` is never an epoch a connection holds.
+    this.#afterTopicBatch();
+    // Marks the connection as written to by the current topic batch (app/pubsub/topic-batch.ts).
     this.#fanOutEpoch = fanOut.epoch;
     // sendBufferBytes, reading no other object while nothing is in the socket's stream nor collected by a read.
     const buffered = this.#streamUsed || collector === this ? this.sendBufferBytes : this.#pendingBytes + this.#directBytes;
@@ -1048,7 +1050,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
 
   /**
    * Closes the open topic batch (app/pubsub/topic-batch.ts) if it wrote to this connection: called before anything
-   * else is written here (send, onWrite: replies, pings, close frames) and before the connection leaves OPEN without
+   * else is written here (send, sendFrame, onWrite: replies, pings, close frames) and before the connection leaves OPEN without
    * a write first (close, socketClosed), so that what the batch holds for it keeps its place, and its count holds (a
    * batched publication is written to the subscribers the batch's first one was written to).
    */

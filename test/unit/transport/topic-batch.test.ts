@@ -12,13 +12,14 @@ import { describe, expect, it } from 'vitest';
 import { ConnectionActor } from '../../../src/actors/connection-actor.ts';
 import type { Subscriber } from '../../../src/app/pubsub/local-subscriptions.ts';
 import { PubSub } from '../../../src/app/pubsub/pubsub.ts';
+import { Router } from '../../../src/app/routing.ts';
 import type { Session } from '../../../src/app/types.ts';
 import { decodeMsgpack, msgpackCodec } from '../../../src/codec/msgpack.ts';
 import { Opcode } from '../../../src/protocol/constants.ts';
 import { SocketBinding } from '../../../src/transport/socket-binding.ts';
 import { parseServerFrames } from '../../conformance/frame-cases.ts';
 import { clientFrame } from '../../helpers/raw-socket.ts';
-import { FakeNetwork } from '../app/fakes.ts';
+import { FakeNetwork, type FakeBus } from '../app/fakes.ts';
 
 /** Enough of a net.Socket for a binding: keeps a copy of every write. */
 class RecordingSocket extends EventEmitter {
@@ -345,6 +346,25 @@ describe('topic batch of a turn', () => {
     // The next turn schedules its own close.
     publish(pubsub, 'user0', 'c0');
     expect(scheduled).toHaveLength(1);
+  });
+
+  it('writes a sendTo event to a raw subscriber after the open batch\'s publications, and the batch goes on for the others', async () => {
+    const { network, workers } = pubsubs(1);
+    const [pubsub] = workers;
+    const router = new Router(network.buses.get(1) as FakeBus);
+    const target = connect();
+    const other = connect();
+    router.register({ handle: target.actor, codec: null });
+    for (const conn of [target, other]) void pubsub.subscribe(conn.sub, 't');
+    publish(pubsub, 't', 'A');
+    publish(pubsub, 't', 'B');
+    expect(router.sendTo(target.actor.address, 'dm', 'E')).toBe(true);
+    publish(pubsub, 't', 'C');
+    await turn();
+    expect(target.received()).toEqual(['A', 'B', 'E', 'C']);
+    expect(other.received()).toEqual(['A', 'B', 'C']);
+    // One write per connection for the turn.
+    expect(target.socket.writes).toHaveLength(1);
   });
 
   it('batches publications forwarded from another worker, keeping their order across topics', async () => {
