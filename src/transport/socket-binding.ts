@@ -677,11 +677,10 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   close(code: number, reason: string): void {
     // Before the state changes: the open topic batch's publications still go out ahead of the close frame.
     this.#afterTopicBatch();
-    const connection = this.connection;
-    if (connection === null || connection.state !== ConnectionState.OPEN) return;
+    if (!this.#open) return;
     if (this.closeDeadline === 0) this.closeDeadline = clock.now + this.#config.closeTimeoutMs;
     this.#open = false;
-    connection.startClosingHandshake(code, reason);
+    (this.connection as ServerConnection).startClosingHandshake(code, reason);
   }
 
   pauseReading(): void {
