@@ -129,7 +129,7 @@ export async function runLoad(spec: LoadRunSpec, hooks: LoadRunHooks = {}, signa
     let windowStarted = false;
     let windowEnded = false;
     // The whole process's CPU over the window (the threads' own figures leave out V8's helper threads).
-    let processCpuAtStart = process.cpuUsage();
+    let processCpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 };
     let windowStartedAt = 0;
     let processShare = 0;
     const startWindow = (): void => {
