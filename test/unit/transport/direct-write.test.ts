@@ -72,6 +72,17 @@ afterEach(() => {
   for (const server of servers.splice(0)) server.close();
 });
 
+/**
+ * Calls `offer` once a turn until the binding closes its connection as a slow consumer; bounded at 2,000 turns (the
+ * callers offer 256 KiB a turn: 512 MiB, far past any kernel buffer).
+ */
+async function offerUntilSlowConsumer(binding: SocketBinding, offer: () => void): Promise<void> {
+  for (let turns = 0; !binding.stats.slowConsumer && turns < 2000; turns++) {
+    offer();
+    await turn();
+  }
+}
+
 describe('writeDirect', () => {
   it('is available for plain TCP sockets, not for a stub without a libuv handle', async () => {
     const [[server]] = await socketPairs(1);
@@ -212,13 +223,10 @@ describe('SocketBinding fan-out writes over TCP', () => {
     (client as Socket).pause();
     const { binding, actor } = openBinding(server as Socket, { maxBackpressureBytes: 1 << 20 });
     const frame = binaryFrame('x'.repeat(4000));
-    let turns = 0;
-    // Bounded: at most 2,000 turns of 64 frames (512 MiB offered), far past any kernel buffer.
-    while (!binding.stats.slowConsumer && turns < 2000) {
+    // 64 frames of 4 KB a turn: at most 512 MiB offered.
+    await offerUntilSlowConsumer(binding, () => {
       for (let i = 0; i < 64; i++) actor.sendFrame(frame);
-      await turn();
-      turns++;
-    }
+    });
     expect(binding.stats.slowConsumer).toBe(true);
     expect(binding.sendBufferBytes).toBeGreaterThan(0);
   });
@@ -228,13 +236,10 @@ describe('SocketBinding fan-out writes over TCP', () => {
     (client as Socket).pause();
     const { binding, actor } = openBinding(server as Socket, { maxBackpressureBytes: 1 << 20 });
     const payload = Buffer.alloc(64 * 1024, 1);
-    let turns = 0;
-    // Bounded: at most 2,000 turns of 4 messages of 64 KiB (512 MiB offered), far past any kernel buffer.
-    while (!binding.stats.slowConsumer && turns < 2000) {
+    // 4 messages of 64 KiB a turn: at most 512 MiB offered.
+    await offerUntilSlowConsumer(binding, () => {
       for (let i = 0; i < 4; i++) actor.send(payload);
-      await turn();
-      turns++;
-    }
+    });
     expect(binding.stats.slowConsumer).toBe(true);
     expect((server as Socket).writableLength).toBeGreaterThan(0);
     expect(binding.sendBufferBytes).toBeGreaterThanOrEqual((server as Socket).writableLength);

@@ -6,7 +6,6 @@
  * then reads what every connection was sent, in order. Each ordering rule
  * below fails if the batch were not closed at the moment the rule names.
  */
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ConnectionActor } from '../../../src/actors/connection-actor.ts';
@@ -19,43 +18,15 @@ import { Opcode } from '../../../src/protocol/constants.ts';
 import { SocketBinding } from '../../../src/transport/socket-binding.ts';
 import { parseServerFrames } from '../../conformance/frame-cases.ts';
 import { clientFrame } from '../../helpers/raw-socket.ts';
+import { StubSocket } from '../../helpers/stub-socket.ts';
 import { FakeNetwork, type FakeBus } from '../app/fakes.ts';
-
-/** Enough of a net.Socket for a binding: keeps a copy of every write. */
-class RecordingSocket extends EventEmitter {
-  writes: Buffer[] = [];
-  destroyed = false;
-  writableLength = 0;
-  writableNeedDrain = false;
-  remoteAddress = '127.0.0.1';
-  resume(): this {
-    return this;
-  }
-  pause(): this {
-    return this;
-  }
-  cork(): void {}
-  uncork(): void {}
-  write(data: Uint8Array): boolean {
-    this.writes.push(Buffer.from(data));
-    return true;
-  }
-  end(data?: Uint8Array): this {
-    if (data !== undefined) this.write(data);
-    return this;
-  }
-  destroy(): this {
-    this.destroyed = true;
-    return this;
-  }
-}
 
 const config = { maxMessageBytes: 1 << 20, maxBackpressureBytes: 1000, handshakeTimeoutMs: 1e9, idleTimeoutMs: 0, pingIntervalMs: 0, closeTimeoutMs: 1e9 };
 const delegate = { handshakeData() {}, handshakeTimedOut() {}, closed() {} };
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 interface Conn {
-  socket: RecordingSocket;
+  socket: StubSocket;
   binding: SocketBinding;
   actor: ConnectionActor;
   sub: Subscriber;
@@ -67,7 +38,7 @@ let nextConnection = 1;
 
 /** An open connection; `codec` null: a raw subscriber, else a msgpack one. */
 function connect(codec: typeof msgpackCodec | null = null, session?: (actor: ConnectionActor) => Session): Conn {
-  const socket = new RecordingSocket();
+  const socket = new StubSocket();
   const binding = new SocketBinding(socket as unknown as Socket, config, delegate, 1);
   const address = `1.${nextConnection++}`;
   const actor = new ConnectionActor(binding, { address, protocol: codec === null ? null : codec.protocol, upgradeData: undefined }, { mailboxSize: 100, mailboxBytes: 1 << 20 });
