@@ -3,6 +3,14 @@
  * handshake, the core's FrameDecoder for server frames, and masked control
  * replies (pong, close). Data frames are written pre-built by the scenario.
  *
+ * Plain-TCP connections read into one buffer per generator thread (net.Socket's
+ * `onread`), which every read of every such connection reuses: no fresh buffer
+ * per read for the garbage collector (on the generator's own CPU) to collect.
+ * Nothing keeps a view of it past the read: the decoder takes each read as
+ * borrowed (copies what it keeps or hands out, or lends it to an owner with
+ * `lendsMessages` for the length of `onMessage`), and a partial handshake
+ * response is copied. TLS connections read through 'data' (a fresh chunk per read).
+ *
  * The connection never reconnects: a failure ends it, is recorded once in
  * `failure`, and the owner decides what that costs.
  *
@@ -13,8 +21,25 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { CloseCode, Opcode } from '../../src/protocol/constants.ts';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
-import { encodeClose, encodePong } from '../../src/protocol/frame-encoder.ts';
+import { encodeClose, encodeFrameHeader, encodePong } from '../../src/protocol/frame-encoder.ts';
 import { MAX_RESPONSE_HEAD_BYTES, buildUpgradeRequest, checkUpgradeResponse, createClientKey } from './client-handshake.ts';
+import { FrameSkimmer } from './frame-skimmer.ts';
+
+/**
+ * Size of the thread's read buffer. As the server's (src/transport/socket-binding.ts): larger than
+ * Node's 64 KiB reads, so that a 1 MiB message arrives in 4 reads rather than 16.
+ */
+const READ_BUFFER_BYTES = 256 * 1024;
+
+/** Where every plain-TCP read of this thread lands (one per generator thread: module state is per thread); made on first use. */
+let threadReadBuffer: Buffer | null = null;
+
+function readBuffer(): Buffer {
+  return (threadReadBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES));
+}
+
+/** Frames written during one read are joined into one buffer up to this size (from Node's buffer pool), else written by reference in one writev. */
+const JOINED_WRITE_MAX_BYTES = (Buffer.poolSize >>> 1) - 1;
 
 /** Connection states; plain numbers (`const enum` is not erasable syntax). */
 export const ConnState = {
@@ -50,6 +75,14 @@ export interface ConnectionOwner {
    * collection, on the generator's own CPU, otherwise sets the pace of large-message runs.
    */
   readonly lendsMessages?: boolean;
+  /**
+   * The payload length of the one reply the owner expects again and again (a binary message in one frame), or
+   * undefined: a frame that is exactly such a reply is then counted by `onSkimmedMessage` without its payload
+   * being read or assembled (frame-skimmer.ts); any other frame reaches `onMessage` through the decoder.
+   */
+  readonly skimmedMessageBytes?: number;
+  /** One skimmed reply (see `skimmedMessageBytes`): a binary message of that many bytes, its payload unread. */
+  onSkimmedMessage?(conn: BenchConnection): void;
   /** The connection is gone (cleanly when `conn.failure` is null). Called exactly once. */
   onEnd(conn: BenchConnection): void;
 }
@@ -96,8 +129,11 @@ export class BenchConnection {
   private headBuffer: Buffer | null;
   /** Frames written while a chunk is being decoded; flushed as one write after it. */
   private readonly pending: Uint8Array[];
+  private pendingBytes: number;
   private batching: boolean;
   private readonly decoder: FrameDecoder;
+  /** In front of the decoder when the owner skims its replies (`skimmedMessageBytes`), else null. */
+  private readonly skimmer: FrameSkimmer | null;
   private readonly target: ConnectTarget;
 
   /**
@@ -125,6 +161,7 @@ export class BenchConnection {
     this.key = createClientKey();
     this.headBuffer = null;
     this.pending = [];
+    this.pendingBytes = 0;
     this.batching = false;
     this.target = target;
     this.decoder = new FrameDecoder(
@@ -137,6 +174,13 @@ export class BenchConnection {
       },
       { maxMessageBytes, requireMask: false, lendMessages: owner.lendsMessages === true },
     );
+    const skimmed = owner.skimmedMessageBytes;
+    this.skimmer =
+      skimmed === undefined
+        ? null
+        : new FrameSkimmer(encodeFrameHeader(Opcode.BINARY, skimmed, true, null), skimmed, this.decoder, () => {
+            if (this.state === ConnState.OPEN || this.state === ConnState.CLOSING) this.owner.onSkimmedMessage?.(this);
+          });
   }
 
   /** Open the TCP connection (and the TLS session) and send the upgrade request; the owner hears onOpen or onEnd. */
@@ -144,9 +188,10 @@ export class BenchConnection {
     this.startedAt = performance.now();
     const { host, port } = this.target;
     const secure = this.target.tls;
+    // onread's callback runs synchronously per read, before the next read of any socket can land in the buffer.
     const socket =
       secure === null
-        ? net.connect({ host, port, noDelay: true })
+        ? net.connect({ host, port, noDelay: true, onread: { buffer: readBuffer(), callback: (length, buffer) => this.handleRead(buffer, length) } })
         : tls.connect({ host, port, ca: secure.ca, servername: secure.servername, ALPNProtocols: ['http/1.1'] }).setNoDelay(true);
     this.socket = socket;
     socket.on(secure === null ? 'connect' : 'secureConnect', () => {
@@ -161,7 +206,7 @@ export class BenchConnection {
         }),
       );
     });
-    socket.on('data', (chunk: Buffer) => this.handleData(chunk));
+    if (secure !== null) socket.on('data', (chunk: Buffer) => this.handleData(chunk, false));
     socket.on('error', (error: Error) => {
       if (this.state === ConnState.CONNECTING || this.state === ConnState.HANDSHAKE) this.fail('handshake', error.message);
       else if (this.state === ConnState.OPEN) this.fail('unexpectedClose', error.message);
@@ -176,8 +221,12 @@ export class BenchConnection {
 
   /** Write bytes (pre-built masked frames); inside a read they are batched into one write. */
   write(frame: Uint8Array): void {
-    if (this.batching) this.pending.push(frame);
-    else this.socket!.write(frame);
+    if (this.batching) {
+      this.pending.push(frame);
+      this.pendingBytes += frame.length;
+    } else {
+      this.socket!.write(frame);
+    }
   }
 
   /** Start the closing handshake (RFC 6455 §7.1.2); the server's close (or a sweep timeout) ends the connection. */
@@ -214,16 +263,25 @@ export class BenchConnection {
     }
   }
 
-  private handleData(chunk: Buffer): void {
+  /** A read into the thread's buffer (`onread`): `length` bytes at its start, reused once this returns. */
+  private handleRead(buffer: Uint8Array, length: number): boolean {
+    const read = buffer as Buffer;
+    this.handleData(read.subarray(0, length), true);
+    return true;
+  }
+
+  /** `borrowed`: `chunk` is reused once this returns (the thread's read buffer), so nothing may keep it. */
+  private handleData(chunk: Buffer, borrowed: boolean): void {
     if (this.state === ConnState.HANDSHAKE) {
-      this.handleHandshakeData(chunk);
+      this.handleHandshakeData(chunk, borrowed);
       return;
     }
     if (this.state !== ConnState.OPEN && this.state !== ConnState.CLOSING) return;
     // All writes caused by one read (the next requests, pongs) leave in one write: one syscall and
     // one write request instead of one per message (the generator spends most of its time there).
     this.batching = true;
-    this.decoder.push(chunk);
+    if (this.skimmer !== null) this.skimmer.push(chunk, borrowed);
+    else this.decoder.push(chunk, borrowed);
     this.batching = false;
     this.flush();
   }
@@ -231,16 +289,31 @@ export class BenchConnection {
   private flush(): void {
     const pending = this.pending;
     if (pending.length === 0) return;
-    if (this.socket !== null && !this.socket.destroyed) this.socket.write(pending.length === 1 ? pending[0] : Buffer.concat(pending));
+    const socket = this.socket;
+    if (socket !== null && !socket.destroyed) {
+      if (pending.length === 1) {
+        socket.write(pending[0]!);
+      } else if (this.pendingBytes <= JOINED_WRITE_MAX_BYTES) {
+        socket.write(Buffer.concat(pending, this.pendingBytes));
+      } else {
+        // One writev of the frames themselves (pre-built, never changed): joining large frames meant a fresh
+        // buffer per read, its copy and its collection, a third of the generator in 64 KiB echo (--cpu-prof).
+        socket.cork();
+        for (const frame of pending) socket.write(frame);
+        socket.uncork();
+      }
+    }
     pending.length = 0;
+    this.pendingBytes = 0;
   }
 
-  private handleHandshakeData(chunk: Buffer): void {
+  private handleHandshakeData(chunk: Buffer, borrowed: boolean): void {
+    // Buffer.concat copies: a head that spans reads is kept in memory of its own.
     const buffered = this.headBuffer === null ? chunk : Buffer.concat([this.headBuffer, chunk]);
     const end = buffered.indexOf('\r\n\r\n', 0, 'latin1');
     if (end === -1) {
       if (buffered.length > MAX_RESPONSE_HEAD_BYTES) this.fail('handshake', 'response head too large');
-      else this.headBuffer = buffered;
+      else this.headBuffer = buffered === chunk && borrowed ? Buffer.from(chunk) : buffered;
       return;
     }
     this.headBuffer = null;
@@ -254,7 +327,7 @@ export class BenchConnection {
     this.owner.onOpen(this);
     // A server may send frames right behind its 101 (RFC 6455 §4.1: they belong to the connection).
     const rest = buffered.subarray(end + 4);
-    if (rest.length > 0 && this.state === ConnState.OPEN) this.handleData(rest);
+    if (rest.length > 0 && this.state === ConnState.OPEN) this.handleData(rest, borrowed && buffered === chunk);
   }
 
   private handleControl(opcode: number, payload: Buffer): void {

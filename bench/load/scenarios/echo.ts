@@ -14,6 +14,8 @@ import { BaseDriver, ringSizeFor } from './driver.ts';
 export class EchoDriver extends BaseDriver {
   /** A reply is checked (kind and length) and timed inside onMessage, nothing of it kept. */
   readonly lendsMessages = true;
+  /** Replies that are exactly the echo (binary, one frame, the payload's length) are counted unread (frame-skimmer.ts). */
+  readonly skimmedMessageBytes: number;
 
   /** One pre-built masked frame, written for every message. */
   private readonly frame: Buffer;
@@ -23,6 +25,7 @@ export class EchoDriver extends BaseDriver {
   constructor(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Array) {
     super(setup, recorder, mask);
     this.payloadBytes = setup.payloadBytes;
+    this.skimmedMessageBytes = setup.payloadBytes;
     this.inflightLimit = setup.inflight;
     this.frame = encodeFrame(Opcode.BINARY, randomBytes(setup.payloadBytes), { mask });
   }
@@ -55,10 +58,20 @@ export class EchoDriver extends BaseDriver {
       conn.fail('protocol', `echo mismatch: ${isBinary ? 'binary' : 'text'} of ${data.length} bytes, sent binary of ${this.payloadBytes}`);
       return;
     }
+    this.replied(conn);
+  }
+
+  onSkimmedMessage(conn: BenchConnection): void {
+    if (conn.inflight === 0) conn.fail('protocol', 'message without a request in flight');
+    else this.replied(conn);
+  }
+
+  /** The echo of the oldest request in flight arrived. */
+  private replied(conn: BenchConnection): void {
     const sentAt = conn.sendTimes[conn.head];
     conn.head = (conn.head + 1) & (conn.sendTimes.length - 1);
     conn.inflight--;
-    this.recorder.record(performance.now() - sentAt, data.length);
+    this.recorder.record(performance.now() - sentAt, this.payloadBytes);
     if (this.sending && conn.isOpen) this.sendOne(conn);
   }
 }

@@ -24,6 +24,8 @@ const TIME_BYTES = 8;
 /** Fan-out with raw messages: text commands, binary data published as it is. */
 export class RawBroadcastDriver extends FanOutDriver {
   protected readonly protocols: readonly string[] = [RAW_PUBSUB_PROTOCOL];
+  /** A message is classified (its length, time and text read) inside onMessage, nothing of it kept. */
+  readonly lendsMessages = true;
 
   protected beginJoin(conn: BenchConnection): void {
     conn.write(encodeFrame(Opcode.TEXT, Buffer.from(SUBSCRIBE_TEXT), { mask: this.mask }));

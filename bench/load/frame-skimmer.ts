@@ -1,0 +1,123 @@
+/**
+ * The generator's shortcut for the one server frame a scenario expects over
+ * and over (an echo reply: FIN, binary, unmasked, a fixed length): such a
+ * frame is counted without its payload being read, copied or assembled;
+ * every other frame goes, byte for byte, to the connection's FrameDecoder,
+ * which validates and delivers it as usual.
+ *
+ * Why: at 16 KiB to 1 MiB a reply often spans reads, and the decoder then
+ * copies it into a message buffer, fresh unless one of the thread's few
+ * spares is free (frame-decoder.ts); with 50 connections most are not: the
+ * copies, the page faults of fresh memory and the major collections of that
+ * memory were about half of the generator's CPU in 64 KiB echo (perf, the
+ * generator on its own core), so the generator, not the server, set the
+ * rate.
+ *
+ * A frame is skimmed only when its whole header equals the expected header
+ * (RFC 6455 §5.2: so it is a final, unmasked binary frame with RSV bits
+ * clear and exactly that payload length) and no fragmented message is under
+ * way in the decoder (§5.4: a data frame inside one must fail there, and
+ * does: it is routed). Headers are parsed only for their length (§5.2:
+ * 7, 7+16 or 7+64 bits, and a masking key when the mask bit is set): a
+ * header that spans reads is gathered in a 14-byte spill first.
+ */
+import type { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
+
+/** Longest frame header: 2 bytes, a 64-bit length, a masking key (§5.2). */
+const MAX_HEADER_BYTES = 14;
+
+export class FrameSkimmer {
+  readonly #expected: Buffer;
+  readonly #payloadBytes: number;
+  readonly #decoder: FrameDecoder;
+  readonly #onSkimmed: () => void;
+  /** The header being gathered, and how many of its bytes are in. */
+  readonly #header: Buffer;
+  #headerLength: number;
+  /** Payload bytes of the skimmed frame still to pass by. */
+  #skip: number;
+  /** Bytes of a routed frame's payload still to hand to the decoder. */
+  #route: number;
+  /** A routed data frame without FIN started a message that is not over: every frame goes to the decoder. */
+  #fragmented: boolean;
+
+  /**
+   * @param expectedHeader the header of the frame to skim (e.g. from encodeFrameHeader).
+   * @param payloadBytes its payload length.
+   * @param onSkimmed called once per skimmed frame, when its last byte has passed.
+   */
+  constructor(expectedHeader: Buffer, payloadBytes: number, decoder: FrameDecoder, onSkimmed: () => void) {
+    this.#expected = expectedHeader;
+    this.#payloadBytes = payloadBytes;
+    this.#decoder = decoder;
+    this.#onSkimmed = onSkimmed;
+    this.#header = Buffer.alloc(MAX_HEADER_BYTES);
+    this.#headerLength = 0;
+    this.#skip = 0;
+    this.#route = 0;
+    this.#fragmented = false;
+  }
+
+  /** The next bytes from the server; `borrowed` as FrameDecoder.push's (the chunk is reused once this returns). */
+  push(chunk: Buffer, borrowed: boolean): void {
+    const length = chunk.length;
+    let pos = 0;
+    // After a failure the decoder discards its input: so does the skimmer (the connection is being failed).
+    while (pos < length && !this.#decoder.stopped) {
+      if (this.#skip > 0) {
+        const take = Math.min(this.#skip, length - pos);
+        pos += take;
+        this.#skip -= take;
+        if (this.#skip === 0) this.#onSkimmed();
+      } else if (this.#route > 0) {
+        const take = Math.min(this.#route, length - pos);
+        this.#decoder.push(pos === 0 && take === length ? chunk : chunk.subarray(pos, pos + take), borrowed);
+        pos += take;
+        this.#route -= take;
+      } else {
+        pos = this.#gatherHeader(chunk, pos);
+      }
+    }
+  }
+
+  /** Takes header bytes from `chunk` at `pos`; once the header is whole, skims or routes its frame. Returns the new position. */
+  #gatherHeader(chunk: Buffer, pos: number): number {
+    const header = this.#header;
+    let needed = this.#headerLength < 2 ? 2 : headerBytes(header[1]!);
+    while (this.#headerLength < needed && pos < chunk.length) {
+      header[this.#headerLength++] = chunk[pos++]!;
+      if (this.#headerLength === 2) needed = headerBytes(header[1]!);
+    }
+    if (this.#headerLength < needed) return pos;
+    this.#headerLength = 0;
+    const expected = this.#expected;
+    if (!this.#fragmented && needed === expected.length && header.compare(expected, 0, needed, 0, needed) === 0) {
+      this.#skip = this.#payloadBytes;
+      if (this.#skip === 0) this.#onSkimmed();
+      return pos;
+    }
+    const opcode = header[0]! & 0x0f;
+    // §5.4: data frames (continuation 0x0, text 0x1, binary 0x2) make up messages; FIN ends one.
+    if (opcode < 0x8) this.#fragmented = (header[0]! & 0x80) === 0;
+    this.#route = payloadLength(header);
+    this.#decoder.push(header.subarray(0, needed), true);
+    return pos;
+  }
+}
+
+/** Length of a header whose second byte is `b1` (§5.2). */
+function headerBytes(b1: number): number {
+  const length7 = b1 & 0x7f;
+  return 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + ((b1 & 0x80) !== 0 ? 4 : 0);
+}
+
+/** The payload length in a whole header (§5.2); a 64-bit length beyond 2^53 reads as Infinity (the decoder fails such a frame). */
+function payloadLength(header: Buffer): number {
+  const length7 = header[1]! & 0x7f;
+  if (length7 === 126) return header.readUInt16BE(2);
+  if (length7 === 127) {
+    const high = header.readUInt32BE(2);
+    return high > 0x1fffff ? Infinity : high * 0x100000000 + header.readUInt32BE(6);
+  }
+  return length7;
+}
