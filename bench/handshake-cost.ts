@@ -22,7 +22,10 @@
  * differed by up to 3-4 us per handshake in one invocation's medians on the
  * shared 2-core machine. `--restart-every N` starts every server afresh
  * (and warms it up again) after each N rounds, so that a comparison of trees
- * pairs many processes rather than two.
+ * pairs many processes rather than two. Each start is followed by `--warmup`
+ * handshakes (default 3,000): after only those the peers' compiler threads
+ * were still busy (the `net` server's other threads 11 us per handshake in the
+ * first measured round instead of about 1), so give restarted servers more.
  *
  * The client is one lean Node thread (raw sockets, one fixed request, the
  * 101 checked by its Sec-WebSocket-Accept, a masked close frame 1000, done
@@ -52,12 +55,15 @@ const { values } = parseArgs({
     'same-base': { type: 'boolean', default: false },
     // Stop and start every server after this many rounds (0: the same servers throughout).
     'restart-every': { type: 'string', default: '0' },
+    // Handshakes each server gets before it is measured, after every start (default: --count, at most 3000).
+    warmup: { type: 'string' },
   },
 });
 const rounds = Number(values.rounds);
 const count = Number(values.count);
 const concurrency = Number(values.concurrency);
 const restartEvery = Number(values['restart-every']);
+const warmup = values.warmup === undefined ? Math.min(count, 3000) : Number(values.warmup);
 
 interface Server {
   name: string;
@@ -202,7 +208,7 @@ async function startAll(): Promise<void> {
     const ready = /listening on ws:\/\/127\.0\.0\.1:(\d+)/;
     servers.push(await start('http', [peer], ready), await start('net', [peer, '--net'], ready));
   }
-  for (const server of servers) await storm(server.port, Math.min(count, 3000), concurrency);
+  for (const server of servers) if (warmup > 0) await storm(server.port, warmup, concurrency);
 }
 
 async function stopAll(): Promise<void> {
