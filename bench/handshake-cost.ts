@@ -15,6 +15,17 @@
  *   node bench/handshake-cost.ts [--base /tmp/shoal-base] [--workers 1] [--rounds 5] [--count 10000] [--concurrency 256] [--no-node]
  *   node bench/handshake-cost.ts --same-base --shoal-args=--accept-in-workers   # this tree with and without a flag
  *   node bench/handshake-cost.ts --base /tmp/shoal-base --shoal-args=--accept-in-workers   # both trees with the flag
+ *   node bench/handshake-cost.ts --base /tmp/shoal-base --rounds 20 --restart-every 1 --no-node   # fresh servers every round
+ *
+ * One server process keeps its own offset from round to round (its heap's
+ * and code's layout, where its threads run): two processes of the same tree
+ * differed by up to 3-4 us per handshake in one invocation's medians on the
+ * shared 2-core machine. `--restart-every N` starts every server afresh
+ * (and warms it up again) after each N rounds, so that a comparison of trees
+ * pairs many processes rather than two. Each start is followed by `--warmup`
+ * handshakes (default 3,000): after only those the peers' compiler threads
+ * were still busy (the `net` server's other threads 11 us per handshake in the
+ * first measured round instead of about 1), so give restarted servers more.
  *
  * The client is one lean Node thread (raw sockets, one fixed request, the
  * 101 checked by its Sec-WebSocket-Accept, a masked close frame 1000, done
@@ -42,11 +53,17 @@ const { values } = parseArgs({
     // with --base the base tree gets them too (the same server, two versions of the code).
     'shoal-args': { type: 'string', default: '' },
     'same-base': { type: 'boolean', default: false },
+    // Stop and start every server after this many rounds (0: the same servers throughout).
+    'restart-every': { type: 'string', default: '0' },
+    // Handshakes each server gets before it is measured, after every start (default: --count, at most 3000).
+    warmup: { type: 'string' },
   },
 });
 const rounds = Number(values.rounds);
 const count = Number(values.count);
 const concurrency = Number(values.concurrency);
+const restartEvery = Number(values['restart-every']);
+const warmup = values.warmup === undefined ? Math.min(count, 3000) : Number(values.warmup);
 
 interface Server {
   name: string;
@@ -180,7 +197,8 @@ const median = (xs: number[]): number => {
 };
 
 const servers: Server[] = [];
-try {
+/** Starts every server of the comparison (into `servers`, in a fixed order) and warms each up. */
+async function startAll(): Promise<void> {
   const shoalArgs = (values['shoal-args'] as string).split(' ').filter((arg) => arg !== '');
   if (values['same-base']) servers.push(await startShoal('base', ROOT));
   else if (values.base !== undefined) servers.push(await startShoal('base', path.resolve(values.base), shoalArgs));
@@ -190,9 +208,21 @@ try {
     const ready = /listening on ws:\/\/127\.0\.0\.1:(\d+)/;
     servers.push(await start('http', [peer], ready), await start('net', [peer, '--net'], ready));
   }
-  for (const server of servers) await storm(server.port, Math.min(count, 3000), concurrency);
+  for (const server of servers) if (warmup > 0) await storm(server.port, warmup, concurrency);
+}
+
+async function stopAll(): Promise<void> {
+  for (const server of servers.splice(0)) await stop(server);
+}
+
+try {
+  await startAll();
   const samples = new Map<string, Sample[]>(servers.map((server) => [server.name, []]));
   for (let round = 1; round <= rounds; round++) {
+    if (restartEvery > 0 && round > 1 && (round - 1) % restartEvery === 0) {
+      await stopAll();
+      await startAll();
+    }
     const order = round % 2 === 1 ? servers : [...servers].reverse();
     for (const server of order) {
       const sample = await measure(server);
@@ -203,7 +233,8 @@ try {
       );
     }
   }
-  process.stdout.write(`\nmedians of ${rounds} alternating rounds, ${count} handshakes, ${concurrency} at once, shoal --workers ${values.workers}:\n`);
+  const restarts = restartEvery > 0 ? `, servers restarted every ${restartEvery} round${restartEvery === 1 ? '' : 's'}` : '';
+  process.stdout.write(`\nmedians of ${rounds} alternating rounds, ${count} handshakes, ${concurrency} at once, shoal --workers ${values.workers}${restarts}:\n`);
   for (const [name, list] of samples) {
     const main = median(list.map((s) => s.main));
     const workers = median(list.map((s) => s.workers));
@@ -213,5 +244,5 @@ try {
     );
   }
 } finally {
-  for (const server of servers) await stop(server);
+  await stopAll();
 }

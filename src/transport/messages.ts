@@ -203,72 +203,116 @@ export interface WorkerLoad {
 }
 
 /**
- * ConnectionStats of ended connections in one flat array, STATS_SLOTS values
- * each (booleans as 0 and 1), as the lane's `ended` message carries them.
- * Structured cloning writes every property name of every object: an array of
- * stats objects cost the worker about 4% of its time in a connection storm
- * (the serialization in postMessage and the batch around it, --cpu-prof,
- * bench/handshake-cost.ts) and the primary as much to read back.
+ * ConnectionStats of ended connections as the lane's `ended` message carries
+ * them: STATS_SLOTS numbers per connection in one Float64Array (booleans as 0
+ * and 1, the edge refusal as its index in EDGE_REFUSALS plus one, whether the
+ * connection has a close reason), and the close reasons that are not empty,
+ * in order. Structured cloning writes every property name of every object
+ * (an array of stats objects cost the worker about 4% of its time in a
+ * connection storm, --cpu-prof) and every item of an array one by one (a
+ * flat array of numbers and strings, 19 per connection, cost the primary
+ * 0.6 us per connection to read back and the worker 0.3 us to write, perf of
+ * a storm); a typed array's buffer is transferred whole.
  */
-export type PackedConnectionStats = (number | string)[];
+export interface PackedConnectionStats {
+  readonly numbers: Float64Array<ArrayBuffer>;
+  readonly reasons: readonly string[];
+}
 
-/** Values per connection in PackedConnectionStats. */
+/** Values per connection in PackedConnectionStats' numbers. */
 const STATS_SLOTS = 19;
 
 /**
- * Writes `stats` into `packed` from index `at` (over what is there, or
- * appending) and returns the index after it: a batch reused from one report
- * to the next writes into the array's existing storage instead of growing a
- * new array by pushes (the growth's copies were 7% of a worker's allocations
- * in a connection storm, sampling heap profile).
+ * A worker's ended connections until the lane reports them (worker-lane.ts):
+ * `add` writes each into one Float64Array kept from batch to batch (grown by
+ * doubling), `take` hands the batch over as a PackedConnectionStats (its
+ * numbers a copy whose buffer the lane transfers) and starts the next one.
  */
-export function packConnectionStatsAt(packed: PackedConnectionStats, at: number, stats: ConnectionStats): number {
-  packed[at] = stats.workerId;
-  packed[at + 1] = stats.handshakeStatus;
-  packed[at + 2] = stats.bytesIn;
-  packed[at + 3] = stats.bytesOut;
-  packed[at + 4] = stats.messagesIn;
-  packed[at + 5] = stats.messagesOut;
-  packed[at + 6] = stats.closeCode;
-  packed[at + 7] = stats.closeReason;
-  packed[at + 8] = stats.wasClean ? 1 : 0;
-  packed[at + 9] = stats.mailboxPauses;
-  packed[at + 10] = stats.writePauses;
-  packed[at + 11] = stats.slowConsumer ? 1 : 0;
-  packed[at + 12] = stats.closeTimedOut ? 1 : 0;
-  packed[at + 13] = stats.edgeRefusal;
-  packed[at + 14] = stats.httpRequests;
-  packed[at + 15] = stats.httpHandlerErrors;
-  packed[at + 16] = stats.httpRefusalStatus;
-  packed[at + 17] = stats.httpRequestAborted ? 1 : 0;
-  packed[at + 18] = stats.internalError ? 1 : 0;
-  return at + STATS_SLOTS;
+export class ConnectionStatsBatch {
+  #numbers: Float64Array<ArrayBuffer>;
+  #size: number;
+  #reasons: string[];
+
+  constructor(capacity: number = 64) {
+    this.#numbers = new Float64Array(capacity * STATS_SLOTS);
+    this.#size = 0;
+    this.#reasons = [];
+  }
+
+  /** Connections added since the last `take`. */
+  get size(): number {
+    return this.#size;
+  }
+
+  add(stats: ConnectionStats): void {
+    let numbers = this.#numbers;
+    const at = this.#size * STATS_SLOTS;
+    if (at + STATS_SLOTS > numbers.length) {
+      const grown = new Float64Array(numbers.length * 2);
+      grown.set(numbers);
+      numbers = this.#numbers = grown;
+    }
+    numbers[at] = stats.workerId;
+    numbers[at + 1] = stats.handshakeStatus;
+    numbers[at + 2] = stats.bytesIn;
+    numbers[at + 3] = stats.bytesOut;
+    numbers[at + 4] = stats.messagesIn;
+    numbers[at + 5] = stats.messagesOut;
+    numbers[at + 6] = stats.closeCode;
+    numbers[at + 7] = stats.closeReason === '' ? 0 : 1;
+    numbers[at + 8] = stats.wasClean ? 1 : 0;
+    numbers[at + 9] = stats.mailboxPauses;
+    numbers[at + 10] = stats.writePauses;
+    numbers[at + 11] = stats.slowConsumer ? 1 : 0;
+    numbers[at + 12] = stats.closeTimedOut ? 1 : 0;
+    numbers[at + 13] = stats.edgeRefusal === '' ? 0 : EDGE_REFUSALS.indexOf(stats.edgeRefusal) + 1;
+    numbers[at + 14] = stats.httpRequests;
+    numbers[at + 15] = stats.httpHandlerErrors;
+    numbers[at + 16] = stats.httpRefusalStatus;
+    numbers[at + 17] = stats.httpRequestAborted ? 1 : 0;
+    numbers[at + 18] = stats.internalError ? 1 : 0;
+    if (stats.closeReason !== '') this.#reasons.push(stats.closeReason);
+    this.#size++;
+  }
+
+  /** The connections added since the last `take`, packed; the batch is empty afterwards. */
+  take(): PackedConnectionStats {
+    const packed: PackedConnectionStats = {
+      numbers: this.#numbers.slice(0, this.#size * STATS_SLOTS),
+      reasons: this.#reasons.length === 0 ? [] : this.#reasons.splice(0),
+    };
+    this.#size = 0;
+    return packed;
+  }
 }
 
-/** The connections packed by packConnectionStatsAt, in order, as ConnectionStats objects. */
+/** The connections of a ConnectionStatsBatch's `take`, in order, as ConnectionStats objects. */
 export function unpackConnectionStats(packed: PackedConnectionStats): ConnectionStats[] {
+  const { numbers, reasons } = packed;
   const list: ConnectionStats[] = [];
-  for (let i = 0; i + STATS_SLOTS <= packed.length; i += STATS_SLOTS) {
+  let reason = 0;
+  for (let i = 0; i + STATS_SLOTS <= numbers.length; i += STATS_SLOTS) {
+    const refusal = numbers[i + 13] as number;
     list.push({
-      workerId: packed[i] as number,
-      handshakeStatus: packed[i + 1] as number,
-      bytesIn: packed[i + 2] as number,
-      bytesOut: packed[i + 3] as number,
-      messagesIn: packed[i + 4] as number,
-      messagesOut: packed[i + 5] as number,
-      closeCode: packed[i + 6] as number,
-      closeReason: packed[i + 7] as string,
-      wasClean: packed[i + 8] === 1,
-      mailboxPauses: packed[i + 9] as number,
-      writePauses: packed[i + 10] as number,
-      slowConsumer: packed[i + 11] === 1,
-      closeTimedOut: packed[i + 12] === 1,
-      edgeRefusal: packed[i + 13] as EdgeRefusal | '',
-      httpRequests: packed[i + 14] as number,
-      httpHandlerErrors: packed[i + 15] as number,
-      httpRefusalStatus: packed[i + 16] as number,
-      httpRequestAborted: packed[i + 17] === 1,
-      internalError: packed[i + 18] === 1,
+      workerId: numbers[i] as number,
+      handshakeStatus: numbers[i + 1] as number,
+      bytesIn: numbers[i + 2] as number,
+      bytesOut: numbers[i + 3] as number,
+      messagesIn: numbers[i + 4] as number,
+      messagesOut: numbers[i + 5] as number,
+      closeCode: numbers[i + 6] as number,
+      closeReason: numbers[i + 7] === 1 ? (reasons[reason++] ?? '') : '',
+      wasClean: numbers[i + 8] === 1,
+      mailboxPauses: numbers[i + 9] as number,
+      writePauses: numbers[i + 10] as number,
+      slowConsumer: numbers[i + 11] === 1,
+      closeTimedOut: numbers[i + 12] === 1,
+      edgeRefusal: refusal === 0 ? '' : (EDGE_REFUSALS[refusal - 1] ?? ''),
+      httpRequests: numbers[i + 14] as number,
+      httpHandlerErrors: numbers[i + 15] as number,
+      httpRefusalStatus: numbers[i + 16] as number,
+      httpRequestAborted: numbers[i + 17] === 1,
+      internalError: numbers[i + 18] === 1,
     });
   }
   return list;

@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import type { TcpHandle } from './accept-handles.ts';
 import { takeCounters, type WorkerReport } from '../telemetry/worker-metrics.ts';
-import { packConnectionStatsAt, type AcceptOrder, type ConnectionStats, type LaneMessage, type PackedConnectionStats } from './messages.ts';
+import { ConnectionStatsBatch, type AcceptOrder, type ConnectionStats, type LaneMessage } from './messages.ts';
 
 /**
  * How long ended connections wait to be reported together. A message to the
@@ -30,9 +30,8 @@ export class WorkerLane {
   readonly #port: MessagePort;
   readonly #serve: ServeSocket;
   readonly #onAcceptOrder: (order: AcceptOrder) => void;
-  /** Stats of the connections ended since the last batch: the first #endedLength values (the array is reused). */
-  readonly #ended: PackedConnectionStats;
-  #endedLength: number;
+  /** Stats of the connections ended since the last batch. */
+  readonly #ended: ConnectionStatsBatch;
   #accepted: number;
   #refused: number;
   #flushScheduled: boolean;
@@ -46,8 +45,7 @@ export class WorkerLane {
     this.#port = port;
     this.#serve = serve;
     this.#onAcceptOrder = onAcceptOrder;
-    this.#ended = [];
-    this.#endedLength = 0;
+    this.#ended = new ConnectionStatsBatch();
     this.#accepted = 0;
     this.#refused = 0;
     this.#flushScheduled = false;
@@ -64,7 +62,7 @@ export class WorkerLane {
 
   /** Bound once: called with each connection's stats when its socket has closed. */
   readonly connectionEnded = (stats: ConnectionStats): void => {
-    this.#endedLength = packConnectionStatsAt(this.#ended, this.#endedLength, stats);
+    this.#ended.add(stats);
     this.#scheduleFlush();
   };
 
@@ -118,12 +116,12 @@ export class WorkerLane {
   }
 
   readonly #flush = (): void => {
-    const stats = this.#ended.slice(0, this.#endedLength);
+    const stats = this.#ended.take();
     const message: LaneMessage = { type: 'ended', stats, counters: takeCounters(), accepted: this.#accepted, refused: this.#refused };
-    this.#endedLength = 0;
     this.#accepted = 0;
     this.#refused = 0;
     this.#flushScheduled = false;
-    this.#port.postMessage(message);
+    // The numbers' buffer moves to the primary (a copy made for it) rather than being copied again by the serializer.
+    this.#port.postMessage(message, [stats.numbers.buffer]);
   };
 }

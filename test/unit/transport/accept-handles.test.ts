@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, createServer, Socket } from 'node:net';
 import { MessageChannel } from 'node:worker_threads';
@@ -50,6 +51,29 @@ describe('acceptHandles', () => {
     dropped.resume();
     await once(dropped, 'close');
     answered.destroy();
+    server.close();
+  });
+
+  it.runIf(process.platform === 'linux')('hands over handles with TCP_NODELAY set (on Linux inherited from the listening socket)', async () => {
+    const { server, port } = await listening();
+    const handles: TcpHandle[] = [];
+    acceptHandles(server, (handle) => handles.push(handle));
+    const client = connect(port, '127.0.0.1');
+    await once(client, 'connect');
+    while (handles.length < 1) await new Promise((resolve) => setImmediate(resolve));
+    const fd = (handles[0] as unknown as { fd: number }).fd;
+    // The accepted descriptor's option, read from outside this process (pidfd_getfd, then getsockopt).
+    const script = [
+      'import ctypes, os, socket, sys',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'local = libc.syscall(438, os.pidfd_open(int(sys.argv[1])), int(sys.argv[2]), 0)',
+      "if local < 0: sys.exit('pidfd_getfd: ' + os.strerror(ctypes.get_errno()))",
+      'print(socket.socket(fileno=local).getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))',
+    ].join('\n');
+    const noDelay = execFileSync('python3', ['-c', script, String(process.pid), String(fd)], { encoding: 'utf8', timeout: 30_000 }).trim();
+    expect(noDelay).toBe('1');
+    dropConnection(handles[0] as TcpHandle);
+    client.destroy();
     server.close();
   });
 
