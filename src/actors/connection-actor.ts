@@ -23,8 +23,6 @@ export interface ActorTransport {
   send(data: Uint8Array | string, isBinary: boolean): void;
   /** Write one already framed message; applies the send-buffer policy. False (nothing sent): the connection is not OPEN, or this frame closed it as a slow consumer. */
   sendFrame(frame: Uint8Array): boolean;
-  /** True when the transport writes the rest of a topic batch itself (app/types.ts ConnectionHandle.keepsBatchRests), counting it with `countSent`. */
-  readonly keepsBatchRests?: boolean;
   /** Start the closing handshake (RFC 6455 §7.1.2). */
   close(code: number, reason: string): void;
   /** Stop reading the socket because the mailbox is full. */
@@ -145,17 +143,6 @@ export class ConnectionActor implements ConnectionHandle {
     this.messagesOut += messages;
     workerCounters.messagesOut += messages;
     return true;
-  }
-
-  /** True when the transport writes a topic batch's rest itself (ConnectionHandle.keepsBatchRests). */
-  get keepsBatchRests(): boolean {
-    return this.#transport.keepsBatchRests === true;
-  }
-
-  /** Counts `messages` framed messages the transport wrote itself (a topic batch's rest), as `sendFrames` counts them. */
-  countSent(messages: number): void {
-    this.messagesOut += messages;
-    workerCounters.messagesOut += messages;
   }
 
   /** Starts the closing handshake; a no-op when already closing. */

@@ -48,12 +48,6 @@ export interface ConnectionHandle {
   sendFrame(frame: Uint8Array): boolean;
   /** Write `messages` such frames back to back in one buffer (a topic's batch: pubsub/topic-batch.ts). False: not OPEN, nothing sent. */
   sendFrames(frames: Uint8Array, messages: number): boolean;
-  /**
-   * True when the connection writes the rest of a topic batch whose first publication it got itself, from
-   * pubsub/topic-batch.ts's `batchRests` (transport/socket-binding.ts), so that closing the batch need not walk the
-   * topic's subscribers. Absent or false: the batch's close gives it the rest with `sendFrames`. Fixed per handle.
-   */
-  readonly keepsBatchRests?: boolean;
   /** Start the closing handshake (RFC 6455 §7.1.2). */
   close(code?: number, reason?: string): void;
   /** True while the connection is OPEN. */

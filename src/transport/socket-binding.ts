@@ -13,7 +13,7 @@
  */
 import type { Socket } from 'node:net';
 import type { ConnectionActor, ActorTransport } from '../actors/connection-actor.ts';
-import { batchRests, closeTopicBatch, fanOut, writeBatchRests } from '../app/pubsub/topic-batch.ts';
+import { closeTopicBatch, fanOut } from '../app/pubsub/topic-batch.ts';
 import { CloseCode, Opcode } from '../protocol/constants.ts';
 import { ConnectionState, ServerConnection, type ConnectionHandler } from '../protocol/connection.ts';
 import { keepLentBuffer, reuseLentBuffer } from '../protocol/frame-decoder.ts';
@@ -274,9 +274,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    */
   #slabFrameLimit: number;
   /**
-   * The number of the last topic batch whose first publication was written here (app/pubsub/topic-batch.ts), 0 once
-   * its rest is written: while that batch is open, it is closed before anything else is written to this connection,
-   * and once closed, its rest (`batchRests`) is written here first (`#afterTopicBatch`), at the latest at the turn's end.
+   * The number of the last topic batch whose first publication was written here (app/pubsub/topic-batch.ts): while
+   * that batch is open, it is closed (its frames queued here) before anything else is written to this connection.
    */
   #fanOutEpoch: number;
   /**
@@ -367,11 +366,6 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   /** True while the WebSocket connection is OPEN. */
   get isOpen(): boolean {
     return this.#open;
-  }
-
-  /** This binding writes the rests of the topic batches it got the first publications of itself (`#writeBatchRest`). */
-  get keepsBatchRests(): boolean {
-    return true;
   }
 
   /** Bytes sent and not yet taken by the kernel: the socket's buffer, the frames held for the end of the turn, direct writes queued in libuv, and this read's collected writes. */
@@ -661,18 +655,13 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   }
 
   sendFrame(frame: Uint8Array): boolean {
-    // A frame that is not the open topic batch's own (sendTo's events to raw connections, app/routing.ts) goes after
-    // it, as every other write does: during a batch's walks `fanOut.open` is never an epoch a connection holds. So
-    // does the rest of a closed batch this connection got the first publication of.
-    this.#afterTopicBatch();
     // The fan-out path (deliver-publication.ts): one check of the state per delivery, here.
     if (!this.#open) return false;
-    // Marks the connection as written to by the topic batch whose first publication this is (0: none).
-    const stamp = fanOut.stamp;
-    this.#fanOutEpoch = stamp;
-    // Its rest is written at the turn's end at the latest: the connection is then among those finished (a frame
-    // coalesced into its own read's writes does not queue it).
-    if (stamp !== 0 && !this.#queued) this.#queueForTurnEnd();
+    // A frame that is not the open topic batch's own (sendTo's events to raw connections, app/routing.ts) goes after
+    // it, as every other write does: during a batch's walks `fanOut.open` is never an epoch a connection holds.
+    this.#afterTopicBatch();
+    // Marks the connection as written to by the current topic batch (app/pubsub/topic-batch.ts).
+    this.#fanOutEpoch = fanOut.epoch;
     // sendBufferBytes, reading no other object while nothing is in the socket's stream nor collected by a read.
     const buffered = this.#streamUsed || collector === this ? this.sendBufferBytes : this.#pendingBytes + this.#directBytes;
     if (buffered > this.#config.maxBackpressureBytes) {
@@ -1022,22 +1011,9 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   static #finishTurn(): void {
     // The turn's last topic batch joins the frames queued for this turn end.
     closeTopicBatch();
-    // The rests of the turn's closed batches, written by the connections that got their first publications.
-    if (batchRests.first !== Number.MAX_SAFE_INTEGER) writeBatchRests(SocketBinding.#writeDueRests);
     // A function of its own: inlined here with the batch's fan-out (which TurboFan inlines into this function), the
     // loop lost the inlining of #flushPending (--trace-turbo-inlining, bench/micro/fan-out-writes.ts).
     SocketBinding.#flushDue();
-  }
-
-  /** The connections due at the turn's end write the rests of the closed topic batches they kept the numbers of. */
-  static #writeDueRests(): void {
-    const due = SocketBinding.#dueAtTurnEnd;
-    const first = batchRests.first;
-    // The count is read at each step: a connection closed by its rest (a slow consumer) queues nothing new, but stays.
-    for (let i = 0; i < SocketBinding.#dueCount; i++) {
-      const binding = due[i] as SocketBinding;
-      if (binding.#fanOutEpoch >= first) binding.#writeBatchRest();
-    }
   }
 
   static #flushDue(): void {
@@ -1079,27 +1055,6 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    */
   #afterTopicBatch(): void {
     if (this.#fanOutEpoch === fanOut.open) closeTopicBatch();
-    if (this.#fanOutEpoch >= batchRests.first) this.#writeBatchRest();
-  }
-
-  /**
-   * Writes the rest of the closed topic batch this connection kept the number of (`batchRests`), if it has one and the
-   * connection is OPEN, under the slow-consumer policy as any frame (`sendFrame`), counted as `sendFrames` counts it.
-   */
-  #writeBatchRest(): void {
-    const index = this.#fanOutEpoch - batchRests.first;
-    this.#fanOutEpoch = 0;
-    if (index >= batchRests.frames.length || !this.#open) return;
-    const rest = batchRests.frames[index];
-    if (rest === null || rest === undefined) return;
-    // sendBufferBytes, read as `sendFrame` reads it.
-    const buffered = this.#streamUsed || collector === this ? this.sendBufferBytes : this.#pendingBytes + this.#directBytes;
-    if (buffered > this.#config.maxBackpressureBytes) {
-      this.#slowConsumer();
-      return;
-    }
-    this.#writeFrame(rest);
-    (this.actor as ConnectionActor).countSent(batchRests.messages[index] as number);
   }
 
   #notifyActor(code: number, reason: string): void {

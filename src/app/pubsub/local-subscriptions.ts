@@ -26,13 +26,10 @@ export class TopicSubscribers {
   readonly subscribers: Set<Subscriber>;
   /** format -> number of subscribers (null: raw connections). */
   readonly codecs: Map<SubscriberFormat, number>;
-  /** Subscribers whose handle does not keep a topic batch's rest itself (`ConnectionHandle.keepsBatchRests`): a batch's close walks them all. */
-  eager: number;
 
   constructor() {
     this.subscribers = new Set();
     this.codecs = new Map();
-    this.eager = 0;
   }
 
   /** True when some of the topic's subscribers use a Shoal codec other than msgpack. */
@@ -79,7 +76,6 @@ export class LocalSubscriptions {
     }
     entry.subscribers.add(subscriber);
     entry.codecs.set(subscriber.codec, (entry.codecs.get(subscriber.codec) ?? 0) + 1);
-    if (subscriber.handle.keepsBatchRests !== true) entry.eager++;
     return first;
   }
 
@@ -88,7 +84,6 @@ export class LocalSubscriptions {
     const entry = this.#topics.get(topic);
     if (entry === undefined) return false;
     entry.subscribers.delete(subscriber);
-    if (subscriber.handle.keepsBatchRests !== true) entry.eager--;
     const count = (entry.codecs.get(subscriber.codec) ?? 1) - 1;
     if (count === 0) entry.codecs.delete(subscriber.codec);
     else entry.codecs.set(subscriber.codec, count);

@@ -24,18 +24,6 @@
  * publication is written to exactly the subscribers the first one was
  * written to, and `publish()` returns that count.
  *
- * Closing a batch walks the subscribers again only for topics with a
- * subscriber whose handle cannot keep the batch's rest itself (`eager`,
- * local-subscriptions.ts: test fakes, other transports). Otherwise (every
- * SocketBinding-backed subscriber) the close only records the batch's rest
- * (its publications after the first, joined) in `batchRests`, and each
- * connection that kept the batch's number writes it itself
- * (socket-binding.ts): before anything else is written to it, or at the
- * turn's end, all of them before any leaves (`writeBatchRests`, a walk: a
- * publication made meanwhile waits for it, as below). One walk per
- * subscriber per turn instead of two (the first publication's, the
- * batch's).
- *
  * Only topics whose subscribers all use one format are batched, and only
  * publications up to BATCH_MAX_BYTES together (a joined batch is still one
  * small frame for the socket's turn-end coalescing, COALESCE_MAX_BYTES in
@@ -62,23 +50,11 @@ import { deliverPublication, singleFormatFrame, writeToAll, type PublicationFram
 const BATCH_MAX_BYTES = 4096;
 
 /**
- * `epoch` numbers the batches of this thread; `stamp` is the number a connection written to keeps (the batch's during
- * its first publication's walk, 0 otherwise); `open` is the open batch's number, -1 while none is open: a
- * connection that kept it must `closeTopicBatch()` before anything else is written to it. Fields of one object, read
- * per delivery on the socket's write path.
+ * `epoch` numbers the batches of this thread (a connection written to by a batch's first publication keeps it);
+ * `open` is the open batch's number, -1 while none is open: a connection that kept it must `closeTopicBatch()`
+ * before anything else is written to it. Fields of one object, read per delivery on the socket's write path.
  */
-export const fanOut = { epoch: 0, stamp: 0, open: -1 };
-
-/** `first` while no batch's rest is recorded: above every batch number. */
-const NO_RESTS = Number.MAX_SAFE_INTEGER;
-
-/**
- * The rests of the batches closed since the last `writeBatchRests` (the turn's end), for the connections that kept
- * their numbers to write: batch `first + i` has `frames[i]` (its publications after the first, joined; null: none)
- * holding `messages[i]` publications. `first` is NO_RESTS while none is recorded, so a connection's check is one
- * comparison.
- */
-export const batchRests = { first: NO_RESTS, frames: [] as (Uint8Array | null)[], messages: [] as number[] };
+export const fanOut = { epoch: 0, open: -1 };
 
 /** The open batch (one per thread at most: a publication to another topic closes it); null during every walk. */
 let openEntry: TopicSubscribers | null = null;
@@ -87,8 +63,6 @@ let openFrames: Uint8Array[] | null = null;
 let openBytes = 0;
 /** Subscribers the first publication was written to (what a batched publication is written to). */
 let openWritten = 0;
-/** The open batch's number (`fanOut.open` is cleared before the batch is written). */
-let openEpoch = 0;
 
 /** Told how many subscribers a delivery was written to (for one that waited, once it is written). */
 export type DeliveryCount = (written: number) => void;
@@ -151,9 +125,7 @@ export function deliverInTurn(entry: TopicSubscribers, frames: PublicationFrames
     }
     const current = ++fanOut.epoch;
     fanOut.open = current;
-    fanOut.stamp = current;
     const written = writeToAll(entry, frame);
-    fanOut.stamp = 0;
     counted(written);
     // Closed meanwhile (a subscriber failed as a slow consumer), something waiting, nobody written to, or too large: no batch.
     if (fanOut.open !== current || waiting.length !== 0 || written === 0 || frame.length > BATCH_MAX_BYTES) {
@@ -163,7 +135,6 @@ export function deliverInTurn(entry: TopicSubscribers, frames: PublicationFrames
     }
     openEntry = entry;
     openWritten = written;
-    openEpoch = current;
   } finally {
     walking = false;
     if (waiting.length !== 0) waiting = [];
@@ -190,10 +161,7 @@ export function closeTopicBatch(): void {
   }
 }
 
-/**
- * Writes the open batch's publications after the first (if any), or records them for the connections written to
- * (`batchRests`), and forgets the batch. Only under `walking`.
- */
+/** Writes the open batch's publications after the first (if any), and forgets it. Only under `walking`. */
 function writeOpenBatch(): void {
   fanOut.open = -1;
   const entry = openEntry;
@@ -204,43 +172,8 @@ function writeOpenBatch(): void {
   const bytes = openBytes;
   openBytes = 0;
   if (frames === null) return;
-  const joined = frames.length === 1 ? (frames[0] as Uint8Array) : Buffer.concat(frames, bytes);
-  if (entry.eager === 0) recordRest(openEpoch, joined, frames.length);
-  else for (const subscriber of entry.subscribers) subscriber.handle.sendFrames(joined, frames.length);
-}
-
-/** Records batch `epoch`'s rest (`messages` publications joined in `frames`) in `batchRests`. */
-function recordRest(epoch: number, frames: Uint8Array, messages: number): void {
-  const rests = batchRests;
-  if (rests.first === NO_RESTS) rests.first = epoch;
-  // Batches closed without a rest (one publication in the turn) in between: none to write.
-  while (rests.first + rests.frames.length < epoch) {
-    rests.frames.push(null);
-    rests.messages.push(0);
-  }
-  rests.frames.push(frames);
-  rests.messages.push(messages);
-}
-
-/**
- * The turn's end (socket-binding.ts): `pass` has every connection of the turn that kept a recorded batch's number
- * write that batch's rest, as one walk (a publication asked for meanwhile, by a close handler run by a slow-consumer
- * close, waits for it and is written at once after it); then the rests are forgotten. Every connection that keeps a
- * batch's number is queued for the turn's end when it gets the batch's first publication, and no batch can open
- * during the walk, so none is left to write its rest later.
- */
-export function writeBatchRests(pass: () => void): void {
-  walking = true;
-  try {
-    pass();
-    if (waiting.length !== 0) writeWaiting();
-  } finally {
-    walking = false;
-    if (waiting.length !== 0) waiting = [];
-    batchRests.first = NO_RESTS;
-    batchRests.frames.length = 0;
-    batchRests.messages.length = 0;
-  }
+  const joined = frames.length === 1 ? frames[0] : Buffer.concat(frames, bytes);
+  for (const subscriber of entry.subscribers) subscriber.handle.sendFrames(joined, frames.length);
 }
 
 /** Writes the deliveries that waited for a walk, in order, at once; the length is read at each step (one may add another). */
