@@ -125,11 +125,12 @@ describe('writeDirect', () => {
     expect((server as Socket).destroyed).toBe(true);
     await closed;
   });
+
   it('with streamEmpty, writes without reading the stream\'s length, and is UNAVAILABLE for a destroyed socket (no handle)', async () => {
     const [[server, client]] = await socketPairs(1);
     const socket = server as Socket;
     let lengthReads = 0;
-    Object.defineProperty(socket, 'writableLength', { get: () => ++lengthReads && 0 });
+    Object.defineProperty(socket, 'writableLength', { get: () => (lengthReads++, 0), configurable: true });
     const owner = { directWriteDone: () => {} };
     expect(writeDirect(socket, Buffer.from('known'), owner, true)).toBe(DirectWrite.DONE);
     expect(lengthReads).toBe(0);
@@ -137,6 +138,7 @@ describe('writeDirect', () => {
     socket.destroy();
     expect(writeDirect(socket, Buffer.from('gone'), owner, true)).toBe(DirectWrite.UNAVAILABLE);
     expect(lengthReads).toBe(0);
+    Reflect.deleteProperty(socket, 'writableLength');
   });
 });
 
@@ -195,13 +197,16 @@ describe('SocketBinding fan-out writes over TCP', () => {
     // What the turn end would read of the stream (net.Socket's getters, shadowed on this socket): counted.
     let streamReads = 0;
     const writableState = (socket as unknown as { _writableState: { length: number } })._writableState;
-    Object.defineProperty(socket, 'writableLength', { get: () => (streamReads++, writableState.length) });
+    Object.defineProperty(socket, 'writableLength', { get: () => (streamReads++, writableState.length), configurable: true });
     Object.defineProperty(socket, 'destroyed', { get: () => (streamReads++, false), configurable: true });
     const frames = [binaryFrame('a'), binaryFrame('bb')];
     for (const frame of frames) actor.sendFrame(frame);
     await turn();
     expect(streamReads).toBe(0);
-    const bytes = await readBytes(client as Socket, frames[0]!.length + frames[1]!.length);
+    // net.Socket's own getters again, for the test's cleanup.
+    Reflect.deleteProperty(socket, 'writableLength');
+    Reflect.deleteProperty(socket, 'destroyed');
+    const bytes = await readBytes(client as Socket, frames.reduce((sum, frame) => sum + frame.length, 0));
     expect(parseServerFrames(bytes).frames.map((frame) => frame.payload.toString())).toEqual(['a', 'bb']);
   });
 
