@@ -120,11 +120,12 @@ export function canWriteDirect(socket: Socket): boolean {
 
 /**
  * Writes `data` to the handle of `socket` (for which `canWriteDirect` was
- * true) when nothing is buffered in its Writable; the buffer must not change
- * until the write is done.
+ * true) when nothing is buffered in its Writable (`streamEmpty`: the caller
+ * knows, and the stream is not read); the buffer must not change until the
+ * write is done. UNAVAILABLE also for a socket without its handle (destroyed).
  */
-export function writeDirect(socket: Socket, data: Uint8Array, owner: DirectWriteOwner): DirectWrite {
-  if (socket.writableLength !== 0) return DirectWrite.UNAVAILABLE;
+export function writeDirect(socket: Socket, data: Uint8Array, owner: DirectWriteOwner, streamEmpty: boolean = false): DirectWrite {
+  if (!streamEmpty && socket.writableLength !== 0) return DirectWrite.UNAVAILABLE;
   const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
   if (handle === null) return DirectWrite.UNAVAILABLE;
   const req = spare ?? newRequest();

@@ -959,7 +959,12 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    */
   #flushPending(shared: SharedJoin | null = null): void {
     const socket = this.socket;
-    if (!socket.destroyed) {
+    if (!this.#streamUsed) {
+      // Plain TCP with nothing in its stream (known here, `#streamUsed`): straight to the handle, without reading the
+      // stream's state (two more objects per write); a socket without its handle is destroyed: dropped, as below.
+      const data = this.#pendingData(shared);
+      if (writeDirect(socket, data, this, true) === DirectWrite.QUEUED) this.#directBytes += data.length;
+    } else if (!socket.destroyed) {
       const data = this.#pendingData(shared);
       let written: DirectWrite = DirectWrite.UNAVAILABLE;
       if (this.#direct && !this.#tickCorked) written = writeDirect(socket, data, this);

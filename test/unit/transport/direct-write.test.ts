@@ -125,6 +125,21 @@ describe('writeDirect', () => {
     expect((server as Socket).destroyed).toBe(true);
     await closed;
   });
+
+  it('with streamEmpty, writes without reading the stream\'s length, and is UNAVAILABLE for a destroyed socket (no handle)', async () => {
+    const [[server, client]] = await socketPairs(1);
+    const socket = server as Socket;
+    let lengthReads = 0;
+    Object.defineProperty(socket, 'writableLength', { get: () => (lengthReads++, 0), configurable: true });
+    const owner = { directWriteDone: () => {} };
+    expect(writeDirect(socket, Buffer.from('known'), owner, true)).toBe(DirectWrite.DONE);
+    expect(lengthReads).toBe(0);
+    expect((await readBytes(client as Socket, 5)).toString()).toBe('known');
+    socket.destroy();
+    expect(writeDirect(socket, Buffer.from('gone'), owner, true)).toBe(DirectWrite.UNAVAILABLE);
+    expect(lengthReads).toBe(0);
+    Reflect.deleteProperty(socket, 'writableLength');
+  });
 });
 
 describe('writevDirect', () => {
@@ -173,6 +188,26 @@ describe('SocketBinding fan-out writes over TCP', () => {
       }),
     );
     expect(payloads).toEqual([['a', 'bb'], ['a', 'bb'], ['bb', 'direct', 'ccc']]);
+  });
+
+  it('writes a turn\'s frames straight to the handle without reading the socket\'s stream while the binding knows it empty', async () => {
+    const [[server, client]] = await socketPairs(1);
+    const socket = server as Socket;
+    const { actor } = openBinding(socket);
+    // What the turn end would read of the stream (net.Socket's getters, shadowed on this socket): counted.
+    let streamReads = 0;
+    const writableState = (socket as unknown as { _writableState: { length: number } })._writableState;
+    Object.defineProperty(socket, 'writableLength', { get: () => (streamReads++, writableState.length), configurable: true });
+    Object.defineProperty(socket, 'destroyed', { get: () => (streamReads++, false), configurable: true });
+    const frames = [binaryFrame('a'), binaryFrame('bb')];
+    for (const frame of frames) actor.sendFrame(frame);
+    await turn();
+    expect(streamReads).toBe(0);
+    // net.Socket's own getters again, for the test's cleanup.
+    Reflect.deleteProperty(socket, 'writableLength');
+    Reflect.deleteProperty(socket, 'destroyed');
+    const bytes = await readBytes(client as Socket, frames.reduce((sum, frame) => sum + frame.length, 0));
+    expect(parseServerFrames(bytes).frames.map((frame) => frame.payload.toString())).toEqual(['a', 'bb']);
   });
 
   it('joins two pending frames and three or more apart: a pair after a list of the same first frames, a list after a pair', async () => {
