@@ -23,6 +23,7 @@
  * instead).
  */
 import type { Socket } from 'node:net';
+import { UnmaskArena, WASM_PAGE_BYTES, useUnmaskArena } from '../protocol/wasm-unmask.ts';
 import { SlotList } from './slot-list.ts';
 
 /** A stream handle's method that sets the memory its next reads land in. */
@@ -54,7 +55,7 @@ export class SharedReadBuffer {
   readonly #readers: SlotList<ReadBufferReader>;
 
   constructor(bytes: number) {
-    this.buffer = Buffer.allocUnsafeSlow(bytes);
+    this.buffer = allocate(bytes);
     this.replacements = 0;
     this.replacedAt = -Infinity;
     this.#readers = new SlotList({ get: (reader) => reader.readerSlot, set: (reader, slot) => (reader.readerSlot = slot) });
@@ -85,7 +86,7 @@ export class SharedReadBuffer {
    * other read).
    */
   replace(now: number): void {
-    const next = Buffer.allocUnsafeSlow(this.buffer.length);
+    const next = allocate(this.buffer.length);
     this.buffer = next;
     this.replacements++;
     this.replacedAt = now;
@@ -95,4 +96,17 @@ export class SharedReadBuffer {
       if (handle !== null && !reader.socket.destroyed) handle.useUserBuffer(next);
     });
   }
+}
+
+/**
+ * A read buffer of `bytes`: the memory of a WebAssembly unmasking arena when
+ * it is a whole number of pages and WebAssembly SIMD is there, made the
+ * thread's arena (a frame inside a read is then unmasked in place by
+ * protocol/wasm-unmask.ts), else a plain buffer.
+ */
+function allocate(bytes: number): Buffer {
+  if (!UnmaskArena.available || bytes % WASM_PAGE_BYTES !== 0) return Buffer.allocUnsafeSlow(bytes);
+  const arena = new UnmaskArena(bytes / WASM_PAGE_BYTES);
+  useUnmaskArena(arena);
+  return arena.buffer;
 }
