@@ -47,6 +47,8 @@ export interface ReadBufferReader {
 export class SharedReadBuffer {
   /** Where the next read of every registered socket lands. */
   buffer: Buffer;
+  /** Its ArrayBuffer (`buffer.buffer`, kept so that a view is told without the getter's call). */
+  memory: ArrayBufferLike;
   /** Times the buffer was replaced. */
   replacements: number;
   /** The clock's time of the last replacement (-Infinity: none yet). */
@@ -56,6 +58,7 @@ export class SharedReadBuffer {
 
   constructor(bytes: number) {
     this.buffer = allocate(bytes);
+    this.memory = this.buffer.buffer;
     this.replacements = 0;
     this.replacedAt = -Infinity;
     this.#readers = new SlotList({ get: (reader) => reader.readerSlot, set: (reader, slot) => (reader.readerSlot = slot) });
@@ -88,6 +91,7 @@ export class SharedReadBuffer {
   replace(now: number): void {
     const next = allocate(this.buffer.length);
     this.buffer = next;
+    this.memory = next.buffer;
     this.replacements++;
     this.replacedAt = now;
     this.#readers.forEach((reader) => {
