@@ -110,7 +110,15 @@ export class SharedReadBuffer {
  */
 function allocate(bytes: number): Buffer {
   if (!UnmaskArena.available || bytes % WASM_PAGE_BYTES !== 0) return Buffer.allocUnsafeSlow(bytes);
-  const arena = new UnmaskArena(bytes / WASM_PAGE_BYTES);
+  let arena: UnmaskArena;
+  try {
+    arena = new UnmaskArena(bytes / WASM_PAGE_BYTES);
+  } catch {
+    // No address space for one more WebAssembly memory (V8 reserves guard regions for each; a `ulimit -v`):
+    // a plain buffer, its frames unmasked by the other paths.
+    useUnmaskArena(null);
+    return Buffer.allocUnsafeSlow(bytes);
+  }
   useUnmaskArena(arena);
   return arena.buffer;
 }
