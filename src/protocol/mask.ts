@@ -4,6 +4,7 @@
  * operation, so one function does both, in place.
  */
 import { createRequire } from 'node:module';
+import { currentArena } from './wasm-unmask.ts';
 
 /**
  * Below this many bytes the byte loop beats the word loop, whose setup (an
@@ -54,6 +55,7 @@ export function unmask(data: Uint8Array, key: Uint8Array, offset: number = 0): v
   if ((key[0]! | key[1]! | key[2]! | key[3]!) === 0) return;
   const length = data.length;
   if (length < WORD_LOOP_MIN_BYTES) unmaskByteLoop(data, key, offset);
+  else if (length >= NATIVE_UNMASK_MIN_BYTES && currentArena !== null && data.buffer === currentArena.memory) currentArena.unmask(data, key, offset);
   else if (nativeMask === null || length < NATIVE_UNMASK_MIN_BYTES) unmaskWordLoop(data, key, offset);
   else if ((offset & 3) === 0) nativeMask.unmask(data, key);
   else {

@@ -23,6 +23,7 @@
  * instead).
  */
 import type { Socket } from 'node:net';
+import { UnmaskArena, WASM_PAGE_BYTES, useUnmaskArena } from '../protocol/wasm-unmask.ts';
 import { SlotList } from './slot-list.ts';
 
 /** A stream handle's method that sets the memory its next reads land in. */
@@ -46,6 +47,8 @@ export interface ReadBufferReader {
 export class SharedReadBuffer {
   /** Where the next read of every registered socket lands. */
   buffer: Buffer;
+  /** Its ArrayBuffer (`buffer.buffer`, kept so that a view is told without the getter's call). */
+  memory: ArrayBufferLike;
   /** Times the buffer was replaced. */
   replacements: number;
   /** The clock's time of the last replacement (-Infinity: none yet). */
@@ -54,7 +57,8 @@ export class SharedReadBuffer {
   readonly #readers: SlotList<ReadBufferReader>;
 
   constructor(bytes: number) {
-    this.buffer = Buffer.allocUnsafeSlow(bytes);
+    this.buffer = allocate(bytes);
+    this.memory = this.buffer.buffer;
     this.replacements = 0;
     this.replacedAt = -Infinity;
     this.#readers = new SlotList({ get: (reader) => reader.readerSlot, set: (reader, slot) => (reader.readerSlot = slot) });
@@ -85,8 +89,9 @@ export class SharedReadBuffer {
    * other read).
    */
   replace(now: number): void {
-    const next = Buffer.allocUnsafeSlow(this.buffer.length);
+    const next = allocate(this.buffer.length);
     this.buffer = next;
+    this.memory = next.buffer;
     this.replacements++;
     this.replacedAt = now;
     this.#readers.forEach((reader) => {
@@ -95,4 +100,25 @@ export class SharedReadBuffer {
       if (handle !== null && !reader.socket.destroyed) handle.useUserBuffer(next);
     });
   }
+}
+
+/**
+ * A read buffer of `bytes`: the memory of a WebAssembly unmasking arena when
+ * it is a whole number of pages and WebAssembly SIMD is there, made the
+ * thread's arena (a frame inside a read is then unmasked in place by
+ * protocol/wasm-unmask.ts), else a plain buffer.
+ */
+function allocate(bytes: number): Buffer {
+  if (!UnmaskArena.available || bytes % WASM_PAGE_BYTES !== 0) return Buffer.allocUnsafeSlow(bytes);
+  let arena: UnmaskArena;
+  try {
+    arena = new UnmaskArena(bytes / WASM_PAGE_BYTES);
+  } catch {
+    // No address space for one more WebAssembly memory (V8 reserves guard regions for each; a `ulimit -v`):
+    // a plain buffer, its frames unmasked by the other paths.
+    useUnmaskArena(null);
+    return Buffer.allocUnsafeSlow(bytes);
+  }
+  useUnmaskArena(arena);
+  return arena.buffer;
 }
