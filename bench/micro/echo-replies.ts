@@ -16,23 +16,12 @@ import { Opcode } from '../../src/protocol/constants.ts';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
 import { encodeFrame, encodeFrameHeader } from '../../src/protocol/frame-encoder.ts';
 import { FrameSkimmer } from '../load/frame-skimmer.ts';
+import { seededRandom } from '../../test/helpers/chunkings.ts';
 
 const CONNECTIONS = 50;
 const READ_BUFFER_BYTES = 256 * 1024;
 const sizes = (process.env.SIZES ?? '16384,65536,1048576').split(',').map(Number);
 const rounds = Number(process.env.ROUNDS ?? 2);
-
-/** Read sizes from a fixed seed (mulberry32), the same in every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** CPU microseconds per reply for `replies` replies of `size` bytes, through the skimmer or the decoder alone. */
 function measure(size: number, skim: boolean, replies: number): number {
