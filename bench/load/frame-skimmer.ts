@@ -22,6 +22,7 @@
  * header that spans reads is gathered in a 14-byte spill first.
  */
 import type { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
+import { readFrameHeaderLength } from '../../src/protocol/frame-header.ts';
 
 /** Longest frame header: 2 bytes, a 64-bit length, a masking key (§5.2). */
 const MAX_HEADER_BYTES = 14;
@@ -83,10 +84,10 @@ export class FrameSkimmer {
   /** Takes header bytes from `chunk` at `pos`; once the header is whole, skims or routes its frame. Returns the new position. */
   #gatherHeader(chunk: Buffer, pos: number): number {
     const header = this.#header;
-    let needed = this.#headerLength < 2 ? 2 : headerBytes(header[1]!);
+    let needed = this.#headerLength < 2 ? 2 : headerBytes(header);
     while (this.#headerLength < needed && pos < chunk.length) {
       header[this.#headerLength++] = chunk[pos++]!;
-      if (this.#headerLength === 2) needed = headerBytes(header[1]!);
+      if (this.#headerLength === 2) needed = headerBytes(header);
     }
     if (this.#headerLength < needed) return pos;
     this.#headerLength = 0;
@@ -105,10 +106,9 @@ export class FrameSkimmer {
   }
 }
 
-/** Length of a header whose second byte is `b1` (§5.2). */
-function headerBytes(b1: number): number {
-  const length7 = b1 & 0x7f;
-  return 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + ((b1 & 0x80) !== 0 ? 4 : 0);
+/** Length of a header, from its second byte (§5.2): the server's length fields (frame-header.ts), plus a masking key if set. */
+function headerBytes(header: Buffer): number {
+  return readFrameHeaderLength(header) + ((header[1]! & 0x80) !== 0 ? 4 : 0);
 }
 
 /** The payload length in a whole header (§5.2); a 64-bit length beyond 2^53 reads as Infinity (the decoder fails such a frame). */
