@@ -132,7 +132,7 @@ export class BenchConnection {
   nextId: number;
   /** Scenario-defined role (e.g. subscriber or publisher). */
   role: number;
-  /** readClock() of the read being handled, 0 until it is first asked for in that read. */
+  /** readClock() of the read being handled (while `batching`), 0 until it is first asked for in that read. */
   private readAt: number;
   private readonly key: string;
   private headBuffer: Buffer | null;
@@ -207,10 +207,11 @@ export class BenchConnection {
    * The epoch clock (epoch-clock.ts) as of the read being handled: read on the first call during a read, the same
    * value for every later call in it. Every byte of a read was in the socket before the read returned, so a clock
    * read after it is at or after the arrival of every message in it: what a read holds arrived at one moment as far
-   * as user space can tell. Outside a read, the clock itself.
+   * as user space can tell. Outside a read, the clock itself, every time.
    */
   readClock(): number {
-    if (this.readAt === 0) return (this.readAt = epochNow());
+    if (!this.batching) return epochNow();
+    if (this.readAt === 0) this.readAt = epochNow();
     return this.readAt;
   }
 
@@ -314,7 +315,6 @@ export class BenchConnection {
     this.readAt = 0;
     if (this.skimmer !== null) this.skimmer.push(chunk, borrowed);
     else this.decoder.push(chunk, borrowed);
-    this.readAt = 0;
     this.batching = false;
     this.flush();
   }
