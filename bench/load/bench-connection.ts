@@ -23,6 +23,7 @@ import { CloseCode, Opcode } from '../../src/protocol/constants.ts';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
 import { encodeClose, encodeFrameHeader, encodePong } from '../../src/protocol/frame-encoder.ts';
 import { MAX_RESPONSE_HEAD_BYTES, buildUpgradeRequest, checkUpgradeResponse, createClientKey } from './client-handshake.ts';
+import { epochNow } from './epoch-clock.ts';
 import { FrameSkimmer } from './frame-skimmer.ts';
 
 /**
@@ -83,6 +84,12 @@ export interface ConnectionOwner {
   readonly skimmedMessageBytes?: number;
   /** One skimmed reply (see `skimmedMessageBytes`): a binary message of that many bytes, its payload unread. */
   onSkimmedMessage?(conn: BenchConnection): void;
+  /**
+   * When the owner has it, such a reply is read in place instead of skimmed: `skimmedMessageBytes` bytes of `chunk`
+   * from `start`, valid only during the call (the thread's read buffer is reused after it), no view or copy made;
+   * one that spans reads is assembled by the decoder and reaches `onMessage` (frame-skimmer.ts, inspected frames).
+   */
+  onSkimmedPayload?(conn: BenchConnection, chunk: Buffer, start: number): void;
   /** The connection is gone (cleanly when `conn.failure` is null). Called exactly once. */
   onEnd(conn: BenchConnection): void;
 }
@@ -125,6 +132,8 @@ export class BenchConnection {
   nextId: number;
   /** Scenario-defined role (e.g. subscriber or publisher). */
   role: number;
+  /** readClock() of the read being handled (while `batching`), 0 until it is first asked for in that read. */
+  private readAt: number;
   private readonly key: string;
   private headBuffer: Buffer | null;
   /** Frames written while a chunk is being decoded; flushed as one write after it. */
@@ -158,6 +167,7 @@ export class BenchConnection {
     this.inflight = 0;
     this.nextId = 0;
     this.role = 0;
+    this.readAt = 0;
     this.key = createClientKey();
     this.headBuffer = null;
     this.pending = [];
@@ -178,9 +188,31 @@ export class BenchConnection {
     this.skimmer =
       skimmed === undefined
         ? null
-        : new FrameSkimmer(encodeFrameHeader(Opcode.BINARY, skimmed, true, null), skimmed, this.decoder, () => {
-            if (this.state === ConnState.OPEN || this.state === ConnState.CLOSING) this.owner.onSkimmedMessage?.(this);
-          });
+        : new FrameSkimmer(
+            encodeFrameHeader(Opcode.BINARY, skimmed, true, null),
+            skimmed,
+            this.decoder,
+            () => {
+              if (this.state === ConnState.OPEN || this.state === ConnState.CLOSING) this.owner.onSkimmedMessage?.(this);
+            },
+            owner.onSkimmedPayload === undefined
+              ? null
+              : (chunk: Buffer, start: number) => {
+                  if (this.state === ConnState.OPEN || this.state === ConnState.CLOSING) this.owner.onSkimmedPayload!(this, chunk, start);
+                },
+          );
+  }
+
+  /**
+   * The epoch clock (epoch-clock.ts) as of the read being handled: read on the first call during a read, the same
+   * value for every later call in it. Every byte of a read was in the socket before the read returned, so a clock
+   * read after it is at or after the arrival of every message in it: what a read holds arrived at one moment as far
+   * as user space can tell. Outside a read, the clock itself, every time.
+   */
+  readClock(): number {
+    if (!this.batching) return epochNow();
+    if (this.readAt === 0) this.readAt = epochNow();
+    return this.readAt;
   }
 
   /** Open the TCP connection (and the TLS session) and send the upgrade request; the owner hears onOpen or onEnd. */
@@ -280,6 +312,7 @@ export class BenchConnection {
     // All writes caused by one read (the next requests, pongs) leave in one write: one syscall and
     // one write request instead of one per message (the generator spends most of its time there).
     this.batching = true;
+    this.readAt = 0;
     if (this.skimmer !== null) this.skimmer.push(chunk, borrowed);
     else this.decoder.push(chunk, borrowed);
     this.batching = false;

@@ -20,6 +20,13 @@
  * does: it is routed). Headers are parsed only for their length (§5.2:
  * 7, 7+16 or 7+64 bits, and a masking key when the mask bit is set): a
  * header that spans reads is gathered in a 14-byte spill first.
+ *
+ * Inspected frames (`onInspected`, for a reply whose bytes say something:
+ * a fan-out delivery's send time): a frame with the expected header whose
+ * payload lies inside the chunk is handed over in place (the chunk and
+ * where the payload starts, no view, no copy), to be read before the call
+ * returns; one whose payload spans reads goes to the decoder like any other
+ * frame, which assembles it and delivers it as a message.
  */
 import type { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
 import { readFrameHeaderLength } from '../../src/protocol/frame-header.ts';
@@ -32,6 +39,7 @@ export class FrameSkimmer {
   readonly #payloadBytes: number;
   readonly #decoder: FrameDecoder;
   readonly #onSkimmed: () => void;
+  readonly #onInspected: ((chunk: Buffer, start: number) => void) | null;
   /** The header being gathered, and how many of its bytes are in. */
   readonly #header: Buffer;
   #headerLength: number;
@@ -45,13 +53,22 @@ export class FrameSkimmer {
   /**
    * @param expectedHeader the header of the frame to skim (e.g. from encodeFrameHeader).
    * @param payloadBytes its payload length.
-   * @param onSkimmed called once per skimmed frame, when its last byte has passed.
+   * @param onSkimmed called once per skimmed frame, when its last byte has passed (unless `onInspected` is given).
+   * @param onInspected given: called instead for each expected frame whose payload lies in one chunk, with
+   *   `payloadBytes` bytes of `chunk` from `start`, valid only during the call (a borrowed chunk is reused after).
    */
-  constructor(expectedHeader: Buffer, payloadBytes: number, decoder: FrameDecoder, onSkimmed: () => void) {
+  constructor(
+    expectedHeader: Buffer,
+    payloadBytes: number,
+    decoder: FrameDecoder,
+    onSkimmed: () => void,
+    onInspected: ((chunk: Buffer, start: number) => void) | null = null,
+  ) {
     this.#expected = expectedHeader;
     this.#payloadBytes = payloadBytes;
     this.#decoder = decoder;
     this.#onSkimmed = onSkimmed;
+    this.#onInspected = onInspected;
     this.#header = Buffer.alloc(MAX_HEADER_BYTES);
     this.#headerLength = 0;
     this.#skip = 0;
@@ -83,6 +100,11 @@ export class FrameSkimmer {
 
   /** Takes header bytes from `chunk` at `pos`; once the header is whole, skims or routes its frame. Returns the new position. */
   #gatherHeader(chunk: Buffer, pos: number): number {
+    const expected = this.#expected;
+    // The usual case: the whole expected header at `pos`, compared where it lies.
+    if (this.#headerLength === 0 && !this.#fragmented && pos + expected.length <= chunk.length && startsAt(chunk, pos, expected)) {
+      return this.#expectedFrame(chunk, pos + expected.length);
+    }
     const header = this.#header;
     let needed = this.#headerLength < 2 ? 2 : headerBytes(header);
     while (this.#headerLength < needed && pos < chunk.length) {
@@ -91,12 +113,7 @@ export class FrameSkimmer {
     }
     if (this.#headerLength < needed) return pos;
     this.#headerLength = 0;
-    const expected = this.#expected;
-    if (!this.#fragmented && needed === expected.length && header.compare(expected, 0, needed, 0, needed) === 0) {
-      this.#skip = this.#payloadBytes;
-      if (this.#skip === 0) this.#onSkimmed();
-      return pos;
-    }
+    if (!this.#fragmented && needed === expected.length && startsAt(header, 0, expected)) return this.#expectedFrame(chunk, pos);
     const opcode = header[0]! & 0x0f;
     // §5.4: data frames (continuation 0x0, text 0x1, binary 0x2) make up messages; FIN ends one.
     if (opcode < 0x8) this.#fragmented = (header[0]! & 0x80) === 0;
@@ -104,6 +121,31 @@ export class FrameSkimmer {
     this.#decoder.push(header.subarray(0, needed), true);
     return pos;
   }
+
+  /** An expected header ended at `pos`: skim its payload, inspect it in place, or route it when it spans reads. */
+  #expectedFrame(chunk: Buffer, pos: number): number {
+    const payloadBytes = this.#payloadBytes;
+    const inspect = this.#onInspected;
+    if (inspect === null) {
+      this.#skip = payloadBytes;
+      if (payloadBytes === 0) this.#onSkimmed();
+      return pos;
+    }
+    if (pos + payloadBytes <= chunk.length) {
+      inspect(chunk, pos);
+      return pos + payloadBytes;
+    }
+    // The expected header is this frame's header byte for byte: the decoder gets it, then the payload as it comes.
+    this.#route = payloadBytes;
+    this.#decoder.push(this.#expected, true);
+    return pos;
+  }
+}
+
+/** True when `bytes` holds `expected` at `at` (a few bytes: cheaper in JavaScript than a call into Buffer.compare). */
+function startsAt(bytes: Uint8Array, at: number, expected: Uint8Array): boolean {
+  for (let i = 0; i < expected.length; i++) if (bytes[at + i] !== expected[i]) return false;
+  return true;
 }
 
 /** Length of a header, from its second byte (§5.2): the server's length fields (frame-header.ts), plus a masking key if set. */

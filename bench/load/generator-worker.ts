@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
+import { epochNow } from './epoch-clock.ts';
 import { encodeHistogram } from './histogram.ts';
 import { LoadRecorder } from './load-recorder.ts';
 import type { FromThread, RunSchedule, ThreadSetup, ToThread } from './messages.ts';
@@ -41,10 +42,6 @@ function createDriver(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Arr
     case 'reject':
       return new RejectDriver(setup, recorder);
   }
-}
-
-function epochNow(): number {
-  return performance.timeOrigin + performance.now();
 }
 
 function at(epochMs: number, action: () => void): void {

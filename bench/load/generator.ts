@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { mergeHistograms } from './histogram.ts';
 import type { LatencySummary } from './histogram.ts';
 import type { ConnectTarget } from './bench-connection.ts';
+import { epochNow } from './epoch-clock.ts';
 import type { ErrorCounts, FromThread, SocketScenarioKind, ThreadResult, ThreadSetup, ToThread } from './messages.ts';
 
 /** Delay between the last `ready` and the start of sending, so every thread starts together. */
@@ -89,10 +90,6 @@ export interface LoadRunOutcome {
 /** Split `total` into `parts` near-equal integers (the first ones get the remainder). */
 export function share(total: number, parts: number, index: number): number {
   return Math.floor(total / parts) + (index < total % parts ? 1 : 0);
-}
-
-function epochNow(): number {
-  return performance.timeOrigin + performance.now();
 }
 
 /**

@@ -33,7 +33,16 @@ class RecordingDriver extends FanOutDriver {
 }
 
 function fakeConnection(role: number): BenchConnection {
-  return { role, isOpen: true, inflight: 0, head: 0, nextId: 0, sendTimes: new Float64Array(512), sendIds: new Float64Array(512) } as unknown as BenchConnection;
+  return {
+    role,
+    isOpen: true,
+    inflight: 0,
+    head: 0,
+    nextId: 0,
+    sendTimes: new Float64Array(512),
+    sendIds: new Float64Array(512),
+    readClock: () => performance.timeOrigin + performance.now(),
+  } as unknown as BenchConnection;
 }
 
 function pacedSetup(publishRate: number): ThreadSetup {

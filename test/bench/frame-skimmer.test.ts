@@ -1,6 +1,7 @@
 /**
  * The generator's FrameSkimmer (bench/load/frame-skimmer.ts): frames that
- * are exactly the expected reply are counted unread, every other frame
+ * are exactly the expected reply are counted unread (or, inspected, read in
+ * place when they lie in one read), every other frame
  * reaches the decoder whole and in order, at every split of the input, with
  * each chunk lent from one buffer that is overwritten after each push (the
  * generator's shared read buffer).
@@ -25,7 +26,7 @@ function pattern(length: number, seed: number): Buffer {
  * Feeds `chunks` through a skimmer for PAYLOAD_BYTES binary replies; returns what came out, in order. Messages
  * that are not lent are kept and read at the end, as a sink that keeps them would.
  */
-function skim(chunks: readonly Buffer[], lendMessages: boolean): string[] {
+function skim(chunks: readonly Buffer[], lendMessages: boolean, inspected: { count: number } | null = null): string[] {
   const events: (string | (() => string))[] = [];
   const decoder = new FrameDecoder(
     {
@@ -39,7 +40,21 @@ function skim(chunks: readonly Buffer[], lendMessages: boolean): string[] {
     },
     { maxMessageBytes: 1 << 20, requireMask: false, lendMessages },
   );
-  const skimmer = new FrameSkimmer(encodeFrameHeader(Opcode.BINARY, PAYLOAD_BYTES, true, null), PAYLOAD_BYTES, decoder, () => events.push('skimmed'));
+  // Inspected frames are described as the decoder's messages are: the same output whether read in place or assembled.
+  const onInspected =
+    inspected === null
+      ? null
+      : (chunk: Buffer, start: number) => {
+          inspected.count++;
+          events.push(described(chunk.subarray(start, start + PAYLOAD_BYTES)));
+        };
+  const skimmer = new FrameSkimmer(
+    encodeFrameHeader(Opcode.BINARY, PAYLOAD_BYTES, true, null),
+    PAYLOAD_BYTES,
+    decoder,
+    () => events.push('skimmed'),
+    onInspected,
+  );
   const readBuffer = Buffer.alloc(Math.max(...chunks.map((c) => c.length)));
   for (const chunk of chunks) {
     chunk.copy(readBuffer);
@@ -99,6 +114,28 @@ describe('FrameSkimmer', () => {
       }
     });
   }
+
+  it('with onInspected, hands each reply whose payload lies in one read over in place, and the others to the decoder, at every split', () => {
+    const replyPayload = described(pattern(PAYLOAD_BYTES, 1));
+    const inspectedExpected = expected.map((event) => (event === 'skimmed' ? replyPayload : event));
+    const replies = expected.filter((event) => event === 'skimmed').length;
+    for (const lendMessages of [false, true]) {
+      for (const { name, chunks } of chunkings(stream, { randomSplits: 16 })) {
+        const inspected = { count: 0 };
+        expect(skim(chunks, lendMessages, inspected), name).toEqual(inspectedExpected);
+        // Never more than the replies; all of them when the stream comes in one read.
+        expect(inspected.count, name).toBeLessThanOrEqual(replies);
+        if (chunks.length === 1) expect(inspected.count, name).toBe(replies);
+      }
+    }
+  });
+
+  it('with onInspected, still hands a reply-shaped frame inside a fragmented message to the decoder', () => {
+    const input = Buffer.concat([reply, encodeFrame(Opcode.BINARY, pattern(10, 6), { fin: false }), reply, reply]);
+    for (const { name, chunks } of chunkings(input, { randomSplits: 4 })) {
+      expect(skim(chunks, true, { count: 0 }), name).toEqual([described(pattern(PAYLOAD_BYTES, 1)), 'error WS_ERR_EXPECTED_CONTINUATION']);
+    }
+  });
 
   it('hands a reply-shaped frame inside a fragmented message to the decoder, which fails the connection', () => {
     const input = Buffer.concat([reply, encodeFrame(Opcode.BINARY, pattern(10, 6), { fin: false }), reply, reply]);

@@ -7,6 +7,8 @@
 import { Opcode } from '../../../src/protocol/constants.ts';
 import { encodeFrame } from '../../../src/protocol/frame-encoder.ts';
 import type { BenchConnection } from '../bench-connection.ts';
+import type { LoadRecorder } from '../load-recorder.ts';
+import type { ThreadSetup } from '../messages.ts';
 import { BENCH_TOPIC, MSGPACK_PROTOCOL, MessageType, PUBLISH_METHOD, SUBSCRIBE_METHOD, packr } from '../wire.ts';
 import type { PublicationData } from '../wire.ts';
 import { FanOutDriver, PUBLISHER, SUBSCRIBER } from './fan-out.ts';
@@ -38,23 +40,39 @@ const PUBLICATION_PREFIXES: readonly Buffer[] = [publicationPrefix([0xde, 0x00, 
  * the bytes, the same saturated thread carries 880k-1.04M (broadcast 4 -> 100,
  * 32-byte pad, 3 alternating runs against the same server).
  */
-export function readPublicationTime(data: Buffer, padBytes: number): number {
-  // fixstr "pad" (4 bytes), bin 8/16/32 header, the pad itself.
-  const binHeader = padBytes < 0x100 ? 2 : padBytes < 0x1_0000 ? 3 : 5;
+export function readPublicationTime(data: Buffer, padBytes: number, start: number = 0, length: number = data.length - start): number {
   for (const prefix of PUBLICATION_PREFIXES) {
-    if (data.length !== prefix.length + 8 + 4 + binHeader + padBytes) continue;
+    if (length !== publicationBytes(prefix, padBytes)) continue;
     let matches = true;
-    for (let i = 0; i < prefix.length && matches; i++) matches = data[i] === prefix[i];
-    const at = prefix.length + 8;
+    for (let i = 0; i < prefix.length && matches; i++) matches = data[start + i] === prefix[i];
+    const at = start + prefix.length + 8;
     if (!matches || data[at] !== 0xa3 || data[at + 1] !== 0x70 || data[at + 2] !== 0x61 || data[at + 3] !== 0x64) continue;
-    return data.readDoubleBE(prefix.length);
+    return data.readDoubleBE(start + prefix.length);
   }
   return Number.NaN;
+}
+
+/** Bytes of a publication with this prefix and a pad of `padBytes`: the prefix, the float 64, fixstr "pad", a bin 8/16/32 header, the pad. */
+function publicationBytes(prefix: Buffer, padBytes: number): number {
+  const binHeader = padBytes < 0x100 ? 2 : padBytes < 0x1_0000 ? 3 : 5;
+  return prefix.length + 8 + 4 + binHeader + padBytes;
 }
 
 /** Fan-out on the Shoal msgpack subprotocol: `$subscribe` and `publish` requests, `[4, topic, data]` deliveries. */
 export class BroadcastDriver extends FanOutDriver {
   protected readonly protocols: readonly string[] = [MSGPACK_PROTOCOL];
+  /**
+   * Nothing of a message is kept past onMessage: deliveries are read in place, anything else is decoded from a copy
+   * (msgpackr may return views of its input: bins).
+   */
+  readonly lendsMessages = true;
+  /** The length of a delivery as msgpackr writes it (map16): its frames are read in place (onSkimmedPayload). */
+  readonly skimmedMessageBytes: number;
+
+  constructor(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Array) {
+    super(setup, recorder, mask);
+    this.skimmedMessageBytes = publicationBytes(PUBLICATION_PREFIXES[0]!, this.pad.length);
+  }
 
   protected beginJoin(conn: BenchConnection): void {
     conn.write(encodeFrame(Opcode.BINARY, packr.pack([MessageType.REQUEST, SUBSCRIBE_ID, SUBSCRIBE_METHOD, BENCH_TOPIC]), { mask: this.mask }));
@@ -63,6 +81,19 @@ export class BroadcastDriver extends FanOutDriver {
   protected writePublication(conn: BenchConnection, id: number, sentAt: number): void {
     const data: PublicationData = { t: sentAt, pad: this.pad };
     conn.write(encodeFrame(Opcode.BINARY, packr.pack([MessageType.REQUEST, id, PUBLISH_METHOD, [BENCH_TOPIC, data]]), { mask: this.mask }));
+  }
+
+  /** A binary message of a delivery's length, in the read: its time read where it lies, anything unexpected decoded in full. */
+  onSkimmedPayload(conn: BenchConnection, chunk: Buffer, start: number): void {
+    const length = this.skimmedMessageBytes;
+    if (conn.role === SUBSCRIBER) {
+      const sentAt = readPublicationTime(chunk, this.pad.length, start, length);
+      if (!Number.isNaN(sentAt)) {
+        this.delivered(conn, sentAt, length);
+        return;
+      }
+    }
+    this.onMessage(conn, chunk.subarray(start, start + length), true);
   }
 
   onMessage(conn: BenchConnection, data: Buffer, isBinary: boolean): void {
@@ -75,7 +106,8 @@ export class BroadcastDriver extends FanOutDriver {
     }
     let message: unknown;
     try {
-      message = isBinary ? packr.unpack(data) : undefined;
+      // `data` is lent (valid during this call only): msgpackr decodes a copy.
+      message = isBinary ? packr.unpack(Buffer.from(data)) : undefined;
     } catch (error) {
       conn.fail('protocol', `message is not msgpack: ${(error as Error).message}`);
       return;

@@ -4,7 +4,9 @@
  * `publisherTarget` when it is set: another node of a cluster) keep up to P
  * publications in flight, each answered by the server; every publication
  * carries its send time (epoch clock, comparable across threads and
- * processes) so each delivery is timed publish-to-delivery.
+ * processes) so each delivery is timed publish-to-delivery: to the socket
+ * read that brought it (a clock read per read, shared by the messages it
+ * holds).
  *
  * Publishing is closed-loop (the next publication leaves when an answer
  * comes back, P in flight per publisher) unless `publishRate` is set: then
@@ -32,6 +34,7 @@
  * arrives by calling `delivered`, `acknowledged` or `joined`.
  */
 import type { BenchConnection, ConnectTarget } from '../bench-connection.ts';
+import { epochNow } from '../epoch-clock.ts';
 import type { LoadRecorder } from '../load-recorder.ts';
 import type { ThreadSetup } from '../messages.ts';
 import { BaseDriver, ringSizeFor } from './driver.ts';
@@ -44,11 +47,6 @@ const PACE_INTERVAL_MS = 1;
 const PACE_CHECK_DELIVERIES = 8;
 /** Paced runs: unanswered publications per publisher past which what is due is skipped. */
 export const PACED_INFLIGHT = 256;
-
-/** Milliseconds since the epoch with sub-millisecond precision, the same clock in every thread. */
-export function epochNow(): number {
-  return performance.timeOrigin + performance.now();
-}
 
 /** Fan-out on some wire: joins, paced or closed-loop publishing, delivery latency. */
 export abstract class FanOutDriver extends BaseDriver {
@@ -248,9 +246,12 @@ export abstract class FanOutDriver extends BaseDriver {
     this.writePublication(conn, id, sentAt);
   }
 
-  /** A delivery to subscriber `conn`, published at `sentAt` (epoch ms). */
+  /**
+   * A delivery to subscriber `conn`, published at `sentAt` (epoch ms), timed to the read that brought it (one
+   * clock read per socket read, not per message: BenchConnection.readClock; bench/README.md, "The generator").
+   */
   protected delivered(conn: BenchConnection, sentAt: number, bytes: number): void {
-    this.recorder.record(epochNow() - sentAt, bytes);
+    this.recorder.record(conn.readClock() - sentAt, bytes);
     if (this.pacer !== null && ++this.sincePaceCheck >= PACE_CHECK_DELIVERIES) {
       this.sincePaceCheck = 0;
       this.pace();

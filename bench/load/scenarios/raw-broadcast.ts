@@ -10,6 +10,8 @@
 import { Opcode } from '../../../src/protocol/constants.ts';
 import { encodeFrame } from '../../../src/protocol/frame-encoder.ts';
 import type { BenchConnection } from '../bench-connection.ts';
+import type { LoadRecorder } from '../load-recorder.ts';
+import type { ThreadSetup } from '../messages.ts';
 import { BENCH_TOPIC, RAW_PUBLISH_ACK, RAW_PUBSUB_PROTOCOL, RAW_SUBSCRIBE_PREFIX } from '../wire.ts';
 import { FanOutDriver, PUBLISHER, SUBSCRIBER } from './fan-out.ts';
 
@@ -26,6 +28,13 @@ export class RawBroadcastDriver extends FanOutDriver {
   protected readonly protocols: readonly string[] = [RAW_PUBSUB_PROTOCOL];
   /** A message is classified (its length, time and text read) inside onMessage, nothing of it kept. */
   readonly lendsMessages = true;
+  /** A delivery's length: its frames are read in place, their time at the payload's start (onSkimmedPayload). */
+  readonly skimmedMessageBytes: number;
+
+  constructor(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Array) {
+    super(setup, recorder, mask);
+    this.skimmedMessageBytes = TIME_BYTES + this.pad.length;
+  }
 
   protected beginJoin(conn: BenchConnection): void {
     conn.write(encodeFrame(Opcode.TEXT, Buffer.from(SUBSCRIBE_TEXT), { mask: this.mask }));
@@ -37,6 +46,12 @@ export class RawBroadcastDriver extends FanOutDriver {
     message.writeDoubleBE(sentAt, PUBLISH_HEAD.length);
     message.set(this.pad, PUBLISH_HEAD.length + TIME_BYTES);
     conn.write(encodeFrame(Opcode.BINARY, message, { mask: this.mask }));
+  }
+
+  /** A binary message of a delivery's length, in the read: a delivery on a subscriber, else classified as any message. */
+  onSkimmedPayload(conn: BenchConnection, chunk: Buffer, start: number): void {
+    if (conn.role === SUBSCRIBER) this.delivered(conn, chunk.readDoubleBE(start), this.skimmedMessageBytes);
+    else this.onMessage(conn, chunk.subarray(start, start + this.skimmedMessageBytes), true);
   }
 
   onMessage(conn: BenchConnection, data: Buffer, isBinary: boolean): void {

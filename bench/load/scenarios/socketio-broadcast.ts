@@ -30,6 +30,8 @@ const ACK = 0x33; // '3': a Socket.IO ACK packet is "3<id>[...]" inside the Engi
 /** Fan-out over Socket.IO packets: rooms joined with "sub", `io.to(room).emit` on "pub". */
 export class SocketIoBroadcastDriver extends FanOutDriver {
   protected readonly protocols: readonly string[] = [];
+  /** A message is classified (its prefix, time and id read into numbers and strings) inside onMessage, nothing of it kept. */
+  readonly lendsMessages = true;
   private readonly padText: string;
 
   constructor(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Array) {
