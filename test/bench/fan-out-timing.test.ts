@@ -27,6 +27,7 @@ import { Opcode } from '../../src/protocol/constants.ts';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
 import { encodeClose, encodeFrame } from '../../src/protocol/frame-encoder.ts';
 import { buildAcceptResponse } from '../../src/protocol/handshake-response.ts';
+import { upgradeThenFrames } from '../helpers/upgrade-then-frames.ts';
 
 type Wire = 'raw' | 'msgpack';
 
@@ -103,23 +104,7 @@ async function startFanOutServer(wire: Wire): Promise<{ port: number; subscriber
       },
       { maxMessageBytes: 1 << 20 },
     );
-    let head = Buffer.alloc(0);
-    let open = false;
-    socket.on('data', (chunk: Buffer) => {
-      if (open) {
-        decoder.push(chunk);
-        return;
-      }
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      const text = head.toString('latin1', 0, end);
-      const key = /^sec-websocket-key: *(\S+)/im.exec(text)?.[1] ?? '';
-      const protocol = /^sec-websocket-protocol: *([^,\r\n]+)/im.exec(text)?.[1]?.trim() ?? null;
-      open = true;
-      socket.write(buildAcceptResponse(key, { protocol }));
-      if (head.length > end + 4) decoder.push(head.subarray(end + 4));
-    });
+    upgradeThenFrames(socket, decoder, ({ key, protocol }) => socket.write(buildAcceptResponse(key, { protocol })));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

@@ -20,6 +20,7 @@ import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
 import { encodeClose, encodeFrame, encodePing } from '../../src/protocol/frame-encoder.ts';
 import { buildAcceptResponse } from '../../src/protocol/handshake-response.ts';
 import { seededRandom } from '../helpers/chunkings.ts';
+import { upgradeThenFrames } from '../helpers/upgrade-then-frames.ts';
 
 /** What the slicing server did, for the assertions. */
 interface ServerCounts {
@@ -99,21 +100,9 @@ async function startSlicingServer(maxSlice: number): Promise<{ port: number; cou
       },
       { maxMessageBytes: 1 << 20 },
     );
-    let head = Buffer.alloc(0);
-    let open = false;
-    socket.on('data', (chunk: Buffer) => {
-      if (open) {
-        decoder.push(chunk);
-        return;
-      }
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      const key = /^sec-websocket-key: *(\S+)/im.exec(head.toString('latin1', 0, end))?.[1] ?? '';
-      open = true;
+    upgradeThenFrames(socket, decoder, ({ key }) => {
       // A ping right behind the 101, in the same slices (RFC 6455 §4.1: frames may follow the response at once).
       send(Buffer.concat([buildAcceptResponse(key), ping()]));
-      if (head.length > end + 4) decoder.push(head.subarray(end + 4));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
