@@ -28,6 +28,7 @@ import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
 import { encodeClose, encodeFrame } from '../../src/protocol/frame-encoder.ts';
 import { buildAcceptResponse } from '../../src/protocol/handshake-response.ts';
 import { upgradeThenFrames } from '../helpers/upgrade-then-frames.ts';
+import { until } from '../helpers/until.ts';
 
 type Wire = 'raw' | 'msgpack';
 
@@ -139,15 +140,6 @@ afterEach(async () => {
   stopServer = null;
 });
 
-/** Resolves once `done()` holds, checking every 5 ms; rejects after `ms`. */
-async function until(done: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 describe('fan-out delivery timing', () => {
   for (const wire of ['raw', 'msgpack'] as const) {
     it(`${wire}: every delivery counted once, timed to the read that brought it`, async () => {
@@ -181,7 +173,7 @@ describe('fan-out delivery timing', () => {
       for (let round = 0; round < ROUNDS; round++) {
         const roundStart = epochNow();
         for (const socket of server.subscribers) expected += writeRound(wire, socket);
-        await until(() => recorder.latencies.length >= expected, 30_000, `round ${round}`);
+        await until(() => recorder.latencies.length >= expected, `round ${round}`, 30_000);
         const lookedAt = epochNow();
         const latencies = recorder.latencies.slice(expected - server.subscribers.length * (wire === 'raw' ? 4 : 5));
         for (const latency of latencies) {

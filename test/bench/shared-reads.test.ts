@@ -21,6 +21,7 @@ import { encodeClose, encodeFrame, encodePing } from '../../src/protocol/frame-e
 import { buildAcceptResponse } from '../../src/protocol/handshake-response.ts';
 import { seededRandom } from '../helpers/chunkings.ts';
 import { upgradeThenFrames } from '../helpers/upgrade-then-frames.ts';
+import { until } from '../helpers/until.ts';
 
 /** What the slicing server did, for the assertions. */
 interface ServerCounts {
@@ -123,15 +124,6 @@ afterEach(async () => {
   stopServer = null;
 });
 
-/** Resolves once `done()` holds, checking every 10 ms; rejects after `ms`. */
-async function until(done: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 const MASK = new Uint8Array([0x12, 0x34, 0x56, 0x78]);
 
 describe('generator connections reading into one shared buffer', () => {
@@ -167,7 +159,7 @@ describe('generator connections reading into one shared buffer', () => {
       const target = { host: '127.0.0.1', port: server.port, path: '/', protocols: [], tls: null };
       const conns = Array.from({ length: CONNECTIONS }, (_, i) => new BenchConnection(i, owner, target, 16, MASK, 1 << 20));
       for (const conn of conns) conn.connect();
-      await until(() => ended === CONNECTIONS, 60_000, 'every connection to finish');
+      await until(() => ended === CONNECTIONS, 'every connection to finish', 60_000);
 
       for (const conn of conns) {
         expect([conn.failure, conn.failureReason]).toEqual([null, '']);
@@ -211,7 +203,7 @@ describe('generator connections reading into one shared buffer', () => {
     recorder.beginWindow(false);
     driver.start();
     // The driver stops sending at its cap; every request it sent is answered.
-    await until(() => recorder.total >= MAX_MESSAGES, 60_000, 'every echo');
+    await until(() => recorder.total >= MAX_MESSAGES, 'every echo', 60_000);
     recorder.measuring = false;
     driver.stop();
     await driver.shutdown();

@@ -16,6 +16,7 @@ import { testCertificates, type TestCertificates } from '../helpers/certificates
 import { parseSamples } from '../helpers/prometheus.ts';
 import { fixtureApp, startServer, type TestServer } from '../helpers/server.ts';
 import type { ConnectionStats } from '../../src/transport/messages.ts';
+import { until } from '../helpers/until.ts';
 
 const REQUEST = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
 const PARTIAL_HEAD = 'GET /healthz HTTP/1.1\r\nHo';
@@ -59,10 +60,6 @@ async function connect(port: number, tls: boolean): Promise<Client> {
     client.received += chunk.toString('latin1');
   });
   return client;
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /** Sends one request and waits for its whole (chunked) response. */

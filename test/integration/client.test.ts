@@ -13,6 +13,7 @@ import { ShoalClient, ShoalError, backoffDelay, type ClientStatus } from '../../
 import { JSON_PROTOCOL, MSGPACK_PROTOCOL } from '../../src/codec/envelope.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import type { TestSchema } from './apps/shoal-test-app.ts';
+import { until } from '../helpers/until.ts';
 
 const TEST_APP = fileURLToPath(new URL('./apps/shoal-test-app.ts', import.meta.url));
 
@@ -159,15 +160,6 @@ describe('client errors', () => {
     await new Promise((resolve) => fake.close(resolve));
   });
 });
-
-/** Polls `condition` every 10 ms; fails with `what` after 10 s instead of hanging the test. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('reconnect (spec §9)', () => {
   it('after a server restart: pending requests fail with CONNECTION_LOST, then it reconnects and resubscribes', { timeout: 30_000 }, async () => {

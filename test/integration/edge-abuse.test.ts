@@ -26,6 +26,7 @@ import { Opcode } from '../../src/protocol/constants.ts';
 import { testCertificates, type TestCertificates } from '../helpers/certificates.ts';
 import { clientFrame, upgradeRequest } from '../helpers/raw-socket.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { until } from '../helpers/until.ts';
 
 const SEED = 20261206;
 const HANDSHAKE_TIMEOUT_MS = 1000;
@@ -115,11 +116,6 @@ async function trickle(stage: Stage, bytes: Buffer): Promise<void> {
     stage.raw.destroy();
   }
   await stage.closed;
-}
-
-/** Waits until `condition` holds, checking on every turn (bounded by the test's timeout). */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /** A well-behaved client: upgrade over the variant's stages, send a text message, expect it echoed. */

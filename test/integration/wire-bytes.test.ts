@@ -16,6 +16,7 @@ import { testCertificates, type TestCertificates } from '../helpers/certificates
 import { parseSamples } from '../helpers/prometheus.ts';
 import { clientFrame, upgradeRequest } from '../helpers/raw-socket.ts';
 import { fixtureApp, startServer, type TestServer } from '../helpers/server.ts';
+import { until } from '../helpers/until.ts';
 
 const PROXY_V1 = 'PROXY TCP4 192.0.2.1 198.51.100.7 51234 443\r\n';
 
@@ -28,10 +29,6 @@ beforeAll(() => {
 });
 
 afterAll(() => certs?.remove());
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
-}
 
 describe.each([
   { name: 'plain', tls: false, proxy: false },

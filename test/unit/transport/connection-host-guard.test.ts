@@ -19,6 +19,7 @@ import { CPU_WORKER_URL } from '../../../src/workers/entry-urls.ts';
 import { Opcode } from '../../../src/protocol/constants.ts';
 import { captureLogs, type CapturedLogs } from '../../helpers/log-capture.ts';
 import { clientFrame, upgradeRequest } from '../../helpers/raw-socket.ts';
+import { until } from '../../helpers/until.ts';
 
 const WORKER_ID = 7;
 const channel = `shoal-guard-test-${process.pid}-${Date.now()}`;
@@ -74,10 +75,6 @@ afterAll(async () => {
   server?.close();
   await services?.close();
 });
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
-}
 
 /** Connects; resolves with the client socket and a promise of its close. */
 async function client(): Promise<{ socket: Socket; closed: Promise<void>; received: () => Buffer }> {
