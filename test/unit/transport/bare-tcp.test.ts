@@ -2,10 +2,14 @@ import { once } from 'node:events';
 import { connect, createServer, Socket, type Server } from 'node:net';
 import { setImmediate as turn } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ConnectionActor } from '../../../src/actors/connection-actor.ts';
+import { Opcode } from '../../../src/protocol/constants.ts';
 import { acceptHandles, type TcpHandle } from '../../../src/transport/accept-handles.ts';
 import type { OnRead } from '../../../src/transport/adopt-socket.ts';
 import { BareTcp, type BareTcpReader } from '../../../src/transport/bare-tcp.ts';
 import { DirectWrite, writeHandle } from '../../../src/transport/direct-write.ts';
+import { SocketBinding, sharedReads } from '../../../src/transport/socket-binding.ts';
+import { clientFrame } from '../../helpers/raw-socket.ts';
 
 let server: Server | null = null;
 const clients: Socket[] = [];
@@ -163,5 +167,55 @@ describe('BareTcp', () => {
     client.resetAndDestroy();
     while (!events.includes('close')) await turn();
     expect(events).toEqual(['error:ECONNRESET', 'close']);
+  });
+});
+
+describe('SocketBinding over a BareTcp', () => {
+  const config = { maxMessageBytes: 1 << 20, maxBackpressureBytes: 64 << 20, handshakeTimeoutMs: 1e9, idleTimeoutMs: 0, pingIntervalMs: 0, closeTimeoutMs: 1e9 };
+  const RESPONSE = Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n');
+  const CLOSE_1000 = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
+
+  /** A binding on a bare connection, past its upgrade (the 101 pending), and what its delegate saw. */
+  async function openBareBinding() {
+    const { handle, client } = await bareConnection();
+    const seen = { closed: 0, head: 0 };
+    const delegate = { handshakeData: () => seen.head++, handshakeTimedOut() {}, closed: () => seen.closed++ };
+    const binding = new SocketBinding(new BareTcp(handle, sharedReads), config, delegate, 1);
+    const actor = new ConnectionActor(binding, { address: '1.1', protocol: null, upgradeData: undefined }, { mailboxSize: 16, mailboxBytes: 1 << 20 });
+    binding.accept(RESPONSE, actor);
+    binding.resumeAfterUpgrade(Buffer.alloc(0));
+    const received: Buffer[] = [];
+    client.on('data', (chunk: Buffer) => received.push(chunk));
+    return { binding, client, seen, received };
+  }
+
+  it('writes the 101, answers a clean close and closes the connection without ever making a Socket', async () => {
+    const { binding, client, seen, received } = await openBareBinding();
+    const ended = once(client, 'end');
+    while (Buffer.concat(received).length < RESPONSE.length) await turn();
+    client.write(clientFrame(Opcode.CLOSE, Buffer.from([0x03, 0xe8])));
+    await ended;
+    expect(Buffer.concat(received)).toEqual(Buffer.concat([RESPONSE, CLOSE_1000]));
+    expect(seen.closed).toBe(1);
+    expect(binding.stats.wasClean).toBe(true);
+    expect(binding.stats.closeCode).toBe(1000);
+    // Still the bare connection: no Socket was made on the way; its byte counts survive the close.
+    const wire = binding.wire as BareTcp;
+    expect(wire).toBeInstanceOf(BareTcp);
+    expect(wire.closed).toBe(true);
+    expect(wire.bytesRead).toBe(8);
+    expect(wire.bytesWritten).toBe(RESPONSE.length + CLOSE_1000.length);
+  });
+
+  it('makes the Socket when the client closes without a closing handshake, and closes once through it', async () => {
+    const { binding, client, seen, received } = await openBareBinding();
+    while (Buffer.concat(received).length < RESPONSE.length) await turn();
+    client.end();
+    while (seen.closed === 0) await turn();
+    expect(binding.wire).toBeInstanceOf(Socket);
+    expect(binding.socket.destroyed).toBe(true);
+    expect(binding.stats.wasClean).toBe(false);
+    for (let i = 0; i < 5; i++) await turn();
+    expect(seen.closed).toBe(1);
   });
 });
