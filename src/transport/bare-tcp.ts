@@ -35,6 +35,9 @@ import { Socket } from 'node:net';
 import type { OnRead } from './adopt-socket.ts';
 import { streamWrap } from './direct-write.ts';
 
+/** The handle's property that leads its reads back to its BareTcp (Node's own Socket uses a symbol the same way). */
+const ownerKey = Symbol('shoal.bareTcp');
+
 /** The parts of Node's TCP handle (tcp_wrap, a LibuvStreamWrap) this drives. */
 interface BareHandle {
   onread: (this: BareHandle, arrayBuffer: ArrayBuffer | undefined) => unknown;
@@ -60,8 +63,6 @@ export interface BareTcpReader {
    */
   bareReadEnded(): void;
 }
-
-const ownerKey = Symbol('shoal.bareTcp');
 
 /** The reader of a BareTcp not started yet. */
 const noReader: BareTcpReader = { bareRead() {}, bareReadEnded() {} };
