@@ -10,7 +10,7 @@
  * services (whose registry hands out addresses) and the configuration. The
  * worker's sweeper calls `sweep`, its control channel `shutdown`.
  */
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ConnectionActor } from '../actors/connection-actor.ts';
 import type { AppServices } from '../app/services.ts';
@@ -32,6 +32,7 @@ import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { workerHistograms } from '../telemetry/worker-metrics.ts';
 import { dropConnection, type TcpHandle } from './accept-handles.ts';
 import { adoptSocket } from './adopt-socket.ts';
+import { BareTcp } from './bare-tcp.ts';
 import { clock } from './heartbeat.ts';
 import { HttpFront, isClientGone, isWebSocketUpgrade, type CarriedConnection } from './http-front.ts';
 import { emptyConnectionStats, type ConnectionStats, type WorkerConfig } from './messages.ts';
@@ -107,7 +108,7 @@ export class ConnectionHost {
     this.#delegate = {
       handshakeData: (binding, chunk) => this.#handshakeData(binding, chunk),
       handshakeTimedOut: (binding) => {
-        if (this.#proxyHeaders.has(binding) || this.#tlsPending.has(binding.socket)) {
+        if (this.#proxyHeaders.has(binding) || (this.#tls !== null && this.#tlsPending.has(binding.socket))) {
           // No HTTP answer before the PROXY header or through an unfinished TLS handshake: just close.
           binding.stats.edgeRefusal = this.#proxyHeaders.has(binding) ? 'proxy_header_timeout' : 'tls_handshake_timeout';
           binding.socket.destroy();
@@ -116,7 +117,7 @@ export class ConnectionHost {
         binding.refuse(408, buildErrorResponse(408, `request head not received within ${this.#config.handshakeTimeoutMs} ms`));
       },
       closed: (binding) => {
-        settleWireBytes(binding.stats, binding.socket);
+        settleWireBytes(binding.stats, binding.wire);
         this.#bindings.delete(binding);
         if (this.#partialHeads.size > 0) this.#partialHeads.delete(binding);
         if (this.#proxyHeaders.size > 0) this.#proxyHeaders.delete(binding);
@@ -151,6 +152,11 @@ export class ConnectionHost {
       // Plain TCP reads into the worker's read buffer; the PROXY header and TLS
       // paths hand the socket on (unshift, a TLS wrap) and keep Node's stream reads.
       const onread = this.#config.proxyProtocol || this.#tls !== null ? undefined : sharedReads;
+      if (onread !== undefined && !(received instanceof Socket) && BareTcp.accepts(received)) {
+        // Plain TCP from a bare handle (the usual case): driven without a Socket until one is needed (bare-tcp.ts).
+        this.#bind(new BareTcp(received, onread), done, performance.now(), true);
+        return;
+      }
       socket = adoptSocket(received, onread);
       // The read buffer moves every socket that reads into it when it is replaced (not one adoptSocket left as it came).
       this.#start(socket, done, onread !== undefined && socket !== received);
@@ -203,7 +209,7 @@ export class ConnectionHost {
   }
 
   /** A new binding in HANDSHAKE with its head parser, tracked. */
-  #bind(socket: Socket, done: ((stats: ConnectionStats) => void) | null, startedAt: number, readsShared: boolean = false): SocketBinding {
+  #bind(socket: Socket | BareTcp, done: ((stats: ConnectionStats) => void) | null, startedAt: number, readsShared: boolean = false): SocketBinding {
     const binding = new SocketBinding(socket, this.#config, this.#delegate, this.#workerId, startedAt, readsShared);
     this.#serving = binding;
     binding.parser = new HandshakeParser({ maxHeadBytes: this.#config.maxHeadBytes });

@@ -52,10 +52,13 @@ interface StreamHandle {
   writev(req: WriteRequest, chunks: readonly Uint8Array[], allBuffers: true): number;
 }
 
-interface StreamWrapBinding {
+/** Node's stream_wrap binding: the write request's constructor and the state its C++ reports a write's and a read's outcome in. */
+export interface StreamWrapBinding {
   WriteWrap: new () => WriteRequest;
   streamBaseState: Int32Array;
   kLastWriteWasAsync: number;
+  /** Index of a read's length (or error) in `streamBaseState`, for a handle's own `onread` (bare-tcp.ts). */
+  kReadBytesOrError: number;
 }
 
 /** What a direct write did. */
@@ -66,7 +69,7 @@ export const DirectWrite = {
   DONE: 1,
   /** Queued in libuv; the owner's `directWriteDone` follows. */
   QUEUED: 2,
-  /** The write failed (the peer is gone): the socket has been destroyed. */
+  /** The write failed (the peer is gone): the socket has been destroyed (a bare handle: left to the caller). */
   FAILED: 3,
 } as const;
 export type DirectWrite = (typeof DirectWrite)[keyof typeof DirectWrite];
@@ -75,7 +78,7 @@ function loadBinding(): StreamWrapBinding | null {
   if (process.execArgv.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1' || /--pending-deprecation/.test(process.env.NODE_OPTIONS ?? '')) return null;
   try {
     const binding = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
-    if (typeof binding.WriteWrap !== 'function' || !(binding.streamBaseState instanceof Int32Array) || typeof binding.kLastWriteWasAsync !== 'number') return null;
+    if (typeof binding.WriteWrap !== 'function' || !(binding.streamBaseState instanceof Int32Array) || typeof binding.kLastWriteWasAsync !== 'number' || typeof binding.kReadBytesOrError !== 'number') return null;
     return binding as StreamWrapBinding;
   } catch {
     return null;
@@ -83,6 +86,9 @@ function loadBinding(): StreamWrapBinding | null {
 }
 
 const binding = loadBinding();
+
+/** The stream_wrap binding, null where direct writes are off (then bare-tcp.ts is off too). */
+export const streamWrap: StreamWrapBinding | null = binding;
 
 function onComplete(this: WriteRequest, status: number): void {
   const owner = this.owner as DirectWriteOwner;
@@ -128,8 +134,7 @@ export function writeDirect(socket: Socket, data: Uint8Array, owner: DirectWrite
   if (!streamEmpty && socket.writableLength !== 0) return DirectWrite.UNAVAILABLE;
   const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
   if (handle === null) return DirectWrite.UNAVAILABLE;
-  const req = spare ?? newRequest();
-  return settle(socket, handle, req, handle.writeBuffer(req, data), data, data.length, owner);
+  return destroyIfFailed(socket, writeHandle(handle, data, owner));
 }
 
 /**
@@ -141,16 +146,35 @@ export function writevDirect(socket: Socket, chunks: readonly Uint8Array[], byte
   if (socket.writableLength !== 0) return DirectWrite.UNAVAILABLE;
   const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
   if (handle === null) return DirectWrite.UNAVAILABLE;
+  return destroyIfFailed(socket, writevHandle(handle, chunks, bytes, owner));
+}
+
+function destroyIfFailed(socket: Socket, written: DirectWrite): DirectWrite {
+  if (written === DirectWrite.FAILED) socket.destroy();
+  return written;
+}
+
+/**
+ * `writeDirect` for a plain TCP handle without a Socket (bare-tcp.ts, whose
+ * caller writes nothing through a stream): FAILED leaves the handle to the
+ * caller to close.
+ */
+export function writeHandle(handle: object, data: Uint8Array, owner: DirectWriteOwner): DirectWrite {
   const req = spare ?? newRequest();
-  return settle(socket, handle, req, handle.writev(req, chunks, true), chunks, bytes, owner);
+  return settle(handle as StreamHandle, req, (handle as StreamHandle).writeBuffer(req, data), data, data.length, owner);
+}
+
+/** `writevDirect` for a plain TCP handle without a Socket, as `writeHandle`. */
+export function writevHandle(handle: object, chunks: readonly Uint8Array[], bytes: number, owner: DirectWriteOwner): DirectWrite {
+  const req = spare ?? newRequest();
+  return settle(handle as StreamHandle, req, (handle as StreamHandle).writev(req, chunks, true), chunks, bytes, owner);
 }
 
 /** What became of a write the handle was given (`err`: its return value). */
-function settle(socket: Socket, handle: StreamHandle, req: WriteRequest, err: number, data: Uint8Array | readonly Uint8Array[], bytes: number, owner: DirectWriteOwner): DirectWrite {
+function settle(handle: StreamHandle, req: WriteRequest, err: number, data: Uint8Array | readonly Uint8Array[], bytes: number, owner: DirectWriteOwner): DirectWrite {
   if (err !== 0) {
     // Not reused: a write that failed after a partial try may have bound it before giving up.
     spare = null;
-    socket.destroy();
     return DirectWrite.FAILED;
   }
   const state = (binding as StreamWrapBinding).streamBaseState;

@@ -22,7 +22,6 @@
  * MAX_REPLACEMENTS times (socket-binding.ts `send`: such replies are copied
  * instead).
  */
-import type { Socket } from 'node:net';
 import { UnmaskArena, WASM_PAGE_BYTES, useUnmaskArena } from '../protocol/wasm-unmask.ts';
 import { SlotList } from './slot-list.ts';
 
@@ -37,9 +36,10 @@ export const REPLACE_MIN_INTERVAL_MS = 100;
 /** Replacements in a worker's life, at most: bounds the listeners stacked on long-lived sockets (MAX_REPLACEMENTS per socket). */
 export const MAX_REPLACEMENTS = 16;
 
-/** What reads into the buffer: a socket's binding, registered for as long as the socket can read. */
+/** What reads into the buffer: a connection's binding, registered for as long as its socket (or bare handle, bare-tcp.ts) can read. */
 export interface ReadBufferReader {
-  readonly socket: Socket;
+  /** The stream handle its reads land through; null when it reads no more (closed, being destroyed). */
+  readonly readHandle: object | null;
   /** Index in the buffer's list of readers (slot-list.ts), -1 when in none; only the buffer writes it. */
   readerSlot: number;
 }
@@ -95,9 +95,8 @@ export class SharedReadBuffer {
     this.replacements++;
     this.replacedAt = now;
     this.#readers.forEach((reader) => {
-      const handle = (reader.socket as unknown as { _handle: UserBufferHandle | null })._handle;
-      // A socket being destroyed (its 'close' not emitted yet) reads no more.
-      if (handle !== null && !reader.socket.destroyed) handle.useUserBuffer(next);
+      const handle = reader.readHandle as UserBufferHandle | null;
+      if (handle !== null) handle.useUserBuffer(next);
     });
   }
 }

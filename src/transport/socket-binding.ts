@@ -25,8 +25,9 @@ import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { beginRead, endRead } from '../telemetry/read-clock.ts';
 import { workerCounters } from '../telemetry/worker-metrics.ts';
 import type { OnRead } from './adopt-socket.ts';
+import { BareTcp, type BareTcpReader } from './bare-tcp.ts';
 import { destroyQuietly } from './destroy-quietly.ts';
-import { DirectWrite, canWriteDirect, writeDirect, writevDirect, type DirectWriteOwner } from './direct-write.ts';
+import { DirectWrite, canWriteDirect, writeDirect, writeHandle, writevDirect, writevHandle, type DirectWriteOwner } from './direct-write.ts';
 import { clock } from './heartbeat.ts';
 import { emptyConnectionStats, type ConnectionStats } from './messages.ts';
 import { SharedReadBuffer, type ReadBufferReader } from './shared-read-buffer.ts';
@@ -125,20 +126,25 @@ export const sharedReads: OnRead = {
 const COPIED_READ_MAX_BYTES = (Buffer.poolSize >>> 1) - 1;
 
 function onSharedRead(this: Socket, length: number): boolean {
-  // Not the buffer net.Socket passes (the one it was created with): `replace` moved the handle since.
-  const buffer = readBuffer.buffer;
   const binding = bindings.get(this);
   if (binding !== undefined) {
-    if (length > COPIED_READ_MAX_BYTES) {
-      binding.receive(buffer.subarray(0, length), true);
-    } else {
-      const chunk = Buffer.allocUnsafe(length);
-      buffer.copy(chunk, 0, 0, length);
-      binding.receive(chunk, false);
-    }
+    receiveShared(binding, length);
     return true;
   }
-  return this.push(Buffer.copyBytesFrom(buffer, 0, length));
+  return this.push(Buffer.copyBytesFrom(readBuffer.buffer, 0, length));
+}
+
+/** Hands `binding` the `length` bytes just read into the read buffer (a socket's, or a bare handle's: bare-tcp.ts). */
+function receiveShared(binding: SocketBinding, length: number): void {
+  // Not the buffer the socket or handle was given (the one of its creation): `replace` moved the handle since.
+  const buffer = readBuffer.buffer;
+  if (length > COPIED_READ_MAX_BYTES) {
+    binding.receive(buffer.subarray(0, length), true);
+  } else {
+    const chunk = Buffer.allocUnsafe(length);
+    buffer.copy(chunk, 0, 0, length);
+    binding.receive(chunk, false);
+  }
 }
 function onSocketDrain(this: Socket): void {
   bindings.get(this)?.drained();
@@ -207,8 +213,7 @@ let collected: Uint8Array[] = [];
 let collectedBytes = 0;
 
 /** One connection's socket side, from the first byte to the TCP close. */
-export class SocketBinding implements ConnectionHandler, ActorTransport, DirectWriteOwner, ReadBufferReader {
-  readonly socket: Socket;
+export class SocketBinding implements ConnectionHandler, ActorTransport, DirectWriteOwner, ReadBufferReader, BareTcpReader {
   readonly stats: ConnectionStats;
   phase: number;
   /** The head parser while in HANDSHAKE (owned by the worker). */
@@ -298,15 +303,23 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    * (`#streamLength`), always set for any other. While false, nothing is buffered there and its length is not read.
    */
   #streamUsed: boolean;
+  /** The connection's net.Socket; null while it is driven bare (`#bare`) and nothing has needed one yet (`socket`). */
+  #socket: Socket | null;
+  /** The bare TCP connection (bare-tcp.ts) while it has no Socket, and after (its byte counts once closed bare); null: a Socket from the start. */
+  readonly #bare: BareTcp | null;
 
   /**
    * `readsShared`: the socket reads into the worker's read buffer (`sharedReads`),
    * whose callback hands each read to the binding; it then gets no 'data'
    * listener, and the binding is the buffer's reader until the socket closes
-   * (`socketClosed`).
+   * (`socketClosed`). A BareTcp (not started: the binding starts it) always
+   * reads into the read buffer (`readsShared` is implied); its Socket is made
+   * when something needs one (`socket`).
    */
-  constructor(socket: Socket, config: BindingConfig, delegate: BindingDelegate, workerId: number, startedAt: number = performance.now(), readsShared: boolean = false) {
-    this.socket = socket;
+  constructor(transport: Socket | BareTcp, config: BindingConfig, delegate: BindingDelegate, workerId: number, startedAt: number = performance.now(), readsShared: boolean = false) {
+    const bare = transport instanceof BareTcp ? transport : null;
+    this.#bare = bare;
+    this.#socket = bare === null ? (transport as Socket) : null;
     this.stats = emptyConnectionStats(workerId);
     this.phase = BindingPhase.HANDSHAKE;
     this.parser = null;
@@ -330,7 +343,8 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.#pendingSecond = null;
     this.#pendingList = null;
     this.#pendingBytes = 0;
-    this.#direct = canWriteDirect(socket);
+    // A bare TCP handle always takes direct writes (BareTcp.accepts checked it).
+    this.#direct = bare !== null || canWriteDirect(transport as Socket);
     this.#directBytes = 0;
     this.#closeNotified = false;
     this.#destroyAfterRead = false;
@@ -340,14 +354,17 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     this.#fanOutEpoch = 0;
     this.#open = false;
     this.#streamUsed = !this.#direct;
-    bindings.set(socket, this);
     // No setNoDelay here: TCP_NODELAY belongs to the file descriptor, which the
     // primary's server (noDelay: true) already set before the hand-off; a
     // second setsockopt cost 5% of a worker's time in a connection storm
     // (--cpu-prof, strace showed the option set twice).
-    socket.on('error', onSocketError);
-    socket.on('close', onSocketClose);
-    socket.on('drain', onSocketDrain);
+    if (bare !== null) {
+      readBuffer.add(this);
+      if (!bare.start(this)) this.socket.destroy();
+      return;
+    }
+    const socket = transport as Socket;
+    this.#listen(socket);
     // A socket with `onread` is reading since its creation and never emits
     // 'data' while it has a binding; adding the listener put its stream in
     // flowing mode (a nextTick and the stream's resume per connection, 5% of
@@ -362,12 +379,70 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   }
 
   /**
+   * The connection's net.Socket. A bare connection gets one here, on first
+   * use (bare-tcp.ts: around its handle, reading as before, or an inert
+   * destroyed one once the handle is closed), and is a socket connection
+   * from then on: whatever is not the usual handshake, messages and clean
+   * close asks for it (a pause, a write through the stream, a refusal, the
+   * end of input, an error, the HTTP side).
+   */
+  get socket(): Socket {
+    return this.#socket ?? this.#takeSocket();
+  }
+
+  #takeSocket(): Socket {
+    const socket = (this.#bare as BareTcp).toSocket();
+    this.#socket = socket;
+    if (this.phase !== BindingPhase.DONE) this.#listen(socket);
+    return socket;
+  }
+
+  /** The binding's listeners on its socket (shared functions: no closures per connection). */
+  #listen(socket: Socket): void {
+    bindings.set(socket, this);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
+  }
+
+  /** What counts the connection's bytes on the wire (wire-bytes.ts): its Socket, or the bare connection without one. */
+  get wire(): Socket | BareTcp {
+    return this.#socket ?? (this.#bare as BareTcp);
+  }
+
+  /** The handle the connection's reads land through (shared-read-buffer.ts), null once it reads no more. */
+  get readHandle(): object | null {
+    const socket = this.#socket;
+    if (socket === null) return (this.#bare as BareTcp).handle;
+    // A socket being destroyed (its 'close' not emitted yet) reads no more.
+    return socket.destroyed ? null : (socket as unknown as { _handle: object | null })._handle;
+  }
+
+  /** True once the socket is destroyed, or the bare connection closed (without making a Socket to ask). */
+  #isDestroyed(): boolean {
+    const socket = this.#socket;
+    return socket === null ? (this.#bare as BareTcp).closed : socket.destroyed;
+  }
+
+  // BareTcpReader: the reads of a bare connection.
+
+  bareRead(length: number): void {
+    receiveShared(this, length);
+  }
+
+  bareReadEnded(): void {
+    // The Socket takes the end of input or the error, and emits 'end', 'error', 'close' as it would have.
+    this.#takeSocket();
+  }
+
+  /**
    * The peer's IP address ('' once the socket is gone). Read on demand: it is
    * a getpeername system call, which cost 5% of a worker's time in a
    * connection storm when every upgrade read it (--cpu-prof).
    */
   get remoteAddress(): string {
-    return this.clientAddress ?? this.socket.remoteAddress ?? '';
+    const socket = this.#socket;
+    return this.clientAddress ?? (socket === null ? (this.#bare as BareTcp).remoteAddress : socket.remoteAddress) ?? '';
   }
 
   /** True while the WebSocket connection is OPEN. */
@@ -591,12 +666,19 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    * closed without its 'close' event (destroy-quietly.ts), and the binding closes at once.
    */
   #destroyWhenSent(quiet: boolean = false): void {
-    const socket = this.socket;
     if (this.#streamLength() === 0 && this.#directBytes === 0) {
-      if (quiet && destroyQuietly(socket)) this.socketClosed();
-      else socket.destroy();
+      if (quiet && this.#socket === null) {
+        // A bare connection: its handle closed as destroyQuietly closes a socket's.
+        (this.#bare as BareTcp).close();
+        this.socketClosed();
+      } else if (quiet && destroyQuietly(this.socket)) {
+        this.socketClosed();
+      } else {
+        this.socket.destroy();
+      }
       return;
     }
+    const socket = this.socket;
     socket.once('finish', destroyWhenSent);
     this.#streamUsed = true;
     socket.end();
@@ -770,7 +852,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     // Out of every table at once: a WeakMap's entry (or a Set's) left to a
     // later rebuild of its table can keep this connection alive through the
     // scavenges until the next mark-compact (slot-list.ts).
-    bindings.delete(this.socket);
+    if (this.#socket !== null) bindings.delete(this.#socket);
     readBuffer.delete(this);
     this.#pendingFrame = null;
     this.#pendingSecond = null;
@@ -792,7 +874,6 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
   }
 
   #feed(chunk: Buffer, borrowed: boolean): void {
-    const socket = this.socket;
     // What others sent this connection earlier in the turn goes before the replies to this read.
     if (this.#pendingBytes !== 0) this.#flushPending();
     lentByReference = this.#streamLength() === 0 && this.#directBytes === 0 && !this.#tickCorked;
@@ -806,7 +887,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
       collector = this;
     } else {
       this.#streamUsed = true;
-      socket.cork();
+      this.socket.cork();
     }
     this.#inRead = true;
     writeSlab.begin(this);
@@ -828,6 +909,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
         allWritten = this.#writeCollected() && this.#directBytes === 0;
         collector = null;
       } else {
+        const socket = this.socket;
         socket.uncork();
         allWritten = socket.writableLength === 0 && !socket.destroyed;
       }
@@ -861,7 +943,7 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
         this.stats.writePauses++;
         this.#pause(PAUSED_WRITES);
       }
-    } else if (socket.writableNeedDrain && socket.writableLength !== 0 && (this.#pauseReasons & PAUSED_WRITES) === 0) {
+    } else if (this.socket.writableNeedDrain && this.socket.writableLength !== 0 && (this.#pauseReasons & PAUSED_WRITES) === 0) {
       // Replies are piling up faster than the client reads them: stop reading
       // its requests until the buffer drains (TCP backpressure to the client).
       // Only when something is still queued: a read's replies over the
@@ -882,16 +964,15 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    */
   #writeCollected(): boolean {
     const bytes = collectedBytes;
-    if (bytes === 0) return !this.socket.destroyed;
+    if (bytes === 0) return !this.#isDestroyed();
     const chunks = collected;
     collectedBytes = 0;
-    const socket = this.socket;
-    if (socket.destroyed) {
+    if (this.#isDestroyed()) {
       chunks.length = 0;
       return false;
     }
     const single = chunks.length === 1;
-    const written = single ? writeDirect(socket, chunks[0] as Uint8Array, this) : writevDirect(socket, chunks, bytes, this);
+    const written = single ? this.#writeOut(chunks[0] as Uint8Array, false) : this.#writevOut(chunks, bytes);
     if (written === DirectWrite.QUEUED) {
       this.#directBytes += bytes;
       // A queued writev holds the list until it completes; a single write holds only its buffer.
@@ -901,10 +982,36 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
     }
     if (written === DirectWrite.UNAVAILABLE) {
       this.#streamUsed = true;
+      const socket = this.socket;
       for (let i = 0; i < chunks.length; i++) socket.write(chunks[i] as Uint8Array);
     }
     chunks.length = 0;
     return written === DirectWrite.DONE;
+  }
+
+  /**
+   * A direct write (direct-write.ts): to the bare handle while there is no
+   * Socket (a failed write makes the Socket and destroys it, as
+   * `writeDirect` destroys a socket's), else to the socket's handle;
+   * `streamEmpty` as for `writeDirect`.
+   */
+  #writeOut(data: Uint8Array, streamEmpty: boolean): DirectWrite {
+    if (this.#socket !== null) return writeDirect(this.#socket, data, this, streamEmpty);
+    const handle = (this.#bare as BareTcp).handle;
+    if (handle === null) return DirectWrite.UNAVAILABLE;
+    const written = writeHandle(handle, data, this);
+    if (written === DirectWrite.FAILED) this.socket.destroy();
+    return written;
+  }
+
+  /** `#writeOut` of several buffers in one writev. */
+  #writevOut(chunks: readonly Uint8Array[], bytes: number): DirectWrite {
+    if (this.#socket !== null) return writevDirect(this.#socket, chunks, bytes, this);
+    const handle = (this.#bare as BareTcp).handle;
+    if (handle === null) return DirectWrite.UNAVAILABLE;
+    const written = writevHandle(handle, chunks, bytes, this);
+    if (written === DirectWrite.FAILED) this.socket.destroy();
+    return written;
   }
 
   /** A write of this binding's read: collected for the read's one writev (`#feed`), or into the corked socket. */
@@ -969,13 +1076,13 @@ export class SocketBinding implements ConnectionHandler, ActorTransport, DirectW
    * topics get the same publications, joined once).
    */
   #flushPending(shared: SharedJoin | null = null): void {
-    const socket = this.socket;
     if (!this.#streamUsed) {
       // Plain TCP with nothing in its stream (known here, `#streamUsed`): straight to the handle, without reading the
       // stream's state (two more objects per write); a socket without its handle is destroyed: dropped, as below.
       const data = this.#pendingData(shared);
-      if (writeDirect(socket, data, this, true) === DirectWrite.QUEUED) this.#directBytes += data.length;
-    } else if (!socket.destroyed) {
+      if (this.#writeOut(data, true) === DirectWrite.QUEUED) this.#directBytes += data.length;
+    } else if (!this.socket.destroyed) {
+      const socket = this.socket;
       const data = this.#pendingData(shared);
       let written: DirectWrite = DirectWrite.UNAVAILABLE;
       if (this.#direct && !this.#tickCorked) written = writeDirect(socket, data, this);

@@ -15,8 +15,14 @@ import type { Socket } from 'node:net';
 import { workerCounters } from '../telemetry/worker-metrics.ts';
 import type { ConnectionStats } from './messages.ts';
 
+/** What counts a connection's bytes on the wire: its net.Socket, or a bare TCP connection (bare-tcp.ts). */
+export interface WireCounter {
+  readonly bytesRead: number;
+  readonly bytesWritten: number | undefined;
+}
+
 /** The TCP socket under each TLS socket (whose own bytesRead counts decrypted bytes). */
-const tcpSockets = new WeakMap<Socket, Socket>();
+const tcpSockets = new WeakMap<object, Socket>();
 
 /** Records that `secure` runs over `tcp` (tls-terminator.ts). */
 export function recordTlsOver(secure: Socket, tcp: Socket): void {
@@ -28,8 +34,8 @@ export function recordTlsOver(secure: Socket, tcp: Socket): void {
  * connection received and sent on the wire (sent: handed to the kernel); the
  * worker's counters get what they had not counted.
  */
-export function settleWireBytes(stats: ConnectionStats, socket: Socket): void {
-  const tcp = tcpSockets.get(socket) ?? socket;
+export function settleWireBytes(stats: ConnectionStats, socket: WireCounter): void {
+  const tcp: WireCounter = tcpSockets.get(socket) ?? socket;
   const received = tcp.bytesRead;
   // undefined only for a socket Node could not account (no writable state).
   const sent = tcp.bytesWritten ?? stats.bytesOut;
