@@ -47,7 +47,8 @@ interface WriteRequest {
   owner: DirectWriteOwner | null;
 }
 
-interface StreamHandle {
+/** A plain TCP socket's libuv handle, as `directHandle` returns it. */
+export interface StreamHandle {
   writeBuffer(req: WriteRequest, data: Uint8Array): number;
   writev(req: WriteRequest, chunks: readonly Uint8Array[], allBuffers: true): number;
 }
@@ -128,6 +129,27 @@ export function writeDirect(socket: Socket, data: Uint8Array, owner: DirectWrite
   if (!streamEmpty && socket.writableLength !== 0) return DirectWrite.UNAVAILABLE;
   const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
   if (handle === null) return DirectWrite.UNAVAILABLE;
+  const req = spare ?? newRequest();
+  return settle(socket, handle, req, handle.writeBuffer(req, data), data, data.length, owner);
+}
+
+/**
+ * The handle of `socket` (for which `canWriteDirect` was true), for
+ * `writeToHandle`: net.Socket never gives a socket another handle (it drops
+ * it when destroyed: `_handle` null), so the socket's writer may keep it.
+ */
+export function directHandle(socket: Socket): StreamHandle {
+  return (socket as unknown as { _handle: StreamHandle })._handle;
+}
+
+/**
+ * `writeDirect` with `streamEmpty` to the handle kept from `directHandle`,
+ * without reading the socket (one object less per write). A handle that has
+ * been closed since (the socket destroyed) fails the write (libuv's
+ * descriptor is gone: EBADF; Node's binding: EINVAL, or nothing once its
+ * C++ object is freed): FAILED, as a write whose peer is gone.
+ */
+export function writeToHandle(handle: StreamHandle, socket: Socket, data: Uint8Array, owner: DirectWriteOwner): DirectWrite {
   const req = spare ?? newRequest();
   return settle(socket, handle, req, handle.writeBuffer(req, data), data, data.length, owner);
 }

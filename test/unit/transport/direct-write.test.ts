@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionActor } from '../../../src/actors/connection-actor.ts';
 import { Opcode } from '../../../src/protocol/constants.ts';
 import { encodeFrame } from '../../../src/protocol/frame-encoder.ts';
-import { DirectWrite, canWriteDirect, writeDirect, writevDirect } from '../../../src/transport/direct-write.ts';
+import { DirectWrite, canWriteDirect, directHandle, writeDirect, writeToHandle, writevDirect } from '../../../src/transport/direct-write.ts';
 import { SocketBinding } from '../../../src/transport/socket-binding.ts';
 import { parseServerFrames } from '../../conformance/frame-cases.ts';
 
@@ -140,6 +140,28 @@ describe('writeDirect', () => {
     expect(lengthReads).toBe(0);
     Reflect.deleteProperty(socket, 'writableLength');
   });
+  it('writeToHandle writes to a kept handle; once its socket is destroyed (handle closing, then closed) the write is FAILED and sends nothing', async () => {
+    const [[server, client]] = await socketPairs(1);
+    const socket = server as Socket;
+    const handle = directHandle(socket);
+    const owner = { directWriteDone: () => {} };
+    expect(writeToHandle(handle, socket, Buffer.from('kept'), owner)).toBe(DirectWrite.DONE);
+    expect((await readBytes(client as Socket, 4)).toString()).toBe('kept');
+    const received: Buffer[] = [];
+    (client as Socket).on('data', (chunk: Buffer) => received.push(chunk));
+    const clientClosed = new Promise<void>((resolve) => (client as Socket).once('close', () => resolve()));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.destroy();
+    expect(writeToHandle(handle, socket, Buffer.from('closing'), owner)).toBe(DirectWrite.FAILED);
+    await closed;
+    expect(writeToHandle(handle, socket, Buffer.from('closed'), owner)).toBe(DirectWrite.FAILED);
+    // The next write takes a new request (the failed one is not reused) and works.
+    const [[other, otherClient]] = await socketPairs(1);
+    expect(writeToHandle(directHandle(other as Socket), other as Socket, Buffer.from('next'), owner)).toBe(DirectWrite.DONE);
+    expect((await readBytes(otherClient as Socket, 4)).toString()).toBe('next');
+    await clientClosed;
+    expect(Buffer.concat(received).length).toBe(0);
+  });
 });
 
 describe('writevDirect', () => {
@@ -208,6 +230,28 @@ describe('SocketBinding fan-out writes over TCP', () => {
     Reflect.deleteProperty(socket, 'destroyed');
     const bytes = await readBytes(client as Socket, frames.reduce((sum, frame) => sum + frame.length, 0));
     expect(parseServerFrames(bytes).frames.map((frame) => frame.payload.toString())).toEqual(['a', 'bb']);
+  });
+
+  it('drops the pending frames of a connection whose socket was destroyed before the turn end (its kept handle closed), and writes the others\'', async () => {
+    const pairs = await socketPairs(3);
+    const ends = pairs.map(([server, client]) => ({ ...openBinding(server), server, client }));
+    const frames = [binaryFrame('a'), binaryFrame('bb')];
+    for (const end of ends) for (const frame of frames) expect(end.actor.sendFrame(frame)).toBe(true);
+    const gone = ends[1] as (typeof ends)[number];
+    const received: Buffer[] = [];
+    gone.client.on('data', (chunk: Buffer) => received.push(chunk));
+    const goneClosed = new Promise<void>((resolve) => gone.client.once('close', () => resolve()));
+    // Destroyed mid-turn, before its binding hears of it ('close' comes after the turn end): still OPEN for the binding.
+    gone.server.destroy();
+    expect(gone.binding.isOpen).toBe(true);
+    await turn();
+    const bytes = frames.reduce((sum, frame) => sum + frame.length, 0);
+    for (const end of [ends[0], ends[2]] as (typeof ends)[number][]) {
+      expect(parseServerFrames(await readBytes(end.client, bytes)).frames.map((frame) => frame.payload.toString())).toEqual(['a', 'bb']);
+    }
+    await goneClosed;
+    expect(Buffer.concat(received).length).toBe(0);
+    expect(gone.binding.isOpen).toBe(false);
   });
 
   it('joins two pending frames and three or more apart: a pair after a list of the same first frames, a list after a pair', async () => {
