@@ -116,7 +116,8 @@ if (process.env.BENCH_SHUFFLE === '1') {
 order.forEach((i) => {
   const actor = actors[i] as (typeof actors)[number];
   const name = ownTopics ? `t${i}` : 't';
-  local.add({ handle: actor, codec: null, topics: new Set([name]) }, name);
+  // `writer`: what the walks write to (the binding; undefined with a tree from before ConnectionHandle.frameWriter, whose walks use `handle`).
+  local.add({ handle: actor, writer: actor.frameWriter, codec: null, topics: new Set([name]) }, name);
 });
 type Topic = NonNullable<ReturnType<typeof local.get>>;
 /** The topics a turn publishes to, each once per publication round. */
