@@ -25,6 +25,8 @@
  *      BENCH_STUB=duplex BENCH_TURNS=20000 npx node bench/micro/fan-out-writes.ts
  *      SHOAL_ROOT=/path/to/other/checkout npx node bench/micro/fan-out-writes.ts   (the same load on another tree's src/: before/after)
  *      BENCH_K=1,2 BENCH_TURNS=6000 ...   (only these publications per turn, warm-up included; longer runs)
+ *      BENCH_STUB=duplex BENCH_CONNECTIONS=20000 BENCH_SHUFFLE=1 BENCH_TURNS=200 ...   (objects out of the caches: see
+ *                              CONNECTIONS and BENCH_SHUFFLE)
  *      BENCH_TOPICS=own ...   (each connection subscribed to a topic of its own, as per-user topics are; each turn
  *                              publishes K times to every topic, the topics in turn: consecutive publications never
  *                              share a topic, so none joins a batch)
@@ -35,6 +37,7 @@ import net, { type Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { seededRandom } from '../../test/helpers/chunkings.ts';
 import { duplexStubSocket, stubSocket } from './stub-socket.ts';
 
 const root = process.env.SHOAL_ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -51,7 +54,12 @@ const scheduleClose = (close: () => void): void => void setImmediate(close);
 const count = (): void => {};
 const deliver: typeof deliverPublication = topicBatch === null ? deliverPublication : (entry, frames) => topicBatch.deliverInTurn(entry, frames, count, scheduleClose);
 
-const CONNECTIONS = 200;
+/**
+ * Connections (subscribers). More than fit in the core's caches (BENCH_CONNECTIONS=20000 with the Duplex stubs: a few
+ * KB of binding, actor, socket and stream per connection) make every object a delivery reads a cache miss, as the
+ * kernel's ~3 us per write makes it end to end, without the kernel's noise.
+ */
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 200);
 const TURNS = Number(process.env.BENCH_TURNS ?? 1500);
 /** Turns between waits for every send buffer to empty (bounds memory; the wait costs both trees the same). */
 const DRAIN_EVERY = 25;
@@ -92,9 +100,24 @@ const actors = accepted.map((socket, i) => {
 /** Every connection subscribed as a raw subscriber, as pubsub.ts keeps them: all to one topic, or each to its own. */
 const ownTopics = process.env.BENCH_TOPICS === 'own';
 const local = new LocalSubscriptions();
-actors.forEach((actor, i) => {
+/**
+ * BENCH_SHUFFLE=1: subscribed (and so walked, and written at the turn end) in a shuffled order, not the order the
+ * connections' objects were allocated in, which the hardware prefetcher follows; end to end, connections are accepted
+ * over time among other allocations.
+ */
+const order = actors.map((_, i) => i);
+if (process.env.BENCH_SHUFFLE === '1') {
+  const random = seededRandom(11);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j] as number, order[i] as number];
+  }
+}
+order.forEach((i) => {
+  const actor = actors[i] as (typeof actors)[number];
   const name = ownTopics ? `t${i}` : 't';
-  local.add({ handle: actor, codec: null, topics: new Set([name]) }, name);
+  // `writer`: what the walks write to (the binding; undefined with a tree from before ConnectionHandle.frameWriter, whose walks use `handle`).
+  local.add({ handle: actor, writer: actor.frameWriter, codec: null, topics: new Set([name]) }, name);
 });
 type Topic = NonNullable<ReturnType<typeof local.get>>;
 /** The topics a turn publishes to, each once per publication round. */

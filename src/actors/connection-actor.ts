@@ -7,22 +7,27 @@
  */
 import { CloseCode } from '../protocol/constants.ts';
 import { isThenable } from '../app/is-thenable.ts';
-import type { ConnectionAddress, ConnectionHandle, Session } from '../app/types.ts';
+import type { ConnectionAddress, ConnectionHandle, FrameWriter, Session } from '../app/types.ts';
 import { log } from '../telemetry/logger.ts';
 import { logPeerCaused } from '../telemetry/rate-limited-log.ts';
 import { workerCounters } from '../telemetry/worker-metrics.ts';
 import { Mailbox } from './mailbox.ts';
 
 /** What the actor needs from the socket side (SocketBinding in a worker, a fake in tests). */
-export interface ActorTransport {
+export interface ActorTransport extends FrameWriter {
   /** True while the WebSocket connection is OPEN. */
   readonly isOpen: boolean;
   /** The peer's IP address ('' when unknown); may cost a system call, so read it only when asked. */
   readonly remoteAddress: string;
   /** Frame and send one data message; applies the send-buffer policy. */
   send(data: Uint8Array | string, isBinary: boolean): void;
-  /** Write one already framed message; applies the send-buffer policy. False (nothing sent): the connection is not OPEN, or this frame closed it as a slow consumer. */
-  sendFrame(frame: Uint8Array): boolean;
+  /**
+   * `sendFrame` writes one already framed message, `sendFrames` several joined; both apply the send-buffer policy.
+   * False (nothing sent): the connection is not OPEN, or this write closed it as a slow consumer. The transport
+   * counts what they sent (`framesOut`, and the worker's messagesOut): the pub/sub's walks write to it directly
+   * (`ConnectionHandle.frameWriter`), not through the actor.
+   */
+  readonly framesOut: number;
   /** Start the closing handshake (RFC 6455 §7.1.2). */
   close(code: number, reason: string): void;
   /** Stop reading the socket because the mailbox is full. */
@@ -58,8 +63,8 @@ export class ConnectionActor implements ConnectionHandle {
   readonly upgradeData: unknown;
   /** Messages handed to the session. */
   messagesIn: number;
-  /** Messages sent through this handle. */
-  messagesOut: number;
+  /** Messages sent with `send` (the transport counts the framed ones: `framesOut`). */
+  #messagesSent: number;
   /** Times reading was paused because the mailbox filled up. */
   mailboxPauses: number;
   #transport: ActorTransport;
@@ -85,7 +90,7 @@ export class ConnectionActor implements ConnectionHandle {
     this.protocol = identity.protocol;
     this.upgradeData = identity.upgradeData;
     this.messagesIn = 0;
-    this.messagesOut = 0;
+    this.#messagesSent = 0;
     this.mailboxPauses = 0;
     this.#transport = transport;
     this.#session = null;
@@ -120,29 +125,32 @@ export class ConnectionActor implements ConnectionHandle {
   /** Sends one data message; dropped silently once the connection is no longer OPEN. */
   send(data: Uint8Array | string, isBinary: boolean = typeof data !== 'string'): void {
     if (!this.#transport.isOpen) return;
-    this.messagesOut++;
+    this.#messagesSent++;
     workerCounters.messagesOut++;
     this.#transport.send(data, isBinary);
   }
 
-  /** Writes one framed message; dropped (false) once the connection is no longer OPEN or when it closes it as a slow consumer. The transport checks the state: once per delivery in a fan-out. */
-  sendFrame(frame: Uint8Array): boolean {
-    if (!this.#transport.sendFrame(frame)) return false;
-    this.messagesOut++;
-    workerCounters.messagesOut++;
-    return true;
+  /** Messages sent through this handle: with `send`, and framed ones (counted by the transport). */
+  get messagesOut(): number {
+    return this.#messagesSent + this.#transport.framesOut;
   }
 
   /**
-   * Writes `messages` framed messages joined in one buffer (a topic's batch); dropped (false) once the connection is
-   * no longer OPEN. A method of its own rather than a count on sendFrame: the fan-out's per-delivery path stays as
-   * small as TurboFan inlines whole (its inlining budget, --trace-turbo-inlining).
+   * The transport: the pub/sub writes a subscriber's publications straight to it (one object fewer read per
+   * subscriber per delivery: bench/micro/fan-out-writes.ts, BENCH_SHUFFLE), as `sendFrame` and `sendFrames` do.
    */
+  get frameWriter(): FrameWriter {
+    return this.#transport;
+  }
+
+  /** Writes one framed message; dropped (false) once the connection is no longer OPEN or when it closes it as a slow consumer. The transport checks the state: once per delivery in a fan-out. */
+  sendFrame(frame: Uint8Array): boolean {
+    return this.#transport.sendFrame(frame);
+  }
+
+  /** Writes `messages` framed messages joined in one buffer (a topic's batch); dropped (false) once the connection is no longer OPEN. */
   sendFrames(frames: Uint8Array, messages: number): boolean {
-    if (!this.#transport.sendFrame(frames)) return false;
-    this.messagesOut += messages;
-    workerCounters.messagesOut += messages;
-    return true;
+    return this.#transport.sendFrames(frames, messages);
   }
 
   /** Starts the closing handshake; a no-op when already closing. */

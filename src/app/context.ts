@@ -17,7 +17,7 @@ import { log, type Logger } from '../telemetry/logger.ts';
 import type { Subscriber, SubscriberFormat } from './pubsub/local-subscriptions.ts';
 import type { Routable } from './routing.ts';
 import type { AppServices } from './services.ts';
-import type { ConnectionAddress, ConnectionHandle, Context } from './types.ts';
+import type { ConnectionAddress, ConnectionHandle, Context, FrameWriter } from './types.ts';
 
 /** Thrown for a name that would make an invalid envelope (the client would fail the connection with 1007). */
 export function checkName(name: string, what: string): void {
@@ -47,6 +47,7 @@ export class ShoalContext<State = Record<string, unknown>, Format extends Subscr
   readonly upgradeData: unknown;
   state: State;
   readonly handle: ConnectionHandle;
+  readonly writer: FrameWriter;
   readonly codec: Format;
   /** Topics this connection is subscribed to (maintained by PubSub). */
   readonly topics: Set<string>;
@@ -67,6 +68,7 @@ export class ShoalContext<State = Record<string, unknown>, Format extends Subscr
     this.upgradeData = handle.upgradeData;
     this.state = {} as State;
     this.handle = handle;
+    this.writer = handle.frameWriter;
     this.codec = codec;
     this.topics = new Set();
     this.services = services;

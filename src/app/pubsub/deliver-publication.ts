@@ -3,7 +3,7 @@
  * publication is framed once per format in use by the topic's subscribers
  * (msgpack, JSON, raw: raw-message.ts) as a complete frame, and that same
  * frame is written to every local subscriber of that format with
- * `ConnectionHandle.sendFrame`; the handle's send path applies the
+ * its `FrameWriter` (`ConnectionHandle.frameWriter`); the send path applies the
  * slow-consumer policy, so one slow subscriber never holds up the others.
  * (Measured in-process, 1000 subscribers, a 90-byte message: ~25-50 M
  * deliveries/s framed once against ~1.2-2.9 M encoding per subscriber.)
@@ -160,7 +160,7 @@ export function deliverPublication(entry: TopicSubscribers, frames: PublicationF
   let written = 0;
   for (const subscriber of entry.subscribers) {
     const frame = frameFor(frames, subscriber.codec);
-    if (frame !== null && subscriber.handle.sendFrame(frame)) written++;
+    if (frame !== null && subscriber.writer.sendFrame(frame)) written++;
   }
   return written;
 }
@@ -168,6 +168,6 @@ export function deliverPublication(entry: TopicSubscribers, frames: PublicationF
 /** Writes `frame` to every open subscriber of the topic. Returns the number written. */
 export function writeToAll(entry: TopicSubscribers, frame: Uint8Array): number {
   let written = 0;
-  for (const subscriber of entry.subscribers) if (subscriber.handle.sendFrame(frame)) written++;
+  for (const subscriber of entry.subscribers) if (subscriber.writer.sendFrame(frame)) written++;
   return written;
 }

@@ -8,7 +8,7 @@
  */
 import type { Codec } from '../../codec/envelope.ts';
 import { msgpackCodec } from '../../codec/msgpack.ts';
-import type { ConnectionHandle } from '../types.ts';
+import type { ConnectionHandle, FrameWriter } from '../types.ts';
 
 /** What a subscriber receives publications as: a Shoal codec's envelope, or (null) the raw data as one WebSocket message. */
 export type SubscriberFormat = Codec | null;
@@ -16,6 +16,8 @@ export type SubscriberFormat = Codec | null;
 /** A connection that can hold subscriptions: its handle, its format, and its set of topics (owned by PubSub). */
 export interface Subscriber {
   readonly handle: ConnectionHandle;
+  /** `handle.frameWriter`, kept: the walks over a topic's subscribers write through it without reading the handle. */
+  readonly writer: FrameWriter;
   /** The connection's Shoal codec, or null for a raw connection (no subprotocol). */
   readonly codec: SubscriberFormat;
   readonly topics: Set<string>;

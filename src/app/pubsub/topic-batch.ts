@@ -173,7 +173,7 @@ function writeOpenBatch(): void {
   openBytes = 0;
   if (frames === null) return;
   const joined = frames.length === 1 ? frames[0] : Buffer.concat(frames, bytes);
-  for (const subscriber of entry.subscribers) subscriber.handle.sendFrames(joined, frames.length);
+  for (const subscriber of entry.subscribers) subscriber.writer.sendFrames(joined, frames.length);
 }
 
 /** Writes the deliveries that waited for a walk, in order, at once; the length is read at each step (one may add another). */

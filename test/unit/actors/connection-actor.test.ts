@@ -11,12 +11,17 @@ class FakeTransport implements ActorTransport {
   closes: [number, string][] = [];
   pauses = 0;
   resumes = 0;
+  framesOut = 0;
   send(data: Uint8Array | string, isBinary: boolean): void {
     this.sent.push([Buffer.from(data).toString(), isBinary]);
   }
   sendFrame(frame: Uint8Array): boolean {
+    return this.sendFrames(frame, 1);
+  }
+  sendFrames(frames: Uint8Array, messages: number): boolean {
     if (!this.isOpen) return false;
-    this.frames.push(frame);
+    this.frames.push(frames);
+    this.framesOut += messages;
     return true;
   }
   close(code: number, reason: string): void {

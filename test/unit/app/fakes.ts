@@ -3,7 +3,7 @@
  * messages wait in per-worker queues until the test delivers them (so races
  * can be staged), and a connection handle that records what was sent.
  */
-import type { ConnectionHandle } from '../../../src/app/types.ts';
+import type { ConnectionHandle, FrameWriter } from '../../../src/app/types.ts';
 import type { BusMessage, WorkerBus, WorkerId } from '../../../src/app/worker-bus.ts';
 
 /** Messages in flight between fake workers; nothing moves until `deliver*()` or `endTurn()`. */
@@ -141,6 +141,11 @@ export class FakeHandle implements ConnectionHandle {
 
   send(data: Uint8Array | string, isBinary: boolean = typeof data !== 'string'): void {
     if (this.isOpen) this.sent.push({ kind: 'send', data, isBinary });
+  }
+
+  /** Frames are written to the handle itself (what a test replaces of it applies to the pub/sub's walks too). */
+  get frameWriter(): FrameWriter {
+    return this;
   }
 
   sendFrame(frame: Uint8Array): boolean {

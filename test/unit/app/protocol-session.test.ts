@@ -332,7 +332,7 @@ describe('publish flow control (docs/subprotocol.md §7)', () => {
     const one = createAppServices(network.bus(1), options);
     const two = createAppServices(network.bus(2), options);
     const remote = new FakeHandle('2.1', msgpackCodec.protocol);
-    void two.pubsub.subscribe({ handle: remote, codec: msgpackCodec, topics: new Set() }, 'x');
+    void two.pubsub.subscribe({ handle: remote, writer: remote, codec: msgpackCodec, topics: new Set() }, 'x');
     network.deliverAll();
     const app: App<any> = {
       methods: {
@@ -392,7 +392,8 @@ describe('publish flow control (docs/subprotocol.md §7)', () => {
     const options = { confirmTimeoutMs: 50, createCpuPool: () => null, scheduleFlush: network.schedule, forwardMaxBytes: 100 };
     const one = createAppServices(network.bus(1), options);
     const two = createAppServices(network.bus(2), options);
-    void two.pubsub.subscribe({ handle: new FakeHandle('2.1', msgpackCodec.protocol), codec: msgpackCodec, topics: new Set() }, 'x');
+    const remote = new FakeHandle('2.1', msgpackCodec.protocol);
+    void two.pubsub.subscribe({ handle: remote, writer: remote, codec: msgpackCodec, topics: new Set() }, 'x');
     network.deliverAll();
     one.pubsub.publish('x', big);
     const { message, out, handle } = open({ methods: { publish: (ctx, data: string) => ctx.publish('x', data) } }, msgpackCodec, one);

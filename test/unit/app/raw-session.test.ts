@@ -45,7 +45,7 @@ describe('RawSession', () => {
     const raw = open({ onMessage() {} }, shared, '1.2');
     await raw.session.subscribe('room');
     const shoal = new FakeHandle('1.3', msgpackCodec.protocol);
-    await shared.pubsub.subscribe({ handle: shoal, codec: msgpackCodec, topics: new Set() }, 'room');
+    await shared.pubsub.subscribe({ handle: shoal, writer: shoal, codec: msgpackCodec, topics: new Set() }, 'room');
     const { session } = open({ onMessage: (ctx, data) => void ctx.publish('room', data.toString()) }, shared);
     session.onMessage(Buffer.from('hello'), false);
     const rawFrame = raw.handle.sent[0].data as Uint8Array;
@@ -74,7 +74,7 @@ describe('RawSession', () => {
     const one = createAppServices(network.bus(1), options);
     const two = createAppServices(network.bus(2), options);
     const remote = new FakeHandle('2.1', null);
-    void two.pubsub.subscribe({ handle: remote, codec: null, topics: new Set() }, 'x');
+    void two.pubsub.subscribe({ handle: remote, writer: remote, codec: null, topics: new Set() }, 'x');
     network.deliverAll();
     const { session } = open({ onMessage: (ctx, data) => void ctx.publish('x', data, true) }, one);
     expect(session.onMessage(Buffer.alloc(10), true)).toBeUndefined();

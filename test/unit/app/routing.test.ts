@@ -88,7 +88,7 @@ describe('an event after publications of the same worker', () => {
     const two = createAppServices(network.bus(2), options);
     const remote: Routable & { handle: FakeHandle } = { handle: new FakeHandle('2.1', null), codec: null };
     two.router.register(remote);
-    void two.pubsub.subscribe({ handle: remote.handle, codec: null, topics: new Set() }, 't');
+    void two.pubsub.subscribe({ handle: remote.handle, writer: remote.handle, codec: null, topics: new Set() }, 't');
     network.deliverAll();
     // Worker 1's publications to worker 2 wait for the end of its turn; the event is sent in the same turn.
     one.pubsub.publish('t', Buffer.from('p1'), true, true);

@@ -210,6 +210,28 @@ describe('SocketBinding fan-out writes over TCP', () => {
     expect(parseServerFrames(bytes).frames.map((frame) => frame.payload.toString())).toEqual(['a', 'bb']);
   });
 
+  it('drops the pending frames of a connection whose socket was destroyed before the turn end (its kept handle closed), and writes the others\'', async () => {
+    const pairs = await socketPairs(3);
+    const ends = pairs.map(([server, client]) => ({ ...openBinding(server), server, client }));
+    const frames = [binaryFrame('a'), binaryFrame('bb')];
+    for (const end of ends) for (const frame of frames) expect(end.actor.sendFrame(frame)).toBe(true);
+    const gone = ends[1] as (typeof ends)[number];
+    const received: Buffer[] = [];
+    gone.client.on('data', (chunk: Buffer) => received.push(chunk));
+    const goneClosed = new Promise<void>((resolve) => gone.client.once('close', () => resolve()));
+    // Destroyed mid-turn, before its binding hears of it ('close' comes after the turn end): still OPEN for the binding.
+    gone.server.destroy();
+    expect(gone.binding.isOpen).toBe(true);
+    await turn();
+    const bytes = frames.reduce((sum, frame) => sum + frame.length, 0);
+    for (const end of [ends[0], ends[2]] as (typeof ends)[number][]) {
+      expect(parseServerFrames(await readBytes(end.client, bytes)).frames.map((frame) => frame.payload.toString())).toEqual(['a', 'bb']);
+    }
+    await goneClosed;
+    expect(Buffer.concat(received).length).toBe(0);
+    expect(gone.binding.isOpen).toBe(false);
+  });
+
   it('joins two pending frames and three or more apart: a pair after a list of the same first frames, a list after a pair', async () => {
     const pairs = await socketPairs(5);
     const ends = pairs.map(([server, client]) => ({ ...openBinding(server), client }));

@@ -300,6 +300,21 @@ describe('SocketBinding fan-out frames', () => {
     expect(binding.stats.slowConsumer).toBe(true);
     expect(actor.sendFrame(frame)).toBe(false);
   });
+  it('counts the frames the pub/sub writes straight to it (frameWriter) in the actor\'s messagesOut, the final stats and bytesOut', () => {
+    const { socket, binding, actor } = openBinding();
+    const writer = actor.frameWriter;
+    expect(writer).toBe(binding);
+    const bytesBefore = binding.stats.bytesOut;
+    const frame = new Uint8Array([0x82, 1, 7]);
+    expect(writer.sendFrame(frame)).toBe(true);
+    expect(writer.sendFrames(new Uint8Array([0x82, 1, 8, 0x82, 1, 9]), 2)).toBe(true);
+    actor.send('x');
+    expect(actor.messagesOut).toBe(4);
+    expect(binding.stats.bytesOut - bytesBefore).toBe(3 + 6 + 3);
+    socket.emit('close');
+    expect(writer.sendFrame(frame)).toBe(false);
+    expect(binding.stats).toMatchObject({ messagesOut: 4, bytesOut: bytesBefore + 12 });
+  });
 });
 
 describe('SocketBinding isolation', () => {

@@ -45,7 +45,7 @@ function connect(codec: typeof msgpackCodec | null = null, session?: (actor: Con
   binding.accept(Buffer.alloc(0), actor);
   actor.start(session?.(actor) ?? { onOpen() {}, onMessage() {}, onClose() {} });
   binding.resumeAfterUpgrade(Buffer.alloc(0));
-  const sub: Subscriber = { handle: actor, codec, topics: new Set() };
+  const sub: Subscriber = { handle: actor, writer: actor.frameWriter, codec, topics: new Set() };
   return {
     socket,
     binding,

@@ -8,7 +8,8 @@ import { decodeMsgpack } from '../../../../src/codec/msgpack.ts';
 import { FakeHandle, FakeNetwork, framePayload } from '../fakes.ts';
 
 function subscriber(address: string, codec: Codec = msgpackCodec): Subscriber & { handle: FakeHandle } {
-  return { handle: new FakeHandle(address, codec.protocol), codec, topics: new Set() };
+  const handle = new FakeHandle(address, codec.protocol);
+  return { handle, writer: handle, codec, topics: new Set() };
 }
 
 /** Publications a subscriber received, decoded. */

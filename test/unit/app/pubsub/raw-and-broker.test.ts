@@ -18,7 +18,8 @@ import { decodeMsgpack } from '../../../../src/codec/msgpack.ts';
 import { FakeHandle, FakeNetwork, framePayload } from '../fakes.ts';
 
 function subscriber(address: string, codec: SubscriberFormat): Subscriber & { handle: FakeHandle } {
-  return { handle: new FakeHandle(address, codec?.protocol ?? null), codec, topics: new Set() };
+  const handle = new FakeHandle(address, codec?.protocol ?? null);
+  return { handle, writer: handle, codec, topics: new Set() };
 }
 
 /** What a subscriber received: [opcode, payload as text (text frames) or bytes/decoded msgpack]. */
