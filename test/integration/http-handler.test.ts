@@ -44,6 +44,7 @@ afterAll(async () => {
 
 describe('an app with an http handler', () => {
   it('answers plain requests and WebSocket upgrades on the same port', async () => {
+    const start = shoal.ended.length;
     const health = await send(shoal.port, { path: '/healthz' });
     expect(health).toMatchObject({ status: 200, body: 'ok\n' });
     const ws = new WebSocket(`${shoal.origin}/`);
@@ -54,6 +55,8 @@ describe('an app with an http handler', () => {
     });
     expect(echoed).toBe('hello');
     ws.close();
+    // Both connections ended and reported before the next test counts what ended after its start.
+    await expect.poll(() => shoal.ended.length - start, { timeout: 10_000 }).toBe(2);
   });
 
   it('serves 1,000 requests on keep-alive connections', { timeout: 60_000 }, async () => {
