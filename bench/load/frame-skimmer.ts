@@ -29,7 +29,7 @@
  * frame, which assembles it and delivers it as a message.
  */
 import type { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
-import { readFrameHeaderLength } from '../../src/protocol/frame-header.ts';
+import { payloadLength64, readFrameHeaderLength } from '../../src/protocol/frame-header.ts';
 
 /** Longest frame header: 2 bytes, a 64-bit length, a masking key (§5.2). */
 const MAX_HEADER_BYTES = 14;
@@ -153,13 +153,10 @@ function headerBytes(header: Buffer): number {
   return readFrameHeaderLength(header) + ((header[1]! & 0x80) !== 0 ? 4 : 0);
 }
 
-/** The payload length in a whole header (§5.2); a 64-bit length beyond 2^53 reads as Infinity (the decoder fails such a frame). */
+/** The payload length in a whole header (§5.2; a 64-bit one as the decoder reads it, which fails such a frame). */
 function payloadLength(header: Buffer): number {
   const length7 = header[1]! & 0x7f;
   if (length7 === 126) return header.readUInt16BE(2);
-  if (length7 === 127) {
-    const high = header.readUInt32BE(2);
-    return high > 0x1fffff ? Infinity : high * 0x100000000 + header.readUInt32BE(6);
-  }
+  if (length7 === 127) return payloadLength64(header.readUInt32BE(2), header.readUInt32BE(6));
   return length7;
 }

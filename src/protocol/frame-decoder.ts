@@ -27,6 +27,7 @@
  */
 import { Opcode } from './constants.ts';
 import { type FrameErrorCode, ProtocolError } from './errors.ts';
+import { payloadLength64 } from './frame-header.ts';
 import { unmask, unmaskedCopy, unmaskInto } from './mask.ts';
 import { isValidUtf8, Utf8Validator } from './utf8.ts';
 
@@ -321,7 +322,7 @@ export class FrameDecoder {
             return;
           }
           // Anything of 2^53 or more is far above any message limit: 1009 below.
-          this.#payloadLength = high > 0x1fffff ? Number.MAX_SAFE_INTEGER : high * 0x100000000 + low;
+          this.#payloadLength = payloadLength64(high, low);
           if (!this.#haveLength()) return;
           break;
         }

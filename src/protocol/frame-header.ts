@@ -90,3 +90,13 @@ export function readFrameHeaderLength(frame: Uint8Array): number {
   const length7 = frame[1]! & 0x7f;
   return length7 < 126 ? 2 : length7 === 126 ? 4 : 10;
 }
+
+/**
+ * A 64-bit payload length field (§5.2: "the most significant bit MUST be 0",
+ * checked by the caller) from its high and low 32 bits: lengths of 2^53 or
+ * more, beyond a double's exact integers and far above any message limit,
+ * read as Number.MAX_SAFE_INTEGER.
+ */
+export function payloadLength64(high: number, low: number): number {
+  return high > 0x1fffff ? Number.MAX_SAFE_INTEGER : high * 0x100000000 + low;
+}
