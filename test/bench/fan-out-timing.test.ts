@@ -27,6 +27,7 @@ import { Opcode } from '../../src/protocol/constants.ts';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
 import { encodeClose, encodeFrame } from '../../src/protocol/frame-encoder.ts';
 import { buildAcceptResponse } from '../../src/protocol/handshake-response.ts';
+import { startLoopbackServer } from '../helpers/loopback-server.ts';
 import { upgradeThenFrames } from '../helpers/upgrade-then-frames.ts';
 import { until } from '../helpers/until.ts';
 
@@ -75,10 +76,7 @@ function deliveryPayload(wire: Wire, t: number, fixmap = false): Buffer {
 /** A server that answers the upgrade with the offered subprotocol, subscribes on the wire's join message, and answers closes. */
 async function startFanOutServer(wire: Wire): Promise<{ port: number; subscribers: net.Socket[]; close: () => Promise<void> }> {
   const subscribers: net.Socket[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+  const server = await startLoopbackServer((socket) => {
     socket.on('error', () => {});
     const decoder = new FrameDecoder(
       {
@@ -107,15 +105,7 @@ async function startFanOutServer(wire: Wire): Promise<{ port: number; subscriber
     );
     upgradeThenFrames(socket, decoder, ({ key, protocol }) => socket.write(buildAcceptResponse(key, { protocol })));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    subscribers,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { port: server.port, subscribers, close: server.close };
 }
 
 /**

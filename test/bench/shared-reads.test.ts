@@ -9,7 +9,6 @@
  * the server sent.
  */
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BenchConnection, type ConnectionOwner } from '../../bench/load/bench-connection.ts';
 import { LoadRecorder } from '../../bench/load/load-recorder.ts';
@@ -20,6 +19,7 @@ import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
 import { encodeClose, encodeFrame, encodePing } from '../../src/protocol/frame-encoder.ts';
 import { buildAcceptResponse } from '../../src/protocol/handshake-response.ts';
 import { seededRandom } from '../helpers/chunkings.ts';
+import { startLoopbackServer } from '../helpers/loopback-server.ts';
 import { upgradeThenFrames } from '../helpers/upgrade-then-frames.ts';
 import { until } from '../helpers/until.ts';
 
@@ -39,11 +39,8 @@ interface ServerCounts {
  */
 async function startSlicingServer(maxSlice: number): Promise<{ port: number; counts: ServerCounts; close: () => Promise<void> }> {
   const counts: ServerCounts = { replies: 0, pings: 0, pongs: 0, badPongs: 0 };
-  const sockets = new Set<net.Socket>();
   const random = seededRandom(11);
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+  const server = await startLoopbackServer((socket) => {
     socket.on('error', () => {});
     const queue: Buffer[] = [];
     let writing = false;
@@ -106,15 +103,7 @@ async function startSlicingServer(maxSlice: number): Promise<{ port: number; cou
       send(Buffer.concat([buildAcceptResponse(key), ping()]));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    counts,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { port: server.port, counts, close: server.close };
 }
 
 let stopServer: (() => Promise<void>) | null = null;

@@ -5,7 +5,6 @@
  * made of the protocol core only (handshake parser, negotiation,
  * ServerConnection), wired the way the worker is meant to wire it.
  */
-import net from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -15,6 +14,7 @@ import { HandshakeParser } from '../../../src/protocol/handshake-parser.ts';
 import { validateUpgradeRequest } from '../../../src/protocol/upgrade-request.ts';
 import { negotiatePerMessageDeflate, resolvePerMessageDeflateOptions, type PerMessageDeflateOptions } from '../../../src/protocol/permessage-deflate-negotiation.ts';
 import { PerMessageDeflate } from '../../../src/protocol/permessage-deflate.ts';
+import { startLoopbackServer } from '../../helpers/loopback-server.ts';
 
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -32,10 +32,7 @@ afterEach(async () => {
 
 async function startEchoServer(options: PerMessageDeflateOptions): Promise<EchoServer> {
   const closes: EchoServer['closes'] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+  const server = await startLoopbackServer((socket) => {
     socket.on('error', () => socket.destroy());
     const parser = new HandshakeParser();
     let connection: ServerConnection | null = null;
@@ -66,17 +63,10 @@ async function startEchoServer(options: PerMessageDeflateOptions): Promise<EchoS
       if (parser.rest.length > 0) connection.receiveData(parser.rest);
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
   const echo: EchoServer = {
-    url: `ws://127.0.0.1:${port}/`,
+    url: `ws://127.0.0.1:${server.port}/`,
     closes,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
+    close: server.close,
   };
   servers.push(echo);
   return echo;

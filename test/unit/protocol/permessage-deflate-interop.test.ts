@@ -5,7 +5,6 @@
  * a small echo built from the protocol core alone (handshake parser, frame
  * decoder and encoder), so this checks the deflate modules, not the worker.
  */
-import net from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -19,6 +18,7 @@ import { validateUpgradeRequest } from '../../../src/protocol/upgrade-request.ts
 import { negotiatePerMessageDeflate, resolvePerMessageDeflateOptions } from '../../../src/protocol/permessage-deflate-negotiation.ts';
 import type { DeflateAgreement, PerMessageDeflateOptions } from '../../../src/protocol/permessage-deflate-negotiation.ts';
 import { PerMessageDeflate } from '../../../src/protocol/permessage-deflate.ts';
+import { startLoopbackServer } from '../../helpers/loopback-server.ts';
 
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -40,10 +40,7 @@ afterEach(async () => {
 async function startEchoServer(options: PerMessageDeflateOptions): Promise<EchoServer> {
   const agreements: (DeflateAgreement | null)[] = [];
   const stats = { compressedIn: 0, compressedOut: 0, errors: [] as ProtocolError[] };
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+  const server = await startLoopbackServer((socket) => {
     socket.on('error', () => socket.destroy());
     const parser = new HandshakeParser();
     let decoder: FrameDecoder | null = null;
@@ -97,18 +94,11 @@ async function startEchoServer(options: PerMessageDeflateOptions): Promise<EchoS
       if (parser.rest.length > 0) decoder.push(parser.rest);
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
   const echo: EchoServer = {
-    url: `ws://127.0.0.1:${port}/`,
+    url: `ws://127.0.0.1:${server.port}/`,
     agreements,
     stats,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
+    close: server.close,
   };
   servers.push(echo);
   return echo;
