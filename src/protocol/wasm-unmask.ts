@@ -8,7 +8,7 @@
  * Why not bufferutil there: its `unmask` XORs 16 bytes per iteration, each
  * load waiting for the store before it; uWebSockets.js's loop does four
  * 16-byte loads, then four XORs and four stores, per 64 bytes. `perf` of the
- * 64 KiB echo, one worker, pinned, saturated (docs/server.md, "Large
+ * 64 KiB echo, one worker, pinned, saturated (docs/measurements.md, "Large
  * messages, fourth pass"): bufferutil 18.7 % of Shoal's CPU, uWS's whole
  * message handler, unmasking included, 13.4 % of its own. The same loops in C on a 64 KiB
  * payload just copied into a 256 KiB buffer: 16 bytes per iteration

@@ -1,7 +1,7 @@
 /**
  * V8 settings held while a server starts: no optimising compiles and no
  * growth of the young generation until the workers are ready (issue #12,
- * memory at rest; docs/server.md, "Memory at rest").
+ * memory at rest; docs/measurements.md, "Memory at rest").
  *
  * Starting a server loads some 150 modules into the primary and as many
  * into each worker, and Node's module loader (path normalisation, URL

@@ -3,7 +3,7 @@
  * on the primary's address with SO_REUSEPORT, so the kernel spreads new
  * connections over the workers' listeners and the primary is off the path
  * of every connection (no hand-off: bench/handshake-cost.ts measured the
- * primary's ~11 us per handshake gone and the total 11% lower, docs/server.md
+ * primary's ~11 us per handshake gone and the total 11% lower, docs/measurements.md,
  * "Against bare Node"). The limits the primary applies otherwise are
  * applied here: past `maxConnectionsPerWorker` on this worker or
  * `maxConnections` over all workers (one Int32 per lane in shared memory)
