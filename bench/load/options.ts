@@ -36,6 +36,12 @@ export interface ScenarioSpec {
   publishers: number;
   /** connect: concurrent handshakes. */
   concurrency: number;
+  /**
+   * broadcast, raw-broadcast: publications per second over all publishers,
+   * paced whatever the answers (the same offered load for every server);
+   * 0: closed loop, as fast as answers come back.
+   */
+  publishRate: number;
 }
 
 /** A loopback WebSocket endpoint. */
@@ -118,7 +124,9 @@ target
                            the others everything else)
 scenarios
   --scenarios LIST         comma list of NAME[:key=value...]; names: ${SCENARIO_NAMES.join(', ')}
-                           keys: size, inflight, connections, subscribers, publishers, concurrency
+                           keys: size, inflight, connections, subscribers, publishers, concurrency,
+                           rate (broadcast, raw-broadcast: publications/s in all, paced; default: as
+                           fast as answers come back)
                            raw-broadcast: broadcast on raw connections (no Shoal subprotocol)
                            cross-node: a redis-server and two nodes (Shoal --broker, Socket.IO + redis
                            adapter), publishers on node A, subscribers on node B; at full and half rate
@@ -231,8 +239,11 @@ export function parseScenarioSpec(text: string, defaults: Defaults): ScenarioSpe
   const values: Record<string, number> = {};
   for (const pair of pairs) {
     const [key, value] = pair.split('=');
-    if (!['size', 'inflight', 'connections', 'subscribers', 'publishers', 'concurrency'].includes(key)) {
+    if (!['size', 'inflight', 'connections', 'subscribers', 'publishers', 'concurrency', 'rate'].includes(key)) {
       throw new BenchUsageError(`scenario ${name}: unknown key ${JSON.stringify(key)}`);
+    }
+    if (key === 'rate' && name !== 'broadcast' && name !== 'raw-broadcast') {
+      throw new BenchUsageError(`scenario ${name}: rate is for broadcast and raw-broadcast (cross-node paces its second run itself)`);
     }
     values[key] = positiveInt(`scenario ${name} ${key}`, value, key === 'size' ? 0 : 1);
   }
@@ -248,6 +259,7 @@ export function parseScenarioSpec(text: string, defaults: Defaults): ScenarioSpe
     subscribers: values.subscribers ?? defaults.subscribers,
     publishers: values.publishers ?? defaults.publishers,
     concurrency: values.concurrency ?? defaults.concurrency,
+    publishRate: values.rate ?? 0,
   };
   if (scenario === 'idle' && spec.connections > DEFAULT_MAX_IDLE_CONNECTIONS) {
     throw new BenchUsageError(
@@ -267,9 +279,10 @@ function labelOf(spec: ScenarioSpec): string {
     case 'rpc':
       return `rpc x${spec.inflight}, ${spec.connections} conn`;
     case 'broadcast':
-      return `broadcast ${spec.publishers} pub -> ${spec.subscribers} sub x${spec.inflight}`;
     case 'raw-broadcast':
-      return `raw-broadcast ${spec.publishers} pub -> ${spec.subscribers} sub x${spec.inflight}`;
+      return spec.publishRate > 0
+        ? `${spec.name} ${spec.publishers} pub -> ${spec.subscribers} sub, paced at ${spec.publishRate} pub/s`
+        : `${spec.name} ${spec.publishers} pub -> ${spec.subscribers} sub x${spec.inflight}`;
     case 'cross-node':
       return `cross-node ${spec.publishers} pub (node A) -> ${spec.subscribers} sub (node B) x${spec.inflight}`;
     case 'connect':

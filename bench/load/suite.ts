@@ -347,7 +347,9 @@ async function runScenario(plan: TargetPlan, target: RunningTarget, spec: Scenar
     if (reason !== null) return [emptyResult(plan, spec, labels[0], 'skipped', reason)];
   }
   const kind: SocketScenarioKind = spec.name === 'cross-node' ? 'broadcast' : spec.name;
-  return [await runSocketScenario(plan, server, spec, labels[0], kind, options, io)];
+  const result = await runSocketScenario(plan, server, spec, labels[0], kind, options, io, spec.publishRate);
+  if (spec.publishRate > 0) result.extra.targetPublishesPerSec = spec.publishRate;
+  return [result];
 }
 
 /**

@@ -46,10 +46,15 @@ describe('scenario specs', () => {
     expect(parseScenarioSpec('idle', defaults).connections).toBe(2000);
     expect(parseScenarioSpec('http', defaults).connections).toBe(32);
     expect(parseScenarioSpec('broadcast:subscribers=10:publishers=1', defaults).label).toBe('broadcast 1 pub -> 10 sub x4');
+    expect(parseScenarioSpec('raw-broadcast:rate=5000', defaults)).toMatchObject({ publishRate: 5000, label: 'raw-broadcast 2 pub -> 200 sub, paced at 5000 pub/s' });
+    expect(parseScenarioSpec('broadcast', defaults).publishRate).toBe(0);
   });
   it('refuses unknown names and keys', () => {
     expect(usageError(() => parseScenarioSpec('storm', defaults))).toMatch(/unknown scenario "storm"/);
     expect(usageError(() => parseScenarioSpec('echo:speed=9', defaults))).toMatch(/unknown key "speed"/);
+    expect(usageError(() => parseScenarioSpec('echo:rate=10', defaults))).toMatch(/echo: rate is for broadcast and raw-broadcast/);
+    expect(usageError(() => parseScenarioSpec('cross-node:rate=10', defaults))).toMatch(/cross-node: rate is for broadcast and raw-broadcast/);
+    expect(usageError(() => parseScenarioSpec('raw-broadcast:rate=0', defaults))).toMatch(/rate/);
     expect(usageError(() => parseScenarioSpec('echo:inflight=0', defaults))).toMatch(/integer >= 1/);
   });
   it('caps idle connections at 10000 (each is an open file on both sides)', () => {

@@ -65,6 +65,17 @@ describe('shoal bench raw-broadcast against Shoal, ws, Bun and uWS', () => {
   });
 });
 
+it('raw-broadcast with rate=N paces the publications at N per second in all, whatever the answers', async () => {
+  const { code, report } = await runBench(['--workers', '1', '--against', 'none', '--scenarios', 'raw-broadcast:subscribers=4:publishers=2:rate=200']);
+  expect(code).toBe(0);
+  const [result] = report.results;
+  expect(result.label).toBe('raw-broadcast 2 pub -> 4 sub, paced at 200 pub/s');
+  expectMeasuredFanOut(result, 4);
+  expect(result.extra.targetPublishesPerSec).toBe(200);
+  // Never more than asked: at most what fell due over the warm-up and the window (0.3 s + 1 s) sent in the window.
+  expect(result.extra.publishesPerSec).toBeLessThanOrEqual(200 * 1.5);
+}, 180_000);
+
 describe('shoal bench cross-node against Shoal and Socket.IO on one redis-server', () => {
   let run: { code: number; report: BenchReport; json: unknown };
 
