@@ -23,11 +23,8 @@ export const NODE_PEER_SCENARIOS: readonly string[] = ['connect', 'echo', 'idle'
 /** Peers when --against is not given: these, plus socketio when a cross-node scenario is asked for. */
 export const DEFAULT_PEERS: readonly PeerName[] = ['ws', 'bun', 'uws'];
 
-/** One scenario run with all its parameters resolved. */
-export interface ScenarioSpec {
-  name: ScenarioName;
-  /** Human label, unique within a run, e.g. "echo 64 B x16". */
-  label: string;
+/** A scenario's numeric parameters, resolved; a result repeats them (ScenarioResult.params). */
+export interface ScenarioParams {
   /** echo/rpc/idle connections; http: autocannon connections. */
   connections: number;
   inflight: number;
@@ -42,6 +39,13 @@ export interface ScenarioSpec {
    * 0: closed loop, as fast as answers come back.
    */
   publishRate: number;
+}
+
+/** One scenario run with all its parameters resolved. */
+export interface ScenarioSpec extends ScenarioParams {
+  name: ScenarioName;
+  /** Human label, unique within a run, e.g. "echo 64 B x16". */
+  label: string;
 }
 
 /** A loopback WebSocket endpoint. */

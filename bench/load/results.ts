@@ -6,7 +6,7 @@
 import type { LatencySummary } from './histogram.ts';
 import type { ErrorCounts } from './messages.ts';
 import { FAN_OUT_SCENARIOS } from './options.ts';
-import type { ScenarioName } from './options.ts';
+import type { ScenarioName, ScenarioParams } from './options.ts';
 
 /** The JSON document's format tag; bump the number on incompatible changes. */
 export const RESULT_FORMAT = 'shoal-bench/1';
@@ -41,14 +41,7 @@ export interface ScenarioResult {
   label: string;
   status: 'ok' | 'skipped' | 'failed';
   reason: string | null;
-  params: {
-    connections: number;
-    inflight: number;
-    payloadBytes: number;
-    subscribers: number;
-    publishers: number;
-    concurrency: number;
-  };
+  params: ScenarioParams;
   /** Length of the measured window, seconds. */
   windowSec: number;
   /** The scenario's main rate (idle: connections held). */

@@ -12,7 +12,7 @@ import type { BenchCertificate } from './bench-certificate.ts';
 import { SATURATION_THRESHOLD, runLoad } from './generator.ts';
 import type { LoadRunOutcome, LoadRunSpec } from './generator.ts';
 import type { ErrorCounts, SocketScenarioKind } from './messages.ts';
-import { NODE_PEER_SCENARIOS, type BenchOptions, type LoopbackTarget, type ScenarioSpec } from './options.ts';
+import { NODE_PEER_SCENARIOS, type BenchOptions, type LoopbackTarget, type ScenarioParams, type ScenarioSpec } from './options.ts';
 import { startCluster } from './cluster-targets.ts';
 import type { RunningCluster } from './cluster-targets.ts';
 import { allowedCpus, hasTaskset, pinThisProcess, planPinning } from './pinning.ts';
@@ -72,7 +72,7 @@ function emptyResult(target: TargetPlan, spec: ScenarioSpec, label: string, stat
   };
 }
 
-function paramsOf(spec: ScenarioSpec): ScenarioResult['params'] {
+function paramsOf(spec: ScenarioSpec): ScenarioParams {
   return {
     connections: spec.connections,
     inflight: spec.inflight,

@@ -56,6 +56,18 @@ const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 const KEY_2 = 'AAECAwQFBgcICQoLDA0ODw==';
 const ACCEPT_2 = 'Bz3qJYTGdOe8gUSpLosEdiLKDrk=';
 
+/** The request of RFC 6455 §1.3, line by line (without the empty line that ends the head). */
+export const RFC_EXAMPLE_REQUEST_LINES: readonly string[] = [
+  'GET /chat HTTP/1.1',
+  'Host: server.example.com',
+  'Upgrade: websocket',
+  'Connection: Upgrade',
+  `Sec-WebSocket-Key: ${KEY}`,
+  'Origin: http://example.com',
+  'Sec-WebSocket-Protocol: chat, superchat',
+  'Sec-WebSocket-Version: 13',
+];
+
 /** A request head from its lines: each line gets CRLF, then the empty line. */
 function head(...lines: string[]): string {
   return lines.join(CRLF) + CRLF + CRLF;
@@ -102,16 +114,7 @@ export const HANDSHAKE_CASES: readonly HandshakeCase[] = [
   {
     id: 'accept-rfc-example',
     title: 'the RFC 6455 §1.3 example request gets the example accept value and the first protocol in client order',
-    request: head(
-      'GET /chat HTTP/1.1',
-      'Host: server.example.com',
-      'Upgrade: websocket',
-      'Connection: Upgrade',
-      `Sec-WebSocket-Key: ${KEY}`,
-      'Origin: http://example.com',
-      'Sec-WebSocket-Protocol: chat, superchat',
-      'Sec-WebSocket-Version: 13',
-    ),
+    request: head(...RFC_EXAMPLE_REQUEST_LINES),
     expect: { status: 101, headers: ACCEPTED, protocol: 'chat', absentHeaders: ['sec-websocket-extensions'] },
   },
   {

@@ -1,10 +1,11 @@
 /**
  * Test certificates made at test time with the openssl CLI (never committed):
  * self-signed ones (which also serve as a CA) and leaves signed by one, for
- * localhost and 127.0.0.1, in a temporary directory that `remove()` deletes.
+ * localhost and 127.0.0.1, in a temporary directory that `remove()` deletes;
+ * and the pair of certificates a reload test swaps.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -52,4 +53,22 @@ export function testCertificates(): TestCertificates {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The certificates of a reload test: what the server is configured with (`live`) and what can be copied over it. */
+export interface ReloadCertificates {
+  readonly first: { cert: string; key: string };
+  readonly second: { cert: string; key: string };
+  /** `live.cert.pem` and `live.key.pem`, copies of first's files; the test copies second's (or first's) over them before a reload. */
+  readonly live: { cert: string; key: string };
+}
+
+/** Makes CN=first and CN=second in `certs` and the `live` files, holding first's. */
+export function makeReloadCertificates(certs: TestCertificates): ReloadCertificates {
+  const first = certs.make('first');
+  const second = certs.make('second');
+  const live = { cert: join(certs.dir, 'live.cert.pem'), key: join(certs.dir, 'live.key.pem') };
+  copyFileSync(first.cert, live.cert);
+  copyFileSync(first.key, live.key);
+  return { first, second, live };
 }

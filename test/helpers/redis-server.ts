@@ -4,10 +4,13 @@
  * crash looks like); `start()` again reuses the port, as a restarted Redis
  * would. Options: a password (`--requirepass`) and TLS only (`--port 0
  * --tls-port`, no client certificates), which make `url` a `rediss://` one.
+ * `connectClient()` gives the test its own ioredis client of the server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
 
 /** A port that was free a moment ago on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -77,6 +80,25 @@ export class RedisServer {
     });
     child.stdout?.resume();
     child.stderr?.resume();
+  }
+
+  /**
+   * A connected ioredis client of the test's own (ACL LOG, an observer, a
+   * stand-in node), with this server's password and CA; one try per command,
+   * connection errors ignored (some tests stop Redis on purpose). The caller
+   * disconnects it.
+   */
+  async connectClient(): Promise<Redis> {
+    const { password, tls } = this.#options;
+    const client = new Redis(this.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      ...(password === undefined ? {} : { password }),
+      ...(tls === undefined ? {} : { tls: { ca: readFileSync(tls.ca) } }),
+    });
+    client.on('error', () => {});
+    await client.connect();
+    return client;
   }
 
   /** Pause (SIGSTOP) or resume (SIGCONT) the process: a stalled Redis whose connections stay open. */

@@ -12,6 +12,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { testCertificates } from '../helpers/certificates.ts';
+import { ask, workerOf } from '../helpers/commands-app-client.ts';
 import { fixtureApp, startServer, type TestServer } from '../helpers/server.ts';
 import { resolveServerOptions } from '../../src/server/options.ts';
 
@@ -35,13 +36,6 @@ async function connect(server: TestServer): Promise<WebSocket> {
   return ws;
 }
 
-async function ask(ws: WebSocket, text: string): Promise<string> {
-  const reply = once(ws, 'message');
-  ws.send(text);
-  const [data] = (await reply) as [Buffer];
-  return data.toString();
-}
-
 /** The raw HTTP answer to an upgrade request, read until the server closes. */
 async function rawUpgrade(port: number): Promise<string> {
   const socket = net.connect(port, '127.0.0.1');
@@ -58,7 +52,7 @@ describe.runIf(process.platform === 'linux')('acceptInWorkers', () => {
     const clients = await Promise.all(Array.from({ length: 12 }, () => connect(server)));
     const answers = await Promise.all(clients.map((ws, i) => ask(ws, `hello ${i}`)));
     expect(answers).toEqual(clients.map((_, i) => `hello ${i}`));
-    const workers = new Set(await Promise.all(clients.map(async (ws) => Number((await ask(ws, 'whoami')).split(' ')[1]))));
+    const workers = new Set(await Promise.all(clients.map((ws) => workerOf(ws))));
     for (const worker of workers) expect(server.server.workerIds).toContain(worker);
     await vi.waitFor(() => expect(server.server.stats?.active).toBe(12), { timeout: 5000 });
     for (const ws of clients) ws.close(1000);
@@ -112,7 +106,7 @@ describe.runIf(process.platform === 'linux')('acceptInWorkers', () => {
   it('keeps accepting when a worker dies, and its replacement listens again', async () => {
     const server = await start({ workers: 2 });
     const victim = await connect(server);
-    const victimWorker = Number((await ask(victim, 'whoami')).split(' ')[1]);
+    const victimWorker = await workerOf(victim);
     const gone = new Promise<number>((resolve) => victim.once('close', (code: number) => resolve(code)));
     victim.send('exit');
     expect(await gone).toBe(1006);
@@ -129,7 +123,7 @@ describe.runIf(process.platform === 'linux')('acceptInWorkers', () => {
     await vi.waitFor(
       async () => {
         const ws = await connect(server);
-        seen.add(Number((await ask(ws, 'whoami')).split(' ')[1]));
+        seen.add(await workerOf(ws));
         expect(seen.size).toBe(2);
       },
       { timeout: 10_000, interval: 20 },

@@ -16,9 +16,8 @@
  * And, in this process, a broker whose Redis is first absent then refuses its
  * password: each cause logged once however many retries.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testCertificates, type TestCertificates } from '../helpers/certificates.ts';
 import { RedisBroker } from '../../src/app/redis-broker.ts';
@@ -44,9 +43,7 @@ beforeAll(async () => {
   const server = certificates.makeSigned('redis', ca);
   redis = await RedisServer.start(undefined, { password: PASSWORD, tls: { cert: server.cert, key: server.key, ca: ca.cert } });
   // The test's own view of Redis (ACL LOG), over TLS with the password.
-  admin = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, password: PASSWORD, tls: { ca: readFileSync(ca.cert) } });
-  admin.on('error', () => {});
-  await admin.connect();
+  admin = await redis.connectClient();
 }, 60_000);
 
 afterAll(async () => {
@@ -146,9 +143,7 @@ describe('a broker failing for one cause, then another', () => {
       await eventually('connection refused logged', () => lines('ECONNREFUSED') > 0);
       // Redis comes, with a password the broker does not have.
       plain = await RedisServer.start(port, { password: PASSWORD });
-      plainAdmin = new Redis(plain.url, { lazyConnect: true, maxRetriesPerRequest: 1, password: PASSWORD });
-      plainAdmin.on('error', () => {});
-      await plainAdmin.connect();
+      plainAdmin = await plain.connectClient();
       await eventually('many refused AUTHs', async () => (await failedAuths(plainAdmin as Redis)) >= 8, 60_000);
       expect(broker.state).toBe('connecting');
       expect(() => broker.admit('any')).toThrow(/broker is connecting/);

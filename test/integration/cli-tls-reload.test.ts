@@ -16,7 +16,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testCertificates, type TestCertificates } from '../helpers/certificates.ts';
+import { makeReloadCertificates, testCertificates, type TestCertificates } from '../helpers/certificates.ts';
 import { eventually } from '../helpers/shoal-process.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/shoal.js', import.meta.url));
@@ -82,11 +82,7 @@ let live: { cert: string; key: string };
 
 beforeAll(() => {
   certs = testCertificates();
-  first = certs.make('first');
-  second = certs.make('second');
-  live = { cert: join(certs.dir, 'live.cert.pem'), key: join(certs.dir, 'live.key.pem') };
-  copyFileSync(first.cert, live.cert);
-  copyFileSync(first.key, live.key);
+  ({ first, second, live } = makeReloadCertificates(certs));
 });
 
 afterAll(() => certs?.remove());

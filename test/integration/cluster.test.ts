@@ -24,9 +24,7 @@ let nextId = 1;
 
 beforeAll(async () => {
   redis = await RedisServer.start();
-  admin = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  admin.on('error', () => {});
-  await admin.connect();
+  admin = await redis.connectClient();
   nodes = await Promise.all([0, 1, 2].map(() => startShoal(['--app', APP, '--workers', '2', '--broker', redis.url])));
   await Promise.all(nodes.map((node) => eventually('broker ready', async () => (await healthz(node)).includes('broker: ready'))));
 }, 60_000);

@@ -3,11 +3,11 @@
  * real loopback sockets (the same tables also run in memory against the core).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Opcode } from '../../src/protocol/constants.ts';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
-import { FRAME_CASES, FRAME_CONFORMANCE_SERVER, outcomeMismatches, parseServerFrames, summarizeServerFrames } from '../conformance/frame-cases.ts';
+import { FRAME_CASES, FRAME_CONFORMANCE_SERVER, outcomeMismatches, summarizeServerFrames } from '../conformance/frame-cases.ts';
 import { HANDSHAKE_CASES, HANDSHAKE_CONFORMANCE_SERVER, parseHttpResponse, responseMismatches } from '../conformance/handshake-cases.ts';
-import { clientFrame, RawClient } from '../helpers/raw-socket.ts';
+import { RawClient } from '../helpers/raw-socket.ts';
+import { runLiveCase } from '../helpers/run-live-case.ts';
 import { fixtureApp, startServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
@@ -72,26 +72,14 @@ describe('handshake conformance, live', () => {
   });
 });
 
-/** Payload of the ping sent after an "open" case's input: its pong proves everything before it was handled. */
-const PROBE = Buffer.from('conformance probe');
-
 describe('frame conformance, live', () => {
   it.each(FRAME_CASES.map((testCase) => [testCase.id, testCase.title, testCase] as const))('%s %s', async (_id, _title, testCase) => {
     const target = frameServers.get(testCase.maxMessageBytes ?? FRAME_CONFORMANCE_SERVER.maxMessageBytes) as TestServer;
     const client = await RawClient.open(target.port);
-    client.write(testCase.input);
-    const hasProbePong = () => parseServerFrames(client.received).frames.some((f) => f.opcode === Opcode.PONG && f.payload.equals(PROBE));
-    if (testCase.expect.close !== undefined) {
-      await client.closed;
-    } else {
-      client.write(clientFrame(Opcode.PING, PROBE));
-      await client.waitFor(hasProbePong, 15_000);
-    }
-    const { frames, rest } = parseServerFrames(client.received);
+    const { frames, rest, withoutProbe, open } = await runLiveCase(client, testCase.input, testCase.expect.close !== undefined);
     expect(rest.length, 'server output ends inside a frame').toBe(0);
     expect(frames.every((f) => !f.masked && f.rsv === 0), 'server frames are unmasked, RSV clear').toBe(true);
-    const withoutProbe = frames.filter((f) => !(f.opcode === Opcode.PONG && f.payload.equals(PROBE)));
-    const outcome = { ...summarizeServerFrames(withoutProbe), open: !client.isClosed && hasProbePong() };
+    const outcome = { ...summarizeServerFrames(withoutProbe), open };
     expect(outcomeMismatches(testCase, outcome, { echoesMayBeCut: true })).toEqual([]);
     client.destroy();
   });

@@ -25,6 +25,7 @@ import { DEFLATE_CASES, DEFLATE_CONFORMANCE_SERVER, deflateOutcomeMismatches, re
 import { parseServerFrames, type ServerFrame } from '../conformance/frame-cases.ts';
 import { seededRandom } from '../helpers/chunkings.ts';
 import { clientFrame, parseResponse, RawClient, TEST_MASK, upgradeRequest, type RawResponse } from '../helpers/raw-socket.ts';
+import { runLiveCase } from '../helpers/run-live-case.ts';
 import { fixtureApp, startServer, type TestServer } from '../helpers/server.ts';
 import type { ConnectionStats } from '../../src/transport/messages.ts';
 import { MSGPACK_PROTOCOL } from './shoal-helpers.ts';
@@ -552,9 +553,6 @@ describe('shoal serve --permessage-deflate', () => {
 
 // ---------------------------------------------------------------------------
 
-/** Payload of the ping sent after an "open" case's input: its pong proves everything before it was handled. */
-const PROBE = Buffer.from('deflate conformance probe');
-
 describe('permessage-deflate conformance, live', () => {
   /** Servers by message size limit (the table's default and each limit a case asks for). */
   const servers = new Map<number, TestServer>();
@@ -575,19 +573,10 @@ describe('permessage-deflate conformance, live', () => {
     const server = servers.get(testCase.maxMessageBytes ?? DEFLATE_CONFORMANCE_SERVER.maxMessageBytes) as TestServer;
     const { client, response } = await openRaw(server.port, testCase.offer);
     expect(extensionLines(response.head)).toEqual(testCase.response === null ? [] : [testCase.response]);
-    client.write(testCase.input);
-    const hasProbePong = () => parseServerFrames(client.received).frames.some((f) => f.opcode === Opcode.PONG && f.payload.equals(PROBE));
-    if (testCase.expect.close !== undefined) {
-      await client.closed;
-    } else {
-      client.write(clientFrame(Opcode.PING, PROBE));
-      await client.waitFor(hasProbePong, 15_000);
-    }
-    const { frames, rest } = parseServerFrames(client.received);
+    const { frames, rest, withoutProbe, open } = await runLiveCase(client, testCase.input, testCase.expect.close !== undefined);
     expect(rest.length, 'server output ends inside a frame').toBe(0);
     expect(frames.every((f) => !f.masked), 'server frames are unmasked').toBe(true);
-    const withoutProbe = frames.filter((f) => !(f.opcode === Opcode.PONG && f.payload.equals(PROBE)));
-    const outcome = { ...readServerMessages(withoutProbe, testCase.response), open: !client.isClosed && hasProbePong() };
+    const outcome = { ...readServerMessages(withoutProbe, testCase.response), open };
     expect(deflateOutcomeMismatches(testCase, outcome, { echoesMayBeCut: true })).toEqual([]);
     client.destroy();
   });

@@ -10,7 +10,7 @@
  * publishes hand-made messages.
  */
 import { Buffer } from 'node:buffer';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisBroker, topicChannel } from '../../src/app/redis-broker.ts';
 import { PublicationForm } from '../../src/app/pubsub/deliver-publication.ts';
@@ -31,12 +31,6 @@ let oldNode: Redis;
 const received: Received[] = [];
 /** Messages Redis carried on the topic channels: channel and the message's first byte (its version). */
 const observed: { channel: string; version: number }[] = [];
-
-function client(url: string): Redis {
-  const redisClient = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  redisClient.on('error', () => {});
-  return redisClient;
-}
 
 /** A version-1 message as development builds before batches sent it (never released; no longer read). */
 function versionOne(tag: string, form: number, text: string): Buffer {
@@ -69,9 +63,7 @@ beforeAll(async () => {
     publication: (topic, form, frame) => received.push({ topic, form, text: Buffer.from(frame).toString() }),
     event: () => {},
   });
-  observer = client(redis.url);
-  oldNode = client(redis.url);
-  await Promise.all([observer.connect(), oldNode.connect()]);
+  [observer, oldNode] = await Promise.all([redis.connectClient(), redis.connectClient()]);
   observer.on('pmessageBuffer', (_pattern: Buffer, channel: Buffer, message: Buffer) => observed.push({ channel: channel.toString(), version: message[0] as number }));
   await observer.psubscribe('shoal:p:*');
   await eventually('brokers ready', async () => publisher.state === 'ready' && receiver.state === 'ready');

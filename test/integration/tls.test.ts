@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/server/server.ts';
-import { testCertificates, type TestCertificates } from '../helpers/certificates.ts';
+import { makeReloadCertificates, testCertificates, type TestCertificates } from '../helpers/certificates.ts';
 import { fixtureApp, startServer, type TestServer } from '../helpers/server.ts';
 
 const run = promisify(execFile);
@@ -33,11 +33,7 @@ let wssUrl: string;
 
 beforeAll(async () => {
   certs = testCertificates();
-  first = certs.make('first');
-  second = certs.make('second');
-  live = { cert: join(certs.dir, 'live.cert.pem'), key: join(certs.dir, 'live.key.pem') };
-  copyFileSync(first.cert, live.cert);
-  copyFileSync(first.key, live.key);
+  ({ first, second, live } = makeReloadCertificates(certs));
   shoal = await startServer({ app: fixtureApp('http-app.ts'), workers: 2, tlsCert: live.cert, tlsKey: live.key, perMessageDeflate: true, adminPort: 0 });
   wssUrl = `wss://localhost:${shoal.port}/`;
 }, 60_000);

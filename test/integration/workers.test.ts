@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { ask, workerOf } from '../helpers/commands-app-client.ts';
 import { fixtureApp, startServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
@@ -26,17 +27,6 @@ async function connect(): Promise<WebSocket> {
   open.push(ws);
   await once(ws, 'open');
   return ws;
-}
-
-async function ask(ws: WebSocket, text: string): Promise<string> {
-  const reply = once(ws, 'message');
-  ws.send(text);
-  const [data] = (await reply) as [Buffer];
-  return data.toString();
-}
-
-async function workerOf(ws: WebSocket): Promise<number> {
-  return Number((await ask(ws, 'whoami')).split(' ')[1]);
 }
 
 function closeOf(ws: WebSocket): Promise<{ code: number; reason: string }> {

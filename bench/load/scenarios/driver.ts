@@ -226,6 +226,31 @@ export abstract class BaseDriver implements ConnectionOwner, ScenarioDriver {
   }
 }
 
+/**
+ * A scenario that keeps up to `inflight` requests outstanding on every
+ * connection (echo, rpc): a connection's pipeline is filled when it opens
+ * while sending and when sending starts; `sendOne` sends one request.
+ */
+export abstract class PipelinedDriver extends BaseDriver {
+  protected readonly inflightLimit: number;
+
+  constructor(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Array) {
+    super(setup, recorder, mask);
+    this.inflightLimit = setup.inflight;
+  }
+
+  /** Send one request on `conn` (counted against the message budget) and note its send time. */
+  protected abstract sendOne(conn: BenchConnection): void;
+
+  protected opened(conn: BenchConnection): void {
+    if (this.sending) this.kick(conn);
+  }
+
+  protected override kick(conn: BenchConnection): void {
+    while (this.sending && conn.inflight < this.inflightLimit) this.sendOne(conn);
+  }
+}
+
 function noop(): void {}
 
 function delay(ms: number): Promise<void> {

@@ -8,10 +8,10 @@ import { encodeFrame } from '../../../src/protocol/frame-encoder.ts';
 import type { BenchConnection } from '../bench-connection.ts';
 import type { LoadRecorder } from '../load-recorder.ts';
 import type { ThreadSetup } from '../messages.ts';
-import { BaseDriver, ringSizeFor } from './driver.ts';
+import { PipelinedDriver, ringSizeFor } from './driver.ts';
 
 /** Echo round trips with P in flight per connection. */
-export class EchoDriver extends BaseDriver {
+export class EchoDriver extends PipelinedDriver {
   /** A reply is checked (kind and length) and timed inside onMessage, nothing of it kept. */
   readonly lendsMessages = true;
   /** Replies that are exactly the echo (binary, one frame, the payload's length) are counted unread (frame-skimmer.ts). */
@@ -20,13 +20,11 @@ export class EchoDriver extends BaseDriver {
   /** One pre-built masked frame, written for every message. */
   private readonly frame: Buffer;
   private readonly payloadBytes: number;
-  private readonly inflightLimit: number;
 
   constructor(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Array) {
     super(setup, recorder, mask);
     this.payloadBytes = setup.payloadBytes;
     this.skimmedMessageBytes = setup.payloadBytes;
-    this.inflightLimit = setup.inflight;
     this.frame = encodeFrame(Opcode.BINARY, randomBytes(setup.payloadBytes), { mask });
   }
 
@@ -34,15 +32,7 @@ export class EchoDriver extends BaseDriver {
     return this.openConnections(this.setupInfo.connections, [], ringSizeFor(this.inflightLimit), () => 0);
   }
 
-  protected opened(conn: BenchConnection): void {
-    if (this.sending) this.kick(conn);
-  }
-
-  protected override kick(conn: BenchConnection): void {
-    while (this.sending && conn.inflight < this.inflightLimit) this.sendOne(conn);
-  }
-
-  private sendOne(conn: BenchConnection): void {
+  protected sendOne(conn: BenchConnection): void {
     if (!this.takeBudget()) return;
     conn.sendTimes[(conn.head + conn.inflight) & (conn.sendTimes.length - 1)] = performance.now();
     conn.inflight++;

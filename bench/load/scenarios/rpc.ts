@@ -8,7 +8,7 @@ import type { BenchConnection } from '../bench-connection.ts';
 import type { LoadRecorder } from '../load-recorder.ts';
 import type { ThreadSetup } from '../messages.ts';
 import { ADD_METHOD, MSGPACK_PROTOCOL, MessageType, packr } from '../wire.ts';
-import { BaseDriver, ringSizeFor } from './driver.ts';
+import { PipelinedDriver, ringSizeFor } from './driver.ts';
 
 /** Distinct request ids per connection; frames for all of them are built once per thread. */
 const ID_SPACE = 1024;
@@ -16,16 +16,14 @@ const ID_SPACE = 1024;
 const ADDEND = 7;
 
 /** msgpack request/response round trips with P in flight per connection. */
-export class RpcDriver extends BaseDriver {
+export class RpcDriver extends PipelinedDriver {
   /** frames[id] = masked frame of [1, id, "add", [id, ADDEND]]. */
   private readonly frames: Buffer[];
   /** replies[id] = msgpackr's bytes of [2, id, id + ADDEND], the reply every server here sends. */
   private readonly replies: Uint8Array[];
-  private readonly inflightLimit: number;
 
   constructor(setup: ThreadSetup, recorder: LoadRecorder, mask: Uint8Array) {
     super(setup, recorder, mask);
-    this.inflightLimit = setup.inflight;
     if (setup.inflight > ID_SPACE) throw new RangeError(`rpc supports at most ${ID_SPACE} requests in flight per connection`);
     this.frames = [];
     this.replies = [];
@@ -39,15 +37,7 @@ export class RpcDriver extends BaseDriver {
     return this.openConnections(this.setupInfo.connections, [MSGPACK_PROTOCOL], ringSizeFor(this.inflightLimit), () => 0);
   }
 
-  protected opened(conn: BenchConnection): void {
-    if (this.sending) this.kick(conn);
-  }
-
-  protected override kick(conn: BenchConnection): void {
-    while (this.sending && conn.inflight < this.inflightLimit) this.sendOne(conn);
-  }
-
-  private sendOne(conn: BenchConnection): void {
+  protected sendOne(conn: BenchConnection): void {
     if (!this.takeBudget()) return;
     const id = conn.nextId;
     conn.nextId = (id + 1) % ID_SPACE;

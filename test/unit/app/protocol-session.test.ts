@@ -1,4 +1,5 @@
 import { captureLogs } from '../../helpers/log-capture.ts';
+import { expectHeldUntil } from '../../helpers/expect-held-until.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../../src/app/define-app.ts';
 import { AppTable, DEFAULT_LIMITS, ProtocolSession } from '../../../src/app/protocol-session.ts';
@@ -376,15 +377,7 @@ describe('publish flow control (docs/subprotocol.md §7)', () => {
 
   it('holds the next message after an event that published while congested', async () => {
     const { message, network } = twoWorkers();
-    const held = message([0, 'publish', big]);
-    expect(held).toBeInstanceOf(Promise);
-    let done = false;
-    void (held as Promise<void>).then(() => (done = true));
-    await Promise.resolve();
-    expect(done).toBe(false);
-    network.deliverAll();
-    await held;
-    expect(done).toBe(true);
+    await expectHeldUntil(message([0, 'publish', big]), () => network.deliverAll());
   });
 
   it('answers OVERLOADED when the backlog of another worker reached its maximum, and stays open', () => {

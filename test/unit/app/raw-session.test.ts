@@ -11,6 +11,7 @@ import { createAppServices, type AppServices } from '../../../src/app/services.t
 import type { App } from '../../../src/app/types.ts';
 import { msgpackCodec } from '../../../src/codec/index.ts';
 import { decodeMsgpack } from '../../../src/codec/msgpack.ts';
+import { expectHeldUntil } from '../../helpers/expect-held-until.ts';
 import { FakeHandle, FakeNetwork, framePayload } from './fakes.ts';
 
 function services(): AppServices {
@@ -79,15 +80,7 @@ describe('RawSession', () => {
     const { session } = open({ onMessage: (ctx, data) => void ctx.publish('x', data, true) }, one);
     expect(session.onMessage(Buffer.alloc(10), true)).toBeUndefined();
     network.deliverAll();
-    const held = session.onMessage(Buffer.alloc(200), true);
-    expect(held).toBeInstanceOf(Promise);
-    let done = false;
-    void (held as Promise<void>).then(() => (done = true));
-    await Promise.resolve();
-    expect(done).toBe(false);
-    network.deliverAll();
-    await held;
-    expect(done).toBe(true);
+    await expectHeldUntil(session.onMessage(Buffer.alloc(200), true), () => network.deliverAll());
     expect(remote.sent).toHaveLength(2);
   });
 });

@@ -7,13 +7,10 @@
  */
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { ServerConnection } from '../../../src/protocol/connection.ts';
-import { buildAcceptResponse } from '../../../src/protocol/handshake-response.ts';
-import { HandshakeParser } from '../../../src/protocol/handshake-parser.ts';
-import { validateUpgradeRequest } from '../../../src/protocol/upgrade-request.ts';
-import { negotiatePerMessageDeflate, resolvePerMessageDeflateOptions, type PerMessageDeflateOptions } from '../../../src/protocol/permessage-deflate-negotiation.ts';
+import { resolvePerMessageDeflateOptions, type PerMessageDeflateOptions } from '../../../src/protocol/permessage-deflate-negotiation.ts';
 import { PerMessageDeflate } from '../../../src/protocol/permessage-deflate.ts';
+import { acceptWithDeflate, openBuiltIn, openWsClient, roundTripBuiltIn } from '../../helpers/deflate-interop.ts';
 import { startLoopbackServer } from '../../helpers/loopback-server.ts';
 
 const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -34,21 +31,10 @@ async function startEchoServer(options: PerMessageDeflateOptions): Promise<EchoS
   const closes: EchoServer['closes'] = [];
   const server = await startLoopbackServer((socket) => {
     socket.on('error', () => socket.destroy());
-    const parser = new HandshakeParser();
-    let connection: ServerConnection | null = null;
-    socket.on('data', (chunk: Buffer) => {
-      if (connection !== null) {
-        connection.receiveData(chunk);
-        return;
-      }
-      const head = parser.push(chunk);
-      if (head === null) return;
-      const request = validateUpgradeRequest(head);
-      const negotiated = negotiatePerMessageDeflate(request.extensions, options);
-      socket.write(buildAcceptResponse(request.key, { extensions: negotiated?.response ?? null }));
-      const open: ServerConnection = new ServerConnection(
+    acceptWithDeflate(socket, options, (negotiated) => {
+      const connection: ServerConnection = new ServerConnection(
         {
-          onMessage: (data, isBinary) => open.send(data, isBinary),
+          onMessage: (data, isBinary) => connection.send(data, isBinary),
           onPing() {},
           onPong() {},
           onWrite: (data) => socket.write(data),
@@ -59,8 +45,7 @@ async function startEchoServer(options: PerMessageDeflateOptions): Promise<EchoS
         },
         { maxMessageBytes: MAX_MESSAGE_BYTES, deflate: negotiated === null ? null : new PerMessageDeflate(negotiated.agreement, options) },
       );
-      connection = open;
-      if (parser.rest.length > 0) connection.receiveData(parser.rest);
+      return (chunk) => connection.receiveData(chunk);
     });
   });
   const echo: EchoServer = {
@@ -77,22 +62,6 @@ function messages(count: number): string[] {
   return Array.from({ length: count }, (_, i) => JSON.stringify({ i, room: 'general', user: `user-${i % 5}`, text: 'hello deflate '.repeat(1 + (i % 30) * 7) }));
 }
 
-/** Opens a ws client; `next()` resolves with the next message, or rejects when the connection closes first. */
-async function connect(url: string, perMessageDeflate: WebSocket.PerMessageDeflateOptions | false) {
-  const client = new WebSocket(url, { perMessageDeflate });
-  let extensions = '';
-  client.on('upgrade', (response) => {
-    extensions = response.headers['sec-websocket-extensions'] ?? '';
-  });
-  await once(client, 'open');
-  const closed = new Promise<never>((_resolve, reject) => {
-    client.once('close', (code: number, reason: Buffer) => reject(new Error(`closed with ${code} ${reason.toString()}`)));
-  });
-  closed.catch(() => {});
-  const next = async () => ((await Promise.race([once(client, 'message'), closed])) as [Buffer, boolean])[0];
-  return { client, extensions, next };
-}
-
 const TAKEOVER = resolvePerMessageDeflateOptions({ enabled: true, serverNoContextTakeover: false, clientNoContextTakeover: false, thresholdBytes: 256 });
 
 describe('ServerConnection with permessage-deflate and the ws client', () => {
@@ -102,7 +71,7 @@ describe('ServerConnection with permessage-deflate and the ws client', () => {
     ['small windows', { ...TAKEOVER, serverMaxWindowBits: 9, clientMaxWindowBits: 10 }, 'permessage-deflate; server_max_window_bits=9; client_max_window_bits=10'],
   ] as const)('echoes compressed messages with %s', async (_label, policy, response) => {
     const server = await startEchoServer(policy);
-    const { client, extensions, next } = await connect(server.url, { threshold: 0 });
+    const { client, extensions, next } = await openWsClient(server.url, { threshold: 0 });
     expect(extensions).toBe(response);
     const sent = messages(40);
     for (const text of sent) {
@@ -116,7 +85,7 @@ describe('ServerConnection with permessage-deflate and the ws client', () => {
 
   it('inflates a message the client compressed and sent in fragments', async () => {
     const server = await startEchoServer(TAKEOVER);
-    const { client, next } = await connect(server.url, { threshold: 0 });
+    const { client, next } = await openWsClient(server.url, { threshold: 0 });
     const parts = ['{"part":1,"text":"', 'fragmented '.repeat(200), '"}'];
     parts.forEach((part, i) => client.send(part, { fin: i === parts.length - 1, compress: true }));
     expect((await next()).toString()).toBe(parts.join(''));
@@ -127,7 +96,7 @@ describe('ServerConnection with permessage-deflate and the ws client', () => {
 
   it('closes with 1009 when a compressed message inflates past the limit', async () => {
     const server = await startEchoServer(TAKEOVER);
-    const { client } = await connect(server.url, { threshold: 0 });
+    const { client } = await openWsClient(server.url, { threshold: 0 });
     client.send(Buffer.alloc(8 * MAX_MESSAGE_BYTES), { compress: true });
     const [code] = (await once(client, 'close')) as [number];
     expect(code).toBe(1009);
@@ -138,21 +107,10 @@ describe('ServerConnection with permessage-deflate and the ws client', () => {
 describe("ServerConnection with permessage-deflate and Node's built-in WebSocket", () => {
   it('negotiates from its offer and exchanges compressed messages both ways', async () => {
     const server = await startEchoServer(TAKEOVER);
-    const client = new globalThis.WebSocket(server.url);
-    await new Promise((resolve, reject) => {
-      client.onopen = resolve;
-      client.onerror = reject;
-    });
+    const client = await openBuiltIn(server.url);
     expect(client.extensions).toContain('permessage-deflate');
     const sent = messages(20);
-    for (const text of sent) {
-      const reply = new Promise<string>((resolve, reject) => {
-        client.onmessage = (event) => resolve(String(event.data));
-        client.onclose = (event) => reject(new Error(`closed with ${event.code} ${event.reason}`));
-      });
-      client.send(text);
-      expect(await reply).toBe(text);
-    }
+    for (const text of sent) expect(await roundTripBuiltIn(client, text)).toBe(text);
     const closed = new Promise((resolve) => {
       client.onclose = resolve;
     });

@@ -3,16 +3,7 @@ import fc from 'fast-check';
 import { HandshakeError } from '../../../src/protocol/errors.ts';
 import { formatExtensions, parseExtensions } from '../../../src/protocol/extensions.ts';
 import type { ExtensionOffer } from '../../../src/protocol/extensions.ts';
-
-function refusal(run: () => unknown): HandshakeError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof HandshakeError) return error;
-    throw error;
-  }
-  throw new Error('expected a HandshakeError');
-}
+import { expectRefusal } from '../../helpers/upgrade-requests.ts';
 
 /** Offers as plain objects, so toEqual compares them regardless of the null prototype. */
 function plain(offers: ExtensionOffer[]): { name: string; params: Record<string, string | true> }[] {
@@ -79,9 +70,7 @@ describe('parseExtensions (RFC 6455 §9.1 grammar)', () => {
     ['a repeated parameter (RFC 7692 §7)', 'x; p=1; p=2'],
     ['a trailing ";"', 'x;'],
   ])('refuses %s with 400 HS_ERR_INVALID_EXTENSIONS', (_label, value) => {
-    const error = refusal(() => parseExtensions([value]));
-    expect(error.code).toBe('HS_ERR_INVALID_EXTENSIONS');
-    expect(error.status).toBe(400);
+    expectRefusal(() => parseExtensions([value]), 'HS_ERR_INVALID_EXTENSIONS', 400);
   });
 
   it('never throws anything but HandshakeError on arbitrary header text (property)', () => {

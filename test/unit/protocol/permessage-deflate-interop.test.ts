@@ -12,12 +12,10 @@ import { Opcode } from '../../../src/protocol/constants.ts';
 import type { ProtocolError } from '../../../src/protocol/errors.ts';
 import { FrameDecoder } from '../../../src/protocol/frame-decoder.ts';
 import { encodeClose, encodeFrame, encodePong } from '../../../src/protocol/frame-encoder.ts';
-import { buildAcceptResponse } from '../../../src/protocol/handshake-response.ts';
-import { HandshakeParser } from '../../../src/protocol/handshake-parser.ts';
-import { validateUpgradeRequest } from '../../../src/protocol/upgrade-request.ts';
-import { negotiatePerMessageDeflate, resolvePerMessageDeflateOptions } from '../../../src/protocol/permessage-deflate-negotiation.ts';
+import { resolvePerMessageDeflateOptions } from '../../../src/protocol/permessage-deflate-negotiation.ts';
 import type { DeflateAgreement, PerMessageDeflateOptions } from '../../../src/protocol/permessage-deflate-negotiation.ts';
 import { PerMessageDeflate } from '../../../src/protocol/permessage-deflate.ts';
+import { acceptWithDeflate, openBuiltIn, openWsClient, roundTripBuiltIn } from '../../helpers/deflate-interop.ts';
 import { startLoopbackServer } from '../../helpers/loopback-server.ts';
 
 const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -42,27 +40,14 @@ async function startEchoServer(options: PerMessageDeflateOptions): Promise<EchoS
   const stats = { compressedIn: 0, compressedOut: 0, errors: [] as ProtocolError[] };
   const server = await startLoopbackServer((socket) => {
     socket.on('error', () => socket.destroy());
-    const parser = new HandshakeParser();
-    let decoder: FrameDecoder | null = null;
-    let deflate: PerMessageDeflate | null = null;
     const fail = (error: ProtocolError) => {
       stats.errors.push(error);
       socket.end(encodeClose(error.closeCode, error.message));
     };
-    socket.on('data', (chunk: Buffer) => {
-      if (decoder !== null) {
-        decoder.push(chunk);
-        return;
-      }
-      const head = parser.push(chunk);
-      if (head === null) return;
-      const request = validateUpgradeRequest(head);
-      const negotiated = negotiatePerMessageDeflate(request.extensions, options);
+    acceptWithDeflate(socket, options, (negotiated) => {
       agreements.push(negotiated?.agreement ?? null);
-      socket.write(buildAcceptResponse(request.key, { extensions: negotiated?.response ?? null }));
-      deflate = negotiated === null ? null : new PerMessageDeflate(negotiated.agreement, options);
-      const codec = deflate;
-      decoder = new FrameDecoder(
+      const codec = negotiated === null ? null : new PerMessageDeflate(negotiated.agreement, options);
+      const decoder = new FrameDecoder(
         {
           onMessage(data, isBinary, compressed) {
             let payload = data;
@@ -89,9 +74,9 @@ async function startEchoServer(options: PerMessageDeflateOptions): Promise<EchoS
           },
           onError: fail,
         },
-        { maxMessageBytes: MAX_MESSAGE_BYTES, rsv1Allowed: deflate !== null },
+        { maxMessageBytes: MAX_MESSAGE_BYTES, rsv1Allowed: codec !== null },
       );
-      if (parser.rest.length > 0) decoder.push(parser.rest);
+      return (chunk) => decoder.push(chunk);
     });
   });
   const echo: EchoServer = {
@@ -113,22 +98,12 @@ function messages(count: number): string[] {
 
 /** Sends each message through a ws client and waits for its echo; returns the echoes and the 101's Sec-WebSocket-Extensions. */
 async function echoWithWs(url: string, sent: string[], clientOptions: WebSocket.PerMessageDeflateOptions | false): Promise<{ echoes: string[]; extensions: string }> {
-  const client = new WebSocket(url, { perMessageDeflate: clientOptions });
-  let extensions = '';
-  client.on('upgrade', (response) => {
-    extensions = response.headers['sec-websocket-extensions'] ?? '';
-  });
-  await once(client, 'open');
-  // A close before the last echo fails the test at once, with the close code.
-  const closed = new Promise<never>((_resolve, reject) => {
-    client.once('close', (code: number, reason: Buffer) => reject(new Error(`closed with ${code} ${reason.toString()}`)));
-  });
-  closed.catch(() => {});
+  // next() rejects on a close before the last echo: the test fails at once, with the close code.
+  const { client, extensions, next } = await openWsClient(url, clientOptions);
   const echoes: string[] = [];
   for (const text of sent) {
     client.send(text);
-    const [data] = (await Promise.race([once(client, 'message'), closed])) as [Buffer];
-    echoes.push(data.toString());
+    echoes.push((await next()).toString());
   }
   client.close(1000);
   await once(client, 'close');
@@ -214,21 +189,10 @@ describe("permessage-deflate with Node's built-in WebSocket", () => {
   it('negotiates from its offer and it reads compressed replies (with and without takeover)', async () => {
     for (const policy of [OPEN, resolvePerMessageDeflateOptions({ enabled: true, thresholdBytes: 0 })]) {
       const server = await startEchoServer(policy);
-      const client = new globalThis.WebSocket(server.url);
-      await new Promise((resolve, reject) => {
-        client.onopen = resolve;
-        client.onerror = reject;
-      });
+      const client = await openBuiltIn(server.url);
       const sent = messages(30);
       const echoes: string[] = [];
-      for (const text of sent) {
-        const reply = new Promise<string>((resolve, reject) => {
-          client.onmessage = (event) => resolve(String(event.data));
-          client.onclose = (event) => reject(new Error(`closed with ${event.code} ${event.reason}`));
-        });
-        client.send(text);
-        echoes.push(await reply);
-      }
+      for (const text of sent) echoes.push(await roundTripBuiltIn(client, text));
       expect(client.extensions).toContain('permessage-deflate');
       expect(echoes).toEqual(sent);
       expect(server.stats.compressedOut).toBe(sent.length);

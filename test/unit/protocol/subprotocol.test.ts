@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { HandshakeError } from '../../../src/protocol/errors.ts';
 import { parseProtocolList, selectSubprotocol } from '../../../src/protocol/subprotocol.ts';
-
-function refusal(run: () => unknown): HandshakeError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof HandshakeError) return error;
-    throw error;
-  }
-  throw new Error('expected a HandshakeError');
-}
+import { expectRefusal, refusal } from '../../helpers/upgrade-requests.ts';
 
 describe('parseProtocolList (RFC 6455 §4.1, §11.3.4)', () => {
   it('reads one header value as a comma list in the client order', () => {
@@ -43,9 +33,7 @@ describe('parseProtocolList (RFC 6455 §4.1, §11.3.4)', () => {
     ['a non-ASCII character', 'ch\u00e4t'],
     ['a semicolon', 'chat;v=1'],
   ])('refuses %s with 400 HS_ERR_INVALID_PROTOCOL', (_label, value) => {
-    const error = refusal(() => parseProtocolList([value]));
-    expect(error.code).toBe('HS_ERR_INVALID_PROTOCOL');
-    expect(error.status).toBe(400);
+    expectRefusal(() => parseProtocolList([value]), 'HS_ERR_INVALID_PROTOCOL', 400);
   });
 
   it('refuses a protocol offered twice, even across lines (RFC 6455 §4.1: "MUST all be unique")', () => {

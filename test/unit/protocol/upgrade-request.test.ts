@@ -2,24 +2,12 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { HandshakeErrorCode } from '../../../src/protocol/errors.ts';
 import { validateUpgradeRequest } from '../../../src/protocol/upgrade-request.ts';
+import { RFC_EXAMPLE_REQUEST_LINES } from '../../conformance/handshake-cases.ts';
 import { KEY, head, upgrade, parse, expectRefusal } from '../../helpers/upgrade-requests.ts';
 
 describe('validateUpgradeRequest: the request line (RFC 6455 §4.2.1 item 1)', () => {
   it('accepts the RFC 6455 §1.3 example and extracts what negotiation needs', () => {
-    const info = validateUpgradeRequest(
-      parse(
-        head([
-          'GET /chat HTTP/1.1',
-          'Host: server.example.com',
-          'Upgrade: websocket',
-          'Connection: Upgrade',
-          `Sec-WebSocket-Key: ${KEY}`,
-          'Origin: http://example.com',
-          'Sec-WebSocket-Protocol: chat, superchat',
-          'Sec-WebSocket-Version: 13',
-        ]),
-      ),
-    );
+    const info = validateUpgradeRequest(parse(head([...RFC_EXAMPLE_REQUEST_LINES])));
     expect(info.path).toBe('/chat');
     expect(info.target).toBe('/chat');
     expect(info.host).toBe('server.example.com');
