@@ -33,12 +33,6 @@ export interface ScenarioParams {
   publishers: number;
   /** connect: concurrent handshakes. */
   concurrency: number;
-  /**
-   * broadcast, raw-broadcast: publications per second over all publishers,
-   * paced whatever the answers (the same offered load for every server);
-   * 0: closed loop, as fast as answers come back.
-   */
-  publishRate: number;
 }
 
 /** One scenario run with all its parameters resolved. */
@@ -46,6 +40,13 @@ export interface ScenarioSpec extends ScenarioParams {
   name: ScenarioName;
   /** Human label, unique within a run, e.g. "echo 64 B x16". */
   label: string;
+  /**
+   * broadcast, raw-broadcast: publications per second over all publishers,
+   * paced whatever the answers (the same offered load for every server;
+   * a result says it in `extra.targetPublishesPerSec`);
+   * 0: closed loop, as fast as answers come back.
+   */
+  publishRate: number;
 }
 
 /** A loopback WebSocket endpoint. */
