@@ -145,7 +145,30 @@ async function serve(argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * The harness's own dependencies that the package does not install for a
+ * server (its optional peerDependencies: autocannon, hdr-histogram-js), as
+ * many as cannot be resolved from the harness.
+ */
+function missingBenchDependencies(): string[] {
+  const require = createRequire(BENCH_MODULE);
+  const pkg = require('@shoal-ws/shoal/package.json') as { peerDependencies?: Record<string, string> };
+  return Object.keys(pkg.peerDependencies ?? {}).filter((name) => {
+    try {
+      require.resolve(name);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
 async function bench(argv: string[]): Promise<number> {
+  const missing = missingBenchDependencies();
+  if (missing.length > 0) {
+    process.stderr.write(`shoal bench: needs ${missing.join(' and ')}, which a server install leaves out: npm install -D ${missing.join(' ')}\n`);
+    return 1;
+  }
   let module: { benchMain?: (argv: string[]) => Promise<number> };
   try {
     module = (await import(BENCH_MODULE.href)) as typeof module;

@@ -257,7 +257,8 @@ describe('the packed package, installed into a fresh project', { timeout: 120_00
     expect(existsSync(path.join(root, 'dist/src/client/index.d.ts'))).toBe(true);
     expect(existsSync(path.join(root, 'src'))).toBe(false);
     expect(existsSync(path.join(root, 'test'))).toBe(false);
-    for (const peer of ['@btc-vision/uwebsockets.js', '@trufflesuite/uws-js-unofficial', 'bun', 'ws', 'node']) {
+    // The bench harness's own dependencies are optional peers: a server install leaves them out.
+    for (const peer of ['@btc-vision/uwebsockets.js', '@trufflesuite/uws-js-unofficial', 'bun', 'ws', 'node', 'autocannon', 'hdr-histogram-js']) {
       expect(existsSync(path.join(project, 'node_modules', peer)), peer).toBe(false);
     }
   });
@@ -280,6 +281,18 @@ describe('the packed package, installed into a fresh project', { timeout: 120_00
     expect(await served.exited).toBe(0);
     expect(served.output()).toMatch(/SIGTERM: closing connections[\s\S]*shoal: stopped/);
     expect(alive(served.serverPid)).toBe(false);
+  });
+
+  it('npx shoal bench without its two dependencies says what to install, in one line, and exits 1', () => {
+    const result = spawnSync('npx', ['shoal', 'bench', '--scenarios', 'echo', '--no-files'], { cwd: project, env: userEnv(), encoding: 'utf8', timeout: 120_000 });
+    expect([result.status, result.stderr]).toEqual([
+      1,
+      'shoal bench: needs autocannon and hdr-histogram-js, which a server install leaves out: npm install -D autocannon hdr-histogram-js\n',
+    ]);
+    // Now as that line says (versions from the package's peerDependencies).
+    const { peerDependencies } = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string> };
+    const specs = Object.entries(peerDependencies).map(([name, range]) => `${name}@${range}`);
+    run('npm', ['install', '-D', '--no-audit', '--no-fund', '--prefer-offline', ...specs], project);
   });
 
   it('npx shoal serve --app ./app.js serves a JavaScript app; npx shoal bench --target measures it', async () => {
