@@ -23,7 +23,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -82,10 +82,12 @@ function replaceOnce(code: string, from: string, to: string): string {
   return code.replace(from, () => to);
 }
 
-/** Writes `code` to the temporary directory as `name`; returns `name` (processes run there). */
-function write(name: string, code: string): string {
-  writeFileSync(join(DIR, name), `${code}\n`);
-  return name;
+/** Writes `code` to `path` in the temporary directory (one folder per page: its blocks import each other); returns the absolute path. */
+function write(path: string, code: string): string {
+  const file = join(DIR, path);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${code}\n`);
+  return file;
 }
 
 interface NodeProcess {
@@ -101,9 +103,9 @@ interface NodeProcess {
 
 const started: NodeProcess[] = [];
 
-/** `node --conditions=shoal-source ...args` in the temporary directory. */
-function startNode(args: readonly string[]): NodeProcess {
-  const child = spawn(process.execPath, ['--conditions=shoal-source', ...args], { cwd: DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `node --conditions=shoal-source ...args`, in `cwd` (where a host script's `app: './app.ts'` is looked up). */
+function startNode(args: readonly string[], cwd: string = DIR): NodeProcess {
+  const child = spawn(process.execPath, ['--conditions=shoal-source', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -279,19 +281,20 @@ describe('TypeScript examples in README.md and docs/ run', { timeout: 180_000 },
   });
 
   it('README: the app serves add, and the client prints 3 and exits', async () => {
-    const { url } = await serve(write('readme-app.ts', example('readmeApp')));
-    const client = startNode([write('readme-client.ts', replaceOnce(example('readmeClient'), DOCS_URL, url))]);
+    const { url } = await serve(write('readme/app.ts', example('readmeApp')));
+    const client = startNode([write('readme/client.ts', replaceOnce(example('readmeClient'), DOCS_URL, url))]);
     expect(await client.exitCode('the README client')).toBe(0);
     expect(client.output()).toBe('3\n');
   });
 
   it('install.md: server.ts serves app.ts, the client gets 3 from add, and SIGTERM stops server.ts with 0', async () => {
-    write('app.ts', example('installApp'));
-    const server = startNode([write('install-server.ts', replaceOnce(example('installServer'), 'port: 9001', 'port: 0'))]);
+    write('install/app.ts', example('installApp'));
+    const script = write('install/server.ts', replaceOnce(example('installServer'), 'port: 9001', 'port: 0'));
+    const server = startNode([script], dirname(script));
     const [, url] = await server.waitFor(/listening on (ws:\/\/127\.0\.0\.1:\d+\/)/, 'server.ts to say where it listens');
     // Probe: the example computes `sum` (typed number); print it.
     const clientCode = `${replaceOnce(example('installClient'), DOCS_URL, url)}\nconsole.log(JSON.stringify(sum));`;
-    const client = startNode([write('install-client.ts', clientCode)]);
+    const client = startNode([write('install/client.ts', clientCode)]);
     expect(await client.exitCode('the install.md client')).toBe(0);
     expect(client.output()).toBe('3\n');
     expect(await terminate(server, 'server.ts after SIGTERM')).toBe(0);
@@ -309,7 +312,7 @@ describe('TypeScript examples in README.md and docs/ run', { timeout: 180_000 },
       return { client, address };
     };
     beforeAll(async () => {
-      ({ url } = await serve(write('app-api-app.ts', example('appApiApp'))));
+      ({ url } = await serve(write('app-api/app.ts', example('appApiApp'))));
     }, PROCESS_TIMEOUT_MS + 10_000);
     afterAll(() => {
       for (const client of clients) client.close();
@@ -353,7 +356,7 @@ describe('TypeScript examples in README.md and docs/ run', { timeout: 180_000 },
   });
 
   it("app-api.md's borrowMessages app echoes text and binary", async () => {
-    const { url } = await serve(write('app-api-borrowed.ts', example('appApiBorrowed')));
+    const { url } = await serve(write('app-api/borrowed.ts', example('appApiBorrowed')));
     const ws = await openRaw(url);
     const text = nextText(ws);
     ws.send('hello');
@@ -367,17 +370,18 @@ describe('TypeScript examples in README.md and docs/ run', { timeout: 180_000 },
   });
 
   it("app-api.md's host script (with the page's app as ./app.ts) runs to its last line, then stops on SIGTERM", async () => {
-    write('app.ts', example('appApiApp'));
+    write('app-api/app.ts', example('appApiApp'));
     // The example binds the default port 9001: 0 here. Probe: a line after its last one.
     const code = `${replaceOnce(example('appApiHost'), "createServer({ app: './app.ts' })", "createServer({ app: './app.ts', port: 0 })")}\nconsole.log('the example ran to its end');`;
-    const host = startNode([write('app-api-host.ts', code)]);
+    const script = write('app-api/host.ts', code);
+    const host = startNode([script], dirname(script));
     await host.waitFor(/the example ran to its end/, "the host script's last line");
     await terminate(host, 'the host script after SIGTERM');
     expect(host.output()).toBe('the example ran to its end\n');
   });
 
   it("app-api.md's onStart app: ticks arrive from onStart, chat messages reach the subscribers", async () => {
-    const { server, url } = await serve(write('app-api-on-start.ts', example('appApiOnStart')));
+    const { server, url } = await serve(write('app-api/on-start.ts', example('appApiOnStart')));
     const ws = await openRaw(url);
     const tick = await messageWhere(ws, 'a tick (an ISO date) from onStart', (data) => !Number.isNaN(Date.parse(data.toString())));
     expect(tick.toString()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -390,7 +394,7 @@ describe('TypeScript examples in README.md and docs/ run', { timeout: 180_000 },
   });
 
   it("server.md's http app answers GET /healthz with 200 ok, 404 elsewhere, and echoes on WebSocket", async () => {
-    const { url } = await serve(write('server-http-app.ts', example('serverHttpApp')));
+    const { url } = await serve(write('server/http-app.ts', example('serverHttpApp')));
     const http = url.replace(/^ws:/, 'http:');
     const health = await fetch(`${http}healthz`);
     expect(health.status).toBe(200);
@@ -407,9 +411,10 @@ describe('TypeScript examples in README.md and docs/ run', { timeout: 180_000 },
   });
 
   it("server.md's programmatic snippet (with the page's http app as ./my-app.ts) listens on a ws:// URL and closes: exit 0", async () => {
-    write('my-app.ts', example('serverHttpApp'));
+    write('server/my-app.ts', example('serverHttpApp'));
     // Probe: print the URL the snippet's comment describes.
-    const host = startNode([write('server-host.ts', `${example('serverHost')}\nconsole.log(url);`)]);
+    const script = write('server/host.ts', `${example('serverHost')}\nconsole.log(url);`);
+    const host = startNode([script], dirname(script));
     expect(await host.exitCode('the server.md snippet')).toBe(0);
     expect(host.output()).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/\n$/);
   });
