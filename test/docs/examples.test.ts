@@ -5,62 +5,20 @@
  * specifiers `shoal`, `shoal/client`, `shoal/protocol` mapped to
  * src/index.ts, src/client/index.ts, src/protocol/index.ts by a tsconfig
  * `paths`, and `tsc --noEmit` checks them with the repository's compiler
- * options. An error names the Markdown file and line.
- *
- * A block that is deliberately a fragment is opened with ```ts fragment, or
- * preceded by `<!-- not-compiled: reason -->`; keep those few.
+ * options. An error names the Markdown file and line. The blocks are read
+ * by test/helpers/extract-ts-blocks.ts (fragments: see there);
+ * examples-run.test.ts runs them.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { docsTsBlocks, extractTsBlocks, type CodeBlock } from '../helpers/extract-ts-blocks.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
-
-export interface CodeBlock {
-  /** Markdown file, relative to the repository. */
-  readonly file: string;
-  /** 1-based line of the block's first code line (after the opening fence). */
-  readonly line: number;
-  readonly code: string;
-  /** Marked as a fragment: not compiled. */
-  readonly skipped: string | null;
-}
-
-const FENCE = /^(\s*)(`{3,}|~{3,})\s*([\w-]*)\s*(.*)$/;
-const NOT_COMPILED = /<!--\s*not-compiled:\s*(.*?)\s*-->/;
-
-/** The ```ts / ```typescript blocks of a Markdown text. */
-export function extractTsBlocks(file: string, markdown: string): CodeBlock[] {
-  const lines = markdown.split('\n');
-  const blocks: CodeBlock[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const open = FENCE.exec(lines[i]);
-    if (open === null) continue;
-    const [, , fence, lang, info] = open;
-    let end = i + 1;
-    while (end < lines.length && !lines[end].trim().startsWith(fence)) end++;
-    if (lang === 'ts' || lang === 'typescript') {
-      let previous = i - 1;
-      while (previous >= 0 && lines[previous].trim() === '') previous--;
-      const comment = previous >= 0 ? NOT_COMPILED.exec(lines[previous]) : null;
-      const skipped = /\bfragment\b/.test(info) ? 'fragment' : comment !== null ? comment[1] : null;
-      blocks.push({ file, line: i + 2, code: lines.slice(i + 1, end).join('\n'), skipped });
-    }
-    i = end;
-  }
-  return blocks;
-}
-
-function markdownFiles(): string[] {
-  const docs = readdirSync(join(ROOT, 'docs'))
-    .filter((name) => name.endsWith('.md'))
-    .map((name) => `docs/${name}`);
-  return ['README.md', ...docs.sort()];
-}
 
 const execFileAsync = promisify(execFile);
 
@@ -143,7 +101,7 @@ describe('TypeScript examples in README.md and docs/', () => {
   const dir = join(ROOT, `.docs-examples-${process.pid}`);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const blocks = markdownFiles().flatMap((file) => extractTsBlocks(file, readFileSync(join(ROOT, file), 'utf8')));
+  const blocks = docsTsBlocks();
 
   it('has examples, and few marked as fragments', () => {
     expect(blocks.filter((block) => block.skipped === null).length).toBeGreaterThanOrEqual(4);
