@@ -1,13 +1,14 @@
 /**
  * Every TypeScript code block of README.md and docs/*.md compiles against
  * the sources: the blocks are written to a temporary directory inside the
- * repository (so `node_modules` and the sources resolve), with the package
- * specifiers `shoal`, `shoal/client`, `shoal/protocol` mapped to
- * src/index.ts, src/client/index.ts, src/protocol/index.ts by a tsconfig
- * `paths`, and `tsc --noEmit` checks them with the repository's compiler
- * options. An error names the Markdown file and line. The blocks are read
- * by test/helpers/extract-ts-blocks.ts (fragments: see there);
- * examples-run.test.ts runs them.
+ * repository, so `node_modules` resolves and `@shoal-ws/shoal` (and its
+ * `/client` entry) resolves to the sources by the package's self-reference
+ * and the `shoal-source` condition, as for a user it resolves to the
+ * installed package; `tsc --noEmit` checks them with the repository's
+ * compiler options. An unscoped `shoal` import does not resolve (that name
+ * is another package's; docs/install.md). An error names the Markdown file
+ * and line. The blocks are read by test/helpers/extract-ts-blocks.ts
+ * (fragments: see there); examples-run.test.ts runs them.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,13 +38,6 @@ async function compile(blocks: readonly CodeBlock[], dir: string): Promise<strin
     join(dir, 'tsconfig.json'),
     JSON.stringify({
       extends: fromDir('tsconfig.json'),
-      compilerOptions: {
-        paths: {
-          shoal: [fromDir('src/index.ts')],
-          'shoal/client': [fromDir('src/client/index.ts')],
-          'shoal/protocol': [fromDir('src/protocol/index.ts')],
-        },
-      },
       include: ['*.ts'],
     }),
   );
@@ -112,8 +106,15 @@ describe('TypeScript examples in README.md and docs/', () => {
     expect(await compile(blocks.filter((block) => block.skipped === null), dir)).toEqual([]);
   });
 
+  it("an example importing the unscoped 'shoal' (another package's name) does not compile", { timeout: 120_000 }, async () => {
+    const unscoped: CodeBlock = { file: 'docs/unscoped.md', line: 3, code: "import { defineApp } from 'shoal';\n\ndefineApp({});", skipped: null };
+    const diagnostics = await compile([unscoped], join(dir, 'unscoped'));
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]).toMatch(/^docs\/unscoped\.md:3:\d+: error TS2307: Cannot find module 'shoal'/);
+  });
+
   it('reports an error with the Markdown file and line', { timeout: 120_000 }, async () => {
-    const bad: CodeBlock = { file: 'docs/bad.md', line: 40, code: "import { defineApp } from 'shoal';\n\nconst n: number = 'one';\ndefineApp({});", skipped: null };
+    const bad: CodeBlock = { file: 'docs/bad.md', line: 40, code: "import { defineApp } from '@shoal-ws/shoal';\n\nconst n: number = 'one';\ndefineApp({});", skipped: null };
     const diagnostics = await compile([bad], join(dir, 'bad'));
     expect(diagnostics).toHaveLength(1);
     expect(diagnostics[0]).toMatch(/^docs\/bad\.md:42:7: error TS2322: /);
