@@ -22,14 +22,22 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
 
 const execFileAsync = promisify(execFile);
+/** A block's first line that names its file, as docs/install.md's `// app.ts`. */
+const FILE_NAME_LINE = /^\/\/ ([\w.-]+\.ts)\s*$/;
 
 /** tsc's diagnostics for the blocks, each as "<md file>:<line>:<col>: <message>". */
 async function compile(blocks: readonly CodeBlock[], dir: string): Promise<string[]> {
   mkdirSync(dir, { recursive: true });
   const names = new Map<string, CodeBlock>();
   for (const block of blocks) {
-    const name = `${block.file.replace(/[/.]/g, '_')}_L${block.line}.ts`;
+    // One folder per Markdown page; a block that opens with its file name (`// app.ts`) is written under
+    // that name, so another block of the same page can import it (`./app.ts`), as the page says.
+    const page = block.file.replace(/[/.]/g, '_');
+    const named = FILE_NAME_LINE.exec(block.code.split('\n', 1)[0]);
+    const name = `${page}/${named === null ? `L${block.line}.ts` : named[1]}`;
+    if (names.has(name)) throw new Error(`${block.file}:${block.line}: a second block named ${name}`);
     names.set(name, block);
+    mkdirSync(join(dir, page), { recursive: true });
     // One module per block (a block with no import or export would otherwise share the global scope).
     writeFileSync(join(dir, name), `${block.code}\nexport {};\n`);
   }
@@ -38,7 +46,7 @@ async function compile(blocks: readonly CodeBlock[], dir: string): Promise<strin
     join(dir, 'tsconfig.json'),
     JSON.stringify({
       extends: fromDir('tsconfig.json'),
-      include: ['*.ts'],
+      include: ['**/*.ts'],
     }),
   );
   const output = await execFileAsync(TSC, ['-p', join(dir, 'tsconfig.json'), '--noEmit', '--pretty', 'false'], { cwd: dir }).then(
@@ -48,8 +56,8 @@ async function compile(blocks: readonly CodeBlock[], dir: string): Promise<strin
   const diagnostics: string[] = [];
   for (const line of output.split('\n')) {
     if (line.trim() === '') continue;
-    const at = /^(?:.*[\\/])?([^\\/()]+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line);
-    const block = at === null ? undefined : names.get(at[1]);
+    const at = /^(.+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line);
+    const block = at === null ? undefined : names.get(relative(dir, resolve(dir, at[1])).split('\\').join('/'));
     if (at === null || block === undefined) {
       diagnostics.push(line.replace(`${dir}/`, ''));
     } else {
