@@ -43,7 +43,9 @@ function countPrimesBelow(below: number): number {
     if (composite[i] !== 0) continue;
     count++;
     const p = 2 * i + 1;
-    for (let j = (p * p - 1) >> 1; j < size; j += p) composite[j] = 1;
+    // Past sqrt(below) every multiple left is marked already; and p * p no longer fits the 32 bits that `>>` works in.
+    if (p * p >= below) continue;
+    for (let j = (p * p - 1) / 2; j < size; j += p) composite[j] = 1;
   }
   return count;
 }

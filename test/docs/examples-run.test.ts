@@ -419,4 +419,32 @@ describe('TypeScript examples in README.md and docs/ run', { timeout: 180_000 },
     expect(await host.exitCode('the server.md snippet')).toBe(0);
     expect(host.output()).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/\n$/);
   });
+
+  // examples/*/README.md give commands rather than ts blocks: run those too, with the files as they are.
+  it('examples/rpc: client.ts against app.ts prints the right answers (as its README runs them)', async () => {
+    const { server, url } = await serve(join(ROOT, 'examples/rpc/app.ts'));
+    const client = startNode([join(ROOT, 'examples/rpc/client.ts'), url]);
+    expect(await client.exitCode('examples/rpc/client.ts')).toBe(0);
+    const output = client.output();
+    expect(output).toMatch(/^connected with v1\.msgpack\.shoal\.dev$/m);
+    expect(output).toMatch(/^add\(2, 40\) = 42$/m);
+    expect(output).toMatch(/ mean: 5\.5,[\s\S]* median: 5\.5,/);
+    // pi(10^7) = 664,579; 600851475143 = 71 x 839 x 1471 x 6857.
+    expect(output).toMatch(/^countPrimes\(1e7\) = 664579, factor\(600851475143\) = \[71, 839, 1471, 6857\] in \d+ ms/m);
+    expect(output).toMatch(/^stats\(\[\]\) refused: BAD_INPUT: /m);
+    expect(await terminate(server, 'shoal serve of examples/rpc after SIGTERM')).toBe(0);
+  });
+
+  it('examples/chat: serve.ts serves the page and the WebSocket on one port, and stops on SIGTERM with 0', async () => {
+    const chat = startNode([join(ROOT, 'examples/chat/serve.ts'), '--port', '0', '--workers', '1']);
+    const [, http] = await chat.waitFor(/chat: open (http:\/\/127\.0\.0\.1:\d+\/)/, 'examples/chat/serve.ts to say where it listens');
+    const page = await fetch(http);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    const client = new ShoalClient(http.replace(/^http:/, 'ws:'));
+    await client.connect();
+    expect(client.protocol).toMatch(/^v1\.(msgpack|json)\.shoal\.dev$/);
+    client.close();
+    expect(await terminate(chat, 'examples/chat/serve.ts after SIGTERM')).toBe(0);
+  });
 });
