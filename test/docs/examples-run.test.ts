@@ -432,6 +432,18 @@ describe('TypeScript examples in README.md and docs/ run', { timeout: 180_000 },
     // pi(10^7) = 664,579; 600851475143 = 71 x 839 x 1471 x 6857.
     expect(output).toMatch(/^countPrimes\(1e7\) = 664579, factor\(600851475143\) = \[71, 839, 1471, 6857\] in \d+ ms/m);
     expect(output).toMatch(/^stats\(\[\]\) refused: BAD_INPUT: /m);
+    // Its README's wire example: `[1, 1, "add", {"a": 2, "b": 40}]` on v1.json.shoal.dev is answered `[2, 1, 42]`.
+    const json = new WebSocket(url, 'v1.json.shoal.dev');
+    await once(json, 'open');
+    const reply = messageWhere(json, 'the reply to request 1', (data) => data.toString().startsWith('[2,'));
+    json.send('[1, 1, "add", {"a": 2, "b": 40}]');
+    expect(JSON.parse((await reply).toString())).toEqual([2, 1, 42]);
+    await closeRaw(json);
+    // ... and a client that offers no Shoal subprotocol gets 400 with the list of subprotocols in the body.
+    const { status, body } = await refusal(new WebSocket(url));
+    expect(status).toBe(400);
+    expect(body).toMatch(/v1\.msgpack\.shoal\.dev/);
+    expect(body).toMatch(/v1\.json\.shoal\.dev/);
     expect(await terminate(server, 'shoal serve of examples/rpc after SIGTERM')).toBe(0);
   });
 
