@@ -9,7 +9,8 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../helpers/redis-server.ts';
-import { eventually, startShoal, type ShoalProcess } from '../helpers/shoal-process.ts';
+import { startShoal, type ShoalProcess } from '../helpers/shoal-process.ts';
+import { until } from '../helpers/until.ts';
 import { RawClient } from './raw-client.ts';
 import { parseSamples } from '../helpers/prometheus.ts';
 
@@ -57,10 +58,10 @@ describe('broker metrics', () => {
   it('show every broker connection up, and publications counted where sent and where received', async () => {
     for (const node of nodes) {
       // The primary's connection and the worker's (its report every 0.5 s): two series at 1.
-      await eventually('broker up on /metrics', async () => {
+      await until(async () => {
         const up = byWorker(await brokerSamples(node), 'shoal_broker_up');
         return up.get('primary') === 1 && up.size === 2 && [...up.values()].every((value) => value === 1);
-      });
+      }, 'broker up on /metrics');
     }
     const [first, second] = nodes as [ShoalProcess, ShoalProcess];
     const subscriber = await raw(second);
@@ -71,34 +72,34 @@ describe('broker metrics', () => {
     const publisher = await raw(first);
     const COUNT = 20;
     expect(await publisher.command({ pubMany: 'metered', from: 'p', count: COUNT })).toBe(true);
-    await eventually('the last publication on the other node', () => subscriber.inbox.some((m) => m.data.toString() === JSON.stringify({ from: 'p', seq: COUNT - 1 })));
-    await eventually('published counted on the publishing worker', async () => {
+    await until(() => subscriber.inbox.some((m) => m.data.toString() === JSON.stringify({ from: 'p', seq: COUNT - 1 })), 'the last publication on the other node');
+    await until(async () => {
       return (byWorker(await brokerSamples(first), 'shoal_broker_published_total').get(worker) ?? 0) >= publishedBefore + COUNT;
-    });
-    await eventually('received counted on the subscribing worker', async () => {
+    }, 'published counted on the publishing worker');
+    await until(async () => {
       const received = byWorker(await brokerSamples(second), 'shoal_broker_received_total');
       return [...received].some(([label, value]) => label !== 'primary' && value >= COUNT);
-    });
+    }, 'received counted on the subscribing worker');
     // The primary publishes a tick every 20 ms (the app's onStart): its own counter moves too.
     const primaryBefore = byWorker(await brokerSamples(first), 'shoal_broker_published_total').get('primary') ?? 0;
-    await eventually('the primary publishing', async () => (byWorker(await brokerSamples(first), 'shoal_broker_published_total').get('primary') ?? 0) > primaryBefore);
+    await until(async () => (byWorker(await brokerSamples(first), 'shoal_broker_published_total').get('primary') ?? 0) > primaryBefore, 'the primary publishing');
   }, 60_000);
 
   it('drop to 0 with Redis stopped, and count the gap and the refused publications', async () => {
     const node = nodes[0] as ShoalProcess;
     const publisher = await raw(node);
     await (redis as RedisServer).stop();
-    await eventually('broker down on /metrics', async () => {
+    await until(async () => {
       const up = byWorker(await brokerSamples(node), 'shoal_broker_up');
       return up.size === 2 && [...up.values()].every((value) => value === 0);
-    });
+    }, 'broker down on /metrics');
     expect(await publisher.command({ pub: 'metered', text: 'nobody' })).toEqual({ error: 'BROKER_UNAVAILABLE' });
-    await eventually('the gap and the refusal counted', async () => {
+    await until(async () => {
       const samples = await brokerSamples(node);
       const gaps = byWorker(samples, 'shoal_broker_gaps_total');
       const refused = byWorker(samples, 'shoal_broker_refused_total', ',reason="unavailable"');
       const worker = [...gaps.keys()].find((label) => label !== 'primary') as string;
       return (gaps.get('primary') ?? 0) >= 1 && (gaps.get(worker) ?? 0) >= 1 && (refused.get(worker) ?? 0) >= 1;
-    });
+    }, 'the gap and the refusal counted');
   }, 60_000);
 });

@@ -23,7 +23,8 @@ import { testCertificates, type TestCertificates } from '../helpers/certificates
 import { RedisBroker } from '../../src/app/redis-broker.ts';
 import { captureLogs } from '../helpers/log-capture.ts';
 import { freePort, RedisServer } from '../helpers/redis-server.ts';
-import { eventually, startShoal, type ShoalProcess } from '../helpers/shoal-process.ts';
+import { startShoal, type ShoalProcess } from '../helpers/shoal-process.ts';
+import { until } from '../helpers/until.ts';
 import { RawClient } from './raw-client.ts';
 
 const APP = fileURLToPath(new URL('./apps/raw-pubsub-app.ts', import.meta.url));
@@ -90,7 +91,7 @@ describe('the broker over TLS with a password', () => {
       node(url, { NODE_EXTRA_CA_CERTS: caFile, SHOAL_BROKER_PASSWORD: PASSWORD }),
       node(url.replace('rediss://', `rediss://:${PASSWORD}@`), { NODE_EXTRA_CA_CERTS: caFile }),
     ]);
-    for (const each of [first, second]) await eventually('broker ready', async () => (await healthz(each)).text.includes('broker: ready'));
+    for (const each of [first, second]) await until(async () => (await healthz(each)).text.includes('broker: ready'), 'broker ready');
     const subscriber = await raw(second);
     expect(await subscriber.subscribe('secured')).toBe(true);
     const publisher = await raw(first);
@@ -108,7 +109,7 @@ describe('the broker over TLS with a password', () => {
     const before = await failedAuths();
     const wrong = await node((redis as RedisServer).url, { NODE_EXTRA_CA_CERTS: caFile, SHOAL_BROKER_PASSWORD: 'not-the-password' });
     // Its primary and its worker (publishing and subscribed) connections retry with backoff: many refusals.
-    await eventually('the node retried its AUTH many times', async () => (await failedAuths()) >= before + 12, 60_000);
+    await until(async () => (await failedAuths()) >= before + 12, 'the node retried its AUTH many times', 60_000);
     const health = await healthz(wrong);
     expect(health.status).toBe(200);
     expect(health.text).toBe('ok\nbroker: connecting\n');
@@ -126,7 +127,7 @@ describe('the broker over TLS with a password', () => {
 
   it('without the CA: the certificate is refused and the broker never gets ready', async () => {
     const untrusting = await node((redis as RedisServer).url, { SHOAL_BROKER_PASSWORD: PASSWORD });
-    await eventually('the certificate refusal logged', () => untrusting.output().includes('"cause":"SELF_SIGNED_CERT_IN_CHAIN"'));
+    await until(() => untrusting.output().includes('"cause":"SELF_SIGNED_CERT_IN_CHAIN"'), 'the certificate refusal logged');
     expect((await healthz(untrusting)).text).toBe('ok\nbroker: connecting\n');
   }, 90_000);
 });
@@ -140,11 +141,11 @@ describe('a broker failing for one cause, then another', () => {
     let plainAdmin: Redis | null = null;
     const lines = (cause: string): number => logs.lines.filter((line) => line.cause === cause).length;
     try {
-      await eventually('connection refused logged', () => lines('ECONNREFUSED') > 0);
+      await until(() => lines('ECONNREFUSED') > 0, 'connection refused logged');
       // Redis comes, with a password the broker does not have.
       plain = await RedisServer.start(port, { password: PASSWORD });
       plainAdmin = await plain.connectClient();
-      await eventually('many refused AUTHs', async () => (await failedAuths(plainAdmin as Redis)) >= 8, 60_000);
+      await until(async () => (await failedAuths(plainAdmin as Redis)) >= 8, 'many refused AUTHs', 60_000);
       expect(broker.state).toBe('connecting');
       expect(() => broker.admit('any')).toThrow(/broker is connecting/);
       expect(lines('ECONNREFUSED')).toBe(1);

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeReloadCertificates, testCertificates, type TestCertificates } from '../helpers/certificates.ts';
-import { eventually } from '../helpers/shoal-process.ts';
+import { until } from '../helpers/until.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/shoal.js', import.meta.url));
 
@@ -95,7 +95,7 @@ describe('shoal serve --tls-cert/--tls-key and SIGHUP', () => {
 
   beforeAll(async () => {
     server = serve(['--tls-cert', live.cert, '--tls-key', live.key]);
-    await eventually('the listening line', () => /listening on wss:\/\/127\.0\.0\.1:\d+\//.test(server.stdout()) || server.child.exitCode !== null, 60_000);
+    await until(() => /listening on wss:\/\/127\.0\.0\.1:\d+\//.test(server.stdout()) || server.child.exitCode !== null, 'the listening line', 60_000);
     const match = /listening on wss:\/\/127\.0\.0\.1:(\d+)\//.exec(server.stdout());
     if (match === null) throw new Error(`shoal serve did not start: ${server.stdout()} ${server.stderr()}`);
     port = Number(match[1]);
@@ -119,10 +119,10 @@ describe('shoal serve --tls-cert/--tls-key and SIGHUP', () => {
     copyFileSync(second.cert, live.cert);
     copyFileSync(second.key, live.key);
     process.kill(server.child.pid!, 'SIGHUP');
-    await eventually('the reload line', () => server.stdout().includes('shoal: SIGHUP: TLS certificate and key reloaded'));
+    await until(() => server.stdout().includes('shoal: SIGHUP: TLS certificate and key reloaded'), 'the reload line');
     // The primary has read the files; the worker takes them with its next message.
     const wanted = fingerprintOf(second.cert);
-    await eventually('the new certificate on a new connection', async () => (await servedFingerprint(port)) === wanted);
+    await until(async () => (await servedFingerprint(port)) === wanted, 'the new certificate on a new connection');
     expect(await echoOnce(open, 'still open')).toBe('still open');
     expect(openClosed).toBe(false);
     expect(server.child.exitCode).toBeNull();
@@ -133,14 +133,14 @@ describe('shoal serve --tls-cert/--tls-key and SIGHUP', () => {
     // A certificate that does not fit the key on disk (the second key is still there).
     copyFileSync(first.cert, live.cert);
     process.kill(server.child.pid!, 'SIGHUP');
-    await eventually('the refusal on stderr', () => server.stderr().includes('keeping the old TLS certificate', stderrBefore));
+    await until(() => server.stderr().includes('keeping the old TLS certificate', stderrBefore), 'the refusal on stderr');
     const refusal = server.stderr().slice(stderrBefore).trim();
     expect(refusal).toMatch(/^shoal: SIGHUP: keeping the old TLS certificate: TLS key .*live\.key\.pem does not fit certificate .*live\.cert\.pem: /);
     expect(refusal.split('\n')).toHaveLength(1);
     // Not PEM at all: refused too.
     writeFileSync(live.cert, 'not a certificate\n');
     process.kill(server.child.pid!, 'SIGHUP');
-    await eventually('the second refusal', () => /holds no PEM certificate/.test(server.stderr().slice(stderrBefore)));
+    await until(() => /holds no PEM certificate/.test(server.stderr().slice(stderrBefore)), 'the second refusal');
     expect(await servedFingerprint(port)).toBe(fingerprintOf(second.cert));
     expect(await echoOnce(open, 'after the bad reloads')).toBe('after the bad reloads');
     expect(openClosed).toBe(false);

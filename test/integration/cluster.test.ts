@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, RedisServer } from '../helpers/redis-server.ts';
-import { eventually, startShoal, type ShoalProcess } from '../helpers/shoal-process.ts';
+import { startShoal, type ShoalProcess } from '../helpers/shoal-process.ts';
+import { until } from '../helpers/until.ts';
 import { RawClient } from './raw-client.ts';
 import { EnvelopeClient, MSGPACK_PROTOCOL } from './shoal-helpers.ts';
 
@@ -26,7 +27,7 @@ beforeAll(async () => {
   redis = await RedisServer.start();
   admin = await redis.connectClient();
   nodes = await Promise.all([0, 1, 2].map(() => startShoal(['--app', APP, '--workers', '2', '--broker', redis.url])));
-  await Promise.all(nodes.map((node) => eventually('broker ready', async () => (await healthz(node)).includes('broker: ready'))));
+  await Promise.all(nodes.map((node) => until(async () => (await healthz(node)).includes('broker: ready'), 'broker ready')));
 }, 60_000);
 
 afterAll(async () => {
@@ -148,10 +149,10 @@ describe('three nodes on one Redis', () => {
     expect(await second.nextText((t) => t === 'to both')).toBe('to both');
     // Half of the first one's topics go; those only it held leave Redis, the others stay for the second.
     await Promise.all(TOPICS.slice(0, 500).map((topic) => first.command({ unsub: topic })));
-    await eventually('the odd topics under 500 unsubscribed', async () => {
+    await until(async () => {
       const left = (await topicChannels()).filter((channel) => channel.startsWith('shoal:p:many:'));
       return left.length === 750;
-    });
+    }, 'the odd topics under 500 unsubscribed');
     // Subscribers come and go: new clients take some topics and close.
     for (let round = 0; round < 5; round++) {
       const visitor = await raw(nodes[round % 3]);
@@ -160,7 +161,7 @@ describe('three nodes on one Redis', () => {
     }
     first.close();
     second.close();
-    await eventually('no topic channel left', async () => (await topicChannels()).filter((channel) => channel.startsWith('shoal:p:many:')).length === 0);
+    await until(async () => (await topicChannels()).filter((channel) => channel.startsWith('shoal:p:many:')).length === 0, 'no topic channel left');
   }, 120_000);
 });
 
@@ -175,16 +176,16 @@ describe('broker faults', () => {
       expect(await client.subscribe('lonely')).toBe(true);
       expect(await client.command({ pub: 'lonely', text: 'x' })).toEqual({ error: 'BROKER_UNAVAILABLE' });
       late = await RedisServer.start(port);
-      await eventually('broker ready', async () => (await healthz(node)).includes('broker: ready'));
+      await until(async () => (await healthz(node)).includes('broker: ready'), 'broker ready');
       // The subscription made while Redis was away is registered now.
-      await eventually('the late subscription', async () => {
+      await until(async () => {
         const probe = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true });
         probe.on('error', () => {});
         await probe.connect();
         const channels = (await probe.pubsub('CHANNELS', 'shoal:p:lonely')) as string[];
         probe.disconnect();
         return channels.length === 1;
-      });
+      }, 'the late subscription');
       expect(await client.command({ pub: 'lonely', text: 'now' })).toBe(1);
       expect(await client.nextText((t) => t === 'now')).toBe('now');
     } finally {
@@ -243,22 +244,22 @@ describe('broker faults', () => {
       await subscriber.nextText((t) => t.startsWith('{"from":"load"'));
       redis.signal('SIGSTOP');
       try {
-        await eventually('the stall noticed', async () => (await healthz(nodes[0])).includes('broker: reconnecting'));
+        await until(async () => (await healthz(nodes[0])).includes('broker: reconnecting'), 'the stall noticed');
         // /healthz is the primary's broker connection; the publishing worker's own notices the stall on its own PING.
-        await eventually('a publication refused while Redis is stalled', () => sofar.some(isRefusal));
+        await until(() => sofar.some(isRefusal), 'a publication refused while Redis is stalled');
       } finally {
         redis.signal('SIGCONT');
       }
-      await eventually('broker ready again', async () => (await Promise.all(nodes.map(healthz))).every((text) => text.includes('broker: ready')));
+      await until(async () => (await Promise.all(nodes.map(healthz))).every((text) => text.includes('broker: ready')), 'broker ready again');
     });
     // While stalled, publications were refused rather than queued without bound.
     expect(outcomes.some(isRefusal)).toBe(true);
     expect((await brokerStats(nodes[0])).gaps).toBeGreaterThan(gapsBefore);
     // Resubscribed: a publication made now reaches the other node.
-    await eventually('delivery across nodes again', async () => {
+    await until(async () => {
       await publisher.command({ pub: 'stall', text: 'after the stall' });
       return subscriber.inbox.some((m) => m.data.toString() === 'after the stall');
-    });
+    }, 'delivery across nodes again');
     expect(inOrder(subscriber)).toBe(true);
     for (const node of nodes) expect(node.child.exitCode).toBeNull();
   }, 120_000);
@@ -270,16 +271,16 @@ describe('broker faults', () => {
     await underLoad(publisher, 'restart', async () => {
       await subscriber.nextText((t) => t.startsWith('{"from":"load"'));
       await redis.stop();
-      await eventually('the loss noticed', async () => (await healthz(nodes[2])).includes('broker: reconnecting'));
+      await until(async () => (await healthz(nodes[2])).includes('broker: reconnecting'), 'the loss noticed');
       await redis.start();
-      await eventually('broker ready again', async () => (await Promise.all(nodes.map(healthz))).every((text) => text.includes('broker: ready')));
+      await until(async () => (await Promise.all(nodes.map(healthz))).every((text) => text.includes('broker: ready')), 'broker ready again');
     });
     // /healthz reports the primary's broker connection; each worker's own subscriber connection resubscribes on its own schedule.
-    await eventually('the topic resubscribed', async () => (await topicChannels()).includes('shoal:p:restart'));
-    await eventually('delivery across nodes again', async () => {
+    await until(async () => (await topicChannels()).includes('shoal:p:restart'), 'the topic resubscribed');
+    await until(async () => {
       await publisher.command({ pub: 'restart', text: 'after the restart' });
       return subscriber.inbox.some((m) => m.data.toString() === 'after the restart');
-    });
+    }, 'delivery across nodes again');
     expect(inOrder(subscriber)).toBe(true);
     const stats = await brokerStats(nodes[2]);
     expect(stats.gaps).toBeGreaterThan(0);

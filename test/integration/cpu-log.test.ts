@@ -10,7 +10,8 @@
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, startShoal, type ShoalProcess } from '../helpers/shoal-process.ts';
+import { startShoal, type ShoalProcess } from '../helpers/shoal-process.ts';
+import { until } from '../helpers/until.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { EnvelopeClient, MSGPACK_PROTOCOL } from './shoal-helpers.ts';
 
@@ -43,7 +44,7 @@ async function logFromCpuThread(level: string, format: 'json' | 'pretty', marker
   client = await EnvelopeClient.open(`ws://127.0.0.1:${node.port}/`, MSGPACK_PROTOCOL);
   expect(await client.call(1, 'logEveryLevel', marker)).toEqual([2, 1, 'logged']);
   const started = node;
-  await eventually('the warn line', () => started.output().includes('cpu warn line'));
+  await until(() => started.output().includes('cpu warn line'), 'the warn line');
   return started.output();
 }
 
@@ -80,7 +81,7 @@ describe('ctx.log in a cpu: true method', () => {
     expect(await client.call(1, 'logEveryLevel', 'marker-warm-up')).toEqual([2, 1, 'logged']);
     expect(await client.call(2, 'logThenSpin', 'marker-timeout')).toEqual([3, 2, { code: 'TIMEOUT', message: 'method "logThenSpin" did not answer within 2000 ms' }]);
     const started = node;
-    await eventually('the line logged before the timeout', () => started.output().includes('cpu line before the timeout'));
+    await until(() => started.output().includes('cpu line before the timeout'), 'the line logged before the timeout');
     const lines = jsonLinesWith(started.output(), 'marker-timeout');
     expect(lines.map((line) => [line.level, line.msg])).toEqual([['warn', 'cpu line before the timeout']]);
     // The worker and its connection go on after the terminated thread.
@@ -94,7 +95,7 @@ describe('ctx.log in a cpu: true method', () => {
     client = await EnvelopeClient.open(`${server.origin}/`, MSGPACK_PROTOCOL);
     expect(await client.call(1, 'logEveryLevel', 'marker-to-logger')).toEqual([2, 1, 'logged']);
     const marked = (): Record<string, unknown>[] => lines.filter((line) => line.marker === 'marker-to-logger');
-    await eventually('the warn line in the logger', () => marked().some((line) => line.msg === 'cpu warn line'));
+    await until(() => marked().some((line) => line.msg === 'cpu warn line'), 'the warn line in the logger');
     // pino's numeric levels: debug 20, info 30, warn 40.
     expect(marked().map((line) => [line.level, line.msg])).toEqual([
       [20, 'cpu debug line'],

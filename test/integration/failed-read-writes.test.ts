@@ -10,7 +10,7 @@
  * failing connection's replies for a complete one).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { eventually } from '../helpers/shoal-process.ts';
+import { until } from '../helpers/until.ts';
 import { clientFrame, RawClient } from '../helpers/raw-socket.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
@@ -30,7 +30,7 @@ it('a client that fails while its reply is queued gets its own bytes and its clo
   failing.write(clientFrame(0x2, Buffer.alloc(SIZE, 0x41)));
   failing.write(clientFrame(0x3, ''));
   // The echo is counted when it is sent, in the read that also fails the connection.
-  await eventually('the echo of the large message', () => (server.server.stats?.messagesOut ?? 0) >= 1, 30_000);
+  await until(() => (server.server.stats?.messagesOut ?? 0) >= 1, 'the echo of the large message', 30_000);
   const other = await RawClient.open(server.port);
   other.write(clientFrame(0x1, 'B'.repeat(120)));
   await other.waitFor(() => other.events().some((event) => event.type === 'text'), 10_000);

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisBroker, topicChannel } from '../../src/app/redis-broker.ts';
 import { PublicationForm } from '../../src/app/pubsub/deliver-publication.ts';
 import { RedisServer } from '../helpers/redis-server.ts';
-import { eventually } from '../helpers/shoal-process.ts';
+import { until } from '../helpers/until.ts';
 
 interface Received {
   topic: string;
@@ -51,7 +51,7 @@ function entry(form: number, text: string, declaredLength = Buffer.byteLength(te
 }
 
 async function settled(broker: RedisBroker): Promise<void> {
-  await eventually('acknowledged by Redis', async () => broker.stats.outgoingBytes === 0);
+  await until(async () => broker.stats.outgoingBytes === 0, 'acknowledged by Redis');
 }
 
 beforeAll(async () => {
@@ -66,7 +66,7 @@ beforeAll(async () => {
   [observer, oldNode] = await Promise.all([redis.connectClient(), redis.connectClient()]);
   observer.on('pmessageBuffer', (_pattern: Buffer, channel: Buffer, message: Buffer) => observed.push({ channel: channel.toString(), version: message[0] as number }));
   await observer.psubscribe('shoal:p:*');
-  await eventually('brokers ready', async () => publisher.state === 'ready' && receiver.state === 'ready');
+  await until(async () => publisher.state === 'ready' && receiver.state === 'ready', 'brokers ready');
   await Promise.all([receiver.interest('t1', true), receiver.interest('t2', true)]);
 }, 30_000);
 
@@ -86,9 +86,9 @@ beforeEach(() => {
 describe('publication batches across nodes', () => {
   it('send the publications of one turn on one topic in one PUBLISH, delivered one by one in order with their forms', async () => {
     for (let i = 0; i < 10; i++) publisher.publish('t1', i % 3 === 0 ? PublicationForm.RAW : PublicationForm.ENVELOPE, Buffer.from(`p${i}`));
-    await eventually('10 delivered', async () => received.length === 10);
+    await until(async () => received.length === 10, '10 delivered');
     expect(received).toEqual(Array.from({ length: 10 }, (_, i) => ({ topic: 't1', form: i % 3 === 0 ? PublicationForm.RAW : PublicationForm.ENVELOPE, text: `p${i}` })));
-    await eventually('observed', async () => observed.length >= 1);
+    await until(async () => observed.length >= 1, 'observed');
     expect(observed).toEqual([{ channel: topicChannel('t1'), version: 2 }]);
     expect(receiver.stats.received).toBeGreaterThanOrEqual(10);
   });
@@ -103,9 +103,9 @@ describe('publication batches across nodes', () => {
       ['t2', 'f'],
     ];
     for (const [topic, text] of plan) publisher.publish(topic, PublicationForm.RAW, Buffer.from(text));
-    await eventually('6 delivered', async () => received.length === 6);
+    await until(async () => received.length === 6, '6 delivered');
     expect(received.map((r) => [r.topic, r.text])).toEqual(plan);
-    await eventually('4 messages observed', async () => observed.length >= 4);
+    await until(async () => observed.length >= 4, '4 messages observed');
     expect(observed).toEqual([
       { channel: topicChannel('t1'), version: 2 },
       { channel: topicChannel('t2'), version: 2 },
@@ -117,21 +117,21 @@ describe('publication batches across nodes', () => {
   it('split a run of more than 64 KiB of frames into several messages, still in order', async () => {
     const texts = ['A', 'B', 'C', 'D', 'E'].map((letter) => letter.repeat(30 * 1024));
     for (const text of texts) publisher.publish('t1', PublicationForm.RAW, Buffer.from(text));
-    await eventually('5 delivered', async () => received.length === 5);
+    await until(async () => received.length === 5, '5 delivered');
     expect(received.map((r) => r.text)).toEqual(texts);
-    await eventually('3 messages observed', async () => observed.length >= 3);
+    await until(async () => observed.length >= 3, '3 messages observed');
     // 30 + 30 KiB fit in one batch, a third would not: two batches of two and a batch of one.
     expect(observed.map((o) => o.version)).toEqual([2, 2, 2]);
   });
 
   it('send a lone publication as a batch of one, read batches of other nodes and drop their own, one or several', async () => {
     await oldNode.publish(topicChannel('t1'), Buffer.concat([header('old'), entry(PublicationForm.ENVELOPE, 'hand-1')]));
-    await eventually('hand-1', async () => received.length === 1);
+    await until(async () => received.length === 1, 'hand-1');
     publisher.publish('t1', PublicationForm.RAW, Buffer.from('new-1'));
     publisher.publish('t1', PublicationForm.RAW, Buffer.from('new-2'));
-    await eventually('new batch', async () => received.length === 3);
+    await until(async () => received.length === 3, 'new batch');
     publisher.publish('t1', PublicationForm.ENVELOPE, Buffer.from('new-3'));
-    await eventually('new-3', async () => received.length === 4);
+    await until(async () => received.length === 4, 'new-3');
     // The receiving node's own messages come back from Redis before the marker (one subscriber connection, in order).
     receiver.publish('t1', PublicationForm.RAW, Buffer.from('own-1'));
     await settled(receiver);
@@ -139,7 +139,7 @@ describe('publication batches across nodes', () => {
     receiver.publish('t1', PublicationForm.RAW, Buffer.from('own-3'));
     await settled(receiver);
     publisher.publish('t1', PublicationForm.RAW, Buffer.from('marker'));
-    await eventually('marker', async () => received.some((r) => r.text === 'marker'));
+    await until(async () => received.some((r) => r.text === 'marker'), 'marker');
     expect(received.map((r) => [r.form, r.text])).toEqual([
       [PublicationForm.ENVELOPE, 'hand-1'],
       [PublicationForm.RAW, 'new-1'],
@@ -148,7 +148,7 @@ describe('publication batches across nodes', () => {
       [PublicationForm.RAW, 'marker'],
     ]);
     // hand-1, the new batch, new-3 alone, own-1 alone, the own batch, the marker: all version 2.
-    await eventually('6 messages observed', async () => observed.length >= 6);
+    await until(async () => observed.length >= 6, '6 messages observed');
     expect(observed.map((o) => o.version)).toEqual([2, 2, 2, 2, 2, 2]);
   });
 
@@ -162,7 +162,7 @@ describe('publication batches across nodes', () => {
     await oldNode.publish(channel, Buffer.from([2, 40, 1])); // a tag longer than the message
     await oldNode.publish(channel, Buffer.concat([tag, entry(PublicationForm.RAW, 'x').subarray(0, 3)])); // an entry header cut short
     await oldNode.publish(channel, Buffer.concat([tag, entry(PublicationForm.RAW, 'after')]));
-    await eventually('after', async () => received.some((r) => r.text === 'after'));
+    await until(async () => received.some((r) => r.text === 'after'), 'after');
     expect(received.map((r) => r.text)).toEqual(['kept', 'after']);
     expect(receiver.stats.undecodable - undecodable).toBe(5);
     expect(receiver.state).toBe('ready');
