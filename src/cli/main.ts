@@ -50,10 +50,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The package's own package.json, by self-reference: the same in the repository and installed. */
+function packageJson(): { version: string; peerDependencies?: Record<string, string> } {
+  return createRequire(import.meta.url)('@shoal-ws/shoal/package.json') as { version: string; peerDependencies?: Record<string, string> };
+}
+
 function version(): string {
-  // The package's own package.json by self-reference: the same in the repository and installed.
-  const pkg = createRequire(import.meta.url)('@shoal-ws/shoal/package.json') as { version: string };
-  return pkg.version;
+  return packageJson().version;
 }
 
 async function serve(argv: string[]): Promise<number> {
@@ -151,11 +154,10 @@ async function serve(argv: string[]): Promise<number> {
  * many as cannot be resolved from the harness.
  */
 function missingBenchDependencies(): string[] {
-  const require = createRequire(BENCH_MODULE);
-  const pkg = require('@shoal-ws/shoal/package.json') as { peerDependencies?: Record<string, string> };
-  return Object.keys(pkg.peerDependencies ?? {}).filter((name) => {
+  const fromBench = createRequire(BENCH_MODULE);
+  return Object.keys(packageJson().peerDependencies ?? {}).filter((name) => {
     try {
-      require.resolve(name);
+      fromBench.resolve(name);
       return false;
     } catch {
       return true;
