@@ -347,9 +347,7 @@ async function runScenario(plan: TargetPlan, target: RunningTarget, spec: Scenar
     if (reason !== null) return [emptyResult(plan, spec, labels[0], 'skipped', reason)];
   }
   const kind: SocketScenarioKind = spec.name === 'cross-node' ? 'broadcast' : spec.name;
-  const result = await runSocketScenario(plan, server, spec, labels[0], kind, options, io, spec.publishRate);
-  if (spec.publishRate > 0) result.extra.targetPublishesPerSec = spec.publishRate;
-  return [result];
+  return [await runSocketScenario(plan, server, spec, labels[0], kind, options, io, spec.publishRate)];
 }
 
 /**
@@ -405,7 +403,6 @@ async function runCrossNode(
     const targetRate = Math.round(maxPublishes / 2);
     const half = await runSocketScenario(plan, server, spec, halfLabel, kind, options, io, targetRate);
     half.extra.cluster = cluster.description;
-    half.extra.targetPublishesPerSec = targetRate;
     return [max, half];
   } finally {
     await cluster.stop();
@@ -489,6 +486,7 @@ async function runSocketScenario(
       deliveriesPerCpuSecond: server.cpu !== null && server.cpu > 0 ? result.rate.value / server.cpu : null,
     };
     if (target.sidePid !== null) result.extra.redisCpuCores = side;
+    if (publishRate > 0) result.extra.targetPublishesPerSec = publishRate;
   } else if (kind === 'idle') {
     const held = outcome.openAtReady;
     result.rate = { value: outcome.openAtEnd, unit: 'connections' };
