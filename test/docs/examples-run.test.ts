@@ -244,16 +244,6 @@ function nextEvent(client: ShoalClient, event: string): Promise<unknown> {
   });
 }
 
-/** What `promise` rejects with (fails if it resolves). */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    (value) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
-    },
-    (error: unknown) => error,
-  );
-}
-
 describe('TypeScript examples in README.md and docs/ run', { timeout: 180_000 }, () => {
   beforeAll(() => mkdirSync(DIR, { recursive: true }));
   afterAll(async () => {
@@ -330,9 +320,9 @@ describe('TypeScript examples in README.md and docs/ run', { timeout: 180_000 },
       const { client, address } = await connect();
       expect(address).toMatch(/^\d+\.\d+$/);
       expect(await client.request('add', { a: 2, b: 3 })).toBe(5);
-      const error = await rejectionOf(client.request('setNick', '  '));
-      expect(error).toBeInstanceOf(ShoalError);
-      expect((error as ShoalError).code).toBe('BAD_NICK');
+      const badNick = client.request('setNick', '  ');
+      await expect(badNick).rejects.toBeInstanceOf(ShoalError);
+      await expect(badNick).rejects.toMatchObject({ code: 'BAD_NICK' });
       expect(await client.request('setNick', 'ann')).toBeNull();
       expect(await client.request('wait', { ms: 1 })).toBe('done');
       expect(await client.request('fib', 20)).toBe(6765);
@@ -351,8 +341,7 @@ describe('TypeScript examples in README.md and docs/ run', { timeout: 180_000 },
       expect(await ann.client.request('poke', { address: bob.address })).toBe(true);
       expect(await poked).toEqual({ from: ann.address });
 
-      const forbidden = await rejectionOf(bob.client.subscribe('lobby', () => {}));
-      expect((forbidden as ShoalError).code).toBe('FORBIDDEN');
+      await expect(bob.client.subscribe('lobby', () => {})).rejects.toMatchObject({ code: 'FORBIDDEN' });
     });
   });
 
